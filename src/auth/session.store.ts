@@ -1,0 +1,93 @@
+// Sessions live in Redis: an opaque random token goes to the client, only its SHA-256 is stored,
+// with a sliding TTL, and each user's token hashes are indexed so logoutAll can find them.
+import { createHash, randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import type { UserRole } from '../db/schema';
+
+export interface Session {
+  userId: number;
+  role: UserRole;
+  /** When the session was created, in ms since the epoch. */
+  createdAtMs: number;
+}
+
+export interface SessionStoreOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** Sliding lifetime: every use extends the session to this. */
+  ttlSeconds: number;
+}
+
+export interface SessionStore {
+  create(userId: number, role: UserRole): Promise<{ token: string; expiresAt: Date }>;
+  /** The session of a token, extending its lifetime; null when unknown or expired. */
+  touch(token: string): Promise<Session | null>;
+  /** Deletes one session; true when it existed. */
+  revoke(token: string): Promise<boolean>;
+  /** Deletes every session of a user; returns how many there were. */
+  revokeAll(userId: number): Promise<number>;
+}
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+function parseSession(raw: string | null): Session | null {
+  if (raw === null) return null;
+  try {
+    const value = JSON.parse(raw) as Partial<Session>;
+    if (typeof value.userId !== 'number' || (value.role !== 'ADMIN' && value.role !== 'CUSTOMER')) return null;
+    return { userId: value.userId, role: value.role, createdAtMs: Number(value.createdAtMs) };
+  } catch {
+    return null;
+  }
+}
+
+export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOptions): SessionStore {
+  return {
+    async create(userId, role) {
+      const token = randomBytes(32).toString('base64url');
+      const tokenHash = hashToken(token);
+      const session: Session = { userId, role, createdAtMs: Date.now() };
+      await redis
+        .multi()
+        .set(keys.session(tokenHash), JSON.stringify(session), 'EX', ttlSeconds)
+        .sadd(keys.userSessions(userId), tokenHash)
+        // The index outlives each of its sessions; stale members are harmless and pruned on logoutAll.
+        .expire(keys.userSessions(userId), ttlSeconds)
+        .exec();
+      return { token, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
+    },
+
+    async touch(token) {
+      if (!TOKEN_PATTERN.test(token)) return null;
+      const key = keys.session(hashToken(token));
+      const session = parseSession(await redis.getex(key, 'EX', ttlSeconds));
+      // The index must live as long as its longest session; not awaited, it adds no latency.
+      if (session) redis.expire(keys.userSessions(session.userId), ttlSeconds).catch(() => undefined);
+      return session;
+    },
+
+    async revoke(token) {
+      if (!TOKEN_PATTERN.test(token)) return false;
+      const tokenHash = hashToken(token);
+      const session = parseSession(await redis.get(keys.session(tokenHash)));
+      if (!session) return false;
+      await redis.multi().del(keys.session(tokenHash)).srem(keys.userSessions(session.userId), tokenHash).exec();
+      return true;
+    },
+
+    async revokeAll(userId) {
+      const indexKey = keys.userSessions(userId);
+      const tokenHashes = await redis.smembers(indexKey);
+      const transaction = redis.multi();
+      for (const tokenHash of tokenHashes) transaction.del(keys.session(tokenHash));
+      transaction.srem(indexKey, ...(tokenHashes.length ? tokenHashes : ['']));
+      const results = (await transaction.exec()) ?? [];
+      return results.slice(0, tokenHashes.length).reduce((sum, [, deleted]) => sum + Number(deleted ?? 0), 0);
+    },
+  };
+}

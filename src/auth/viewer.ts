@@ -1,0 +1,13 @@
+// The viewer is who makes a request: taken from the session, carried in the GraphQL context.
+import type { UserRole } from '../db/schema';
+
+export interface Viewer {
+  id: number;
+  role: UserRole;
+}
+
+export const isAdmin = (viewer: Viewer | null): boolean => viewer?.role === 'ADMIN';
+
+/** Admins see every user's data; customers only their own. */
+export const canSee = (viewer: Viewer | null, ownerId: number): boolean =>
+  viewer !== null && (viewer.role === 'ADMIN' || viewer.id === ownerId);

@@ -1,0 +1,87 @@
+// Environment → typed, frozen configuration. Every setting the gateway reads lives here, with its
+// default; a bad value stops the process with one line naming the variable (see main.ts).
+import { z } from 'zod';
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: integer(0, 65_535).default(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL connection string; when unset the gateway runs on embedded PGlite. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  /** Where embedded PGlite keeps its files; "memory://" keeps nothing. */
+  PGLITE_DIR: z.string().min(1).default('.data/pglite'),
+  DATABASE_POOL_SIZE: integer(1, 200).default(10),
+  /** Seed deterministic demo data when the database has no users yet. */
+  SEED_DEMO_DATA: booleanFromEnv.default(true),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+    .default('sg'),
+  REDIS_CONNECT_TIMEOUT_MS: integer(100, 60_000).default(2000),
+  /** Sliding lifetime of a session: each authenticated request extends it to this. */
+  SESSION_TTL_SECONDS: integer(60, 90 * 24 * 3600).default(7 * 24 * 3600),
+  /** Introspection and the landing page; on by default outside production. */
+  GRAPHQL_INTROSPECTION: booleanFromEnv.optional(),
+  GRAPHQL_MAX_DEPTH: integer(2, 50).default(10),
+  GRAPHQL_MAX_COST: integer(100, 1_000_000).default(20_000),
+  GRAPHQL_MAX_ALIASES: integer(1, 1000).default(30),
+  GRAPHQL_MAX_TOKENS: integer(100, 100_000).default(2000),
+  /** Largest request body accepted, in bytes. */
+  BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  /** How long SIGTERM waits for in-flight requests before closing anyway. */
+  SHUTDOWN_GRACE_MS: integer(0, 120_000).default(10_000),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<
+  Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION'> & {
+    GRAPHQL_INTROSPECTION: boolean;
+    isProduction: boolean;
+  }
+>;
+
+/** The environment variables the gateway understands (docker-compose.yml is checked against it). */
+export const configKeys = Object.keys(configSchema.shape) as ReadonlyArray<keyof ConfigInput>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads the settings from `env`; throws a ConfigError whose message is one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known: Record<string, string> = {};
+  for (const key of configKeys) {
+    const value = env[key];
+    if (value !== undefined && value !== '') known[key] = value;
+  }
+  const parsed = configSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'config');
+      const given = known[name];
+      return `${name}=${JSON.stringify(given ?? '')} is invalid: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const isProduction = parsed.data.NODE_ENV === 'production';
+  return Object.freeze({
+    ...parsed.data,
+    GRAPHQL_INTROSPECTION: parsed.data.GRAPHQL_INTROSPECTION ?? !isProduction,
+    isProduction,
+  });
+}

@@ -1,0 +1,37 @@
+// One error vocabulary for everything a client may see. Errors of class AppError reach the client
+// with their message and `extensions.code`; any other error is masked as "Internal server error"
+// (see http/format-error.ts) and logged with the request id.
+import { GraphQLError } from 'graphql';
+
+export enum ErrorCode {
+  BadUserInput = 'BAD_USER_INPUT',
+  Unauthenticated = 'UNAUTHENTICATED',
+  Forbidden = 'FORBIDDEN',
+  NotFound = 'NOT_FOUND',
+  Conflict = 'CONFLICT',
+  RateLimited = 'RATE_LIMITED',
+  CursorExpired = 'CURSOR_EXPIRED',
+  ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  InternalServerError = 'INTERNAL_SERVER_ERROR',
+}
+
+export interface AppErrorOptions {
+  /** More machine-readable detail for the client (e.g. the argument at fault). */
+  extensions?: Record<string, unknown>;
+  /** HTTP status of the whole response, for errors raised before execution (the context). */
+  httpStatus?: number;
+}
+
+export class AppError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, { extensions, httpStatus }: AppErrorOptions = {}) {
+    super(message, {
+      extensions: { ...extensions, code, ...(httpStatus ? { http: { status: httpStatus } } : {}) },
+    });
+  }
+}
+
+export const badUserInput = (message: string, extensions?: Record<string, unknown>) =>
+  new AppError(ErrorCode.BadUserInput, message, { extensions });
+export const unauthenticated = (message = 'You must be logged in to do this.', httpStatus?: number) =>
+  new AppError(ErrorCode.Unauthenticated, message, { httpStatus });
+export const forbidden = (message = 'You are not allowed to do this.') => new AppError(ErrorCode.Forbidden, message);

@@ -1,0 +1,146 @@
+// The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), graphql-ws on the
+// same path, health routes, and errors shaped as GraphQL responses even when they happen before
+// Apollo sees the request (malformed JSON, oversized or unsupported bodies).
+import { randomUUID } from 'node:crypto';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from '../logger';
+import { ErrorCode } from '../errors';
+import type { Authentication } from './auth-header';
+import { formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
+import { registerHealthRoutes, type ReadinessCheck } from './health';
+import { createValidationRules, type OperationLimits } from './limits';
+import { attachWebSocketServer } from './websocket';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface GatewayServerOptions<Context extends BaseContext> {
+  schema: GraphQLSchema;
+  logger: Logger;
+  limits: OperationLimits;
+  /** Introspection and the landing page. */
+  isIntrospectionEnabled: boolean;
+  /** Stack traces in error responses (development only). */
+  isDevelopment: boolean;
+  bodyLimitBytes: number;
+  readinessChecks: ReadinessCheck[];
+  authenticate(authorization: unknown): Promise<Authentication>;
+  createContext(authentication: Authentication, requestId: string): Context;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Logs the errors that formatError masks, with the request id the client got in `x-request-id`. */
+function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, requestIdOf: (context: Context) => string): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (!isClientSafe(error)) logger.error({ err: error.originalError ?? error, requestId: requestIdOf(contextValue) }, 'operation failed');
+          }
+        },
+      };
+    },
+  };
+}
+
+export async function createGatewayServer<Context extends BaseContext & { requestId: string }>(
+  options: GatewayServerOptions<Context>,
+) {
+  let isAcceptingTraffic = true;
+  const fastify = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+    },
+    // Long-lived websockets must not hold the process open during shutdown.
+    forceCloseConnections: 'idle',
+  });
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  // Errors Fastify raises before Apollo runs (bad JSON, too large, unsupported media type) keep
+  // their 4xx status but get a GraphQL-shaped body, so clients parse one kind of error.
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
+    void reply.code(status).send({
+      errors: [
+        {
+          message: status === 500 ? INTERNAL_ERROR_MESSAGE : error.message,
+          extensions: { code: status === 500 ? ErrorCode.InternalServerError : 'BAD_REQUEST' },
+        },
+      ],
+    });
+  });
+
+  const websocket = attachWebSocketServer<Context>({
+    httpServer: fastify.server,
+    path: GRAPHQL_PATH,
+    schema: options.schema,
+    validationRules: createValidationRules(options.limits),
+    maxTokens: options.limits.maxTokens,
+    authenticate: options.authenticate,
+    createContext: options.createContext,
+  });
+
+  const apollo = new ApolloServer<Context>({
+    schema: options.schema,
+    introspection: options.isIntrospectionEnabled,
+    includeStacktraceInErrorResponses: options.isDevelopment,
+    // Safe to turn off: sessions travel only in the Authorization header, which a cross-site
+    // "simple" request cannot carry, and turning it on would block plain `curl` GET queries.
+    csrfPrevention: false,
+    formatError,
+    validationRules: createValidationRules(options.limits),
+    parseOptions: { maxTokens: options.limits.maxTokens },
+    stopOnTerminationSignals: false,
+    plugins: [
+      fastifyApolloDrainPlugin(fastify),
+      errorLoggingPlugin<Context>(options.logger, (context) => context.requestId),
+      options.isIntrospectionEnabled
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
+        : ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  fastify.route({
+    url: GRAPHQL_PATH,
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: fastifyApolloHandler(apollo, {
+      context: async (request) =>
+        options.createContext(await options.authenticate(request.headers.authorization), request.id),
+    }),
+  });
+  registerHealthRoutes(fastify, { checks: options.readinessChecks, isAcceptingTraffic: () => isAcceptingTraffic });
+
+  return {
+    fastify,
+    async listen(port: number, host: string): Promise<string> {
+      await fastify.listen({ port, host });
+      const address = fastify.server.address();
+      const boundPort = typeof address === 'object' && address ? address.port : port;
+      return `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${boundPort}${GRAPHQL_PATH}`;
+    },
+    /** Stops accepting, says goodbye to websockets (1001), lets in-flight requests finish. */
+    async close(): Promise<void> {
+      isAcceptingTraffic = false;
+      await websocket.close();
+      await fastify.close();
+      await apollo.stop();
+    },
+  };
+}
+
+export type GatewayServer = Awaited<ReturnType<typeof createGatewayServer>>;

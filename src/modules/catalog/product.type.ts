@@ -1,0 +1,29 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Connection } from '../common/pagination';
+
+@ObjectType({ description: 'Something the shop sells.' })
+export class Product {
+  @Field(() => ID)
+  id!: number;
+
+  @Field()
+  sku!: string;
+
+  @Field()
+  name!: string;
+
+  @Field()
+  description!: string;
+
+  @Field(() => Int)
+  priceCents!: number;
+
+  @Field(() => Int, { description: 'Units in stock.' })
+  stock!: number;
+
+  @Field()
+  updatedAt!: Date;
+}
+
+@ObjectType()
+export class ProductConnection extends Connection(Product, 'Product') {}

@@ -1,0 +1,41 @@
+// What travels with each operation: the viewer, the per-request loaders (never shared between
+// requests, so one user's batch never serves another's), and the long-lived services.
+import type { Db } from '../db/client';
+import type { SessionStore } from '../auth/session.store';
+import type { Viewer } from '../auth/viewer';
+import { createProductLoaders } from './catalog/product.loader';
+import { createProductService } from './catalog/product.service';
+import { createOrderLoaders } from './orders/order.loader';
+import { createOrderService } from './orders/order.service';
+import { createUserLoaders } from './users/user.loader';
+import { createUserService } from './users/user.service';
+
+export interface ServiceDeps {
+  db: Db;
+  sessions: SessionStore;
+}
+
+export function createServices(deps: ServiceDeps) {
+  return {
+    users: createUserService(deps),
+    products: createProductService(deps),
+    orders: createOrderService(deps),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+export function createLoaders(db: Db) {
+  return { ...createUserLoaders(db), ...createProductLoaders(db), ...createOrderLoaders(db) };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+export interface GatewayContext {
+  requestId: string;
+  viewer: Viewer | null;
+  /** The bearer token of this request, for logout. */
+  sessionToken: string | null;
+  loaders: Loaders;
+  services: Services;
+}

@@ -1,0 +1,68 @@
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { OrderItemRow, OrderRow, OrderStatus as OrderStatusValue, ProductRow, UserRow } from '../../db/schema';
+import { canSee } from '../../auth/viewer';
+import { forbidden } from '../../errors';
+import type { GatewayContext } from '../context';
+import { parseId } from '../common/ids';
+import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
+import { Product } from '../catalog/product.type';
+import { User } from '../users/user.type';
+import { Order, OrderConnection, OrderItem, OrderStatus } from './order.type';
+
+@ArgsType()
+class OrdersArgs extends PageArgs {
+  @Field(() => OrderStatus, { nullable: true })
+  status?: OrderStatusValue | null;
+}
+
+@Resolver(() => Order)
+export class OrderResolver {
+  @Authorized()
+  @Query(() => Order, { nullable: true, description: 'One of your orders (any order for admins); null otherwise.' })
+  async order(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<OrderRow | null> {
+    const order = await loaders.orderById.load(parseId(id));
+    // Someone else's order answers exactly like a missing one: existence is not leaked.
+    return order && canSee(viewer, order.userId) ? order : null;
+  }
+
+  @Authorized()
+  @Query(() => OrderConnection, { description: 'Your orders, newest first (all orders for admins).' })
+  async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, services, loaders }: GatewayContext) {
+    const page = await services.orders.list(viewer!, toPageRequest(pageArgs), status);
+    for (const row of page.rows) loaders.orderById.prime(row.id, row);
+    return toConnection(page);
+  }
+
+  @FieldResolver(() => User)
+  async user(@Root() order: OrderRow, @Ctx() { loaders }: GatewayContext): Promise<UserRow> {
+    const user = await loaders.userById.load(order.userId);
+    if (!user) throw new Error(`Order ${order.id} refers to missing user ${order.userId}`);
+    return user;
+  }
+
+  @FieldResolver(() => [OrderItem])
+  items(@Root() order: OrderRow, @Ctx() { loaders }: GatewayContext): Promise<OrderItemRow[]> {
+    return loaders.itemsByOrderId.load(order.id);
+  }
+}
+
+@Resolver(() => OrderItem)
+export class OrderItemResolver {
+  @FieldResolver(() => Product)
+  async product(@Root() item: OrderItemRow, @Ctx() { loaders }: GatewayContext): Promise<ProductRow> {
+    const product = await loaders.productById.load(item.productId);
+    if (!product) throw new Error(`Order item ${item.id} refers to missing product ${item.productId}`);
+    return product;
+  }
+}
+
+@Resolver(() => User)
+export class UserOrdersResolver {
+  @FieldResolver(() => OrderConnection, { description: "The user's orders, newest first." })
+  async orders(@Root() user: UserRow, @Args(() => PageArgs) args: PageArgs, @Ctx() { viewer, loaders }: GatewayContext) {
+    if (!canSee(viewer, user.id)) throw forbidden("You may not read this user's orders.");
+    const page = await loaders.ordersPageByUser.load({ userId: user.id, ...toPageRequest(args) });
+    for (const row of page.rows) loaders.orderById.prime(row.id, row);
+    return toConnection(page);
+  }
+}

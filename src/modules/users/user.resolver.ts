@@ -1,0 +1,52 @@
+import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { UserRow } from '../../db/schema';
+import { canSee } from '../../auth/viewer';
+import { unauthenticated } from '../../errors';
+import type { GatewayContext } from '../context';
+import { parseId } from '../common/ids';
+import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
+import { LoginPayload, User, UserConnection } from './user.type';
+
+@Resolver(() => User)
+export class UserResolver {
+  @Query(() => User, { nullable: true, description: 'The logged-in user; null when the request has no session.' })
+  me(@Ctx() { viewer, loaders }: GatewayContext): Promise<UserRow | null> | null {
+    return viewer ? loaders.userById.load(viewer.id) : null;
+  }
+
+  @Authorized()
+  @Query(() => User, { nullable: true, description: 'A user: yourself, or anyone for admins; null otherwise.' })
+  async user(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<UserRow | null> {
+    const userId = parseId(id);
+    return canSee(viewer, userId) ? loaders.userById.load(userId) : null;
+  }
+
+  @Authorized('ADMIN')
+  @Query(() => UserConnection, { description: 'All users, oldest first (admins only).' })
+  async users(@Args(() => PageArgs) args: PageArgs, @Ctx() { services, loaders }: GatewayContext) {
+    const page = await services.users.list(toPageRequest(args));
+    for (const row of page.rows) loaders.userById.prime(row.id, row);
+    return toConnection(page);
+  }
+
+  @Mutation(() => LoginPayload, { description: 'Opens a session. Invalid credentials give UNAUTHENTICATED.' })
+  login(
+    @Arg('email') email: string,
+    @Arg('password') password: string,
+    @Ctx() { services }: GatewayContext,
+  ): Promise<LoginPayload> {
+    return services.users.login(email, password);
+  }
+
+  @Mutation(() => Boolean, { description: "Ends this request's session; false when it had already ended." })
+  logout(@Ctx() { services, sessionToken }: GatewayContext): Promise<boolean> {
+    if (!sessionToken) throw unauthenticated();
+    return services.users.logout(sessionToken);
+  }
+
+  @Authorized()
+  @Mutation(() => Int, { description: 'Ends every session of the logged-in user; returns how many ended.' })
+  logoutAll(@Ctx() { services, viewer }: GatewayContext): Promise<number> {
+    return services.users.logoutAll(viewer!.id);
+  }
+}

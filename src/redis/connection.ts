@@ -1,0 +1,52 @@
+// Redis connections by role. Commands and subscriptions need separate connections (a subscribed
+// connection can run nothing else); later roles (blocking stream reads) get their own too.
+import Redis, { type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  url: string;
+  /** How long the first connection attempt may take. @default 2000 */
+  connectTimeoutMs?: number;
+  /** Shown in CLIENT LIST, to tell replicas and roles apart. */
+  connectionName?: string;
+}
+
+export class RedisUnreachableError extends Error {
+  override readonly name = 'RedisUnreachableError';
+}
+
+function baseOptions(options: RedisConnectionOptions): RedisOptions {
+  return {
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    connectionName: options.connectionName,
+    lazyConnect: true,
+    // Keep reconnecting with a capped backoff: a restarted Redis is picked up again by itself.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  };
+}
+
+/** Opens a connection and fails fast with RedisUnreachableError when the first connect fails. */
+export async function connectRedis(options: RedisConnectionOptions, extra: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis(options.url, { ...baseOptions(options), ...extra });
+  // Errors after the first connect are reconnects in progress; ioredis retries them itself.
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RedisUnreachableError(`Cannot reach Redis at ${redactUrl(options.url)} (${reason})`);
+  }
+}
+
+/** The URL without its password, fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,18 @@
+// Every Redis key and channel name the gateway uses is built here, so a prefix change (or a
+// Redis Cluster hash tag) is one edit and scripts never assemble key names themselves.
+export interface RedisKeys {
+  /** Session record, by SHA-256 of the opaque token (the token itself is never stored). */
+  session(tokenHash: string): string;
+  /** Set of the session token hashes of one user, for logoutAll. */
+  userSessions(userId: number): string;
+  /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
+  channel(topic: string, id?: unknown): string;
+}
+
+export function createRedisKeys(prefix: string): RedisKeys {
+  return {
+    session: (tokenHash) => `${prefix}:session:${tokenHash}`,
+    userSessions: (userId) => `${prefix}:user-sessions:${userId}`,
+    channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
+  };
+}

@@ -1,0 +1,208 @@
+// Starts a real redis-server per test file on a free loopback port, so a test owns its Redis and can
+// kill and restart it. Readiness is an event (the "Ready to accept connections" log line), never a
+// sleep; every process started here is killed when the Jest worker exits, even if a test forgot it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { runInThisContext } from 'node:vm';
+
+export interface RedisServerHandle {
+  /** `redis://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** SIGTERM, then wait for the process to exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, then wait for the process to exit (a crash, as clients see it). */
+  kill(): Promise<void>;
+  /** Starts a new process on the same port after stop() or kill(), and waits until it is ready. */
+  restart(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** Extra command-line arguments, e.g. `['--maxmemory', '10mb']`. @default [] */
+  args?: string[];
+}
+
+const readyTimeoutMs = 10_000;
+const readyLine = 'Ready to accept connections';
+const portAttempts = 3;
+/** How much of the server's output is kept for error messages. */
+const logTailChars = 8_000;
+
+/** Every server started by this helper in this process and not yet exited. */
+const liveProcesses = sharedLiveProcesses();
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
+  const extraArgs = options.args ?? [];
+
+  // The port is free when we look and taken by someone else a moment later only rarely; try again then.
+  let child: ChildProcess | undefined;
+  let port = 0;
+  for (let attempt = 1; child === undefined; attempt++) {
+    port = await findFreePort();
+    try {
+      child = await spawnReady(port, extraArgs);
+    } catch (error) {
+      if (!(error instanceof PortInUseError) || attempt >= portAttempts) throw error;
+    }
+  }
+
+  let current: ChildProcess | undefined = child;
+  const signalAndWait = async (signal: NodeJS.Signals): Promise<void> => {
+    const running = current;
+    current = undefined;
+    if (running) await terminate(running, signal);
+  };
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: () => signalAndWait('SIGTERM'),
+    kill: () => signalAndWait('SIGKILL'),
+    async restart() {
+      if (current && isRunning(current)) {
+        throw new Error(`redis-server on port ${port} is still running: stop() or kill() it first`);
+      }
+      current = await spawnReady(port, extraArgs);
+    },
+  };
+}
+
+class PortInUseError extends Error {}
+
+function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the port of a probe server'))));
+    });
+  });
+}
+
+function spawnReady(port: number, extraArgs: string[]): Promise<ChildProcess> {
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--save', '',
+    '--appendonly', 'no',
+    '--daemonize', 'no',
+    // "notice" is the quietest level that still prints the ready line.
+    '--loglevel', 'notice',
+    ...extraArgs,
+  ];
+  // env is passed on purpose: inside Jest, process.env is the test's copy, and PATH lookups should see it.
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+
+  return new Promise<ChildProcess>((resolve, reject) => {
+    let output = '';
+    let isSettled = false;
+
+    const settle = (error?: Error): void => {
+      if (isSettled) return;
+      isSettled = true;
+      clearTimeout(timer);
+      if (error) {
+        liveProcesses.delete(child);
+        if (isRunning(child)) child.kill('SIGKILL');
+        reject(error);
+        return;
+      }
+      // A ready server must not keep the worker alive on its own; the exit hook kills it instead.
+      child.unref();
+      resolve(child);
+    };
+
+    // Keep draining both pipes for the whole life of the process: a full pipe would block Redis.
+    const collect = (chunk: Buffer): void => {
+      output = (output + chunk.toString('utf8')).slice(-logTailChars);
+      if (!isSettled && output.includes(readyLine)) settle();
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    (child.stdout as Socket | null)?.unref();
+    (child.stderr as Socket | null)?.unref();
+
+    const describe = (what: string): string =>
+      `redis-server on port ${port} ${what}.\n` +
+      `Command: redis-server ${args.map((arg) => (arg === '' ? '""' : arg)).join(' ')}\n` +
+      `Output (stdout+stderr):\n${output.trim() || '(none)'}`;
+
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      settle(
+        error.code === 'ENOENT'
+          ? new Error('redis-server not found on PATH: install it (apt-get install -y redis-server, or brew install redis)')
+          : new Error(describe(`could not be spawned: ${error.message}`)),
+      );
+    });
+    child.once('exit', (code, signal) => {
+      liveProcesses.delete(child);
+      if (isSettled) return;
+      const message = describe(`exited before it was ready (code ${code}, signal ${signal})`);
+      settle(/address already in use/i.test(output) ? new PortInUseError(message) : new Error(message));
+    });
+    const timer = setTimeout(
+      () => settle(new Error(describe(`was not ready after ${readyTimeoutMs} ms`))),
+      readyTimeoutMs,
+    );
+
+    liveProcesses.add(child);
+  });
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (!isRunning(child)) {
+    liveProcesses.delete(child);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    // Held again so the worker waits for the exit we are awaiting.
+    child.ref();
+    child.once('exit', () => {
+      liveProcesses.delete(child);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/**
+ * Jest runs each test file in a sandbox whose `process` is a copy: its 'exit' and signal listeners
+ * never fire. The helper's module is also loaded afresh for every test file. So the set of live
+ * servers and the hooks that kill them live on the worker's real process, installed once:
+ * 'exit' covers a normal worker shutdown, and the termination signals cover Jest force-stopping a
+ * stuck worker with SIGTERM (which skips 'exit'); after killing the servers a signal takes its
+ * default course unless someone else listens for it.
+ */
+function sharedLiveProcesses(): Set<ChildProcess> {
+  const realProcess = runInThisContext('process') as NodeJS.Process;
+  const registryKey = Symbol.for('streamgate.test.redisServers');
+  const holder = realProcess as unknown as Record<symbol, Set<ChildProcess> | undefined>;
+  const existing = holder[registryKey];
+  if (existing) return existing;
+
+  const live = new Set<ChildProcess>();
+  holder[registryKey] = live;
+  const killAllNow = (): void => {
+    for (const child of live) {
+      if (isRunning(child)) child.kill('SIGKILL');
+    }
+    live.clear();
+  };
+  realProcess.once('exit', killAllNow);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllNow();
+      realProcess.removeListener(signal, onSignal);
+      if (realProcess.listenerCount(signal) === 0) realProcess.kill(realProcess.pid, signal);
+    };
+    realProcess.on(signal, onSignal);
+  }
+  return live;
+}

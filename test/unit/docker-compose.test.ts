@@ -1,0 +1,80 @@
+// docker-compose.yml is what users run in production, and no test starts it (there is no Docker
+// engine in CI). So check its shape here, and that every gateway setting is one the config accepts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { configKeys, loadConfig } from '../../src/config';
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string | string[];
+  environment?: Record<string, string | number | boolean | null> | string[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { test?: string | string[] };
+}
+
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+}
+
+const composePath = join(__dirname, '..', '..', 'docker-compose.yml');
+// merge: the gateways share one definition through a `<<: *gateway` merge key, as Compose resolves it.
+const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as ComposeFile;
+const gatewayNames = ['gateway-1', 'gateway-2'];
+
+function service(name: string): ComposeService {
+  const found = compose.services[name];
+  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+  return found;
+}
+
+/** Compose accepts `KEY: value` maps and `- KEY=VALUE` lists; both become a plain env object. */
+function environmentOf(name: string): Record<string, string> {
+  const environment = service(name).environment ?? {};
+  if (Array.isArray(environment)) {
+    return Object.fromEntries(
+      environment.map((entry) => {
+        const separator = entry.indexOf('=');
+        return separator === -1 ? [entry, ''] : [entry.slice(0, separator), entry.slice(separator + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, value == null ? '' : String(value)]));
+}
+
+describe('docker-compose.yml', () => {
+  it.each(['redis', 'postgres', ...gatewayNames])('has a %s service with a healthcheck', (name) => {
+    expect(service(name).healthcheck?.test).toBeDefined();
+  });
+
+  it('runs Redis with the append-only file on', () => {
+    const command = service('redis').command;
+    const words = Array.isArray(command) ? command.join(' ') : (command ?? '');
+    expect(words).toMatch(/--appendonly\s+yes\b/);
+  });
+
+  it.each(gatewayNames)('sets only environment variables that src/config.ts knows on %s', (name) => {
+    const environment = environmentOf(name);
+    expect(Object.keys(environment).length).toBeGreaterThan(0);
+    const unknownKeys = Object.keys(environment).filter((key) => !(configKeys as readonly string[]).includes(key));
+    expect(unknownKeys).toEqual([]);
+  });
+
+  it.each(gatewayNames)('gives %s an environment that loadConfig accepts', (name) => {
+    const environment = environmentOf(name);
+    expect(() => loadConfig(environment)).not.toThrow();
+    const config = loadConfig(environment);
+    expect(config.isProduction).toBe(true);
+    expect(config.DATABASE_URL).toBeDefined();
+  });
+
+  it.each(gatewayNames)('starts %s only after redis and postgres are healthy', (name) => {
+    const dependsOn = service(name).depends_on;
+    expect(dependsOn).toBeDefined();
+    expect(Array.isArray(dependsOn)).toBe(false);
+    const conditions = dependsOn as Record<string, { condition?: string }>;
+    expect(conditions.redis?.condition).toBe('service_healthy');
+    expect(conditions.postgres?.condition).toBe('service_healthy');
+  });
+});

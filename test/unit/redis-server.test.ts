@@ -1,0 +1,96 @@
+// The redis-server helper every other test relies on: start, crash, restart on the same port, stop.
+import Redis from 'ioredis';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+
+/** Connects once, without retries, and sends PING; a dead server rejects with the socket error. */
+async function pingOnce(port: number): Promise<string> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  // ioredis rejects connect() with a generic "Connection is closed."; the cause comes as an event.
+  let socketError: Error | undefined;
+  client.on('error', (error: Error) => {
+    socketError ??= error;
+  });
+  try {
+    await client.connect();
+    return await client.ping();
+  } catch (error) {
+    throw socketError ?? error;
+  } finally {
+    // disconnect() on a client that already ended arms a 2 s timer that holds the worker open.
+    if (client.status !== 'end') client.disconnect();
+  }
+}
+
+describe('startRedisServer', () => {
+  let server: RedisServerHandle;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('starts a server on a loopback port that answers PING', async () => {
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
+    const client = new Redis(server.url);
+    try {
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('refuses connections after kill() and answers again after restart() on the same port', async () => {
+    const { port } = server;
+    await server.kill();
+
+    await expect(pingOnce(port)).rejects.toThrow(/ECONNREFUSED/);
+
+    await server.restart();
+    expect(server.port).toBe(port);
+    expect(await pingOnce(port)).toBe('PONG');
+  });
+
+  it('starts on an unused port each time and stops with SIGTERM', async () => {
+    const other = await startRedisServer({ args: ['--maxmemory', '10mb'] });
+    try {
+      expect(other.port).not.toBe(server.port);
+      const client = new Redis(other.url);
+      try {
+        expect(await client.config('GET', 'maxmemory')).toEqual(['maxmemory', String(10 * 1024 * 1024)]);
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      await other.stop();
+    }
+    await expect(pingOnce(other.port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('reports the server output when redis-server refuses to start', async () => {
+    await expect(startRedisServer({ args: ['--no-such-directive', 'x'] })).rejects.toThrow(
+      /exited before it was ready[\s\S]*no-such-directive/i,
+    );
+  });
+
+  it('says how to install redis-server when it is not on PATH', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(startRedisServer()).rejects.toThrow(
+        'redis-server not found on PATH: install it (apt-get install -y redis-server, or brew install redis)',
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
