@@ -1,0 +1,80 @@
+// A real gateway in the test process: its own redis-server, its own database, a free port.
+import { createApp, type App } from '../../src/app';
+import { loadConfig, type ConfigInput } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createTestDatabase, seedTestData, type TestDatabase } from './database';
+import { startRedisServer, type RedisServerHandle } from './redis-server';
+
+export interface TestGateway {
+  app: App;
+  url: string;
+  wsUrl: string;
+  redisServer: RedisServerHandle;
+  database: TestDatabase;
+  /** POSTs a GraphQL operation; returns the status and parsed body. */
+  graphql<Data = Record<string, unknown>>(
+    query: string,
+    options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: { data?: Data | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } }>;
+  login(email: string, password: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  env?: Partial<Record<keyof ConfigInput, string>>;
+  /** Seed sizes; the demo accounts are always there. */
+  seed?: Parameters<typeof seedTestData>[1];
+  redisServer?: RedisServerHandle;
+  database?: TestDatabase;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const redisServer = options.redisServer ?? (await startRedisServer());
+  const database = options.database ?? (await createTestDatabase());
+  if (!options.database) await seedTestData(database, options.seed);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    REDIS_URL: redisServer.url,
+    SEED_DEMO_DATA: 'false',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL) });
+  const url = await app.listen();
+
+  const graphql: TestGateway['graphql'] = async (query, { variables, token, headers } = {}) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: (await response.json()) as never };
+  };
+
+  return {
+    app,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    redisServer,
+    database,
+    graphql,
+    async login(email, password) {
+      const { body } = await graphql<{ login: { token: string } }>(
+        'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }',
+        { variables: { email, password } },
+      );
+      if (!body.data?.login) throw new Error(`login failed: ${JSON.stringify(body.errors)}`);
+      return body.data.login.token;
+    },
+    async stop() {
+      await app.stop();
+      if (!options.redisServer) await redisServer.stop();
+    },
+  };
+}
