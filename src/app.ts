@@ -28,7 +28,11 @@ export interface App {
   readonly logger: Logger;
   readonly database: Database;
   readonly redis: Redis;
-  readonly server: GatewayServer;
+  readonly server: GatewayServer<GatewayContext>;
+  /** Resolves an Authorization value the way HTTP requests and websockets do. */
+  authenticate(authorization: unknown): Promise<Authentication>;
+  /** A fresh per-operation context (for `server.apollo.executeOperation` in tests). */
+  createContext(authentication: Authentication, requestId: string): GatewayContext;
   /** Listens on config HOST/PORT; resolves to the GraphQL URL. */
   listen(): Promise<string>;
   /** Stops accepting, closes sockets (1001) and connections. Safe to call twice. */
@@ -108,6 +112,8 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     database,
     redis,
     server,
+    authenticate: (authorization) => authenticate(sessions, authorization),
+    createContext,
     listen: () => server.listen(config.PORT, config.HOST),
     stop: () =>
       (stopping ??= (async () => {

@@ -128,6 +128,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
 
   return {
     fastify,
+    apollo,
     async listen(port: number, host: string): Promise<string> {
       await fastify.listen({ port, host });
       const address = fastify.server.address();
@@ -144,4 +145,6 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   };
 }
 
-export type GatewayServer = Awaited<ReturnType<typeof createGatewayServer>>;
+export type GatewayServer<Context extends BaseContext & { requestId: string }> = Awaited<
+  ReturnType<typeof createGatewayServer<Context>>
+>;
