@@ -2,7 +2,7 @@
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { ValidationRule } from 'graphql';
+import { GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -12,10 +12,22 @@ export interface OperationLimits {
   maxTokens: number;
 }
 
+/**
+ * By default graphql-armor throws from inside validation, which servers treat as a crash (500).
+ * Reporting instead makes a rejected operation an ordinary validation error (400).
+ */
+const reportAsValidationError = {
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''))),
+  ],
+};
+
 export function createValidationRules(limits: OperationLimits): ValidationRule[] {
   return [
-    maxDepthRule({ n: limits.maxDepth }),
-    costLimitRule({ maxCost: limits.maxCost }),
-    maxAliasesRule({ n: limits.maxAliases }),
+    maxDepthRule({ n: limits.maxDepth, ...reportAsValidationError }),
+    costLimitRule({ maxCost: limits.maxCost, ...reportAsValidationError }),
+    maxAliasesRule({ n: limits.maxAliases, ...reportAsValidationError }),
   ] as ValidationRule[];
 }
