@@ -1,0 +1,52 @@
+// `npm run seed -- --users N --products N --orders N [--seed S]`: migrates the configured database
+// (PGlite at PGLITE_DIR, or DATABASE_URL) and replaces its shop data with a deterministic set.
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { hashPassword } from '../auth/password';
+import { ConfigError, loadConfig } from '../config';
+import { openDatabase } from '../db/client';
+import { seedDatabase } from '../db/seed';
+
+function count(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new ConfigError(`--${name} must be a whole number; got "${value}"`);
+  return parsed;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string' },
+      products: { type: 'string' },
+      orders: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  const config = loadConfig();
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
+  try {
+    await database.migrate();
+    const startedAt = Date.now();
+    const summary = await seedDatabase(database.db, {
+      users: count('users', values.users),
+      products: count('products', values.products),
+      orders: count('orders', values.orders),
+      seed: count('seed', values.seed),
+      hashPassword,
+    });
+    const target = config.DATABASE_URL ? 'PostgreSQL' : `PGlite at ${config.PGLITE_DIR}`;
+    console.log(
+      `seeded ${target}: ${summary.users} users, ${summary.products} products, ${summary.orders} orders, ` +
+        `${summary.orderItems} order items in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  const isUsageError = error instanceof ConfigError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
+  console.error(`seed: ${isUsageError ? (error as Error).message : error instanceof Error ? error.stack : String(error)}`);
+  process.exit(1);
+});
