@@ -2,7 +2,7 @@ import { asc } from 'drizzle-orm';
 import { orders as ordersTable } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { createOperationRunner, errorCodes } from '../support/operations';
+import { createOperationRunner, errorCodes, type OperationResult } from '../support/operations';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0]];
 
@@ -38,9 +38,9 @@ describe('products', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const result = await execute<{ products: Connection<{ id: string }> }>(PRODUCTS, { first: 7, after });
+      const result: OperationResult<{ products: Connection<{ id: string }> }> = await execute(PRODUCTS, { first: 7, after });
       expect(result.errors).toBeUndefined();
-      const connection = result.data!.products;
+      const connection: Connection<{ id: string }> = result.data!.products;
       expect(connection.pageInfo.hasPreviousPage).toBe(after !== null);
       seen.push(...connection.edges.map((edge) => edge.node.id));
       pages += 1;
@@ -140,7 +140,7 @@ describe('orders', () => {
     const ids: number[] = [];
     let after: string | null = null;
     for (;;) {
-      const result = await execute<{ orders: Connection<OrderNode> }>(ORDERS, { first: 10, after }, aliceToken);
+      const result: OperationResult<{ orders: Connection<OrderNode> }> = await execute(ORDERS, { first: 10, after }, aliceToken);
       expect(result.errors).toBeUndefined();
       for (const { node } of result.data!.orders.edges) {
         expect(node.user.id).toBe('2');

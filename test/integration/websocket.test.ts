@@ -1,5 +1,5 @@
 // graphql-ws on the same URL as HTTP, with a real client over a real socket.
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -31,9 +31,9 @@ function connect(connectionParams: Record<string, unknown> = {}, onClosed?: (eve
 }
 
 /** Runs a single-result operation over the socket. */
-function request<Data>(client: Client, query: string): Promise<ExecutionResult<Data>> {
+function request<Data>(client: Client, query: string): Promise<FormattedExecutionResult<Data, unknown>> {
   return new Promise((resolve, reject) => {
-    let result: ExecutionResult<Data> | undefined;
+    let result: FormattedExecutionResult<Data, unknown> | undefined;
     client.subscribe<Data>({ query }, {
       next: (value) => (result = value),
       error: reject,
