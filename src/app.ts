@@ -2,7 +2,7 @@
 // database), builds the schema and the HTTP/websocket server. Returns start/stop for main.ts and
 // for tests, which pass their own database and Redis URL.
 import type Redis from 'ioredis';
-import type { Config } from './config';
+import { describeError, redactUrl, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { isDatabaseEmpty, seedDatabase } from './db/seed';
 import { hashPassword } from './auth/password';
@@ -15,6 +15,10 @@ import { buildGatewaySchema } from './modules/schema';
 import { connectRedis } from './redis/connection';
 import { createRedisKeys } from './redis/keys';
 import { createRedisPubSub } from './subscriptions/pubsub';
+
+export class DatabaseUnreachableError extends Error {
+  override readonly name = 'DatabaseUnreachableError';
+}
 
 export interface AppOptions {
   config: Config;
@@ -69,7 +73,14 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     }
   } catch (error) {
     await closeRedis();
-    throw error;
+    if (givenDatabase || !config.DATABASE_URL) throw error;
+    throw new DatabaseUnreachableError(
+      `Cannot use the database at ${redactUrl(config.DATABASE_URL)} (${describeError(error)}). ` +
+        'Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded PGlite database.',
+    );
+  }
+  for (const [role, connection] of [['command', redis], ['subscriber', subscriber]] as const) {
+    connection.on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
   }
 
   const keys = createRedisKeys(config.REDIS_PREFIX);

@@ -62,7 +62,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Reads the settings from `env`; throws a ConfigError whose message is one line per bad variable. */
+/** The URL without its password, fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+/** Why something failed, in one line: the message, or for AggregateErrors (dual-stack connects) the inner ones. */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length) return [...new Set(error.errors.map(describeError))].join(', ');
+  if (error instanceof Error) return error.message || (('code' in error && String(error.code)) || error.name);
+  return String(error);
+}
+
+/** Reads the settings from `env`; throws a ConfigError naming every bad variable, on one line. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const known: Record<string, string> = {};
   for (const key of configKeys) {
@@ -74,7 +86,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'config');
       const given = known[name];
-      return `${name}=${JSON.stringify(given ?? '')} is invalid: ${issue.message}`;
+      return `${name}=${JSON.stringify(redactUrl(given ?? ''))} is invalid: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }

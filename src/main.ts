@@ -1,8 +1,8 @@
 // The gateway process: load config, build, listen; on SIGTERM/SIGINT drain and exit 0.
 // Start-up failures a user can fix (bad config, no Redis) print one line, not a stack trace.
 import 'reflect-metadata';
-import { createApp, type App } from './app';
-import { ConfigError, loadConfig } from './config';
+import { createApp, DatabaseUnreachableError, type App } from './app';
+import { ConfigError, describeError, loadConfig } from './config';
 import { RedisUnreachableError } from './redis/connection';
 
 const REDIS_HINT =
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     app = await createApp({ config });
   } catch (error) {
     if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_HINT}`);
+    if (error instanceof DatabaseUnreachableError) exitWith(error.message);
     throw error;
   }
 
@@ -53,6 +54,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  exitWith(`failed to start: ${message}`);
+  exitWith(`failed to start: ${describeError(error)}`);
 });

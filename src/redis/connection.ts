@@ -1,6 +1,7 @@
 // Redis connections by role. Commands and subscriptions need separate connections (a subscribed
 // connection can run nothing else); later roles (blocking stream reads) get their own too.
 import Redis, { type RedisOptions } from 'ioredis';
+import { describeError, redactUrl } from '../config';
 
 export interface RedisConnectionOptions {
   url: string;
@@ -26,27 +27,19 @@ function baseOptions(options: RedisConnectionOptions): RedisOptions {
 
 /** Opens a connection and fails fast with RedisUnreachableError when the first connect fails. */
 export async function connectRedis(options: RedisConnectionOptions, extra: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(options.url, { ...baseOptions(options), ...extra });
-  // Errors after the first connect are reconnects in progress; ioredis retries them itself.
-  redis.on('error', () => undefined);
+  const redis = new Redis(options.url, { ...baseOptions(options), ...extra, retryStrategy: () => null });
+  // The socket's own error (ECONNREFUSED...) says more than the "Connection is closed." connect() rejects with.
+  let socketError: unknown;
+  redis.on('error', (error) => (socketError = error));
   try {
     await redis.connect();
     await redis.ping();
-    return redis;
   } catch (error) {
     redis.disconnect();
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = describeError(socketError ?? error);
     throw new RedisUnreachableError(`Cannot reach Redis at ${redactUrl(options.url)} (${reason})`);
   }
-}
-
-/** The URL without its password, fit for logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
+  // From now on errors are reconnects in progress, which ioredis retries by itself.
+  redis.options.retryStrategy = baseOptions(options).retryStrategy;
+  return redis;
 }
