@@ -21,8 +21,11 @@ export const configSchema = z.object({
   /** Where embedded PGlite keeps its files; "memory://" keeps nothing. */
   PGLITE_DIR: z.string().min(1).default('.data/pglite'),
   DATABASE_POOL_SIZE: integer(1, 200).default(10),
-  /** Seed deterministic demo data when the database has no users yet. */
-  SEED_DEMO_DATA: booleanFromEnv.default(true),
+  /**
+   * Seed deterministic demo data (with well-known demo passwords) when the database has no users
+   * yet. Defaults to on for embedded PGlite only, so a real PostgreSQL never gets demo admins unasked.
+   */
+  SEED_DEMO_DATA: booleanFromEnv.optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
@@ -49,8 +52,9 @@ export const configSchema = z.object({
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<
-  Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION'> & {
+  Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'SEED_DEMO_DATA'> & {
     GRAPHQL_INTROSPECTION: boolean;
+    SEED_DEMO_DATA: boolean;
     isProduction: boolean;
   }
 >;
@@ -94,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     ...parsed.data,
     GRAPHQL_INTROSPECTION: parsed.data.GRAPHQL_INTROSPECTION ?? !isProduction,
+    SEED_DEMO_DATA: parsed.data.SEED_DEMO_DATA ?? parsed.data.DATABASE_URL === undefined,
     isProduction,
   });
 }
