@@ -6,7 +6,9 @@ import { describeError, redactUrl, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { isDatabaseEmpty, seedDatabase } from './db/seed';
 import { hashPassword } from './auth/password';
+import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
+import type { RequestInfo } from './auth/viewer';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { createLogger, type Logger } from './logger';
@@ -36,7 +38,7 @@ export interface App {
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh per-operation context (for `server.apollo.executeOperation` in tests). */
-  createContext(authentication: Authentication, requestId: string): GatewayContext;
+  createContext(authentication: Authentication, request: RequestInfo): GatewayContext;
   /** Listens on config HOST/PORT; resolves to the GraphQL URL. */
   listen(): Promise<string>;
   /** Stops accepting, closes sockets (1001) and connections. Safe to call twice. */
@@ -85,12 +87,13 @@ export async function createApp({ config, database: givenDatabase, logger = crea
 
   const keys = createRedisKeys(config.REDIS_PREFIX);
   const sessions = createSessionStore({ redis, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
-  const services = createServices({ db: database.db, sessions });
+  const loginLimiter = createLoginLimiter({ redis, keyPrefix: keys.loginFailures() });
+  const services = createServices({ db: database.db, sessions, loginLimiter });
   const pubSub = createRedisPubSub({ publisher: redis, subscriber, channelOf: keys.channel });
   const schema = await buildGatewaySchema(pubSub);
 
-  const createContext = (authentication: Authentication, requestId: string): GatewayContext => ({
-    requestId,
+  const createContext = (authentication: Authentication, request: RequestInfo): GatewayContext => ({
+    ...request,
     ...authentication,
     loaders: createLoaders(database.db),
     services,

@@ -11,3 +11,10 @@ export const isAdmin = (viewer: Viewer | null): boolean => viewer?.role === 'ADM
 /** Admins see every user's data; customers only their own. */
 export const canSee = (viewer: Viewer | null, ownerId: number): boolean =>
   viewer !== null && (viewer.role === 'ADMIN' || viewer.id === ownerId);
+
+/** What the transport (HTTP or websocket) knows of a request besides its session. */
+export interface RequestInfo {
+  requestId: string;
+  /** The client's IP address as the socket reports it. */
+  clientAddress: string;
+}

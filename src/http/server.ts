@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } fro
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import { ErrorCode } from '../errors';
+import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
 import { formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
@@ -29,7 +30,7 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   bodyLimitBytes: number;
   readinessChecks: ReadinessCheck[];
   authenticate(authorization: unknown): Promise<Authentication>;
-  createContext(authentication: Authentication, requestId: string): Context;
+  createContext(authentication: Authentication, request: RequestInfo): Context;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -121,7 +122,10 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler(apollo, {
       context: async (request) =>
-        options.createContext(await options.authenticate(request.headers.authorization), request.id),
+        options.createContext(await options.authenticate(request.headers.authorization), {
+          requestId: request.id,
+          clientAddress: request.ip,
+        }),
     }),
   });
   registerHealthRoutes(fastify, { checks: options.readinessChecks, isAcceptingTraffic: () => isAcceptingTraffic });

@@ -5,6 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
 import { formatError } from './format-error';
 
@@ -17,7 +18,7 @@ export interface WebSocketOptions<Context> {
   /** Resolves connectionParams.authorization; throws for a bad token. */
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh context for one operation of an authenticated socket. */
-  createContext(authentication: Authentication, requestId: string): Context;
+  createContext(authentication: Authentication, request: RequestInfo): Context;
 }
 
 interface SocketState {
@@ -63,7 +64,10 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: options.createContext(authentication, `ws-${id}-${operationCount}`),
+          contextValue: options.createContext(authentication, {
+            requestId: `ws-${id}-${operationCount}`,
+            clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
+          }),
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result),

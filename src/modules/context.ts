@@ -1,8 +1,9 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
 import type { Db } from '../db/client';
+import type { LoginLimiter } from '../auth/login-limiter';
 import type { SessionStore } from '../auth/session.store';
-import type { Viewer } from '../auth/viewer';
+import type { RequestInfo, Viewer } from '../auth/viewer';
 import { createProductLoaders } from './catalog/product.loader';
 import { createProductService } from './catalog/product.service';
 import { createOrderLoaders } from './orders/order.loader';
@@ -13,6 +14,7 @@ import { createUserService } from './users/user.service';
 export interface ServiceDeps {
   db: Db;
   sessions: SessionStore;
+  loginLimiter: LoginLimiter;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -31,8 +33,7 @@ export function createLoaders(db: Db) {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-export interface GatewayContext {
-  requestId: string;
+export interface GatewayContext extends RequestInfo {
   viewer: Viewer | null;
   /** The bearer token of this request, for logout. */
   sessionToken: string | null;

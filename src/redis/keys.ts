@@ -5,6 +5,8 @@ export interface RedisKeys {
   session(tokenHash: string): string;
   /** Set of the session token hashes of one user, for logoutAll. */
   userSessions(userId: number): string;
+  /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
+  loginFailures(): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
   channel(topic: string, id?: unknown): string;
 }
@@ -13,6 +15,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
   return {
     session: (tokenHash) => `${prefix}:session:${tokenHash}`,
     userSessions: (userId) => `${prefix}:user-sessions:${userId}`,
+    loginFailures: () => `${prefix}:login-failures`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };
 }

@@ -97,3 +97,20 @@ it('answers logout without a session with UNAUTHENTICATED', async () => {
   const response = await gateway.graphql('mutation { logout }');
   expect(response.body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
 });
+
+it('rate-limits repeated failed logins per email and client, and lets the right password through elsewhere', async () => {
+  const bob = demoAccounts[2]!;
+  const attempt = (password: string) =>
+    gateway.graphql(`mutation { login(email: "${bob.email}", password: "${password}") { token } }`);
+  for (let failure = 1; failure <= 10; failure += 1) {
+    expect((await attempt('wrong')).body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
+  }
+  const limited = await attempt(bob.password);
+  expect(limited.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+  // The counter is per (email, client): the same account from another address is not locked out.
+  const fromElsewhere = await gateway.app.server.apollo.executeOperation(
+    { query: `mutation { login(email: "${bob.email}", password: "${bob.password}") { token } }` },
+    { contextValue: gateway.app.createContext({ viewer: null, sessionToken: null }, { requestId: 'x', clientAddress: '10.9.8.7' }) },
+  );
+  expect(fromElsewhere.body.kind === 'single' && fromElsewhere.body.singleResult.errors).toBeFalsy();
+});

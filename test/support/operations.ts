@@ -19,7 +19,7 @@ export function createOperationRunner(app: App) {
     requestCount += 1;
     const response = await app.server.apollo.executeOperation(
       { query, variables },
-      { contextValue: app.createContext(authentication, `test-${requestCount}`) },
+      { contextValue: app.createContext(authentication, { requestId: `test-${requestCount}`, clientAddress: '127.0.0.1' }) },
     );
     assert(response.body.kind === 'single');
     return response.body.singleResult as OperationResult<Data>;

@@ -29,13 +29,15 @@ export class UserResolver {
     return toConnection(page);
   }
 
-  @Mutation(() => LoginPayload, { description: 'Opens a session. Invalid credentials give UNAUTHENTICATED.' })
+  @Mutation(() => LoginPayload, {
+    description: 'Opens a session. Invalid credentials give UNAUTHENTICATED; repeated failures RATE_LIMITED.',
+  })
   login(
     @Arg('email') email: string,
     @Arg('password') password: string,
-    @Ctx() { services }: GatewayContext,
+    @Ctx() { services, clientAddress }: GatewayContext,
   ): Promise<LoginPayload> {
-    return services.users.login(email, password);
+    return services.users.login(email, password, clientAddress);
   }
 
   @Mutation(() => Boolean, { description: "Ends this request's session; false when it had already ended." })

@@ -2,6 +2,7 @@ import { asc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { users, type UserRow } from '../../db/schema';
 import { getUnmatchableHash, verifyPassword } from '../../auth/password';
+import type { LoginLimiter } from '../../auth/login-limiter';
 import type { SessionStore } from '../../auth/session.store';
 import { unauthenticated } from '../../errors';
 import { toPage, type Page, type PageRequest } from '../common/pagination';
@@ -9,9 +10,10 @@ import { toPage, type Page, type PageRequest } from '../common/pagination';
 export interface UserServiceDeps {
   db: Db;
   sessions: SessionStore;
+  loginLimiter: LoginLimiter;
 }
 
-export function createUserService({ db, sessions }: UserServiceDeps) {
+export function createUserService({ db, sessions, loginLimiter }: UserServiceDeps) {
   return {
     async list(page: PageRequest): Promise<Page<UserRow>> {
       const rows = await db
@@ -24,11 +26,17 @@ export function createUserService({ db, sessions }: UserServiceDeps) {
     },
 
     /** Checks the credentials and opens a session; the same error for an unknown email and a wrong password. */
-    async login(email: string, password: string) {
-      const [user] = await db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).limit(1);
+    async login(email: string, password: string, clientAddress: string) {
+      const normalizedEmail = email.trim().toLowerCase();
+      await loginLimiter.assertAllowed(normalizedEmail, clientAddress);
+      const [user] = await db.select().from(users).where(eq(users.email, normalizedEmail)).limit(1);
       // Verify against a dummy hash for unknown emails too, so timing does not tell which emails exist.
       const isValid = await verifyPassword(password, user?.passwordHash ?? (await getUnmatchableHash()));
-      if (!user || !isValid) throw unauthenticated('Invalid email or password.');
+      if (!user || !isValid) {
+        await loginLimiter.recordFailure(normalizedEmail, clientAddress);
+        throw unauthenticated('Invalid email or password.');
+      }
+      await loginLimiter.recordSuccess(normalizedEmail, clientAddress);
       const session = await sessions.create(user.id, user.role);
       return { ...session, user };
     },
