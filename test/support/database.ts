@@ -1,24 +1,13 @@
 // A database of its own for each test file: in-memory PGlite by default; with DATABASE_URL set, a
 // fresh PostgreSQL database created next to the one the URL names, dropped again on close.
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { openDatabase, type Database } from '../../src/db/client';
 import { seedDatabase, type SeedOptions } from '../../src/db/seed';
 import { hashPassword } from '../../src/auth/password';
+import { createScratchPostgresDatabase } from './scratch-postgres';
 
 export interface TestDatabase extends Database {
   /** The PostgreSQL URL of this database, for a second process to connect to; null on PGlite. */
   url: string | null;
-}
-
-async function adminQuery(url: string, statement: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
@@ -28,18 +17,15 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await database.migrate();
     return Object.assign(database, { url: null });
   }
-  const name = `streamgate_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(baseUrl, `create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), poolSize: 5 });
+  const scratch = await createScratchPostgresDatabase(baseUrl, `streamgate_test_${process.pid}`);
+  const database = await openDatabase({ databaseUrl: scratch.url, poolSize: 5 });
   await database.migrate();
   const close = database.close;
   return Object.assign(database, {
-    url: url.toString(),
+    url: scratch.url,
     close: async () => {
       await close();
-      await adminQuery(baseUrl, `drop database if exists ${name} with (force)`);
+      await scratch.drop();
     },
   });
 }

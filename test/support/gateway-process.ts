@@ -4,15 +4,14 @@
 // when the Jest worker exits, even if a test forgot it. Several processes can share one Redis and
 // one PostgreSQL database, so the same helper runs replicas.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runInThisContext } from 'node:vm';
-import { Client } from 'pg';
 import { configKeys } from '../../src/config';
+import { createScratchPostgresDatabase } from './scratch-postgres';
+import { onWorkerExit, workerShared } from './worker-exit';
 
 /** Gateway settings (see src/config.ts) and any other variables; `undefined` removes a default. */
 export type GatewayEnv = Record<string, string | undefined>;
@@ -85,7 +84,32 @@ const keptLogLines = 10_000;
  */
 const nonInheritedVariables = new Set<string>(configKeys);
 
-const live = sharedRegistry();
+interface LiveRegistry {
+  /** Every process started here in this worker (by any test file) and not yet exited. */
+  children: Set<ChildProcess>;
+  /** Scratch PGlite directories of processes that have not exited yet. */
+  tempDirs: Set<string>;
+}
+
+/** Shared by every test file in this worker; cleaned up when the worker exits. */
+const live = workerShared('streamgate.test.gatewayProcesses', (): LiveRegistry => {
+  const registry: LiveRegistry = { children: new Set(), tempDirs: new Set() };
+  onWorkerExit(() => {
+    for (const child of registry.children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    registry.children.clear();
+    for (const dir of registry.tempDirs) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // Best effort: it is under the OS temp directory.
+      }
+    }
+    registry.tempDirs.clear();
+  });
+  return registry;
+});
 
 export async function startGatewayProcess(options: GatewayProcessOptions = {}): Promise<GatewayProcess> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
@@ -163,25 +187,8 @@ export async function createGatewayDatabase(): Promise<GatewayDatabase> {
     const dir = mkdtempSync(path.join(tmpdir(), 'streamgate-e2e-pglite-'));
     return { kind: 'pglite', env: { PGLITE_DIR: dir }, dispose: () => rm(dir, { recursive: true, force: true }) };
   }
-  const name = `streamgate_e2e_${randomBytes(6).toString('hex')}`;
-  await adminQuery(baseUrl, `create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    kind: 'postgres',
-    env: { DATABASE_URL: url.toString() },
-    dispose: () => adminQuery(baseUrl, `drop database if exists ${name} with (force)`),
-  };
-}
-
-async function adminQuery(url: string, statement: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  const scratch = await createScratchPostgresDatabase(baseUrl, 'streamgate_e2e');
+  return { kind: 'postgres', env: { DATABASE_URL: scratch.url }, dispose: () => scratch.drop() };
 }
 
 interface SpawnedGateway {
@@ -331,52 +338,4 @@ function describe(gateway: SpawnedGateway, what: string): string {
 
 function redactPassword(value: string): string {
   return value.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
-}
-
-interface LiveRegistry {
-  children: Set<ChildProcess>;
-  /** Scratch PGlite directories of processes that have not exited yet. */
-  tempDirs: Set<string>;
-}
-
-/**
- * Jest runs each test file in a sandbox whose `process` is a copy: its 'exit' and signal listeners
- * never fire, and this module is loaded afresh for every test file. So the registry and the hooks
- * live on the worker's real process, installed once (as in redis-server.ts): 'exit' covers a normal
- * worker shutdown, the termination signals cover Jest force-stopping a stuck worker; after the
- * cleanup a signal takes its default course unless someone else listens for it.
- */
-function sharedRegistry(): LiveRegistry {
-  const realProcess = runInThisContext('process') as NodeJS.Process;
-  const registryKey = Symbol.for('streamgate.test.gatewayProcesses');
-  const holder = realProcess as unknown as Record<symbol, LiveRegistry | undefined>;
-  const existing = holder[registryKey];
-  if (existing) return existing;
-
-  const registry: LiveRegistry = { children: new Set(), tempDirs: new Set() };
-  holder[registryKey] = registry;
-  const cleanUpNow = (): void => {
-    for (const child of registry.children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    registry.children.clear();
-    for (const dir of registry.tempDirs) {
-      try {
-        rmSync(dir, { recursive: true, force: true });
-      } catch {
-        // Best effort: it is under the OS temp directory.
-      }
-    }
-    registry.tempDirs.clear();
-  };
-  realProcess.once('exit', cleanUpNow);
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      cleanUpNow();
-      realProcess.removeListener(signal, onSignal);
-      if (realProcess.listenerCount(signal) === 0) realProcess.kill(realProcess.pid, signal);
-    };
-    realProcess.on(signal, onSignal);
-  }
-  return registry;
 }

@@ -3,7 +3,7 @@
 // sleep; every process started here is killed when the Jest worker exits, even if a test forgot it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { runInThisContext } from 'node:vm';
+import { onWorkerExit, workerShared } from './worker-exit';
 
 export interface RedisServerHandle {
   /** `redis://127.0.0.1:<port>` */
@@ -28,8 +28,17 @@ const portAttempts = 3;
 /** How much of the server's output is kept for error messages. */
 const logTailChars = 8_000;
 
-/** Every server started by this helper in this process and not yet exited. */
-const liveProcesses = sharedLiveProcesses();
+/** Every server started by this helper in this worker (by any test file) and not yet exited. */
+const liveProcesses = workerShared('streamgate.test.redisServers', () => {
+  const live = new Set<ChildProcess>();
+  onWorkerExit(() => {
+    for (const child of live) {
+      if (isRunning(child)) child.kill('SIGKILL');
+    }
+    live.clear();
+  });
+  return live;
+});
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const extraArgs = options.args ?? [];
@@ -170,39 +179,4 @@ function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
     });
     child.kill(signal);
   });
-}
-
-/**
- * Jest runs each test file in a sandbox whose `process` is a copy: its 'exit' and signal listeners
- * never fire. The helper's module is also loaded afresh for every test file. So the set of live
- * servers and the hooks that kill them live on the worker's real process, installed once:
- * 'exit' covers a normal worker shutdown, and the termination signals cover Jest force-stopping a
- * stuck worker with SIGTERM (which skips 'exit'); after killing the servers a signal takes its
- * default course unless someone else listens for it.
- */
-function sharedLiveProcesses(): Set<ChildProcess> {
-  const realProcess = runInThisContext('process') as NodeJS.Process;
-  const registryKey = Symbol.for('streamgate.test.redisServers');
-  const holder = realProcess as unknown as Record<symbol, Set<ChildProcess> | undefined>;
-  const existing = holder[registryKey];
-  if (existing) return existing;
-
-  const live = new Set<ChildProcess>();
-  holder[registryKey] = live;
-  const killAllNow = (): void => {
-    for (const child of live) {
-      if (isRunning(child)) child.kill('SIGKILL');
-    }
-    live.clear();
-  };
-  realProcess.once('exit', killAllNow);
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAllNow();
-      realProcess.removeListener(signal, onSignal);
-      if (realProcess.listenerCount(signal) === 0) realProcess.kill(realProcess.pid, signal);
-    };
-    realProcess.on(signal, onSignal);
-  }
-  return live;
 }
