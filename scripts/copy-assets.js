@@ -1,6 +1,9 @@
-// tsc does not copy the generated SQL migrations; the built gateway reads them next to db/migrate.js.
+// tsc copies only what it compiles: the generated SQL migrations and the Lua scripts are read from
+// disk at run time, next to db/client.js and redis/scripts.js, so the build copies them too.
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-fs.cpSync(path.join(root, 'src/db/migrations'), path.join(root, 'dist/db/migrations'), { recursive: true });
+for (const folder of ['db/migrations', 'redis/scripts']) {
+  fs.cpSync(path.join(root, 'src', folder), path.join(root, 'dist', folder), { recursive: true });
+}

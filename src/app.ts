@@ -1,6 +1,6 @@
 // Composition root: connects Redis and the database, migrates (and seeds an empty embedded
-// database), builds the schema and the HTTP/websocket server. Returns start/stop for main.ts and
-// for tests, which pass their own database and Redis URL.
+// database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
+// for main.ts and for tests, which pass their own database and Redis URL.
 import type Redis from 'ioredis';
 import { describeError, redactUrl, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
@@ -9,13 +9,18 @@ import { hashPassword } from './auth/password';
 import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
 import type { RequestInfo } from './auth/viewer';
+import { createCacheStore, type CacheStore } from './cache/cache-store';
+import { L1Cache } from './cache/l1';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { createLogger, type Logger } from './logger';
 import { createLoaders, createServices, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
-import { connectRedis } from './redis/connection';
+import { CacheStats } from './observability/cache-counters';
+import { createMetrics } from './observability/metrics';
+import { connectRedisConnections, type RedisConnections } from './redis/connection';
 import { createRedisKeys } from './redis/keys';
+import { defineCacheScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
 
 export class DatabaseUnreachableError extends Error {
@@ -33,7 +38,11 @@ export interface App {
   readonly config: Config;
   readonly logger: Logger;
   readonly database: Database;
+  /** The command connection (sessions, publishing). */
   readonly redis: Redis;
+  readonly redisConnections: RedisConnections;
+  readonly cache: CacheStore;
+  readonly cacheStats: CacheStats;
   readonly server: GatewayServer<GatewayContext>;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
   authenticate(authorization: unknown): Promise<Authentication>;
@@ -45,59 +54,89 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Builds every part; throws RedisUnreachableError if Redis does not answer. */
-export async function createApp({ config, database: givenDatabase, logger = createLogger(config.LOG_LEVEL) }: AppOptions): Promise<App> {
-  const redisOptions = { url: config.REDIS_URL, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS };
-  const redis = await connectRedis({ ...redisOptions, connectionName: 'streamgate:command' }, { maxRetriesPerRequest: 1 });
-  const subscriber = await connectRedis({ ...redisOptions, connectionName: 'streamgate:subscriber' }).catch(
-    async (error: unknown) => {
-      redis.disconnect();
-      throw error;
-    },
-  );
-  const closeRedis = async () => {
-    await Promise.allSettled([redis.quit(), subscriber.quit()]);
-  };
-
-  let database: Database;
+async function openMigratedDatabase(config: Config, logger: Logger, givenDatabase?: Database): Promise<Database> {
   try {
-    database =
+    const database =
       givenDatabase ??
-      (await openDatabase({
-        databaseUrl: config.DATABASE_URL,
-        pgliteDir: config.PGLITE_DIR,
-        poolSize: config.DATABASE_POOL_SIZE,
-      }));
+      (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolSize: config.DATABASE_POOL_SIZE }));
     await database.migrate();
     if (config.SEED_DEMO_DATA && (await isDatabaseEmpty(database.db))) {
       const summary = await seedDatabase(database.db, { hashPassword });
       logger.info(summary, 'seeded demo data into the empty database');
     }
+    return database;
   } catch (error) {
-    await closeRedis();
     if (givenDatabase || !config.DATABASE_URL) throw error;
     throw new DatabaseUnreachableError(
       `Cannot use the database at ${redactUrl(config.DATABASE_URL)} (${describeError(error)}). ` +
         'Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded PGlite database.',
     );
   }
-  for (const [role, connection] of [['command', redis], ['subscriber', subscriber]] as const) {
-    connection.on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
+}
+
+/** Builds every part; throws RedisUnreachableError or DatabaseUnreachableError when those do not answer. */
+export async function createApp({ config, database: givenDatabase, logger = createLogger(config.LOG_LEVEL) }: AppOptions): Promise<App> {
+  const connections = await connectRedisConnections({
+    url: config.REDIS_URL,
+    connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+    cacheTimeoutMs: config.CACHE_TIMEOUT_MS,
+  });
+  let database: Database;
+  try {
+    database = await openMigratedDatabase(config, logger, givenDatabase);
+  } catch (error) {
+    await connections.close();
+    throw error;
+  }
+  for (const role of ['command', 'subscriber', 'cache'] as const) {
+    connections[role].on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
   }
 
   const keys = createRedisKeys(config.REDIS_PREFIX);
-  const sessions = createSessionStore({ redis, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
-  const loginLimiter = createLoginLimiter({ redis, keyPrefix: keys.loginFailures() });
-  const services = createServices({ db: database.db, sessions, loginLimiter });
-  const pubSub = createRedisPubSub({ publisher: redis, subscriber, channelOf: keys.channel });
+  const cacheStats = new CacheStats();
+  const l1 =
+    config.CACHE_L1_TYPES.size > 0
+      ? new L1Cache({
+          subscriber: connections.subscriber,
+          channel: keys.cacheInvalidationChannel(),
+          types: config.CACHE_L1_TYPES,
+          maxEntries: config.CACHE_L1_MAX_ENTRIES,
+          ttlMs: config.CACHE_L1_TTL_MS,
+        })
+      : undefined;
+  await l1?.start();
+  const cache = createCacheStore({
+    redis: defineCacheScripts(connections.cache),
+    keys,
+    stats: cacheStats,
+    l1,
+    isEnabled: config.CACHE_ENABLED,
+    ttlMs: config.CACHE_TTL_SECONDS * 1000,
+    ttlMsByType: new Map([...config.CACHE_TYPE_TTL_SECONDS].map(([type, seconds]) => [type, seconds * 1000])),
+    negativeTtlMs: config.CACHE_NEGATIVE_TTL_SECONDS * 1000,
+    leaseTtlMs: config.CACHE_LEASE_TTL_MS,
+    leaseWaitMs: config.CACHE_LEASE_WAIT_MS,
+    onError: (error) => logger.debug({ reason: describeError(error) }, 'cache unavailable; reading Postgres'),
+  });
+
+  const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
+  const loginLimiter = createLoginLimiter({ redis: connections.command, keyPrefix: keys.loginFailures() });
+  const services = createServices({ db: database.db, cache, sessions, loginLimiter });
+  const pubSub = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
   const schema = await buildGatewaySchema(pubSub);
+  const metrics = createMetrics({
+    cacheStats,
+    sqlStatements: () => database.sqlStats.statements,
+    pendingInvalidations: () => cache.pendingInvalidations(),
+  });
 
   const createContext = (authentication: Authentication, request: RequestInfo): GatewayContext => ({
     ...request,
     ...authentication,
-    loaders: createLoaders(database.db),
+    loaders: createLoaders(database.db, cache),
     services,
   });
+  const authenticateRequest = (authorization: unknown) => authenticate(sessions, authorization);
 
   const server = await createGatewayServer<GatewayContext>({
     schema,
@@ -112,10 +151,11 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     isDevelopment: config.NODE_ENV === 'development',
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readinessChecks: [
-      { name: 'redis', check: async () => void (await redis.ping()) },
+      { name: 'redis', check: async () => void (await connections.command.ping()) },
       { name: 'database', check: () => database.ping() },
     ],
-    authenticate: (authorization) => authenticate(sessions, authorization),
+    metrics,
+    authenticate: authenticateRequest,
     createContext,
   });
 
@@ -124,15 +164,19 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     config,
     logger,
     database,
-    redis,
+    redis: connections.command,
+    redisConnections: connections,
+    cache,
+    cacheStats,
     server,
-    authenticate: (authorization) => authenticate(sessions, authorization),
+    authenticate: authenticateRequest,
     createContext,
     listen: () => server.listen(config.PORT, config.HOST),
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
-        await closeRedis();
+        await l1?.stop();
+        await connections.close();
         await database.close();
       })()),
   };

@@ -44,6 +44,35 @@ export const configSchema = z.object({
   GRAPHQL_MAX_COST: integer(100, 1_000_000).default(20_000),
   GRAPHQL_MAX_ALIASES: integer(1, 1000).default(30),
   GRAPHQL_MAX_TOKENS: integer(100, 100_000).default(2000),
+  /** Off: every read goes to Postgres (a baseline for benchmarks). */
+  CACHE_ENABLED: booleanFromEnv.default(true),
+  /** Base TTL of cached rows and pages; each write gets ±10% jitter. */
+  CACHE_TTL_SECONDS: integer(1, 7 * 24 * 3600).default(300),
+  /** Per-type base TTLs, e.g. "Product=600,Order=120". */
+  CACHE_TYPE_TTL_SECONDS: z
+    .string()
+    .regex(/^(\s*[A-Za-z]+=\d+\s*)(,\s*[A-Za-z]+=\d+\s*)*$/, 'expected "Type=seconds,Type=seconds"')
+    .default('')
+    .transform((value): ReadonlyMap<string, number> => {
+      const pairs = value.split(',').filter((pair) => pair.trim());
+      return new Map(pairs.map((pair) => pair.split('=').map((part) => part.trim())).map(([type, seconds]) => [type!, Number(seconds)]));
+    }),
+  /** How long an id that does not exist is remembered as absent. */
+  CACHE_NEGATIVE_TTL_SECONDS: integer(1, 3600).default(30),
+  /** A cache command slower than this reads Postgres instead (fail-open). */
+  CACHE_TIMEOUT_MS: integer(5, 10_000).default(100),
+  CACHE_LEASE_TTL_MS: integer(50, 60_000).default(2000),
+  /** How long a reader waits for another reader's lease before reading Postgres itself. */
+  CACHE_LEASE_WAIT_MS: integer(0, 10_000).default(500),
+  /** Types kept in the in-process L1 as well, e.g. "Product,User"; empty: L1 off. */
+  CACHE_L1_TYPES: z
+    .string()
+    .regex(/^\s*([A-Za-z]+\s*(,\s*[A-Za-z]+\s*)*)?$/, 'expected a comma-separated list of type names')
+    .default('')
+    .transform((value): ReadonlySet<string> => new Set(value.split(',').map((type) => type.trim()).filter(Boolean))),
+  CACHE_L1_MAX_ENTRIES: integer(1, 10_000_000).default(10_000),
+  /** Upper bound on the age of an L1 entry (invalidation messages usually drop it far sooner). */
+  CACHE_L1_TTL_MS: integer(1, 3_600_000).default(5000),
   /** Largest request body accepted, in bytes. */
   BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing anyway. */

@@ -9,6 +9,8 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
+import type { Metrics } from '../observability/metrics';
+import { runWithOperationStats, type OperationStats } from '../observability/operation-stats';
 import { ErrorCode } from '../errors';
 import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
@@ -29,6 +31,7 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   isDevelopment: boolean;
   bodyLimitBytes: number;
   readinessChecks: ReadinessCheck[];
+  metrics: Metrics;
   authenticate(authorization: unknown): Promise<Authentication>;
   createContext(authentication: Authentication, request: RequestInfo): Context;
 }
@@ -117,16 +120,29 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   });
   await apollo.start();
 
+  const apolloHandler = fastifyApolloHandler(apollo, {
+    context: async (request) =>
+      options.createContext(await options.authenticate(request.headers.authorization), {
+        requestId: request.id,
+        clientAddress: request.ip,
+      }),
+  });
   fastify.route({
     url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
-    handler: fastifyApolloHandler(apollo, {
-      context: async (request) =>
-        options.createContext(await options.authenticate(request.headers.authorization), {
-          requestId: request.id,
-          clientAddress: request.ip,
-        }),
-    }),
+    // Each request runs inside its own stats record: the SQL statements and Redis round trips it causes.
+    async handler(request, reply) {
+      const stats: OperationStats = { sqlStatements: 0, redisRoundTrips: 0 };
+      try {
+        return await runWithOperationStats(stats, () => apolloHandler.call(this, request as never, reply as never));
+      } finally {
+        options.metrics.recordOperation(stats);
+      }
+    },
+  });
+  fastify.get('/metrics', async (_request, reply) => {
+    void reply.header('content-type', options.metrics.registry.contentType);
+    return options.metrics.registry.metrics();
   });
   registerHealthRoutes(fastify, { checks: options.readinessChecks, isAcceptingTraffic: () => isAcceptingTraffic });
 

@@ -1,5 +1,6 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
+import type { CacheStore } from '../cache/cache-store';
 import type { Db } from '../db/client';
 import type { LoginLimiter } from '../auth/login-limiter';
 import type { SessionStore } from '../auth/session.store';
@@ -7,12 +8,12 @@ import type { RequestInfo, Viewer } from '../auth/viewer';
 import { createProductLoaders } from './catalog/product.loader';
 import { createProductService } from './catalog/product.service';
 import { createOrderLoaders } from './orders/order.loader';
-import { createOrderService } from './orders/order.service';
 import { createUserLoaders } from './users/user.loader';
 import { createUserService } from './users/user.service';
 
 export interface ServiceDeps {
   db: Db;
+  cache: CacheStore;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
 }
@@ -21,14 +22,14 @@ export function createServices(deps: ServiceDeps) {
   return {
     users: createUserService(deps),
     products: createProductService(deps),
-    orders: createOrderService(deps),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
-export function createLoaders(db: Db) {
-  return { ...createUserLoaders(db), ...createProductLoaders(db), ...createOrderLoaders(db) };
+/** Every loader reads through the cache: DataLoader (per request) → L1 → Redis → Postgres. */
+export function createLoaders(db: Db, cache: CacheStore) {
+  return { ...createUserLoaders(db, cache), ...createProductLoaders(db, cache), ...createOrderLoaders(db, cache) };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

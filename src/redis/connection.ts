@@ -43,3 +43,41 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
   redis.options.retryStrategy = baseOptions(options).retryStrategy;
   return redis;
 }
+
+export interface RedisConnections {
+  /** Sessions, rate limits, publishing: commands that wait for a reconnect (briefly). */
+  command: Redis;
+  /** Subscriptions only (pub/sub for GraphQL subscriptions and L1 invalidations). */
+  subscriber: Redis;
+  /** The cache: fails fast (no offline queue, a command timeout) so reads can fail open to Postgres. */
+  cache: Redis;
+  close(): Promise<void>;
+}
+
+/** Opens the connections of every role; fails fast with RedisUnreachableError. */
+export async function connectRedisConnections(options: RedisConnectionOptions & { cacheTimeoutMs: number }): Promise<RedisConnections> {
+  const opened: Redis[] = [];
+  const close = async () => {
+    await Promise.allSettled(opened.map((connection) => connection.quit()));
+  };
+  const open = async (role: string, extra: RedisOptions) => {
+    try {
+      const connection = await connectRedis({ ...options, connectionName: `streamgate:${role}` }, extra);
+      opened.push(connection);
+      return connection;
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  };
+  const command = await open('command', { maxRetriesPerRequest: 1 });
+  const subscriber = await open('subscriber', {});
+  // Auto-pipelining: the cache batches of concurrent requests share round trips.
+  const cache = await open('cache', {
+    enableOfflineQueue: false,
+    commandTimeout: options.cacheTimeoutMs,
+    maxRetriesPerRequest: 0,
+    enableAutoPipelining: true,
+  });
+  return { command, subscriber, cache, close };
+}

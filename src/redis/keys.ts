@@ -5,6 +5,14 @@ export interface RedisKeys {
   session(tokenHash: string): string;
   /** Set of the session token hashes of one user, for logoutAll. */
   userSessions(userId: number): string;
+  /** Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list scope. */
+  cacheValue(type: string, keyId: string): string;
+  /** The leases of the fields of `cacheValue(type, keyId)`. */
+  cacheLease(type: string, keyId: string): string;
+  /** Counts the invalidations of a cache type; a fill of rows read before a change is refused. */
+  cacheGeneration(type: string): string;
+  /** Pub/sub channel telling every replica's L1 which cache keys were invalidated. */
+  cacheInvalidationChannel(): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -15,6 +23,10 @@ export function createRedisKeys(prefix: string): RedisKeys {
   return {
     session: (tokenHash) => `${prefix}:session:${tokenHash}`,
     userSessions: (userId) => `${prefix}:user-sessions:${userId}`,
+    cacheValue: (type, keyId) => `${prefix}:c:${type}:${keyId}`,
+    cacheLease: (type, keyId) => `${prefix}:l:${type}:${keyId}`,
+    cacheGeneration: (type) => `${prefix}:g:${type}`,
+    cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
     loginFailures: () => `${prefix}:login-failures`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

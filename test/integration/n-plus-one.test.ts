@@ -1,5 +1,5 @@
 // The one-statement-per-level rule: however many parents a level has, its relation is loaded by
-// one SQL statement, counted at the database client.
+// one SQL statement (counted at the database client), and once the cache is warm, by none.
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
@@ -17,6 +17,12 @@ beforeAll(async () => {
 
 afterAll(() => gateway?.stop());
 
+/** Empties the cache, keeping sessions: every read after this is cold. */
+async function coldCache(): Promise<void> {
+  const cacheKeys = await gateway.app.redis.keys('sg:[cl]:*');
+  if (cacheKeys.length) await gateway.app.redis.del(...cacheKeys);
+}
+
 async function countStatements(query: string): Promise<{ statements: number; data: unknown }> {
   const before = gateway.database.sqlStats.statements;
   const result = await execute(query, {}, adminToken);
@@ -24,36 +30,58 @@ async function countStatements(query: string): Promise<{ statements: number; dat
   return { statements: gateway.database.sqlStats.statements - before, data: result.data };
 }
 
+const NESTED_ORDERS = (first: number) => `{ orders(first: ${first}) { edges { node { items { product { name } } user { name } } } } }`;
 type OrdersData = { orders: { edges: Array<{ node: { items: Array<{ product: { name: string } }>; user: { name: string } } }> } };
 
-it('loads orders(first: 50) { items { product } user } with one statement per level', async () => {
-  const { statements, data } = await countStatements(
-    '{ orders(first: 50) { edges { node { items { product { name } } user { name } } } } }',
-  );
-  const edges = (data as OrdersData).orders.edges;
+it('loads orders(first: 50) { items { product } user } with one statement per level cold, and none warm', async () => {
+  await coldCache();
+  const cold = await countStatements(NESTED_ORDERS(50));
+  const edges = (cold.data as OrdersData).orders.edges;
   expect(edges).toHaveLength(50);
-  const productNames = new Set(edges.flatMap((edge) => edge.node.items.map((item) => item.product.name)));
-  const userNames = new Set(edges.map((edge) => edge.node.user.name));
-  expect(productNames.size).toBeGreaterThan(20);
-  expect(userNames.size).toBeGreaterThan(5);
+  expect(new Set(edges.flatMap((edge) => edge.node.items.map((item) => item.product.name))).size).toBeGreaterThan(20);
+  expect(new Set(edges.map((edge) => edge.node.user.name)).size).toBeGreaterThan(5);
   // orders page, items of all 50 orders, their products, their users
-  expect(statements).toBe(4);
+  expect(cold.statements).toBe(4);
+
+  const warm = await countStatements(NESTED_ORDERS(50));
+  expect(warm.data).toEqual(cold.data);
+  expect(warm.statements).toBe(0);
 });
 
 it('costs the same number of statements for 5 parents as for 100', async () => {
-  const query = (first: number) => `{ orders(first: ${first}) { edges { node { items { product { name } } user { name } } } } }`;
-  const small = await countStatements(query(5));
-  const large = await countStatements(query(100));
+  await coldCache();
+  const small = await countStatements(NESTED_ORDERS(5));
+  await coldCache();
+  const large = await countStatements(NESTED_ORDERS(100));
+  expect(small.statements).toBe(4);
   expect(large.statements).toBe(small.statements);
 });
 
-it("pages every user's orders (a one-to-many with paging) in one statement", async () => {
-  const { statements, data } = await countStatements(
-    '{ users(first: 30) { edges { node { orders(first: 3) { edges { node { id items { quantity } } } } } } } }',
-  );
-  const users = (data as { users: { edges: Array<{ node: { orders: { edges: unknown[] } } }> } }).users.edges;
+it("pages every user's orders (a one-to-many with paging) in one statement cold, none warm", async () => {
+  const query = '{ users(first: 30) { edges { node { orders(first: 3) { edges { node { id items { quantity } } } } } } } }';
+  await coldCache();
+  const cold = await countStatements(query);
+  const users = (cold.data as { users: { edges: Array<{ node: { orders: { edges: unknown[] } } }> } }).users.edges;
   expect(users).toHaveLength(30);
   expect(users.filter((user) => user.node.orders.edges.length === 3).length).toBeGreaterThan(5);
   // users page, orders pages of all 30 users (window function), items of those orders
-  expect(statements).toBe(3);
+  expect(cold.statements).toBe(3);
+  const warm = await countStatements(query);
+  expect(warm.data).toEqual(cold.data);
+  expect(warm.statements).toBe(0);
+});
+
+it('reads through to Postgres on every request when the cache is off', async () => {
+  const uncached = await startTestGateway({ env: { CACHE_ENABLED: 'false' }, seed: { users: 10, products: 10, orders: 50 } });
+  try {
+    const run = createOperationRunner(uncached.app);
+    const token = await uncached.login(demoAccounts[0]!.email, demoAccounts[0]!.password);
+    for (let round = 0; round < 2; round += 1) {
+      const before = uncached.database.sqlStats.statements;
+      await run(NESTED_ORDERS(20), {}, token);
+      expect(uncached.database.sqlStats.statements - before).toBe(4);
+    }
+  } finally {
+    await uncached.stop();
+  }
 });

@@ -1,15 +1,51 @@
 import DataLoader from 'dataloader';
-import { inArray } from 'drizzle-orm';
+import { asc, gt, inArray } from 'drizzle-orm';
+import type { CacheStore } from '../../cache/cache-store';
+import { idPageCacheType, rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { products, type ProductRow } from '../../db/schema';
 import { orderedByKeys } from '../common/batch';
+import { createPageLoader } from '../common/page-loader';
+import type { PageRequest } from '../common/pagination';
 
-export function createProductLoaders(db: Db) {
-  return {
-    productById: new DataLoader<number, ProductRow | null>(async (ids) =>
-      orderedByKeys(ids, await db.select().from(products).where(inArray(products.id, [...ids])), (row) => row.id),
+export const productCacheType = rowCacheType<ProductRow>(
+  'Product',
+  1,
+  ['id', 'sku', 'name', 'description', 'priceCents', 'stock', 'version', 'createdAt', 'updatedAt'],
+  ['createdAt', 'updatedAt'],
+);
+
+/** The catalogue in id order (unfiltered): changes only when a product is created or removed. */
+export const productPageCacheType = idPageCacheType<PageRequest>('ProductPages', 1, (page) => ({
+  keyId: 'all',
+  field: `${page.first}:${page.afterId ?? ''}`,
+}));
+
+export function createProductLoaders(db: Db, cache: CacheStore) {
+  const productById = new DataLoader<number, ProductRow | null>((ids) =>
+    cache.load(productCacheType, ids, async (missing) =>
+      orderedByKeys(missing, await db.select().from(products).where(inArray(products.id, missing)), (row) => row.id),
     ),
-  };
+  );
+  const productPages = createPageLoader<PageRequest, ProductRow>({
+    cache,
+    cacheType: productPageCacheType,
+    rowCacheType: productCacheType,
+    rowById: productById,
+    cacheKeyOf: (page) => `${page.first}:${page.afterId}`,
+    loadFromDatabase: (pages) =>
+      Promise.all(
+        pages.map((page) =>
+          db
+            .select()
+            .from(products)
+            .where(page.afterId === null ? undefined : gt(products.id, page.afterId))
+            .orderBy(asc(products.id))
+            .limit(page.first + 1),
+        ),
+      ),
+  });
+  return { productById, productPages };
 }
 
 export type ProductLoaders = ReturnType<typeof createProductLoaders>;

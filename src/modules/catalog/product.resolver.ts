@@ -1,9 +1,9 @@
-import { Arg, Args, ArgsType, Ctx, Field, ID, Query, Resolver } from 'type-graphql';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { ProductRow } from '../../db/schema';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
-import { Product, ProductConnection } from './product.type';
+import { Product, ProductConnection, UpdateProductInput } from './product.type';
 
 @ArgsType()
 class ProductsArgs extends PageArgs {
@@ -20,8 +20,17 @@ export class ProductResolver {
 
   @Query(() => ProductConnection, { description: 'The catalogue, in id order.' })
   async products(@Args(() => ProductsArgs) { search, ...pageArgs }: ProductsArgs, @Ctx() { services, loaders }: GatewayContext) {
-    const page = await services.products.list(toPageRequest(pageArgs), search);
-    for (const row of page.rows) loaders.productById.prime(row.id, row);
-    return toConnection(page);
+    const page = toPageRequest(pageArgs);
+    return toConnection(search ? await services.products.search(page, search) : await loaders.productPages.load(page));
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Product, { description: 'Changes a product (admins only); readers on every replica see it at once.' })
+  updateProduct(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateProductInput) input: UpdateProductInput,
+    @Ctx() { services }: GatewayContext,
+  ): Promise<ProductRow> {
+    return services.products.update(parseId(id), input);
   }
 }

@@ -1,36 +1,67 @@
-import { and, asc, gt, ilike, or } from 'drizzle-orm';
+import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
+import type { CacheStore } from '../../cache/cache-store';
 import type { Db } from '../../db/client';
 import { products, type ProductRow } from '../../db/schema';
-import { badUserInput } from '../../errors';
+import { AppError, ErrorCode } from '../../errors';
+import { requireChanges, requireLength, requireRange } from '../common/input';
 import { toPage, type Page, type PageRequest } from '../common/pagination';
+import { productCacheType } from './product.loader';
 
 export const MAX_SEARCH_LENGTH = 100;
+const MAX_PRICE_CENTS = 100_000_000;
+const MAX_STOCK = 1_000_000_000;
+
+export interface ProductChanges {
+  name?: string | null;
+  description?: string | null;
+  priceCents?: number | null;
+  stock?: number | null;
+}
 
 /** `search` as a literal ILIKE pattern: % and _ typed by the user match themselves. */
 function containsPattern(search: string): string {
   return `%${search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
-export function createProductService({ db }: { db: Db }) {
+export function createProductService({ db, cache }: { db: Db; cache: CacheStore }) {
   return {
-    async list(page: PageRequest, search?: string | null): Promise<Page<ProductRow>> {
-      const term = search?.trim();
-      if (term && term.length > MAX_SEARCH_LENGTH) {
-        throw badUserInput(`\`search\` must be at most ${MAX_SEARCH_LENGTH} characters.`, { argumentName: 'search' });
-      }
-      const pattern = term ? containsPattern(term) : null;
+    /**
+     * A page of products matching `search`. Searches are not cached (their key space is
+     * unbounded); the unfiltered catalogue is, through the productPages loader.
+     */
+    async search(page: PageRequest, search: string): Promise<Page<ProductRow>> {
+      const term = requireLength('search', search.trim(), 1, MAX_SEARCH_LENGTH);
+      const pattern = containsPattern(term);
       const rows = await db
         .select()
         .from(products)
         .where(
           and(
             page.afterId === null ? undefined : gt(products.id, page.afterId),
-            pattern ? or(ilike(products.name, pattern), ilike(products.sku, pattern)) : undefined,
+            or(ilike(products.name, pattern), ilike(products.sku, pattern)),
           ),
         )
         .orderBy(asc(products.id))
         .limit(page.first + 1);
       return toPage(rows, page);
+    },
+
+    /** Admin edit; the cached product is invalidated before this returns (read-your-writes). */
+    async update(productId: number, changes: ProductChanges): Promise<ProductRow> {
+      const values: Partial<typeof products.$inferInsert> = {};
+      if (changes.name != null) values.name = requireLength('name', changes.name.trim(), 1, 200);
+      if (changes.description != null) values.description = requireLength('description', changes.description, 0, 5000);
+      if (changes.priceCents != null) values.priceCents = requireRange('priceCents', changes.priceCents, 0, MAX_PRICE_CENTS);
+      if (changes.stock != null) values.stock = requireRange('stock', changes.stock, 0, MAX_STOCK);
+      requireChanges(values);
+      const [updated] = await db
+        .update(products)
+        .set({ ...values, version: sql`${products.version} + 1`, updatedAt: new Date() })
+        .where(eq(products.id, productId))
+        .returning();
+      if (!updated) throw new AppError(ErrorCode.NotFound, `Product ${productId} does not exist.`);
+      await cache.invalidate(productCacheType, [String(productId)]);
+      return updated;
     },
   };
 }

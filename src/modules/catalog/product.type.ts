@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Connection } from '../common/pagination';
 
 @ObjectType({ description: 'Something the shop sells.' })
@@ -27,3 +27,18 @@ export class Product {
 
 @ObjectType()
 export class ProductConnection extends Connection(Product, 'Product') {}
+
+@InputType({ description: 'The fields to change; omitted fields keep their value.' })
+export class UpdateProductInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => Int, { nullable: true })
+  priceCents?: number | null;
+
+  @Field(() => Int, { nullable: true })
+  stock?: number | null;
+}

@@ -1,73 +1,101 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
+import type { CacheStore } from '../../cache/cache-store';
+import { ENTITY_FIELD, idPageCacheType, rowCacheType, rowCodec, type CacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
-import { orderItems, orders, type OrderItemRow, type OrderRow } from '../../db/schema';
+import { orderItems, orders, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema';
 import { groupedByKeys, orderedByKeys } from '../common/batch';
-import { toPage, type Page, type PageRequest } from '../common/pagination';
+import { createPageLoader, loadGrouped } from '../common/page-loader';
+import type { PageRequest } from '../common/pagination';
 
-export interface UserOrdersKey extends PageRequest {
-  userId: number;
+/** A page of orders, newest first: of one user, or of everyone ("all", for admins). */
+export interface OrderPageKey extends PageRequest {
+  scope: number | 'all';
+  status: OrderStatus | null;
 }
+
+export const orderCacheType = rowCacheType<OrderRow>(
+  'Order',
+  1,
+  ['id', 'userId', 'status', 'totalCents', 'version', 'createdAt', 'updatedAt'],
+  ['createdAt', 'updatedAt'],
+);
+
+const itemCodec = rowCodec<OrderItemRow>(['id', 'orderId', 'productId', 'quantity', 'unitPriceCents']);
+
+/** The items of an order, by order id (fixed once the order is placed). */
+export const orderItemsCacheType: CacheType<number, OrderItemRow[]> = {
+  name: 'OrderItems',
+  version: 1,
+  locate: (orderId) => ({ keyId: String(orderId), field: ENTITY_FIELD }),
+  encode: (items) => JSON.stringify(items.map(itemCodec.toValues)),
+  decode: (raw) => (JSON.parse(raw) as unknown[][]).map(itemCodec.fromValues),
+};
+
+/** Scope keys: a change to an order of user U invalidates `orderScopesOf(U)`. */
+export const orderScopeKey = (scope: number | 'all') => (scope === 'all' ? 'all' : `user-${scope}`);
+export const orderScopesOf = (userId: number) => [orderScopeKey(userId), orderScopeKey('all')];
+
+export const orderPageCacheType = idPageCacheType<OrderPageKey>('OrderPages', 1, (key) => ({
+  keyId: orderScopeKey(key.scope),
+  field: `${key.status ?? '*'}:${key.first}:${key.afterId ?? ''}`,
+}));
 
 /**
- * One page of orders for each of many users in ONE statement: a window function ranks each user's
- * orders newest first and keeps `first + 1` per user. Keys with different page arguments (rare in
- * one request) are grouped, one statement per distinct (first, after).
+ * Order pages for many scopes in one statement per group of equal page arguments: a window
+ * function ranks each user's orders newest first and keeps `first + 1` of each.
  */
-async function loadUserOrderPages(db: Db, keys: readonly UserOrdersKey[]): Promise<Array<Page<OrderRow>>> {
-  const groups = new Map<string, UserOrdersKey[]>();
-  for (const key of keys) {
-    const groupKey = `${key.first}:${key.afterId}`;
-    groups.set(groupKey, [...(groups.get(groupKey) ?? []), key]);
-  }
-  const pages = new Map<UserOrdersKey, Page<OrderRow>>();
-  for (const group of groups.values()) {
-    const { first, afterId } = group[0]!;
-    const userIds = [...new Set(group.map((key) => key.userId))];
-    const ranked = db
-      .select({
-        ...getTableColumns(orders),
-        rank: sql<number>`row_number() over (partition by ${orders.userId} order by ${orders.id} desc)`.as('rank'),
-      })
-      .from(orders)
-      .where(and(inArray(orders.userId, userIds), afterId === null ? undefined : lt(orders.id, afterId)))
-      .as('ranked');
-    const rows = await db
-      .select()
-      .from(ranked)
-      .where(lte(ranked.rank, first + 1))
-      .orderBy(desc(ranked.id));
-    const byUser = groupedByKeys(userIds, rows, (row) => row.userId);
-    userIds.forEach((userId, index) => {
-      const fetched = byUser[index]!.map(({ rank: _rank, ...order }) => order);
-      for (const key of group.filter((candidate) => candidate.userId === userId)) {
-        pages.set(key, toPage(fetched, key));
+async function loadOrderPages(db: Db, keys: OrderPageKey[]): Promise<OrderRow[][]> {
+  return loadGrouped(
+    keys,
+    (key) => `${key.scope === 'all'}:${key.status}:${key.first}:${key.afterId}`,
+    async (group) => {
+      const { status, first, afterId } = group[0]!;
+      const filters = and(status ? eq(orders.status, status) : undefined, afterId === null ? undefined : lt(orders.id, afterId));
+      if (group[0]!.scope === 'all') {
+        const rows = await db.select().from(orders).where(filters).orderBy(desc(orders.id)).limit(first + 1);
+        return group.map(() => rows);
       }
-    });
-  }
-  return keys.map((key) => pages.get(key)!);
+      const userIds = group.map((key) => key.scope as number);
+      const ranked = db
+        .select({
+          ...getTableColumns(orders),
+          rank: sql<number>`row_number() over (partition by ${orders.userId} order by ${orders.id} desc)`.as('rank'),
+        })
+        .from(orders)
+        .where(and(inArray(orders.userId, userIds), filters))
+        .as('ranked');
+      const rows = await db.select().from(ranked).where(lte(ranked.rank, first + 1)).orderBy(desc(ranked.id));
+      return groupedByKeys(userIds, rows, (row) => row.userId).map((userRows) => userRows.map(({ rank: _rank, ...order }) => order));
+    },
+  );
 }
 
-export function createOrderLoaders(db: Db) {
-  return {
-    orderById: new DataLoader<number, OrderRow | null>(async (ids) =>
-      orderedByKeys(ids, await db.select().from(orders).where(inArray(orders.id, [...ids])), (row) => row.id),
+export function createOrderLoaders(db: Db, cache: CacheStore) {
+  const orderById = new DataLoader<number, OrderRow | null>((ids) =>
+    cache.load(orderCacheType, ids, async (missing) =>
+      orderedByKeys(missing, await db.select().from(orders).where(inArray(orders.id, missing)), (row) => row.id),
     ),
-    itemsByOrderId: new DataLoader<number, OrderItemRow[]>(async (orderIds) =>
+  );
+  const itemsByOrderId = new DataLoader<number, OrderItemRow[]>(async (orderIds) => {
+    const items = await cache.load(orderItemsCacheType, orderIds, async (missing) =>
       groupedByKeys(
-        orderIds,
-        await db
-          .select()
-          .from(orderItems)
-          .where(inArray(orderItems.orderId, [...orderIds]))
-          .orderBy(asc(orderItems.id)),
+        missing,
+        await db.select().from(orderItems).where(inArray(orderItems.orderId, missing)).orderBy(asc(orderItems.id)),
         (row) => row.orderId,
       ),
-    ),
-    ordersPageByUser: new DataLoader<UserOrdersKey, Page<OrderRow>, string>((keys) => loadUserOrderPages(db, keys), {
-      cacheKeyFn: (key) => `${key.userId}:${key.first}:${key.afterId}`,
-    }),
-  };
+    );
+    return items.map((list) => list ?? []);
+  });
+  const orderPages = createPageLoader<OrderPageKey, OrderRow>({
+    cache,
+    cacheType: orderPageCacheType,
+    rowCacheType: orderCacheType,
+    rowById: orderById,
+    cacheKeyOf: (key) => `${key.scope}:${key.status}:${key.first}:${key.afterId}`,
+    loadFromDatabase: (keys) => loadOrderPages(db, keys),
+  });
+  return { orderById, itemsByOrderId, orderPages };
 }
 
 export type OrderLoaders = ReturnType<typeof createOrderLoaders>;

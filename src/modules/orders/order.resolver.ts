@@ -1,11 +1,12 @@
 import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
-import type { OrderItemRow, OrderRow, OrderStatus as OrderStatusValue, ProductRow, UserRow } from '../../db/schema';
-import { canSee } from '../../auth/viewer';
+import type { OrderItemRow, OrderRow, OrderStatus as OrderStatusValue, ProductRow } from '../../db/schema';
+import { canSee, isAdmin } from '../../auth/viewer';
 import { forbidden } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Product } from '../catalog/product.type';
+import type { UserRecord } from '../users/user.loader';
 import { User } from '../users/user.type';
 import { Order, OrderConnection, OrderItem, OrderStatus } from './order.type';
 
@@ -27,14 +28,13 @@ export class OrderResolver {
 
   @Authorized()
   @Query(() => OrderConnection, { description: 'Your orders, newest first (all orders for admins).' })
-  async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, services, loaders }: GatewayContext) {
-    const page = await services.orders.list(viewer!, toPageRequest(pageArgs), status);
-    for (const row of page.rows) loaders.orderById.prime(row.id, row);
-    return toConnection(page);
+  async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, loaders }: GatewayContext) {
+    const scope = isAdmin(viewer) ? 'all' : viewer!.id;
+    return toConnection(await loaders.orderPages.load({ scope, status: status ?? null, ...toPageRequest(pageArgs) }));
   }
 
   @FieldResolver(() => User)
-  async user(@Root() order: OrderRow, @Ctx() { loaders }: GatewayContext): Promise<UserRow> {
+  async user(@Root() order: OrderRow, @Ctx() { loaders }: GatewayContext): Promise<UserRecord> {
     const user = await loaders.userById.load(order.userId);
     if (!user) throw new Error(`Order ${order.id} refers to missing user ${order.userId}`);
     return user;
@@ -59,10 +59,8 @@ export class OrderItemResolver {
 @Resolver(() => User)
 export class UserOrdersResolver {
   @FieldResolver(() => OrderConnection, { description: "The user's orders, newest first." })
-  async orders(@Root() user: UserRow, @Args(() => PageArgs) args: PageArgs, @Ctx() { viewer, loaders }: GatewayContext) {
+  async orders(@Root() user: UserRecord, @Args(() => PageArgs) args: PageArgs, @Ctx() { viewer, loaders }: GatewayContext) {
     if (!canSee(viewer, user.id)) throw forbidden("You may not read this user's orders.");
-    const page = await loaders.ordersPageByUser.load({ userId: user.id, ...toPageRequest(args) });
-    for (const row of page.rows) loaders.orderById.prime(row.id, row);
-    return toConnection(page);
+    return toConnection(await loaders.orderPages.load({ scope: user.id, status: null, ...toPageRequest(args) }));
   }
 }

@@ -1,15 +1,56 @@
 import DataLoader from 'dataloader';
-import { inArray } from 'drizzle-orm';
+import { asc, getTableColumns, gt, inArray } from 'drizzle-orm';
+import type { CacheStore } from '../../cache/cache-store';
+import { idPageCacheType, rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { users, type UserRow } from '../../db/schema';
 import { orderedByKeys } from '../common/batch';
+import { createPageLoader } from '../common/page-loader';
+import type { PageRequest } from '../common/pagination';
 
-export function createUserLoaders(db: Db) {
-  return {
-    userById: new DataLoader<number, UserRow | null>(async (ids) =>
-      orderedByKeys(ids, await db.select().from(users).where(inArray(users.id, [...ids])), (row) => row.id),
+/** A user as the API reads it: never the password hash, which stays out of caches and loaders. */
+export type UserRecord = Omit<UserRow, 'passwordHash'>;
+
+const { passwordHash: _passwordHash, ...userColumns } = getTableColumns(users);
+
+export const userCacheType = rowCacheType<UserRecord>(
+  'User',
+  1,
+  ['id', 'email', 'name', 'role', 'version', 'createdAt', 'updatedAt'],
+  ['createdAt', 'updatedAt'],
+);
+
+/** All users in id order: the list changes only when a user is created. */
+export const userPageCacheType = idPageCacheType<PageRequest>('UserPages', 1, (page) => ({
+  keyId: 'all',
+  field: `${page.first}:${page.afterId ?? ''}`,
+}));
+
+export function createUserLoaders(db: Db, cache: CacheStore) {
+  const userById = new DataLoader<number, UserRecord | null>((ids) =>
+    cache.load(userCacheType, ids, async (missing) =>
+      orderedByKeys(missing, await db.select(userColumns).from(users).where(inArray(users.id, missing)), (row) => row.id),
     ),
-  };
+  );
+  const userPages = createPageLoader<PageRequest, UserRecord>({
+    cache,
+    cacheType: userPageCacheType,
+    rowCacheType: userCacheType,
+    rowById: userById,
+    cacheKeyOf: (page) => `${page.first}:${page.afterId}`,
+    loadFromDatabase: (pages) =>
+      Promise.all(
+        pages.map((page) =>
+          db
+            .select(userColumns)
+            .from(users)
+            .where(page.afterId === null ? undefined : gt(users.id, page.afterId))
+            .orderBy(asc(users.id))
+            .limit(page.first + 1),
+        ),
+      ),
+  });
+  return { userById, userPages };
 }
 
 export type UserLoaders = ReturnType<typeof createUserLoaders>;

@@ -1,32 +1,30 @@
 import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { UserRow } from '../../db/schema';
 import { canSee } from '../../auth/viewer';
 import { unauthenticated } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
-import { LoginPayload, User, UserConnection } from './user.type';
+import type { UserRecord } from './user.loader';
+import { LoginPayload, UpdateUserInput, User, UserConnection } from './user.type';
 
 @Resolver(() => User)
 export class UserResolver {
   @Query(() => User, { nullable: true, description: 'The logged-in user; null when the request has no session.' })
-  me(@Ctx() { viewer, loaders }: GatewayContext): Promise<UserRow | null> | null {
+  me(@Ctx() { viewer, loaders }: GatewayContext): Promise<UserRecord | null> | null {
     return viewer ? loaders.userById.load(viewer.id) : null;
   }
 
   @Authorized()
   @Query(() => User, { nullable: true, description: 'A user: yourself, or anyone for admins; null otherwise.' })
-  async user(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<UserRow | null> {
+  async user(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<UserRecord | null> {
     const userId = parseId(id);
     return canSee(viewer, userId) ? loaders.userById.load(userId) : null;
   }
 
   @Authorized('ADMIN')
   @Query(() => UserConnection, { description: 'All users, oldest first (admins only).' })
-  async users(@Args(() => PageArgs) args: PageArgs, @Ctx() { services, loaders }: GatewayContext) {
-    const page = await services.users.list(toPageRequest(args));
-    for (const row of page.rows) loaders.userById.prime(row.id, row);
-    return toConnection(page);
+  async users(@Args(() => PageArgs) args: PageArgs, @Ctx() { loaders }: GatewayContext) {
+    return toConnection(await loaders.userPages.load(toPageRequest(args)));
   }
 
   @Mutation(() => LoginPayload, {
@@ -44,6 +42,16 @@ export class UserResolver {
   logout(@Ctx() { services, sessionToken }: GatewayContext): Promise<boolean> {
     if (!sessionToken) throw unauthenticated();
     return services.users.logout(sessionToken);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => User, { description: 'Changes a user (admins only). A role change ends their sessions.' })
+  updateUser(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateUserInput) input: UpdateUserInput,
+    @Ctx() { services }: GatewayContext,
+  ): Promise<UserRecord> {
+    return services.users.update(parseId(id), input);
   }
 
   @Authorized()

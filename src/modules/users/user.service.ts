@@ -1,30 +1,36 @@
-import { asc, eq, gt } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import type { CacheStore } from '../../cache/cache-store';
 import type { Db } from '../../db/client';
-import { users, type UserRow } from '../../db/schema';
+import { users, type UserRole } from '../../db/schema';
 import { getUnmatchableHash, verifyPassword } from '../../auth/password';
 import type { LoginLimiter } from '../../auth/login-limiter';
 import type { SessionStore } from '../../auth/session.store';
-import { unauthenticated } from '../../errors';
-import { toPage, type Page, type PageRequest } from '../common/pagination';
+import { AppError, ErrorCode, unauthenticated } from '../../errors';
+import { requireChanges, requireLength } from '../common/input';
+import { userCacheType, type UserRecord } from './user.loader';
 
 export interface UserServiceDeps {
   db: Db;
+  cache: CacheStore;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
 }
 
-export function createUserService({ db, sessions, loginLimiter }: UserServiceDeps) {
-  return {
-    async list(page: PageRequest): Promise<Page<UserRow>> {
-      const rows = await db
-        .select()
-        .from(users)
-        .where(page.afterId === null ? undefined : gt(users.id, page.afterId))
-        .orderBy(asc(users.id))
-        .limit(page.first + 1);
-      return toPage(rows, page);
-    },
+export interface UserChanges {
+  name?: string | null;
+  email?: string | null;
+  role?: UserRole | null;
+}
 
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+  return code === '23505';
+}
+
+export function createUserService({ db, cache, sessions, loginLimiter }: UserServiceDeps) {
+  return {
     /** Checks the credentials and opens a session; the same error for an unknown email and a wrong password. */
     async login(email: string, password: string, clientAddress: string) {
       const normalizedEmail = email.trim().toLowerCase();
@@ -43,6 +49,41 @@ export function createUserService({ db, sessions, loginLimiter }: UserServiceDep
 
     logout: (token: string) => sessions.revoke(token),
     logoutAll: (userId: number) => sessions.revokeAll(userId),
+
+    /**
+     * Admin edit of a user. A role change ends the user's sessions (they carry the role), so the
+     * new role applies from their next login.
+     */
+    async update(userId: number, changes: UserChanges): Promise<UserRecord> {
+      const values: Partial<typeof users.$inferInsert> = {};
+      if (changes.name != null) values.name = requireLength('name', changes.name.trim(), 1, 200);
+      if (changes.email != null) {
+        const email = changes.email.trim().toLowerCase();
+        if (!EMAIL_PATTERN.test(email) || email.length > 320) {
+          throw new AppError(ErrorCode.BadUserInput, '`email` is not a valid email address.', { extensions: { argumentName: 'email' } });
+        }
+        values.email = email;
+      }
+      if (changes.role != null) values.role = changes.role;
+      requireChanges(values);
+
+      let updated;
+      try {
+        [updated] = await db
+          .update(users)
+          .set({ ...values, version: sql`${users.version} + 1`, updatedAt: new Date() })
+          .where(eq(users.id, userId))
+          .returning();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new AppError(ErrorCode.Conflict, 'Another user already has this email.');
+        throw error;
+      }
+      if (!updated) throw new AppError(ErrorCode.NotFound, `User ${userId} does not exist.`);
+      await cache.invalidate(userCacheType, [String(userId)]);
+      if (values.role) await sessions.revokeAll(userId);
+      const { passwordHash: _passwordHash, ...record } = updated;
+      return record;
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import type { UserRole as UserRoleValue } from '../../db/schema';
 import { Connection } from '../common/pagination';
 
@@ -37,3 +37,15 @@ export class LoginPayload {
 
 @ObjectType()
 export class UserConnection extends Connection(User, 'User') {}
+
+@InputType({ description: 'The fields to change; omitted fields keep their value.' })
+export class UpdateUserInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  email?: string | null;
+
+  @Field(() => UserRole, { nullable: true })
+  role?: UserRoleValue | null;
+}

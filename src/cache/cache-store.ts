@@ -1,0 +1,267 @@
+// The cache-aside store under every DataLoader batch function: L1 (optional) → Redis → Postgres.
+//
+// One batch costs one Redis round trip when warm (readOrLease returns every value), and on misses
+// one SQL statement plus one guarded write-back. Misses take leases, so of all readers of a cold key
+// across all replicas one loads it while the others wait briefly and read it from Redis, and a
+// reader whose lease was deleted by an invalidation cannot write back what it loaded before the
+// write. Redis failing or slow never fails a read: the batch goes to Postgres (fail-open).
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Redis from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import type { CacheScripts } from '../redis/scripts';
+import type { CacheStats } from '../observability/cache-counters';
+import { currentOperationStats } from '../observability/operation-stats';
+import type { CacheType } from './cache-type';
+import { invalidationMessage, type L1Cache } from './l1';
+
+export interface CacheStoreOptions {
+  /** A connection with the cache scripts, a command timeout and no offline queue (fail fast). */
+  redis: Redis & CacheScripts;
+  keys: RedisKeys;
+  stats: CacheStats;
+  l1?: L1Cache;
+  /** Off: every read goes to Postgres (the benchmark's baseline). @default true */
+  isEnabled?: boolean;
+  /** Base TTL of values; each write gets ±10% jitter. */
+  ttlMs: number;
+  /** Per-type base TTL overrides, by type name. */
+  ttlMsByType?: ReadonlyMap<string, number>;
+  /** TTL of the "absent" marker for ids that do not exist. */
+  negativeTtlMs: number;
+  /** How long a lease protects a loading reader. @default 2000 */
+  leaseTtlMs?: number;
+  /** How long a reader waits for another's lease before reading Postgres itself. @default 500 */
+  leaseWaitMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** Loads the rows for ids from Postgres: one statement, results in the order of the ids, null when absent. */
+export type LoadFromDatabase<Id, Value> = (ids: Id[]) => Promise<Array<Value | null>>;
+
+export interface CacheStore {
+  load<Id, Value>(type: CacheType<Id, Value>, ids: readonly Id[], loadFromDatabase: LoadFromDatabase<Id, Value>): Promise<Array<Value | null>>;
+  /**
+   * Deletes the values and leases of these keys (entity ids or list scopes) in one round trip, and
+   * tells every replica's L1. Never throws: if Redis cannot be reached the keys are kept and sent
+   * again when it is back, and until then this replica reads around the cache.
+   */
+  invalidate(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void>;
+  /** Invalidations not yet delivered to Redis (key count). */
+  pendingInvalidations(): number;
+  /**
+   * For rows read without leases (a list page's rows): call before the query, then `fill` with
+   * the rows after it. Null when the cache cannot be used (nothing will be filled).
+   */
+  readGeneration(type: CacheType<unknown, unknown>): Promise<string | null>;
+  /** Caches rows read since `generation` was read, unless an entry of the type was invalidated in between. */
+  fill<Id, Value>(type: CacheType<Id, Value>, entries: Array<[Id, Value]>, generation: string | null): Promise<void>;
+}
+
+/** What an absent row is cached as; no encoded value starts with "!". */
+const ABSENT = '!';
+const LEASE_TAKEN = 1;
+const INVALIDATION_CHUNK = 500;
+
+interface Pending<Id> {
+  index: number;
+  id: Id;
+  keyId: string;
+  field: string;
+}
+
+export function createCacheStore(options: CacheStoreOptions): CacheStore {
+  const { redis, keys, stats, l1 } = options;
+  const isEnabled = options.isEnabled ?? true;
+  const leaseTtlMs = options.leaseTtlMs ?? 2000;
+  const leaseWaitMs = options.leaseWaitMs ?? 500;
+  const onError = options.onError ?? (() => undefined);
+
+  const typeKey = (type: CacheType<unknown, unknown>) => `${type.name}.v${type.version}`;
+  const countRoundTrip = () => {
+    stats.redisRoundTrips += 1;
+    const operation = currentOperationStats();
+    if (operation) operation.redisRoundTrips += 1;
+  };
+  const jitteredTtlMs = (type: string, value: string) => {
+    const base = value === ABSENT ? options.negativeTtlMs : (options.ttlMsByType?.get(type) ?? options.ttlMs);
+    return Math.round(base * (0.9 + Math.random() * 0.2));
+  };
+  const undelivered = new Map<CacheType<unknown, unknown>, Set<string>>();
+  const countUndelivered = () => [...undelivered.values()].reduce((sum, ids) => sum + ids.size, 0);
+
+  async function sendInvalidation(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void> {
+    const name = typeKey(type);
+    for (let start = 0; start < keyIds.length; start += INVALIDATION_CHUNK) {
+      const chunk = keyIds.slice(start, start + INVALIDATION_CHUNK);
+      const redisKeys = [keys.cacheGeneration(name), ...chunk.flatMap((keyId) => [keys.cacheValue(name, keyId), keys.cacheLease(name, keyId)])];
+      countRoundTrip();
+      await redis.invalidateEntries(redisKeys.length, ...redisKeys, keys.cacheInvalidationChannel(), invalidationMessage(type.name, chunk));
+    }
+  }
+
+  async function deliverUndelivered(): Promise<void> {
+    for (const [type, keyIds] of [...undelivered]) {
+      try {
+        await sendInvalidation(type, [...keyIds]);
+        undelivered.delete(type);
+      } catch (error) {
+        onError(error);
+        return; // still down; the next 'ready' tries again
+      }
+    }
+  }
+  redis.on('ready', () => void deliverUndelivered());
+
+  const keysOf = (type: string, entries: Array<Pending<unknown>>) =>
+    entries.flatMap((entry) => [keys.cacheValue(type, entry.keyId), keys.cacheLease(type, entry.keyId)]);
+
+  async function readOrLease<Id>(type: string, entries: Array<Pending<Id>>, token: string): Promise<unknown[]> {
+    countRoundTrip();
+    return (await redis.readOrLease(
+      entries.length * 2,
+      ...keysOf(type, entries as Array<Pending<unknown>>),
+      token,
+      leaseTtlMs,
+      ...entries.map((entry) => entry.field),
+    )) as unknown[];
+  }
+
+  async function writeLeased(type: CacheType<unknown, unknown>, entries: Array<Pending<unknown>>, encoded: string[], token: string): Promise<void> {
+    const args: Array<string | number> = [token];
+    entries.forEach((entry, index) => args.push(entry.field, encoded[index]!, jitteredTtlMs(type.name, encoded[index]!)));
+    countRoundTrip();
+    const written = (await redis.writeLeased(entries.length * 2, ...keysOf(typeKey(type), entries), ...args)) as number[];
+    const writtenCount = written.filter((flag) => flag === 1).length;
+    stats.add(type.name, 'writeBacks', writtenCount);
+    stats.add(type.name, 'writeBacksDropped', written.length - writtenCount);
+  }
+
+  return {
+    async load(type, ids, loadFromDatabase) {
+      if (!isEnabled || ids.length === 0) return loadFromDatabase([...ids]);
+      if (undelivered.size > 0) {
+        // Redis may still hold entries this replica invalidated while it was unreachable.
+        stats.add(type.name, 'failOpens');
+        return loadFromDatabase([...ids]);
+      }
+      const name = typeKey(type as CacheType<unknown, unknown>);
+      const results = new Array<unknown>(ids.length).fill(null);
+      const decode = (raw: string) => (raw === ABSENT ? null : type.decode(raw));
+      const encode = (value: unknown) => (value === null || value === undefined ? ABSENT : type.encode(value as never));
+
+      const useL1 = l1?.usesType(type.name) ?? false;
+      const l1Generation = l1?.currentGeneration() ?? 0;
+      let pending: Array<Pending<(typeof ids)[number]>> = [];
+      ids.forEach((id, index) => {
+        const { keyId, field } = type.locate(id);
+        const cached = useL1 ? l1!.get(type.name, keyId, field) : undefined;
+        if (cached === undefined) pending.push({ index, id, keyId, field });
+        else results[index] = decode(cached);
+      });
+      stats.add(type.name, 'l1Hits', ids.length - pending.length);
+
+      const fillFromDatabase = async (entries: typeof pending) => {
+        const rows = await loadFromDatabase(entries.map((entry) => entry.id));
+        entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));
+        return rows;
+      };
+
+      const token = randomBytes(12).toString('base64url');
+      const deadline = Date.now() + leaseWaitMs;
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        let replies: unknown[];
+        try {
+          replies = await readOrLease(name, pending, token);
+        } catch (error) {
+          // Fail open: Redis is down or slow; Postgres answers and nothing is written back.
+          stats.add(type.name, 'failOpens');
+          onError(error);
+          await fillFromDatabase(pending);
+          break;
+        }
+        const leased: typeof pending = [];
+        const waiting: typeof pending = [];
+        pending.forEach((entry, position) => {
+          const reply = replies[position];
+          if (typeof reply === 'string') {
+            results[entry.index] = decode(reply);
+            if (useL1) l1!.set(type.name, entry.keyId, entry.field, reply, l1Generation);
+            stats.add(type.name, 'hits');
+          } else if (reply === LEASE_TAKEN) {
+            leased.push(entry);
+          } else {
+            waiting.push(entry);
+          }
+        });
+        if (attempt === 0) stats.add(type.name, 'misses', leased.length + waiting.length);
+
+        if (leased.length > 0) {
+          const rows = await fillFromDatabase(leased);
+          const encoded = rows.map(encode);
+          await writeLeased(type as CacheType<unknown, unknown>, leased as Array<Pending<unknown>>, encoded, token).catch((error: unknown) => {
+            stats.add(type.name, 'failOpens');
+            onError(error);
+          });
+        }
+        if (waiting.length === 0) break;
+        if (Date.now() >= deadline) {
+          // Another reader's lease outlived our patience: read Postgres, leave the cache to its holder.
+          stats.add(type.name, 'leaseWaitTimeouts', waiting.length);
+          await fillFromDatabase(waiting);
+          break;
+        }
+        stats.add(type.name, 'leaseWaits', waiting.length);
+        await sleep(Math.min(2 ** attempt, 25, Math.max(deadline - Date.now(), 1)));
+        pending = waiting;
+      }
+      return results as never;
+    },
+
+    async invalidate(type, keyIds) {
+      if (keyIds.length === 0) return;
+      l1?.invalidate(type.name, keyIds);
+      stats.add(type.name, 'invalidations', keyIds.length);
+      try {
+        await sendInvalidation(type, keyIds);
+      } catch (error) {
+        onError(error);
+        const pending = undelivered.get(type) ?? new Set<string>();
+        for (const keyId of keyIds) pending.add(keyId);
+        undelivered.set(type, pending);
+      }
+    },
+
+    pendingInvalidations: countUndelivered,
+
+    async readGeneration(type) {
+      if (!isEnabled || undelivered.size > 0) return null;
+      try {
+        countRoundTrip();
+        return (await redis.get(keys.cacheGeneration(typeKey(type)))) ?? '0';
+      } catch (error) {
+        onError(error);
+        return null;
+      }
+    },
+
+    async fill(type, entries, generation) {
+      if (generation === null || entries.length === 0) return;
+      const name = typeKey(type as CacheType<unknown, unknown>);
+      const args: Array<string | number> = [generation];
+      const valueKeys = entries.map(([id, value]) => {
+        const { keyId, field } = type.locate(id);
+        const encoded = type.encode(value);
+        args.push(field, encoded, jitteredTtlMs(type.name, encoded));
+        return keys.cacheValue(name, keyId);
+      });
+      try {
+        countRoundTrip();
+        const written = (await redis.fillUnchanged(valueKeys.length + 1, keys.cacheGeneration(name), ...valueKeys, ...args)) as number;
+        if (written > 0) stats.add(type.name, 'writeBacks', written);
+      } catch (error) {
+        onError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Prometheus metrics at /metrics (prom-client). Hot-path code only bumps plain counters (the
+// cache's CacheStats, the database's statement count); they are read here at scrape time.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
+import type { OperationStats } from './operation-stats';
+
+export interface MetricsSources {
+  cacheStats: CacheStats;
+  sqlStatements(): number;
+  pendingInvalidations(): number;
+}
+
+export function createMetrics(sources: MetricsSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'streamgate_' });
+
+  for (const counter of CACHE_COUNTER_NAMES) {
+    const snake = counter.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+    new Gauge({
+      name: `streamgate_cache_${snake}_total`,
+      help: `Cache ${counter}, by entry type`,
+      labelNames: ['type'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [type, counters] of sources.cacheStats.byType) this.set({ type }, counters[counter]);
+      },
+    });
+  }
+  new Gauge({
+    name: 'streamgate_cache_redis_round_trips_total',
+    help: 'Redis round trips made by the cache',
+    registers: [registry],
+    collect() {
+      this.set(sources.cacheStats.redisRoundTrips);
+    },
+  });
+  new Gauge({
+    name: 'streamgate_cache_pending_invalidations',
+    help: 'Invalidations waiting for Redis to come back',
+    registers: [registry],
+    collect() {
+      this.set(sources.pendingInvalidations());
+    },
+  });
+  new Gauge({
+    name: 'streamgate_sql_statements_total',
+    help: 'SQL statements sent to the database',
+    registers: [registry],
+    collect() {
+      this.set(sources.sqlStatements());
+    },
+  });
+  const operations = new Counter({ name: 'streamgate_http_operations_total', help: 'GraphQL HTTP requests served', registers: [registry] });
+  const operationSql = new Counter({
+    name: 'streamgate_http_operation_sql_statements_total',
+    help: 'SQL statements issued on behalf of GraphQL HTTP requests',
+    registers: [registry],
+  });
+  const operationRedis = new Counter({
+    name: 'streamgate_http_operation_redis_round_trips_total',
+    help: 'Cache round trips to Redis on behalf of GraphQL HTTP requests',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    /** Records what one HTTP GraphQL request cost. */
+    recordOperation(stats: OperationStats): void {
+      operations.inc();
+      operationSql.inc(stats.sqlStatements);
+      operationRedis.inc(stats.redisRoundTrips);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
