@@ -60,10 +60,10 @@ export const configSchema = z.object({
   /** How long an id that does not exist is remembered as absent. */
   CACHE_NEGATIVE_TTL_SECONDS: integer(1, 3600).default(30),
   /** A cache command slower than this reads Postgres instead (fail-open). */
-  CACHE_TIMEOUT_MS: integer(5, 10_000).default(100),
+  CACHE_TIMEOUT_MS: integer(5, 10_000).default(250),
   CACHE_LEASE_TTL_MS: integer(50, 60_000).default(2000),
   /** How long a reader waits for another reader's lease before reading Postgres itself. */
-  CACHE_LEASE_WAIT_MS: integer(0, 10_000).default(500),
+  CACHE_LEASE_WAIT_MS: integer(0, 10_000).default(1000),
   /** Types kept in the in-process L1 as well, e.g. "Product,User"; empty: L1 off. */
   CACHE_L1_TYPES: z
     .string()

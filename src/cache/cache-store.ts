@@ -14,6 +14,7 @@ import type { CacheStats } from '../observability/cache-counters';
 import { currentOperationStats } from '../observability/operation-stats';
 import type { CacheType } from './cache-type';
 import { invalidationMessage, type L1Cache } from './l1';
+import { LeaseWaiters } from './lease-waiters';
 
 export interface CacheStoreOptions {
   /** A connection with the cache scripts, a command timeout and no offline queue (fail fast). */
@@ -31,7 +32,7 @@ export interface CacheStoreOptions {
   negativeTtlMs: number;
   /** How long a lease protects a loading reader. @default 2000 */
   leaseTtlMs?: number;
-  /** How long a reader waits for another's lease before reading Postgres itself. @default 500 */
+  /** How long a reader waits for another's lease before reading Postgres itself. @default 1000 */
   leaseWaitMs?: number;
   onError?: (error: unknown) => void;
 }
@@ -74,7 +75,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const { redis, keys, stats, l1 } = options;
   const isEnabled = options.isEnabled ?? true;
   const leaseTtlMs = options.leaseTtlMs ?? 2000;
-  const leaseWaitMs = options.leaseWaitMs ?? 500;
+  const leaseWaitMs = options.leaseWaitMs ?? 1000;
   const onError = options.onError ?? (() => undefined);
 
   const typeKey = (type: CacheType<unknown, unknown>) => `${type.name}.v${type.version}`;
@@ -113,8 +114,13 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   }
   redis.on('ready', () => void deliverUndelivered());
 
-  const keysOf = (type: string, entries: Array<Pending<unknown>>) =>
+  const keysOf = (type: string, entries: Array<Pick<Pending<unknown>, 'keyId'>>) =>
     entries.flatMap((entry) => [keys.cacheValue(type, entry.keyId), keys.cacheLease(type, entry.keyId)]);
+
+  const leaseWaiters = new LeaseWaiters(async (type, entries) => {
+    countRoundTrip();
+    return (await redis.peekEntries(entries.length * 2, ...keysOf(type, entries), ...entries.map((entry) => entry.field))) as unknown[];
+  });
 
   async function readOrLease<Id>(type: string, entries: Array<Pending<Id>>, token: string): Promise<unknown[]> {
     countRoundTrip();
@@ -161,13 +167,27 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       });
       stats.add(type.name, 'l1Hits', ids.length - pending.length);
 
+      const token = randomBytes(12).toString('base64url');
       const fillFromDatabase = async (entries: typeof pending) => {
         const rows = await loadFromDatabase(entries.map((entry) => entry.id));
         entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));
         return rows;
       };
+      const hit = (entry: (typeof pending)[number], raw: string) => {
+        results[entry.index] = decode(raw);
+        if (useL1) l1!.set(type.name, entry.keyId, entry.field, raw, l1Generation);
+        stats.add(type.name, 'hits');
+      };
+      const loadAndWriteBack = async (leased: typeof pending) => {
+        const rows = await fillFromDatabase(leased);
+        await writeLeased(type as CacheType<unknown, unknown>, leased as Array<Pending<unknown>>, rows.map(encode), token).catch(
+          (error: unknown) => {
+            stats.add(type.name, 'failOpens');
+            onError(error);
+          },
+        );
+      };
 
-      const token = randomBytes(12).toString('base64url');
       const deadline = Date.now() + leaseWaitMs;
       for (let attempt = 0; pending.length > 0; attempt += 1) {
         let replies: unknown[];
@@ -184,36 +204,32 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         const waiting: typeof pending = [];
         pending.forEach((entry, position) => {
           const reply = replies[position];
-          if (typeof reply === 'string') {
-            results[entry.index] = decode(reply);
-            if (useL1) l1!.set(type.name, entry.keyId, entry.field, reply, l1Generation);
-            stats.add(type.name, 'hits');
-          } else if (reply === LEASE_TAKEN) {
-            leased.push(entry);
-          } else {
-            waiting.push(entry);
-          }
+          if (typeof reply === 'string') hit(entry, reply);
+          else if (reply === LEASE_TAKEN) leased.push(entry);
+          else waiting.push(entry);
         });
         if (attempt === 0) stats.add(type.name, 'misses', leased.length + waiting.length);
 
-        if (leased.length > 0) {
-          const rows = await fillFromDatabase(leased);
-          const encoded = rows.map(encode);
-          await writeLeased(type as CacheType<unknown, unknown>, leased as Array<Pending<unknown>>, encoded, token).catch((error: unknown) => {
-            stats.add(type.name, 'failOpens');
-            onError(error);
+        // Our leases: load and write back while other readers wait for us.
+        const ownLoad = leased.length > 0 ? loadAndWriteBack(leased) : Promise.resolve();
+        pending = [];
+        if (waiting.length > 0) {
+          stats.add(type.name, 'leaseWaits', waiting.length);
+          const outcomes = await Promise.all(waiting.map((entry) => leaseWaiters.wait(name, entry.keyId, entry.field, deadline)));
+          const timedOut: typeof waiting = [];
+          outcomes.forEach((outcome, position) => {
+            const entry = waiting[position]!;
+            if (outcome.kind === 'value') hit(entry, outcome.raw);
+            else if (outcome.kind === 'retry' && Date.now() < deadline) pending.push(entry);
+            else timedOut.push(entry);
           });
+          if (timedOut.length > 0) {
+            // The lease outlived our patience: read Postgres, and leave the cache to its holder.
+            stats.add(type.name, 'leaseWaitTimeouts', timedOut.length);
+            await fillFromDatabase(timedOut);
+          }
         }
-        if (waiting.length === 0) break;
-        if (Date.now() >= deadline) {
-          // Another reader's lease outlived our patience: read Postgres, leave the cache to its holder.
-          stats.add(type.name, 'leaseWaitTimeouts', waiting.length);
-          await fillFromDatabase(waiting);
-          break;
-        }
-        stats.add(type.name, 'leaseWaits', waiting.length);
-        await sleep(Math.min(2 ** attempt, 25, Math.max(deadline - Date.now(), 1)));
-        pending = waiting;
+        await ownLoad;
       }
       return results as never;
     },

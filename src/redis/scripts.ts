@@ -19,6 +19,7 @@ export interface CacheScripts {
   writeLeased: VariadicCommand;
   invalidateEntries: VariadicCommand;
   fillUnchanged: VariadicCommand;
+  peekEntries: VariadicCommand;
 }
 
 const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
@@ -26,6 +27,7 @@ const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
   writeLeased: 'writeLeased-n',
   invalidateEntries: 'invalidateEntries-n',
   fillUnchanged: 'fillUnchanged-n',
+  peekEntries: 'peekEntries-n',
 };
 
 /** Registers the cache scripts on a connection; returns it typed with them. */

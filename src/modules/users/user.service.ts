@@ -30,6 +30,20 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 export function createUserService({ db, cache, sessions, loginLimiter }: UserServiceDeps) {
+  /**
+   * Sessions carry the role. A role change commits, then ends the user's sessions; a login that
+   * read the old role just before could create its session after that. So the role is read again
+   * once the session exists: unchanged, any later change will end this session too; changed, the
+   * session is replaced by one with the new role.
+   */
+  async function createSessionWithCurrentRole(userId: number, role: UserRole): Promise<{ token: string; expiresAt: Date }> {
+    const session = await sessions.create(userId, role);
+    const [current] = await db.select({ role: users.role }).from(users).where(eq(users.id, userId));
+    if (!current || current.role === role) return session;
+    await sessions.revoke(session.token);
+    return createSessionWithCurrentRole(userId, current.role);
+  }
+
   return {
     /** Checks the credentials and opens a session; the same error for an unknown email and a wrong password. */
     async login(email: string, password: string, clientAddress: string) {
@@ -43,8 +57,7 @@ export function createUserService({ db, cache, sessions, loginLimiter }: UserSer
         throw unauthenticated('Invalid email or password.');
       }
       await loginLimiter.recordSuccess(normalizedEmail, clientAddress);
-      const session = await sessions.create(user.id, user.role);
-      return { ...session, user };
+      return { ...(await createSessionWithCurrentRole(user.id, user.role)), user };
     },
 
     logout: (token: string) => sessions.revoke(token),

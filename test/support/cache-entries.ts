@@ -1,0 +1,52 @@
+// Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
+// gateway's), and a deferred promise for tests that interleave a reader and a writer by hand.
+import type Redis from 'ioredis';
+import type { CacheType } from '../../src/cache/cache-type';
+import { createRedisKeys } from '../../src/redis/keys';
+
+/** What an absent row is cached as (see cache-store.ts). */
+export const ABSENT_MARKER = '!';
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => (resolve = settle));
+  return { promise, resolve };
+}
+
+export interface CacheEntry {
+  /** The hash field's raw value: an encoded row, the absent marker, or null when there is no entry. */
+  raw: string | null;
+  /** PTTL of the value key: -2 when the key does not exist, -1 when it has no TTL. */
+  ttlMs: number;
+}
+
+/** The Redis keys of one entity entry, as the gateway with this prefix names them. */
+export function entityKeys<Id>(prefix: string, type: CacheType<Id, unknown>, id: Id) {
+  const keys = createRedisKeys(prefix);
+  const typeName = `${type.name}.v${type.version}`;
+  const { keyId } = type.locate(id);
+  return { value: keys.cacheValue(typeName, keyId), lease: keys.cacheLease(typeName, keyId) };
+}
+
+export async function readCacheEntry<Id>(redis: Redis, prefix: string, type: CacheType<Id, unknown>, id: Id): Promise<CacheEntry> {
+  const { value } = entityKeys(prefix, type, id);
+  const [raw, ttlMs] = await Promise.all([redis.hget(value, type.locate(id).field), redis.pttl(value)]);
+  return { raw, ttlMs };
+}
+
+/** The cached row, null for "absent", undefined when nothing is cached. */
+export async function readCachedValue<Id, Value>(
+  redis: Redis,
+  prefix: string,
+  type: CacheType<Id, Value>,
+  id: Id,
+): Promise<Value | null | undefined> {
+  const { raw } = await readCacheEntry(redis, prefix, type, id);
+  if (raw === null) return undefined;
+  return raw === ABSENT_MARKER ? null : type.decode(raw);
+}
