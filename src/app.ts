@@ -175,6 +175,7 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
+        cache.close();
         await l1?.stop();
         await connections.close();
         await database.close();

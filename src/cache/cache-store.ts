@@ -6,7 +6,6 @@
 // reader whose lease was deleted by an invalidation cannot write back what it loaded before the
 // write. Redis failing or slow never fails a read: the batch goes to Postgres (fail-open).
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
@@ -48,8 +47,12 @@ export interface CacheStore {
    * again when it is back, and until then this replica reads around the cache.
    */
   invalidate(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void>;
+  /** Stops retrying undelivered invalidations (the app is stopping). */
+  close(): void;
   /** Invalidations not yet delivered to Redis (key count). */
   pendingInvalidations(): number;
+  /** Resolves once no invalidation is waiting for Redis. */
+  invalidationsDelivered(): Promise<void>;
   /**
    * For rows read without leases (a list page's rows): call before the query, then `fill` with
    * the rows after it. Null when the cache cannot be used (nothing will be filled).
@@ -63,6 +66,7 @@ export interface CacheStore {
 const ABSENT = '!';
 const LEASE_TAKEN = 1;
 const INVALIDATION_CHUNK = 500;
+const UNDELIVERED_RETRY_MS = 500;
 
 interface Pending<Id> {
   index: number;
@@ -101,18 +105,32 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     }
   }
 
+  // Undelivered invalidations are sent again when the connection is back ('ready'), and on a
+  // timer too: a call can time out while the connection stays up.
+  let retryTimer: NodeJS.Timeout | undefined;
+  let isClosed = false;
+  const onDelivered: Array<() => void> = [];
   async function deliverUndelivered(): Promise<void> {
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
     for (const [type, keyIds] of [...undelivered]) {
       try {
         await sendInvalidation(type, [...keyIds]);
         undelivered.delete(type);
       } catch (error) {
         onError(error);
-        return; // still down; the next 'ready' tries again
+        break;
       }
     }
+    if (undelivered.size === 0) {
+      for (const resolve of onDelivered.splice(0)) resolve();
+    } else if (!isClosed) {
+      retryTimer ??= setTimeout(() => void deliverUndelivered(), UNDELIVERED_RETRY_MS);
+      retryTimer.unref();
+    }
   }
-  redis.on('ready', () => void deliverUndelivered());
+  const onReady = () => void deliverUndelivered();
+  redis.on('ready', onReady);
 
   const keysOf = (type: string, entries: Array<Pick<Pending<unknown>, 'keyId'>>) =>
     entries.flatMap((entry) => [keys.cacheValue(type, entry.keyId), keys.cacheLease(type, entry.keyId)]);
@@ -245,10 +263,22 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         const pending = undelivered.get(type) ?? new Set<string>();
         for (const keyId of keyIds) pending.add(keyId);
         undelivered.set(type, pending);
+        if (!retryTimer && !isClosed) {
+          retryTimer = setTimeout(() => void deliverUndelivered(), UNDELIVERED_RETRY_MS);
+          retryTimer.unref();
+        }
       }
     },
 
+    close() {
+      isClosed = true;
+      clearTimeout(retryTimer);
+      redis.off('ready', onReady);
+    },
+
     pendingInvalidations: countUndelivered,
+    invalidationsDelivered: () =>
+      undelivered.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDelivered.push(resolve)),
 
     async readGeneration(type) {
       if (!isEnabled || undelivered.size > 0) return null;

@@ -98,9 +98,17 @@ export class L1Cache {
   };
 
   private readonly onReady = (): void => {
-    // ioredis resubscribes before 'ready'; messages sent while it was away are lost, so start empty.
-    this.flush();
-    this.isLive = true;
+    // Messages sent while the connection was away are lost. ioredis sends SUBSCRIBE again on
+    // reconnect without waiting for Redis to confirm it, so L1 comes back only once a SUBSCRIBE of
+    // ours is confirmed, and starts empty then.
+    const { subscriber, channel } = this.options;
+    subscriber.subscribe(channel).then(
+      () => {
+        this.flush();
+        this.isLive = subscriber.status === 'ready';
+      },
+      () => undefined, // dropped again: the next 'ready' retries
+    );
   };
 }
 

@@ -33,6 +33,7 @@ export class LeaseWaiters {
   ) {}
 
   wait(typeKey: string, keyId: string, field: string, deadline: number): Promise<WaitOutcome> {
+    if (Date.now() >= deadline) return Promise.resolve({ kind: 'timeout' });
     return new Promise((resolve) => {
       let entries = this.byType.get(typeKey);
       if (!entries) this.byType.set(typeKey, (entries = new Map()));

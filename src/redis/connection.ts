@@ -57,8 +57,14 @@ export interface RedisConnections {
 /** Opens the connections of every role; fails fast with RedisUnreachableError. */
 export async function connectRedisConnections(options: RedisConnectionOptions & { cacheTimeoutMs: number }): Promise<RedisConnections> {
   const opened: Redis[] = [];
+  // quit() lets pending replies arrive; a connection that is not up is disconnected instead, which
+  // also cancels its reconnect timer, so a stopped app never reconnects later.
   const close = async () => {
-    await Promise.allSettled(opened.map((connection) => connection.quit()));
+    await Promise.all(
+      opened.map((connection) =>
+        connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect(),
+      ),
+    );
   };
   const open = async (role: string, extra: RedisOptions) => {
     try {
