@@ -83,8 +83,8 @@ async function metric(gateway: GatewayProcess, name: string): Promise<number> {
 async function costCounters(gateway: GatewayProcess) {
   return {
     operations: await metric(gateway, 'streamgate_http_operations_total'),
-    sql: await metric(gateway, 'streamgate_http_operation_sql_statements_total'),
-    redis: await metric(gateway, 'streamgate_http_operation_redis_round_trips_total'),
+    sql: await metric(gateway, 'streamgate_sql_statements_total'),
+    redis: await metric(gateway, 'streamgate_cache_redis_round_trips_total'),
   };
 }
 
@@ -185,7 +185,16 @@ async function main(): Promise<void> {
   try {
     for (const mode of MODES) {
       const gateway = await startGatewayProcess({
-        env: { ...databaseEnv, ...mode.env, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false' },
+        env: {
+          ...databaseEnv,
+          ...mode.env,
+          REDIS_URL: redisServer.url,
+          NODE_ENV: 'production',
+          LOG_LEVEL: 'info',
+          SEED_DEMO_DATA: 'false',
+          // As `npm start` runs it (see package.json).
+          NODE_OPTIONS: '--max-semi-space-size=64',
+        },
         readyTimeoutMs: 120_000,
       });
       try {

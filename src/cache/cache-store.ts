@@ -10,7 +10,6 @@ import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
-import { currentOperationStats } from '../observability/operation-stats';
 import type { CacheType } from './cache-type';
 import { invalidationMessage, type L1Cache } from './l1';
 import { LeaseWaiters } from './lease-waiters';
@@ -68,6 +67,11 @@ const LEASE_TAKEN = 1;
 const INVALIDATION_CHUNK = 500;
 const UNDELIVERED_RETRY_MS = 500;
 
+/** Lease tokens only need to be unique: a random per-process part and a counter, no crypto per batch. */
+const leaseTokenPrefix = randomBytes(9).toString('base64url');
+let leaseTokenCount = 0;
+const nextLeaseToken = () => `${leaseTokenPrefix}.${(leaseTokenCount += 1).toString(36)}`;
+
 interface Pending<Id> {
   index: number;
   id: Id;
@@ -85,8 +89,6 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const typeKey = (type: CacheType<unknown, unknown>) => `${type.name}.v${type.version}`;
   const countRoundTrip = () => {
     stats.redisRoundTrips += 1;
-    const operation = currentOperationStats();
-    if (operation) operation.redisRoundTrips += 1;
   };
   const jitteredTtlMs = (type: string, value: string) => {
     const base = value === ABSENT ? options.negativeTtlMs : (options.ttlMsByType?.get(type) ?? options.ttlMs);
@@ -185,7 +187,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       });
       stats.add(type.name, 'l1Hits', ids.length - pending.length);
 
-      const token = randomBytes(12).toString('base64url');
+      const token = nextLeaseToken();
       const fillFromDatabase = async (entries: typeof pending) => {
         const rows = await loadFromDatabase(entries.map((entry) => entry.id));
         entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));

@@ -2,7 +2,6 @@
 // cache's CacheStats, the database's statement count); they are read here at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
-import type { OperationStats } from './operation-stats';
 
 export interface MetricsSources {
   cacheStats: CacheStats;
@@ -51,25 +50,15 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.sqlStatements());
     },
   });
+  // Per-operation costs are ratios of totals (e.g. rate(sql_statements) / rate(http_operations)):
+  // attributing each statement to its request would need AsyncLocalStorage, whose promise hooks
+  // cost more than the rest of the bookkeeping together.
   const operations = new Counter({ name: 'streamgate_http_operations_total', help: 'GraphQL HTTP requests served', registers: [registry] });
-  const operationSql = new Counter({
-    name: 'streamgate_http_operation_sql_statements_total',
-    help: 'SQL statements issued on behalf of GraphQL HTTP requests',
-    registers: [registry],
-  });
-  const operationRedis = new Counter({
-    name: 'streamgate_http_operation_redis_round_trips_total',
-    help: 'Cache round trips to Redis on behalf of GraphQL HTTP requests',
-    registers: [registry],
-  });
 
   return {
     registry,
-    /** Records what one HTTP GraphQL request cost. */
-    recordOperation(stats: OperationStats): void {
+    countOperation(): void {
       operations.inc();
-      operationSql.inc(stats.sqlStatements);
-      operationRedis.inc(stats.redisRoundTrips);
     },
   };
 }
