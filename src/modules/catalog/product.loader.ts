@@ -1,10 +1,9 @@
-import DataLoader from 'dataloader';
 import { asc, gt, inArray } from 'drizzle-orm';
 import type { CacheStore } from '../../cache/cache-store';
-import { idPageCacheType, rowCacheType } from '../../cache/cache-type';
+import { rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { products, type ProductRow } from '../../db/schema';
-import { orderedByKeys } from '../common/batch';
+import { createEntityLoader, idOrderedPageCacheType, pageKeyOf } from '../common/entity-loader';
 import { createPageLoader } from '../common/page-loader';
 import type { PageRequest } from '../common/pagination';
 
@@ -16,23 +15,16 @@ export const productCacheType = rowCacheType<ProductRow>(
 );
 
 /** The catalogue in id order (unfiltered): changes only when a product is created or removed. */
-export const productPageCacheType = idPageCacheType<PageRequest>('ProductPages', 1, (page) => ({
-  keyId: 'all',
-  field: `${page.first}:${page.afterId ?? ''}`,
-}));
+export const productPageCacheType = idOrderedPageCacheType('ProductPages');
 
 export function createProductLoaders(db: Db, cache: CacheStore) {
-  const productById = new DataLoader<number, ProductRow | null>((ids) =>
-    cache.load(productCacheType, ids, async (missing) =>
-      orderedByKeys(missing, await db.select().from(products).where(inArray(products.id, missing)), (row) => row.id),
-    ),
-  );
+  const productById = createEntityLoader(cache, productCacheType, (ids) => db.select().from(products).where(inArray(products.id, ids)));
   const productPages = createPageLoader<PageRequest, ProductRow>({
     cache,
     cacheType: productPageCacheType,
     rowCacheType: productCacheType,
     rowById: productById,
-    cacheKeyOf: (page) => `${page.first}:${page.afterId}`,
+    cacheKeyOf: pageKeyOf,
     loadFromDatabase: (pages) =>
       Promise.all(
         pages.map((page) =>

@@ -4,7 +4,8 @@ import type { CacheStore } from '../../cache/cache-store';
 import { ENTITY_FIELD, idPageCacheType, rowCacheType, rowCodec, type CacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { orderItems, orders, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema';
-import { groupedByKeys, orderedByKeys } from '../common/batch';
+import { groupedByKeys } from '../common/batch';
+import { createEntityLoader } from '../common/entity-loader';
 import { createPageLoader, loadGrouped } from '../common/page-loader';
 import type { PageRequest } from '../common/pagination';
 
@@ -72,11 +73,7 @@ async function loadOrderPages(db: Db, keys: OrderPageKey[]): Promise<OrderRow[][
 }
 
 export function createOrderLoaders(db: Db, cache: CacheStore) {
-  const orderById = new DataLoader<number, OrderRow | null>((ids) =>
-    cache.load(orderCacheType, ids, async (missing) =>
-      orderedByKeys(missing, await db.select().from(orders).where(inArray(orders.id, missing)), (row) => row.id),
-    ),
-  );
+  const orderById = createEntityLoader(cache, orderCacheType, (ids) => db.select().from(orders).where(inArray(orders.id, ids)));
   const itemsByOrderId = new DataLoader<number, OrderItemRow[]>(async (orderIds) => {
     const items = await cache.load(orderItemsCacheType, orderIds, async (missing) =>
       groupedByKeys(

@@ -1,10 +1,9 @@
-import DataLoader from 'dataloader';
 import { asc, getTableColumns, gt, inArray } from 'drizzle-orm';
 import type { CacheStore } from '../../cache/cache-store';
-import { idPageCacheType, rowCacheType } from '../../cache/cache-type';
+import { rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { users, type UserRow } from '../../db/schema';
-import { orderedByKeys } from '../common/batch';
+import { createEntityLoader, idOrderedPageCacheType, pageKeyOf } from '../common/entity-loader';
 import { createPageLoader } from '../common/page-loader';
 import type { PageRequest } from '../common/pagination';
 
@@ -21,23 +20,16 @@ export const userCacheType = rowCacheType<UserRecord>(
 );
 
 /** All users in id order: the list changes only when a user is created. */
-export const userPageCacheType = idPageCacheType<PageRequest>('UserPages', 1, (page) => ({
-  keyId: 'all',
-  field: `${page.first}:${page.afterId ?? ''}`,
-}));
+export const userPageCacheType = idOrderedPageCacheType('UserPages');
 
 export function createUserLoaders(db: Db, cache: CacheStore) {
-  const userById = new DataLoader<number, UserRecord | null>((ids) =>
-    cache.load(userCacheType, ids, async (missing) =>
-      orderedByKeys(missing, await db.select(userColumns).from(users).where(inArray(users.id, missing)), (row) => row.id),
-    ),
-  );
+  const userById = createEntityLoader(cache, userCacheType, (ids) => db.select(userColumns).from(users).where(inArray(users.id, ids)));
   const userPages = createPageLoader<PageRequest, UserRecord>({
     cache,
     cacheType: userPageCacheType,
     rowCacheType: userCacheType,
     rowById: userById,
-    cacheKeyOf: (page) => `${page.first}:${page.afterId}`,
+    cacheKeyOf: pageKeyOf,
     loadFromDatabase: (pages) =>
       Promise.all(
         pages.map((page) =>
