@@ -1,7 +1,7 @@
 // The relational model: Postgres is the source of truth; everything in Redis can be rebuilt from it.
 // Mutable rows carry a `version` for optimistic concurrency (the write path bumps it on every change).
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgEnum, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const userRole = pgEnum('user_role', ['CUSTOMER', 'ADMIN']);
 export const orderStatus = pgEnum('order_status', ['PENDING', 'PAID', 'SHIPPED', 'CANCELLED']);
@@ -74,9 +74,83 @@ export const orderItems = pgTable(
   ],
 );
 
+/**
+ * The transactional outbox: each mutation inserts its event here in the same transaction as its
+ * rows (after taking the aggregate's row lock), and the relay publishes rows in id order.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: uuid('event_id').notNull().unique(),
+    stream: text('stream').notNull(),
+    type: text('type').notNull(),
+    aggregateType: text('aggregate_type').notNull(),
+    aggregateId: text('aggregate_id').notNull(),
+    /** The whole event envelope as consumers receive it. */
+    payload: jsonb('payload').notNull(),
+    /** Cache entries the event makes stale, deleted by the relay's publish script. */
+    invalidations: jsonb('invalidations').notNull().default([]),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    /** The Redis stream entry id the event got. */
+    streamId: text('stream_id'),
+  },
+  (table) => [index('outbox_unpublished_idx').on(table.id).where(sql`${table.publishedAt} is null`)],
+);
+
+/**
+ * Idempotency keys: stored in the mutation's own transaction, so a retry finds the first result
+ * exactly when the first attempt committed. A concurrent duplicate blocks on the primary key until
+ * the first commits, then reads its response.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: integer('user_id').notNull(),
+    key: text('key').notNull(),
+    operation: text('operation').notNull(),
+    response: jsonb('response').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.key] })],
+);
+
+/** Notifications projected from order events by the worker. */
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    /** The event that caused it: a redelivered event finds it and adds nothing. */
+    eventId: uuid('event_id').notNull(),
+    kind: text('kind').notNull(),
+    orderId: integer('order_id').notNull(),
+    message: text('message').notNull(),
+    isRead: boolean('is_read').notNull().default(false),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex('notifications_event_id_idx').on(table.eventId), index('notifications_user_id_id_idx').on(table.userId, table.id)],
+);
+
+/** Event ids a consumer group has applied, recorded in the same transaction as the effect. */
+export const processedEvents = pgTable(
+  'processed_events',
+  {
+    consumerGroup: text('consumer_group').notNull(),
+    eventId: uuid('event_id').notNull(),
+    processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.consumerGroup, table.eventId] })],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type ProductRow = typeof products.$inferSelect;
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderItemRow = typeof orderItems.$inferSelect;
 export type UserRole = UserRow['role'];
+export type OutboxRow = typeof outbox.$inferSelect;
+export type NotificationRow = typeof notifications.$inferSelect;
 export type OrderStatus = OrderRow['status'];

@@ -128,7 +128,7 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedSu
   }
 
   await db.transaction(async (tx) => {
-    await tx.execute(sql`truncate table order_items, orders, products, users restart identity cascade`);
+    await tx.execute(sql`truncate table notifications, processed_events, idempotency_keys, outbox, order_items, orders, products, users restart identity cascade`);
     await insertInBatches(userRows, (batch) => tx.insert(users).values(batch));
     await insertInBatches(productRows, (batch) => tx.insert(products).values(batch));
     await insertInBatches(orderRows, (batch) => tx.insert(orders).values(batch));

@@ -13,6 +13,16 @@ export interface RedisKeys {
   cacheGeneration(type: string): string;
   /** Pub/sub channel telling every replica's L1 which cache keys were invalidated. */
   cacheInvalidationChannel(): string;
+  /** A domain stream (orders, catalog, users). */
+  stream(name: string): string;
+  /** Where a stream's consumers put entries that failed too often. */
+  deadLetterStream(name: string): string;
+  /** Marks an outbox row as published, holding its stream id: republishing it is a no-op. */
+  publishedOutboxRow(outboxId: number): string;
+  /** The relay announces each published outbox id here, so the mutation that wrote it can return. */
+  outboxPublishedChannel(): string;
+  /** The top-products projection: a sorted set of units sold by product id. */
+  topProducts(): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -27,6 +37,11 @@ export function createRedisKeys(prefix: string): RedisKeys {
     cacheLease: (type, keyId) => `${prefix}:l:${type}:${keyId}`,
     cacheGeneration: (type) => `${prefix}:g:${type}`,
     cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
+    stream: (name) => `${prefix}:stream:${name}`,
+    deadLetterStream: (name) => `${prefix}:stream:${name}:dlq`,
+    publishedOutboxRow: (outboxId) => `${prefix}:outbox:published:${outboxId}`,
+    outboxPublishedChannel: () => `${prefix}:outbox-published`,
+    topProducts: () => `${prefix}:top-products`,
     loginFailures: () => `${prefix}:login-failures`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

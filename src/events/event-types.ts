@@ -1,0 +1,58 @@
+// Domain events: what other services read from the Redis streams. Every event is an envelope
+// { id, type, version, occurredAt, aggregate, data }; `version` changes only when `data` changes
+// incompatibly. docs/events.md documents each type for consumers.
+import type { OrderStatus, UserRole } from '../db/schema';
+
+/** The domain streams (Redis keys `<prefix>:stream:<name>`). */
+export const STREAMS = ['orders', 'catalog', 'users'] as const;
+export type StreamName = (typeof STREAMS)[number];
+
+export interface OrderLine {
+  productId: number;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+export interface EventDataByType {
+  OrderPlaced: { orderId: number; userId: number; status: OrderStatus; totalCents: number; items: OrderLine[] };
+  OrderPaid: { orderId: number; userId: number; status: OrderStatus };
+  OrderShipped: { orderId: number; userId: number; status: OrderStatus };
+  OrderCancelled: { orderId: number; userId: number; status: OrderStatus; previousStatus: OrderStatus; items: OrderLine[] };
+  ProductUpdated: { productId: number; name: string; description: string; priceCents: number; stock: number; version: number };
+  ProductRestocked: { productId: number; added: number; stock: number; version: number };
+  UserUpdated: { userId: number; name: string; email: string; role: UserRole; version: number };
+}
+
+export type EventType = keyof EventDataByType;
+
+export const EVENT_STREAM: Record<EventType, StreamName> = {
+  OrderPlaced: 'orders',
+  OrderPaid: 'orders',
+  OrderShipped: 'orders',
+  OrderCancelled: 'orders',
+  ProductUpdated: 'catalog',
+  ProductRestocked: 'catalog',
+  UserUpdated: 'users',
+};
+
+export const EVENT_VERSION = 1;
+
+export interface DomainEvent<Type extends EventType = EventType> {
+  /** Unique per event (a UUID): consumers deduplicate by it. */
+  id: string;
+  type: Type;
+  version: number;
+  /** ISO 8601, when the transaction that caused it ran. */
+  occurredAt: string;
+  aggregate: { type: 'Order' | 'Product' | 'User'; id: string };
+  data: EventDataByType[Type];
+}
+
+/** A cache entry an event makes stale: the relay deletes it in the same script as the XADD. */
+export interface CacheInvalidation {
+  /** Versioned cache type key, e.g. "Product.v1". */
+  type: string;
+  /** The type's name as L1 knows it, e.g. "Product". */
+  name: string;
+  keyIds: string[];
+}
