@@ -10,6 +10,9 @@ import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
 import type { RequestInfo } from './auth/viewer';
 import { createCacheStore, type CacheStore } from './cache/cache-store';
+import { createEventWriter } from './events/event-writer';
+import { PublishWaiters } from './events/publish-waiters';
+import { OutboxRelay } from './events/relay';
 import { L1Cache } from './cache/l1';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
@@ -20,7 +23,7 @@ import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
 import { connectRedisConnections, type RedisConnections } from './redis/connection';
 import { createRedisKeys } from './redis/keys';
-import { defineCacheScripts } from './redis/scripts';
+import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
 
 export class DatabaseUnreachableError extends Error {
@@ -32,6 +35,8 @@ export interface AppOptions {
   /** An open database to use instead of the one the config names (tests); the app closes it on stop. */
   database?: Database;
   logger?: Logger;
+  /** Fault injection for tests: runs after a mutation's commit, before its event is published. */
+  afterCommit?: () => void;
 }
 
 export interface App {
@@ -43,6 +48,7 @@ export interface App {
   readonly redisConnections: RedisConnections;
   readonly cache: CacheStore;
   readonly cacheStats: CacheStats;
+  readonly relay: OutboxRelay;
   readonly server: GatewayServer<GatewayContext>;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
   authenticate(authorization: unknown): Promise<Authentication>;
@@ -75,7 +81,7 @@ async function openMigratedDatabase(config: Config, logger: Logger, givenDatabas
 }
 
 /** Builds every part; throws RedisUnreachableError or DatabaseUnreachableError when those do not answer. */
-export async function createApp({ config, database: givenDatabase, logger = createLogger(config.LOG_LEVEL) }: AppOptions): Promise<App> {
+export async function createApp({ config, database: givenDatabase, logger = createLogger(config.LOG_LEVEL), afterCommit }: AppOptions): Promise<App> {
   const connections = await connectRedisConnections({
     url: config.REDIS_URL,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
@@ -119,15 +125,37 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     onError: (error) => logger.debug({ reason: describeError(error) }, 'cache unavailable; reading Postgres'),
   });
 
+  const relay = new OutboxRelay({
+    database,
+    redis: defineEventScripts(connections.command),
+    keys,
+    logger,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    streamMaxLength: config.EVENT_STREAM_MAXLEN,
+    retentionHours: config.OUTBOX_RETENTION_HOURS,
+    idempotencyHours: config.IDEMPOTENCY_TTL_HOURS,
+  });
+  const publishWaiters = new PublishWaiters(connections.subscriber, keys.outboxPublishedChannel());
+  await publishWaiters.start();
+  await relay.start();
+  const events = createEventWriter({
+    database,
+    waiters: publishWaiters,
+    wakeRelay: () => relay.wake(),
+    publishWaitMs: config.OUTBOX_PUBLISH_WAIT_MS,
+    afterCommit,
+  });
+
   const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
   const loginLimiter = createLoginLimiter({ redis: connections.command, keyPrefix: keys.loginFailures() });
-  const services = createServices({ db: database.db, cache, sessions, loginLimiter });
+  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys });
   const pubSub = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
   const schema = await buildGatewaySchema(pubSub);
   const metrics = createMetrics({
     cacheStats,
     sqlStatements: () => database.sqlStats.statements,
     pendingInvalidations: () => cache.pendingInvalidations(),
+    outboxBacklog: () => relay.backlog(),
   });
 
   const createContext = (authentication: Authentication, request: RequestInfo): GatewayContext => ({
@@ -154,6 +182,7 @@ export async function createApp({ config, database: givenDatabase, logger = crea
       { name: 'redis', check: async () => void (await connections.command.ping()) },
       { name: 'database', check: () => database.ping() },
     ],
+    readinessDetails: async () => ({ outboxBacklog: await relay.backlog(), isRelayLeader: relay.isLeader }),
     metrics,
     authenticate: authenticateRequest,
     createContext,
@@ -168,6 +197,7 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     redisConnections: connections,
     cache,
     cacheStats,
+    relay,
     server,
     authenticate: authenticateRequest,
     createContext,
@@ -175,6 +205,8 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
+        await relay.stop();
+        await publishWaiters.stop();
         cache.close();
         await l1?.stop();
         await connections.close();

@@ -73,10 +73,42 @@ export const configSchema = z.object({
   CACHE_L1_MAX_ENTRIES: integer(1, 10_000_000).default(10_000),
   /** Upper bound on the age of an L1 entry (invalidation messages usually drop it far sooner). */
   CACHE_L1_TTL_MS: integer(1, 3_600_000).default(5000),
+  /** Approximate length each domain stream is trimmed to (XADD MAXLEN ~). */
+  EVENT_STREAM_MAXLEN: integer(100, 100_000_000).default(100_000),
+  /** Outbox rows published per relay round trip. */
+  OUTBOX_BATCH_SIZE: integer(1, 10_000).default(100),
+  /** How long a mutation waits for its event to be published before returning anyway. */
+  OUTBOX_PUBLISH_WAIT_MS: integer(0, 60_000).default(2000),
+  /** How long published outbox rows are kept in Postgres. */
+  OUTBOX_RETENTION_HOURS: integer(1, 24 * 365).default(24),
+  /** How long an idempotency key returns its first result. */
+  IDEMPOTENCY_TTL_HOURS: integer(1, 24 * 30).default(24),
   /** Largest request body accepted, in bytes. */
   BODY_LIMIT_BYTES: integer(1024, 50 * 1024 * 1024).default(1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   SHUTDOWN_GRACE_MS: integer(0, 120_000).default(10_000),
+  /** The worker's consumer name within its groups; unique per process. Default: "<hostname>-<pid>". */
+  WORKER_CONSUMER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and "_.:-" only')
+    .optional(),
+  /** The consumer groups (projections) a worker process runs. */
+  WORKER_GROUPS: z
+    .string()
+    .regex(
+      /^\s*(notifications|top-products)\s*(,\s*(notifications|top-products)\s*)*$/,
+      'expected a comma-separated list of: notifications, top-products',
+    )
+    .default('notifications,top-products')
+    .transform((value) => [...new Set(value.split(',').map((name) => name.trim() as 'notifications' | 'top-products'))] as const),
+  /** Stream entries a worker reads (and claims) per round trip. */
+  WORKER_BATCH_SIZE: integer(1, 10_000).default(100),
+  /** How long one XREADGROUP waits for new entries. */
+  WORKER_BLOCK_MS: integer(1, 60_000).default(5000),
+  /** An entry unacknowledged this long (its consumer crashed or is stuck) is claimed by another consumer. */
+  WORKER_CLAIM_IDLE_MS: integer(10, 24 * 3_600_000).default(30_000),
+  /** An entry delivered this many times without success goes to the stream's dead-letter stream. */
+  WORKER_MAX_DELIVERIES: integer(1, 1000).default(5),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

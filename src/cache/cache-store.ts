@@ -10,7 +10,7 @@ import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
-import type { CacheType } from './cache-type';
+import { cacheTypeKey, type CacheType } from './cache-type';
 import { invalidationMessage, type L1Cache } from './l1';
 import { LeaseWaiters } from './lease-waiters';
 
@@ -86,7 +86,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const leaseWaitMs = options.leaseWaitMs ?? 1000;
   const onError = options.onError ?? (() => undefined);
 
-  const typeKey = (type: CacheType<unknown, unknown>) => `${type.name}.v${type.version}`;
+  const typeKey = cacheTypeKey;
   const countRoundTrip = () => {
     stats.redisRoundTrips += 1;
   };

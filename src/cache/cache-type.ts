@@ -20,6 +20,9 @@ export interface CacheType<Id, Value> {
 
 export const ENTITY_FIELD = '_';
 
+/** The type's segment in Redis keys: its name and encoding version, e.g. "Product.v1". */
+export const cacheTypeKey = (type: Pick<CacheType<unknown, unknown>, 'name' | 'version'>) => `${type.name}.v${type.version}`;
+
 /** Rows as positional arrays of the listed columns (dates as epoch milliseconds): compact, and no key names. */
 export function rowCodec<Row extends object>(columns: ReadonlyArray<keyof Row & string>, dateColumns: ReadonlyArray<keyof Row & string> = []) {
   const isDate = columns.map((column) => dateColumns.includes(column));

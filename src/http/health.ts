@@ -9,6 +9,8 @@ export interface HealthRoutesOptions {
   checks: ReadinessCheck[];
   /** False once shutdown began, so load balancers stop routing here before the sockets close. */
   isAcceptingTraffic(): boolean;
+  /** Extra facts for the /readyz body; they do not decide readiness. */
+  details?: () => Promise<Record<string, unknown>>;
   /** Each check must answer within this. @default 1000 */
   timeoutMs?: number;
 }
@@ -37,10 +39,12 @@ export function registerHealthRoutes(fastify: FastifyInstance, options: HealthRo
       }),
     );
     const isReady = options.isAcceptingTraffic() && results.every(([, state]) => state === 'ok');
+    const details = options.details ? await options.details().catch(() => ({})) : undefined;
     void reply.code(isReady ? 200 : 503);
     return {
       status: isReady ? 'ready' : options.isAcceptingTraffic() ? 'unavailable' : 'shutting-down',
       checks: Object.fromEntries(results),
+      ...(details ? { details } : {}),
     };
   });
 }

@@ -30,6 +30,8 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   isDevelopment: boolean;
   bodyLimitBytes: number;
   readinessChecks: ReadinessCheck[];
+  /** Extra facts /readyz reports (e.g. the outbox backlog); failures are reported, not fatal. */
+  readinessDetails?: () => Promise<Record<string, unknown>>;
   metrics: Metrics;
   authenticate(authorization: unknown): Promise<Authentication>;
   createContext(authentication: Authentication, request: RequestInfo): Context;
@@ -141,7 +143,11 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     void reply.header('content-type', options.metrics.registry.contentType);
     return options.metrics.registry.metrics();
   });
-  registerHealthRoutes(fastify, { checks: options.readinessChecks, isAcceptingTraffic: () => isAcceptingTraffic });
+  registerHealthRoutes(fastify, {
+    checks: options.readinessChecks,
+    details: options.readinessDetails,
+    isAcceptingTraffic: () => isAcceptingTraffic,
+  });
 
   return {
     fastify,

@@ -1,27 +1,39 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
+import type Redis from 'ioredis';
 import type { CacheStore } from '../cache/cache-store';
+import type { EventWriter } from '../events/event-writer';
 import type { Db } from '../db/client';
 import type { LoginLimiter } from '../auth/login-limiter';
 import type { SessionStore } from '../auth/session.store';
 import type { RequestInfo, Viewer } from '../auth/viewer';
+import type { RedisKeys } from '../redis/keys';
 import { createProductLoaders } from './catalog/product.loader';
 import { createProductService } from './catalog/product.service';
 import { createOrderLoaders } from './orders/order.loader';
+import { createOrderService } from './orders/order.service';
 import { createUserLoaders } from './users/user.loader';
 import { createUserService } from './users/user.service';
+import { createNotificationService } from './notifications/notification.service';
+import { createTopProductsService } from './leaderboards/top-products.service';
 
 export interface ServiceDeps {
   db: Db;
-  cache: CacheStore;
+  events: EventWriter;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
+  /** Reads the projections the worker keeps in Redis (top products); the fail-fast cache connection. */
+  redis: Redis;
+  keys: RedisKeys;
 }
 
 export function createServices(deps: ServiceDeps) {
   return {
     users: createUserService(deps),
     products: createProductService(deps),
+    orders: createOrderService(deps),
+    notifications: createNotificationService(deps),
+    topProducts: createTopProductsService(deps),
   };
 }
 

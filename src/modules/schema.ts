@@ -4,6 +4,8 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type PubSub } from 'type-graphql';
 import { authChecker } from '../auth/auth.checker';
 import { ProductResolver } from './catalog/product.resolver';
+import { TopProductsResolver } from './leaderboards/top-products.resolver';
+import { NotificationResolver } from './notifications/notification.resolver';
 import { OrderItemResolver, OrderResolver, UserOrdersResolver } from './orders/order.resolver';
 import { ServerTimeResolver } from './system/server-time.resolver';
 import { UserResolver } from './users/user.resolver';
@@ -15,6 +17,8 @@ export const resolvers = [
   OrderItemResolver,
   UserOrdersResolver,
   ServerTimeResolver,
+  NotificationResolver,
+  TopProductsResolver,
 ] as const;
 
 /** `pubSub` feeds topic subscriptions: Redis-backed in the gateway (subscriptions/pubsub.ts). */

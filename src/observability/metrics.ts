@@ -7,6 +7,7 @@ export interface MetricsSources {
   cacheStats: CacheStats;
   sqlStatements(): number;
   pendingInvalidations(): number;
+  outboxBacklog(): Promise<number>;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -40,6 +41,14 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set(sources.pendingInvalidations());
+    },
+  });
+  new Gauge({
+    name: 'streamgate_outbox_backlog',
+    help: 'Outbox rows committed but not yet published to Redis',
+    registers: [registry],
+    async collect() {
+      this.set(await sources.outboxBacklog());
     },
   });
   new Gauge({

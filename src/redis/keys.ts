@@ -23,6 +23,12 @@ export interface RedisKeys {
   outboxPublishedChannel(): string;
   /** The top-products projection: a sorted set of units sold by product id. */
   topProducts(): string;
+  /** Marks an order event as applied to topProducts (with a TTL): a redelivered event changes nothing. */
+  topProductsApplied(eventId: string): string;
+  /** Held (with the rebuild's token) while `--rebuild top-products` runs: the projection waits meanwhile. */
+  topProductsRebuildLock(): string;
+  /** Where a rebuild assembles the new sorted set before renaming it over topProducts. */
+  topProductsStaging(token: string): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -42,6 +48,9 @@ export function createRedisKeys(prefix: string): RedisKeys {
     publishedOutboxRow: (outboxId) => `${prefix}:outbox:published:${outboxId}`,
     outboxPublishedChannel: () => `${prefix}:outbox-published`,
     topProducts: () => `${prefix}:top-products`,
+    topProductsApplied: (eventId) => `${prefix}:top-products:applied:${eventId}`,
+    topProductsRebuildLock: () => `${prefix}:top-products:rebuild-lock`,
+    topProductsStaging: (token) => `${prefix}:top-products:staging:${token}`,
     loginFailures: () => `${prefix}:login-failures`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

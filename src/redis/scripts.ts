@@ -30,10 +30,34 @@ const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
   peekEntries: 'peekEntries-n',
 };
 
-/** Registers the cache scripts on a connection; returns it typed with them. */
-export function defineCacheScripts(redis: Redis): Redis & CacheScripts {
-  for (const [command, file] of Object.entries(CACHE_SCRIPTS)) {
+export interface EventScripts {
+  publishEvent: VariadicCommand;
+}
+
+const EVENT_SCRIPTS: Record<keyof EventScripts, string> = { publishEvent: 'publishEvent-n' };
+
+function defineScripts<Scripts>(redis: Redis, scripts: Record<string, string>): Redis & Scripts {
+  for (const [command, file] of Object.entries(scripts)) {
     redis.defineCommand(command, { lua: readScript(file) });
   }
-  return redis as Redis & CacheScripts;
+  return redis as Redis & Scripts;
 }
+
+/** Registers the cache scripts on a connection; returns it typed with them. */
+export const defineCacheScripts = (redis: Redis) => defineScripts<CacheScripts>(redis, CACHE_SCRIPTS);
+
+/** Registers the relay's publish script on a connection. */
+export const defineEventScripts = (redis: Redis) => defineScripts<EventScripts>(redis, EVENT_SCRIPTS);
+
+export interface ProjectionScripts {
+  applyTopProductsDelta: VariadicCommand;
+  replaceTopProducts: VariadicCommand;
+}
+
+const PROJECTION_SCRIPTS: Record<keyof ProjectionScripts, string> = {
+  applyTopProductsDelta: 'applyTopProductsDelta-3',
+  replaceTopProducts: 'replaceTopProducts-3',
+};
+
+/** Registers the worker's projection scripts (top products) on a connection. */
+export const defineProjectionScripts = (redis: Redis) => defineScripts<ProjectionScripts>(redis, PROJECTION_SCRIPTS);

@@ -122,7 +122,11 @@ it('reports health and readiness', async () => {
   expect(health.status).toBe(200);
   const ready = await fetch(`${base}/readyz`);
   expect(ready.status).toBe(200);
-  expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok', database: 'ok' } });
+  expect(await ready.json()).toEqual({
+    status: 'ready',
+    checks: { redis: 'ok', database: 'ok' },
+    details: { outboxBacklog: 0, isRelayLeader: true },
+  });
 });
 
 it('reports not ready while Redis is down, and ready again once it is back', async () => {

@@ -69,7 +69,16 @@ describe('docker-compose.yml', () => {
     expect(config.DATABASE_URL).toBeDefined();
   });
 
-  it.each(gatewayNames)('starts %s only after redis and postgres are healthy', (name) => {
+  it('runs a worker from the build output, with settings that loadConfig accepts', () => {
+    const command = service('worker').command;
+    expect(Array.isArray(command) ? command.join(' ') : command).toBe('node dist/worker.js');
+    const environment = environmentOf('worker');
+    expect(Object.keys(environment).filter((key) => !(configKeys as readonly string[]).includes(key))).toEqual([]);
+    // Workers refuse embedded PGlite: they must be given the PostgreSQL the gateways use.
+    expect(loadConfig(environment).DATABASE_URL).toBe(environmentOf('gateway-1').DATABASE_URL);
+  });
+
+  it.each([...gatewayNames, 'worker'])('starts %s only after redis and postgres are healthy', (name) => {
     const dependsOn = service(name).depends_on;
     expect(dependsOn).toBeDefined();
     expect(Array.isArray(dependsOn)).toBe(false);

@@ -1,4 +1,4 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { ProductRow } from '../../db/schema';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
@@ -32,5 +32,15 @@ export class ProductResolver {
     @Ctx() { services }: GatewayContext,
   ): Promise<ProductRow> {
     return services.products.update(parseId(id), input);
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Product, { description: 'Adds units to a product\'s stock (admins only).' })
+  restockProduct(
+    @Arg('id', () => ID) id: string,
+    @Arg('quantity', () => Int) quantity: number,
+    @Ctx() { services }: GatewayContext,
+  ): Promise<ProductRow> {
+    return services.products.restock(parseId(id), quantity);
   }
 }

@@ -1,8 +1,9 @@
 import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
-import type { CacheStore } from '../../cache/cache-store';
+import type { EventWriter } from '../../events/event-writer';
+import { staleEntries } from '../../events/outbox';
 import type { Db } from '../../db/client';
 import { products, type ProductRow } from '../../db/schema';
-import { AppError, ErrorCode } from '../../errors';
+import { AppError, ErrorCode, badUserInput } from '../../errors';
 import { requireChanges, requireLength, requireRange } from '../common/input';
 import { toPage, type Page, type PageRequest } from '../common/pagination';
 import { productCacheType } from './product.loader';
@@ -23,7 +24,7 @@ function containsPattern(search: string): string {
   return `%${search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
-export function createProductService({ db, cache }: { db: Db; cache: CacheStore }) {
+export function createProductService({ db, events }: { db: Db; events: EventWriter }) {
   return {
     /**
      * A page of products matching `search`. Searches are not cached (their key space is
@@ -54,14 +55,46 @@ export function createProductService({ db, cache }: { db: Db; cache: CacheStore 
       if (changes.priceCents != null) values.priceCents = requireRange('priceCents', changes.priceCents, 0, MAX_PRICE_CENTS);
       if (changes.stock != null) values.stock = requireRange('stock', changes.stock, 0, MAX_STOCK);
       requireChanges(values);
-      const [updated] = await db
-        .update(products)
-        .set({ ...values, version: sql`${products.version} + 1`, updatedAt: new Date() })
-        .where(eq(products.id, productId))
-        .returning();
-      if (!updated) throw new AppError(ErrorCode.NotFound, `Product ${productId} does not exist.`);
-      await cache.invalidate(productCacheType, [String(productId)]);
-      return updated;
+      return events.transaction(async (tx, emit) => {
+        const [updated] = await tx
+          .update(products)
+          .set({ ...values, version: sql`${products.version} + 1`, updatedAt: new Date() })
+          .where(eq(products.id, productId))
+          .returning();
+        if (!updated) throw new AppError(ErrorCode.NotFound, `Product ${productId} does not exist.`);
+        const { id, name, description, priceCents, stock, version } = updated;
+        await emit({
+          type: 'ProductUpdated',
+          aggregate: { type: 'Product', id: String(id) },
+          data: { productId: id, name, description, priceCents, stock, version },
+          invalidates: [staleEntries(productCacheType, [id])],
+        });
+        return updated;
+      });
+    },
+
+    /** Admin: adds units to the stock. */
+    async restock(productId: number, quantity: number): Promise<ProductRow> {
+      requireRange('quantity', quantity, 1, MAX_STOCK);
+      return events.transaction(async (tx, emit) => {
+        const [updated] = await tx
+          .update(products)
+          .set({ stock: sql`${products.stock} + ${quantity}`, version: sql`${products.version} + 1`, updatedAt: new Date() })
+          .where(and(eq(products.id, productId), sql`${products.stock} + ${quantity} <= ${MAX_STOCK}`))
+          .returning();
+        if (!updated) {
+          const [existing] = await tx.select({ id: products.id }).from(products).where(eq(products.id, productId));
+          if (!existing) throw new AppError(ErrorCode.NotFound, `Product ${productId} does not exist.`);
+          throw badUserInput(`Stock cannot exceed ${MAX_STOCK}.`, { argumentName: 'quantity' });
+        }
+        await emit({
+          type: 'ProductRestocked',
+          aggregate: { type: 'Product', id: String(productId) },
+          data: { productId, added: quantity, stock: updated.stock, version: updated.version },
+          invalidates: [staleEntries(productCacheType, [productId])],
+        });
+        return updated;
+      });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { OrderItemRow, OrderRow, OrderStatus as OrderStatusValue, ProductRow } from '../../db/schema';
 import { canSee, isAdmin } from '../../auth/viewer';
 import { forbidden } from '../../errors';
@@ -8,7 +8,7 @@ import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Product } from '../catalog/product.type';
 import type { UserRecord } from '../users/user.loader';
 import { User } from '../users/user.type';
-import { Order, OrderConnection, OrderItem, OrderStatus } from './order.type';
+import { Order, OrderConnection, OrderItem, OrderStatus, PlaceOrderInput } from './order.type';
 
 @ArgsType()
 class OrdersArgs extends PageArgs {
@@ -31,6 +31,38 @@ export class OrderResolver {
   async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, loaders }: GatewayContext) {
     const scope = isAdmin(viewer) ? 'all' : viewer!.id;
     return toConnection(await loaders.orderPages.load({ scope, status: status ?? null, ...toPageRequest(pageArgs) }));
+  }
+
+  @Authorized()
+  @Mutation(() => Order, {
+    description:
+      'Places an order: stock is taken in the same transaction (CONFLICT when short). With an idempotencyKey, a retry returns the first order.',
+  })
+  placeOrder(
+    @Arg('input', () => PlaceOrderInput) input: PlaceOrderInput,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Ctx() { viewer, services }: GatewayContext,
+  ): Promise<OrderRow> {
+    const lines = input.items.map((item) => ({ productId: parseId(item.productId, 'productId'), quantity: item.quantity }));
+    return services.orders.place(viewer!, lines, idempotencyKey);
+  }
+
+  @Authorized()
+  @Mutation(() => Order, { description: 'PENDING → PAID (your own order; admins any).' })
+  payOrder(@Arg('id', () => ID) id: string, @Ctx() { viewer, services }: GatewayContext): Promise<OrderRow> {
+    return services.orders.pay(viewer!, parseId(id));
+  }
+
+  @Authorized('ADMIN')
+  @Mutation(() => Order, { description: 'PAID → SHIPPED (admins only).' })
+  shipOrder(@Arg('id', () => ID) id: string, @Ctx() { viewer, services }: GatewayContext): Promise<OrderRow> {
+    return services.orders.ship(viewer!, parseId(id));
+  }
+
+  @Authorized()
+  @Mutation(() => Order, { description: 'PENDING or PAID → CANCELLED; the items go back into stock.' })
+  cancelOrder(@Arg('id', () => ID) id: string, @Ctx() { viewer, services }: GatewayContext): Promise<OrderRow> {
+    return services.orders.cancel(viewer!, parseId(id));
   }
 
   @FieldResolver(() => User)

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { OrderStatus as OrderStatusValue } from '../../db/schema';
 import { Connection } from '../common/pagination';
 
@@ -39,3 +39,18 @@ export class OrderItem {
 
 @ObjectType()
 export class OrderConnection extends Connection(Order, 'Order') {}
+
+@InputType()
+export class OrderLineInput {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field(() => Int, { description: 'Units, 1 to 1000.' })
+  quantity!: number;
+}
+
+@InputType()
+export class PlaceOrderInput {
+  @Field(() => [OrderLineInput], { description: '1 to 50 lines; the same product twice is merged.' })
+  items!: OrderLineInput[];
+}

@@ -5,7 +5,7 @@ import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import type { UserRecord } from './user.loader';
-import { LoginPayload, UpdateUserInput, User, UserConnection } from './user.type';
+import { LoginPayload, UpdateProfileInput, UpdateUserInput, User, UserConnection } from './user.type';
 
 @Resolver(() => User)
 export class UserResolver {
@@ -52,6 +52,12 @@ export class UserResolver {
     @Ctx() { services }: GatewayContext,
   ): Promise<UserRecord> {
     return services.users.update(parseId(id), input);
+  }
+
+  @Authorized()
+  @Mutation(() => User, { description: 'Changes your own name or email.' })
+  updateProfile(@Arg('input', () => UpdateProfileInput) input: UpdateProfileInput, @Ctx() { services, viewer }: GatewayContext): Promise<UserRecord> {
+    return services.users.update(viewer!.id, { name: input.name, email: input.email });
   }
 
   @Authorized()

@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
-import type { CacheStore } from '../../cache/cache-store';
+import type { EventWriter } from '../../events/event-writer';
+import { staleEntries } from '../../events/outbox';
 import type { Db } from '../../db/client';
 import { users, type UserRole } from '../../db/schema';
 import { getUnmatchableHash, verifyPassword } from '../../auth/password';
@@ -11,7 +12,7 @@ import { userCacheType, type UserRecord } from './user.loader';
 
 export interface UserServiceDeps {
   db: Db;
-  cache: CacheStore;
+  events: EventWriter;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
 }
@@ -29,7 +30,7 @@ function isUniqueViolation(error: unknown): boolean {
   return code === '23505';
 }
 
-export function createUserService({ db, cache, sessions, loginLimiter }: UserServiceDeps) {
+export function createUserService({ db, events, sessions, loginLimiter }: UserServiceDeps) {
   /**
    * Sessions carry the role. A role change commits, then ends the user's sessions; a login that
    * read the old role just before could create its session after that. So the role is read again
@@ -64,8 +65,8 @@ export function createUserService({ db, cache, sessions, loginLimiter }: UserSer
     logoutAll: (userId: number) => sessions.revokeAll(userId),
 
     /**
-     * Admin edit of a user. A role change ends the user's sessions (they carry the role), so the
-     * new role applies from their next login.
+     * Edits a user (admins: any user and field; `updateProfile`: oneself, name and email). A role
+     * change ends the user's sessions (they carry the role), so it applies from their next login.
      */
     async update(userId: number, changes: UserChanges): Promise<UserRecord> {
       const values: Partial<typeof users.$inferInsert> = {};
@@ -82,17 +83,25 @@ export function createUserService({ db, cache, sessions, loginLimiter }: UserSer
 
       let updated;
       try {
-        [updated] = await db
-          .update(users)
-          .set({ ...values, version: sql`${users.version} + 1`, updatedAt: new Date() })
-          .where(eq(users.id, userId))
-          .returning();
+        updated = await events.transaction(async (tx, emit) => {
+          const [row] = await tx
+            .update(users)
+            .set({ ...values, version: sql`${users.version} + 1`, updatedAt: new Date() })
+            .where(eq(users.id, userId))
+            .returning();
+          if (!row) throw new AppError(ErrorCode.NotFound, `User ${userId} does not exist.`);
+          await emit({
+            type: 'UserUpdated',
+            aggregate: { type: 'User', id: String(row.id) },
+            data: { userId: row.id, name: row.name, email: row.email, role: row.role, version: row.version },
+            invalidates: [staleEntries(userCacheType, [row.id])],
+          });
+          return row;
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw new AppError(ErrorCode.Conflict, 'Another user already has this email.');
         throw error;
       }
-      if (!updated) throw new AppError(ErrorCode.NotFound, `User ${userId} does not exist.`);
-      await cache.invalidate(userCacheType, [String(userId)]);
       if (values.role) await sessions.revokeAll(userId);
       const { passwordHash: _passwordHash, ...record } = updated;
       return record;

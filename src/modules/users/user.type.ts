@@ -49,3 +49,12 @@ export class UpdateUserInput {
   @Field(() => UserRole, { nullable: true })
   role?: UserRoleValue | null;
 }
+
+@InputType({ description: 'Your own profile fields to change; omitted fields keep their value.' })
+export class UpdateProfileInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  email?: string | null;
+}

@@ -1,0 +1,50 @@
+// Writing events: inside the mutation's transaction, after it locked the aggregate's rows, so
+// events of one aggregate get increasing outbox ids in commit order.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { cacheTypeKey, type CacheType } from '../cache/cache-type';
+import type { Db } from '../db/client';
+import { outbox } from '../db/schema';
+import { EVENT_STREAM, EVENT_VERSION, type CacheInvalidation, type DomainEvent, type EventDataByType, type EventType } from './event-types';
+
+/** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits. */
+export const OUTBOX_NOTIFY_CHANNEL = 'streamgate_outbox';
+
+export interface NewEvent<Type extends EventType> {
+  type: Type;
+  aggregate: DomainEvent['aggregate'];
+  data: EventDataByType[Type];
+  /** Cache entries this change makes stale; the relay deletes them when it publishes. */
+  invalidates: CacheInvalidation[];
+}
+
+/** `invalidates` entry for some keys of a cache type. */
+export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<string | number>): CacheInvalidation {
+  return { type: cacheTypeKey(type), name: type.name, keyIds: keyIds.map(String) };
+}
+
+/** Inserts the event into the outbox (in `tx`) and returns its outbox id. */
+export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<number> {
+  const envelope: DomainEvent<Type> = {
+    id: randomUUID(),
+    type: event.type,
+    version: EVENT_VERSION,
+    occurredAt: new Date().toISOString(),
+    aggregate: event.aggregate,
+    data: event.data,
+  };
+  const [row] = await tx
+    .insert(outbox)
+    .values({
+      eventId: envelope.id,
+      stream: EVENT_STREAM[event.type],
+      type: event.type,
+      aggregateType: event.aggregate.type,
+      aggregateId: event.aggregate.id,
+      payload: envelope,
+      invalidations: event.invalidates,
+    })
+    .returning({ id: outbox.id });
+  await tx.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '')`);
+  return row!.id;
+}

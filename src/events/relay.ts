@@ -1,0 +1,222 @@
+// The outbox relay: publishes committed outbox rows, in id order, with one publishEvent script per
+// row (pipelined per batch). Exactly one relay drains at a time across all replicas: the holder of
+// a Postgres advisory lock; when it dies its connection closes, the lock is freed and another
+// replica's relay takes over. A commit wakes it at once (NOTIFY); a slow poll is the safety net.
+// If Redis is down the rows stay unpublished and the relay retries with backoff; mutations still
+// commit. Background loops never throw: errors are logged and retried.
+import { setTimeout as delay } from 'node:timers/promises';
+import { and, asc, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
+import type { Logger } from '../logger';
+import type { RedisKeys } from '../redis/keys';
+import type { EventScripts } from '../redis/scripts';
+import type Redis from 'ioredis';
+import type { CacheInvalidation, DomainEvent } from './event-types';
+import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
+
+/** Advisory lock key of the relay (any constant shared by all replicas). */
+const RELAY_LOCK_KEY = 7_041_978;
+
+export interface RelayOptions {
+  database: Database;
+  redis: Redis & EventScripts;
+  keys: RedisKeys;
+  logger: Logger;
+  /** Rows per batch (one pipelined round trip). @default 100 */
+  batchSize?: number;
+  /** Approximate MAXLEN of each stream. @default 100000 */
+  streamMaxLength?: number;
+  /** How long published rows stay in Postgres. @default 24 */
+  retentionHours?: number;
+  /** How long an idempotency key is honoured. @default 24 */
+  idempotencyHours?: number;
+  /** Safety-net poll while idle, and how often a non-holder tries the lock. @default 1000 */
+  pollIntervalMs?: number;
+  /** Published-row markers outlive any republish: @default 7 days */
+  markerTtlSeconds?: number;
+}
+
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private isRunning = false;
+  private isHolder = false;
+  private wakeUp: (() => void) | undefined;
+  private isWoken = false;
+  private loop: Promise<void> | undefined;
+  private stopListening: (() => Promise<void>) | undefined;
+  private lastPruneMs = 0;
+
+  constructor(private readonly options: RelayOptions) {
+    this.batchSize = options.batchSize ?? 100;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  /** True while this replica holds the relay lock. */
+  get isLeader(): boolean {
+    return this.isHolder;
+  }
+
+  async start(): Promise<void> {
+    this.isRunning = true;
+    this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, () => this.wake());
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.isRunning = false;
+    this.wake();
+    await this.loop;
+    await this.stopListening?.().catch(() => undefined);
+  }
+
+  /** Drain now (a local commit, or a NOTIFY from another replica). */
+  wake(): void {
+    this.isWoken = true;
+    this.wakeUp?.();
+  }
+
+  /** Unpublished rows (the backlog /readyz and /metrics show). */
+  async backlog(): Promise<number> {
+    const [row] = await this.options.database.backgroundDb
+      .select({ count: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(isNull(outbox.publishedAt));
+    return Number(row?.count ?? 0);
+  }
+
+  private async run(): Promise<void> {
+    while (this.isRunning) {
+      try {
+        const lock = await this.options.database.tryAdvisoryLock(RELAY_LOCK_KEY);
+        if (!lock) {
+          await this.idle(this.pollIntervalMs);
+          continue;
+        }
+        let isLost = false;
+        void lock.lost.then(() => (isLost = true));
+        this.isHolder = true;
+        try {
+          await this.drainWhile(() => this.isRunning && !isLost);
+        } finally {
+          this.isHolder = false;
+          await lock.release().catch(() => undefined);
+        }
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'outbox relay failed; retrying');
+        await delay(this.pollIntervalMs);
+      }
+    }
+  }
+
+  private async drainWhile(shouldGoOn: () => boolean): Promise<void> {
+    let backoffMs = 0;
+    while (shouldGoOn()) {
+      this.isWoken = false;
+      let published: number;
+      try {
+        published = await this.publishBatch();
+        backoffMs = 0;
+      } catch (error) {
+        backoffMs = Math.min(Math.max(backoffMs * 2, 100), 5000);
+        this.options.logger.warn({ reason: error instanceof Error ? error.message : String(error), backoffMs }, 'outbox relay cannot publish; retrying');
+        await delay(backoffMs);
+        continue;
+      }
+      if (published === this.batchSize) continue;
+      await this.pruneNowAndThen();
+      if (!this.isWoken) await this.idle(this.pollIntervalMs);
+    }
+  }
+
+  /** Publishes the oldest unpublished rows; returns how many. */
+  private async publishBatch(): Promise<number> {
+    const db = this.options.database.backgroundDb;
+    const rows = await db.select().from(outbox).where(isNull(outbox.publishedAt)).orderBy(asc(outbox.id)).limit(this.batchSize);
+    if (rows.length === 0) return 0;
+    const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const row of rows) {
+      const { numberOfKeys, keysAndArguments } = this.publishArguments(row);
+      void pipeline.publishEvent(numberOfKeys, ...keysAndArguments);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    // Mark the rows published up to the first failure; the rest are sent again (a no-op for any
+    // that did get through: the script returns their first stream id).
+    const published: Array<{ id: number; streamId: string }> = [];
+    for (const [index, row] of rows.entries()) {
+      const [error, streamId] = results[index] ?? [new Error('no reply')];
+      if (error) break;
+      published.push({ id: row.id, streamId: String(streamId) });
+    }
+    if (published.length > 0) {
+      await db.execute(sql`
+        update outbox set published_at = now(), stream_id = published.stream_id
+        from (values ${sql.join(
+          published.map((row) => sql`(${row.id}::bigint, ${row.streamId}::text)`),
+          sql`, `,
+        )}) as published(id, stream_id)
+        where outbox.id = published.id`);
+    }
+    if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
+    return rows.length;
+  }
+
+  private publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
+    const { keys } = this.options;
+    const invalidations = row.invalidations as CacheInvalidation[];
+    const event = row.payload as DomainEvent;
+    const generationKeys = invalidations.map((entry) => keys.cacheGeneration(entry.type));
+    const staleKeys = invalidations.flatMap((entry) =>
+      entry.keyIds.flatMap((keyId) => [keys.cacheValue(entry.type, keyId), keys.cacheLease(entry.type, keyId)]),
+    );
+    const l1Messages = invalidations.map((entry) => [entry.name, ...entry.keyIds].join(' '));
+    const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), ...generationKeys, ...staleKeys];
+    return {
+      numberOfKeys: allKeys.length,
+      keysAndArguments: [
+      ...allKeys,
+      this.options.markerTtlSeconds ?? 7 * 24 * 3600,
+      this.options.streamMaxLength ?? 100_000,
+      generationKeys.length,
+      keys.cacheInvalidationChannel(),
+      keys.outboxPublishedChannel(),
+      row.id,
+      l1Messages.length,
+      ...l1Messages,
+      'eventId',
+      row.eventId,
+      'type',
+      row.type,
+      'aggregateType',
+      row.aggregateType,
+      'aggregateId',
+      row.aggregateId,
+      'event',
+      JSON.stringify(event),
+      ],
+    };
+  }
+
+  /** Deletes published rows past their retention, and expired idempotency keys, every few minutes. */
+  private async pruneNowAndThen(): Promise<void> {
+    if (Date.now() - this.lastPruneMs < 5 * 60_000) return;
+    this.lastPruneMs = Date.now();
+    const db = this.options.database.backgroundDb;
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+    await db.delete(outbox).where(and(isNotNull(outbox.publishedAt), lt(outbox.publishedAt, hoursAgo(this.options.retentionHours ?? 24))));
+    await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, hoursAgo(this.options.idempotencyHours ?? 24)));
+  }
+
+  private async idle(ms: number): Promise<void> {
+    if (this.isWoken || !this.isRunning) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+  }
+}

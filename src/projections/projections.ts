@@ -1,0 +1,61 @@
+// The worker's projections: read models kept up to date from the domain streams, one consumer
+// group each. notifications (rows in Postgres, exactly once through processed_events) and top
+// products (a Redis sorted set, exactly once through per-event markers in Redis). Postgres stays
+// the source of truth: `--rebuild top-products` recomputes the set from it.
+import type Redis from 'ioredis';
+import type { Db } from '../db/client';
+import type { EventHandler } from '../events/consumer';
+import type { StreamName } from '../events/event-types';
+import type { RedisKeys } from '../redis/keys';
+import type { ProjectionScripts } from '../redis/scripts';
+import { createNotificationsHandler, NOTIFICATIONS_GROUP } from './notifications.projection';
+import { createTopProductsHandler, TOP_PRODUCTS_GROUP, TopProductsRebuildingError } from './top-products.projection';
+
+export const PROJECTION_NAMES = [NOTIFICATIONS_GROUP, TOP_PRODUCTS_GROUP] as const;
+export type ProjectionName = (typeof PROJECTION_NAMES)[number];
+
+export interface ProjectionDeps {
+  db: Db;
+  redis: Redis & ProjectionScripts;
+  keys: RedisKeys;
+}
+
+export interface Projection {
+  /** The consumer group: the projection's name. */
+  group: ProjectionName;
+  stream: StreamName;
+  handler: EventHandler;
+}
+
+export function createProjection(name: ProjectionName, deps: ProjectionDeps): Projection {
+  switch (name) {
+    case NOTIFICATIONS_GROUP:
+      return { group: name, stream: 'orders', handler: createNotificationsHandler(deps) };
+    case TOP_PRODUCTS_GROUP:
+      return { group: name, stream: 'orders', handler: createTopProductsHandler(deps) };
+    default: {
+      const unknown: never = name;
+      throw new Error(`unknown projection ${String(unknown)}`);
+    }
+  }
+}
+
+/** Postgres SQLSTATEs that say "try again" rather than "this event is bad". */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03']);
+const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+const TRANSIENT_MESSAGES = /Connection is closed|Connection terminated|connection timeout|MaxRetriesPerRequest|Stream isn't writeable/i;
+
+/**
+ * A dependency is down or busy (Postgres or Redis unreachable, a serialization conflict, a rebuild
+ * holding top products): the runner retries such an entry in place instead of spending one of its
+ * deliveries, so an outage never sends healthy events to the dead-letter stream.
+ */
+export function isTransientProjectionError(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  if (error instanceof TopProductsRebuildingError) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || TRANSIENT_ERRNOS.has(code))) return true;
+  if (TRANSIENT_MESSAGES.test(error.message) || error.name === 'MaxRetriesPerRequestError') return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isTransientProjectionError(inner, depth + 1))) return true;
+  return isTransientProjectionError(error.cause, depth + 1);
+}

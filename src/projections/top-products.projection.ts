@@ -1,0 +1,61 @@
+// Top products: a Redis sorted set of units sold per product id (keys.topProducts()). OrderPlaced
+// adds each line's quantity, OrderCancelled takes it off again. Redis cannot join a Postgres
+// transaction, so exactly-once comes from Redis itself: one script checks and sets the event's
+// applied marker and does the ZINCRBYs atomically (applyTopProductsDelta-3.lua).
+import type Redis from 'ioredis';
+import type { EventHandler } from '../events/consumer';
+import type { DomainEvent, OrderLine } from '../events/event-types';
+import type { RedisKeys } from '../redis/keys';
+import type { ProjectionScripts } from '../redis/scripts';
+
+export const TOP_PRODUCTS_GROUP = 'top-products';
+
+/** How long an applied event's marker lives: far longer than any redelivery of it can take. */
+export const DEFAULT_MARKER_TTL_SECONDS = 7 * 24 * 3600;
+
+/** A rebuild holds the projection; the runner retries the entry in place (isTransient) until it is done. */
+export class TopProductsRebuildingError extends Error {
+  override readonly name = 'TopProductsRebuildingError';
+}
+
+export interface TopProductsProjectionOptions {
+  redis: Redis & ProjectionScripts;
+  keys: RedisKeys;
+  /** @default DEFAULT_MARKER_TTL_SECONDS */
+  markerTtlSeconds?: number;
+}
+
+/** Units sold per product id that the event changes; empty for events that change none. */
+export function unitChangesOf(event: DomainEvent): Map<number, number> {
+  const sign = event.type === 'OrderPlaced' ? 1 : event.type === 'OrderCancelled' ? -1 : 0;
+  const changes = new Map<number, number>();
+  if (sign === 0) return changes;
+  const items = (event.data as { items?: unknown }).items;
+  if (!Array.isArray(items)) throw new Error(`${event.type} ${event.id} has no data.items list`);
+  for (const item of items as Array<Partial<OrderLine>>) {
+    const { productId, quantity } = item ?? {};
+    if (!Number.isSafeInteger(productId) || !Number.isSafeInteger(quantity) || quantity! <= 0) {
+      throw new Error(`${event.type} ${event.id} has an item without an integer productId and a positive quantity`);
+    }
+    changes.set(productId!, (changes.get(productId!) ?? 0) + sign * quantity!);
+  }
+  return changes;
+}
+
+export function createTopProductsHandler(options: TopProductsProjectionOptions): EventHandler {
+  const { redis, keys } = options;
+  const markerTtlSeconds = options.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS;
+  return async (event) => {
+    const changes = unitChangesOf(event);
+    if (changes.size === 0) return;
+    const result = await redis.applyTopProductsDelta(
+      3,
+      keys.topProductsApplied(event.id),
+      keys.topProducts(),
+      keys.topProductsRebuildLock(),
+      markerTtlSeconds,
+      ...[...changes].flat(),
+    );
+    if (result === -1) throw new TopProductsRebuildingError('top products are being rebuilt; the event is applied afterwards');
+  };
+}

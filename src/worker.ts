@@ -1,0 +1,175 @@
+// The worker process (`npm run worker`): consumer groups over the domain streams that keep the
+// projections (notifications, top products) up to date. Run as many as you like: the workers of a
+// group share its entries, and take over those of a worker that died. SIGTERM/SIGINT let the
+// current batches finish, then exit 0.
+//
+// `npm run worker -- --rebuild top-products` recomputes the top-products set from Postgres and exits.
+// Start-up failures a user can fix (bad config, no Redis, no PostgreSQL) print one line.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import type Redis from 'ioredis';
+import { ConfigError, describeError, loadConfig, redactUrl, type Config } from './config';
+import { openDatabase, type Database } from './db/client';
+import { createLogger, type Logger } from './logger';
+import { startProjectionWorker } from './projections/projection-worker';
+import { rebuildTopProducts } from './projections/top-products.rebuild';
+import { connectRedis, RedisUnreachableError } from './redis/connection';
+import { createRedisKeys } from './redis/keys';
+import { defineProjectionScripts } from './redis/scripts';
+
+const REBUILDABLE = ['top-products'] as const;
+
+const REDIS_HINT =
+  'Start Redis (install redis-server and run it, or `docker compose up -d redis`), or point REDIS_URL at a running one.';
+
+class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+function exitWith(message: string): never {
+  process.stderr.write(`streamgate worker: ${message}\n`);
+  process.exit(1);
+}
+
+function parseCommandLine(): { rebuild: (typeof REBUILDABLE)[number] | undefined } {
+  const { values } = parseArgs({ options: { rebuild: { type: 'string' } } });
+  const rebuild = values.rebuild;
+  if (rebuild !== undefined && !(REBUILDABLE as readonly string[]).includes(rebuild)) {
+    throw new StartupError(`--rebuild must be one of: ${REBUILDABLE.join(', ')}; got "${rebuild}"`);
+  }
+  return { rebuild: rebuild as (typeof REBUILDABLE)[number] | undefined };
+}
+
+/** The same database and migrations as the gateway (migrating is safe from several processes at once). */
+async function openMigratedDatabase(config: Config, databaseUrl: string): Promise<Database> {
+  let database: Database | undefined;
+  try {
+    database = await openDatabase({ databaseUrl, poolSize: config.DATABASE_POOL_SIZE });
+    await database.migrate();
+    return database;
+  } catch (error) {
+    await database?.close().catch(() => undefined);
+    throw new StartupError(`Cannot use the database at ${redactUrl(databaseUrl)} (${describeError(error)}). Start PostgreSQL there or fix DATABASE_URL.`);
+  }
+}
+
+async function connect(config: Config, role: string): Promise<Redis> {
+  // One attempt per command during an outage: the loops see the error, log it and back off.
+  return connectRedis(
+    { url: config.REDIS_URL, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:worker:${role}` },
+    { maxRetriesPerRequest: 1 },
+  );
+}
+
+async function closeAll(connections: Redis[]): Promise<void> {
+  await Promise.all(
+    connections.map((connection) =>
+      connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect(),
+    ),
+  );
+}
+
+function watchConnection(connection: Redis, role: string, logger: Logger): Redis {
+  connection.on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
+  return connection;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  let rebuild: (typeof REBUILDABLE)[number] | undefined;
+  try {
+    config = loadConfig();
+    ({ rebuild } = parseCommandLine());
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof StartupError) exitWith(error.message);
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) exitWith(error.message);
+    throw error;
+  }
+  const databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    exitWith(
+      'workers need PostgreSQL: set DATABASE_URL. The embedded PGlite database (PGLITE_DIR) can be opened by one process ' +
+        'only, the gateway.',
+    );
+  }
+  const logger = createLogger(config.LOG_LEVEL).child({ process: 'worker' });
+
+  const connections: Redis[] = [];
+  let database: Database;
+  try {
+    connections.push(watchConnection(await connect(config, 'command'), 'command', logger));
+    database = await openMigratedDatabase(config, databaseUrl);
+  } catch (error) {
+    await closeAll(connections);
+    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_HINT}`);
+    if (error instanceof StartupError) exitWith(error.message);
+    throw error;
+  }
+  const [redis] = connections as [Redis];
+  const keys = createRedisKeys(config.REDIS_PREFIX);
+  const closeEverything = async () => {
+    await closeAll(connections);
+    await database.close();
+  };
+
+  if (rebuild === 'top-products') {
+    try {
+      const startedAt = Date.now();
+      const summary = await rebuildTopProducts({ db: database.db, redis: defineProjectionScripts(redis), keys });
+      logger.info({ ...summary, durationMs: Date.now() - startedAt }, 'rebuilt top products from Postgres');
+    } catch (error) {
+      await closeEverything();
+      exitWith(`rebuilding top products failed: ${describeError(error)}`);
+    }
+    await closeEverything();
+    process.exit(0);
+  }
+
+  const consumer = config.WORKER_CONSUMER_NAME ?? `${hostname()}-${process.pid}`;
+  const worker = await startProjectionWorker({
+    db: database.db,
+    redis,
+    openBlockingConnection: async (group) => {
+      const connection = watchConnection(await connect(config, `blocking:${group}`), `blocking:${group}`, logger);
+      connections.push(connection);
+      return connection;
+    },
+    keys,
+    logger,
+    groups: config.WORKER_GROUPS,
+    consumer,
+    batchSize: config.WORKER_BATCH_SIZE,
+    blockMs: config.WORKER_BLOCK_MS,
+    claimIdleMs: config.WORKER_CLAIM_IDLE_MS,
+    maxDeliveries: config.WORKER_MAX_DELIVERIES,
+  }).catch(async (error: unknown) => {
+    await closeEverything();
+    throw error;
+  });
+  logger.info({ groups: config.WORKER_GROUPS, consumer, database: database.kind }, 'Streamgate worker ready');
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down after the current batches');
+    const forceExit = setTimeout(() => {
+      logger.error('shutdown grace period elapsed; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS);
+    forceExit.unref();
+    worker
+      .stop()
+      .then(closeEverything)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  exitWith(`failed to start: ${describeError(error)}`);
+});

@@ -1,0 +1,123 @@
+// Two real worker processes in one consumer group; the one holding a batch is killed with SIGKILL
+// halfway through it. The other claims the dead worker's pending entries once they are idle for
+// WORKER_CLAIM_IDLE_MS, every notification exists exactly once, the top-products set counts every
+// order exactly once, and XPENDING drains to 0.
+//
+// PostgreSQL only: the two workers must share one database, and embedded PGlite belongs to one
+// process. CI runs the suite a second time with DATABASE_URL, where this runs.
+import { count, countDistinct, eq } from 'drizzle-orm';
+import type Redis from 'ioredis';
+import { hashPassword } from '../../src/auth/password';
+import { openDatabase, type Database } from '../../src/db/client';
+import { notifications, processedEvents } from '../../src/db/schema';
+import { seedDatabase } from '../../src/db/seed';
+import { connectRedis } from '../../src/redis/connection';
+import { createRedisKeys } from '../../src/redis/keys';
+import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+const keys = createRedisKeys('sg');
+const ORDERS = keys.stream('orders');
+const ORDER_COUNT = 200;
+const USERS = 10;
+const PRODUCTS = 5;
+
+describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only: PGlite cannot be shared by two processes)', () => {
+  let redisServer: RedisServerHandle;
+  let gatewayDatabase: GatewayDatabase;
+  let database: Database;
+  let redis: Redis;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+    gatewayDatabase = await createGatewayDatabase();
+    database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
+    await database.migrate();
+    await seedDatabase(database.db, { users: USERS, products: PRODUCTS, orders: 0, hashPassword });
+    redis = await connectRedis({ url: redisServer.url });
+  });
+
+  afterAll(async () => {
+    for (const worker of workers) await worker.kill();
+    redis?.disconnect();
+    await database?.close();
+    await gatewayDatabase?.dispose();
+    await redisServer?.stop();
+  });
+
+  it('lets the surviving worker take over: every notification once, top products exact, XPENDING back to 0', async () => {
+    const env = {
+      REDIS_URL: redisServer.url,
+      ...gatewayDatabase.env,
+      // One batch holds every entry, so whoever reads first holds them all until it acknowledges.
+      WORKER_BATCH_SIZE: '1000',
+      WORKER_BLOCK_MS: '1000',
+      WORKER_CLAIM_IDLE_MS: '500',
+    };
+    const names = ['worker-a', 'worker-b'];
+    const byName = new Map<string, WorkerProcess>();
+    await Promise.all(
+      names.map(async (name) => {
+        const worker = await startWorkerProcess({ env: { ...env, WORKER_CONSUMER_NAME: name } });
+        workers.push(worker);
+        byName.set(name, worker);
+      }),
+    );
+
+    const placed = Array.from({ length: ORDER_COUNT }, (_, index) =>
+      orderEvent('OrderPlaced', {
+        orderId: 1000 + index,
+        userId: 1 + (index % USERS),
+        status: 'PENDING',
+        totalCents: 100,
+        items: [{ productId: 1 + (index % PRODUCTS), quantity: 1 + (index % 3), unitPriceCents: 100 }],
+      }),
+    );
+    const paid = placed.map((event) => orderEvent('OrderPaid', { orderId: event.data.orderId, userId: event.data.userId, status: 'PAID' }));
+    const ids = await publishEvents(redis, ORDERS, placed.flatMap((event, index) => [event, paid[index]!]));
+
+    // Some notifications exist: the holder of the batch is part way through it.
+    const notificationCount = async () => (await database.db.select({ value: count() }).from(notifications))[0]!.value;
+    await waitUntil(async () => (await notificationCount()) >= 20, 'the first notifications exist', 30_000, 5);
+    const [, , , holders] = (await redis.xpending(ORDERS, 'notifications')) as [number, string, string, Array<[string, string]> | null];
+    const [holder] = holders!.map(([name]) => name);
+    const victim = byName.get(holder!)!;
+    expect(await victim.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+
+    // Killed mid-batch: entries it had read but not acknowledged are still pending under its name.
+    const [, , , pendingAfterKill] = (await redis.xpending(ORDERS, 'notifications')) as [number, string, string, Array<[string, string]> | null];
+    expect(Number(new Map(pendingAfterKill ?? []).get(holder!) ?? 0)).toBeGreaterThan(0);
+    expect(await notificationCount()).toBeLessThan(ORDER_COUNT);
+
+    for (const group of ['notifications', 'top-products']) {
+      await waitUntil(() => hasCaughtUp(redis, ORDERS, group, ids.at(-1)!), `${group} has acknowledged every entry`, 60_000);
+      expect(await pendingCount(redis, ORDERS, group)).toBe(0);
+    }
+
+    const [totals] = await database.db
+      .select({ rows: count(), events: countDistinct(notifications.eventId) })
+      .from(notifications);
+    expect(totals).toEqual({ rows: ORDER_COUNT, events: ORDER_COUNT });
+    const stored = await database.db.select({ eventId: notifications.eventId }).from(notifications);
+    expect(stored.map((row) => row.eventId).sort()).toEqual(paid.map((event) => event.id).sort());
+    const [processed] = await database.db
+      .select({ value: count() })
+      .from(processedEvents)
+      .where(eq(processedEvents.consumerGroup, 'notifications'));
+    expect(processed!.value).toBe(ORDER_COUNT);
+
+    const expectedUnits: Record<string, number> = {};
+    for (const event of placed) {
+      for (const item of event.data.items) expectedUnits[item.productId] = (expectedUnits[item.productId] ?? 0) + item.quantity;
+    }
+    const reply = await redis.zrange(keys.topProducts(), 0, -1, 'WITHSCORES');
+    const units: Record<string, number> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) units[reply[i]!] = Number(reply[i + 1]);
+    expect(units).toEqual(expectedUnits);
+    expect(await redis.exists(keys.deadLetterStream('orders'))).toBe(0);
+  });
+});

@@ -1,0 +1,125 @@
+// The worker as an operator runs it (`node -r ./scripts/register-swc.js src/worker.ts`): start-up
+// failures print one line and exit 1; on PostgreSQL it applies events, SIGTERM lets it finish and
+// exit 0, and `--rebuild top-products` rewrites the sorted set from Postgres and exits 0.
+import { count, eq } from 'drizzle-orm';
+import type Redis from 'ioredis';
+import { hashPassword } from '../../src/auth/password';
+import { openDatabase, type Database } from '../../src/db/client';
+import { notifications, orderItems, orders } from '../../src/db/schema';
+import { seedDatabase } from '../../src/db/seed';
+import { connectRedis } from '../../src/redis/connection';
+import { createRedisKeys } from '../../src/redis/keys';
+import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { hasCaughtUp, orderEvent, publishEvents, waitUntil } from '../support/stream-events';
+import { runWorkerToExit, startWorkerProcess } from '../support/worker-process';
+
+const failFastMs = 15_000;
+const stackTraceLine = /^\s+at /m;
+/** Nothing listens here: a database that cannot be reached. */
+const UNREACHABLE_DATABASE_URL = 'postgres://postgres@127.0.0.1:1/none';
+const keys = createRedisKeys('sg');
+
+const stderrLines = (stderr: string) => stderr.split('\n').filter((line) => line !== '');
+
+describe('worker process start-up failures', () => {
+  let redisServer: RedisServerHandle;
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await redisServer?.stop();
+  });
+
+  async function expectOneLineExit(env: Record<string, string>, mentions: string[], args: string[] = []) {
+    const result = await runWorkerToExit({ env, args }, failFastMs);
+    expect(result).toMatchObject({ code: 1, signal: null });
+    const lines = stderrLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    for (const text of mentions) expect(lines[0]).toContain(text);
+    expect(result.stderr).not.toMatch(stackTraceLine);
+  }
+
+  it('refuses embedded PGlite, which only the gateway process may open', async () => {
+    await expectOneLineExit({ REDIS_URL: redisServer.url }, ['DATABASE_URL', 'PGlite']);
+  });
+
+  it('names a bad setting', async () => {
+    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL, WORKER_BATCH_SIZE: '0' }, ['WORKER_BATCH_SIZE']);
+  });
+
+  it('names what --rebuild accepts', async () => {
+    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['--rebuild', 'top-products'], ['--rebuild', 'everything']);
+  });
+
+  it('names the Redis URL and how to fix it when Redis is unreachable', async () => {
+    const closed = await startRedisServer();
+    await closed.stop();
+    await expectOneLineExit({ REDIS_URL: closed.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, [closed.url, 'REDIS_URL', 'redis-server']);
+  });
+
+  it('names the database when PostgreSQL is unreachable', async () => {
+    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['postgres://postgres@127.0.0.1:1/none', 'DATABASE_URL']);
+  });
+});
+
+const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
+
+describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: workers refuse embedded PGlite)', () => {
+  let redisServer: RedisServerHandle;
+  let gatewayDatabase: GatewayDatabase;
+  let database: Database;
+  let redis: Redis;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redisServer = await startRedisServer();
+    gatewayDatabase = await createGatewayDatabase();
+    database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
+    await database.migrate();
+    await seedDatabase(database.db, { users: 5, products: 6, orders: 60, hashPassword });
+    redis = await connectRedis({ url: redisServer.url });
+    env = { REDIS_URL: redisServer.url, ...(gatewayDatabase.env as Record<string, string>), WORKER_BLOCK_MS: '1000' };
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await database?.close();
+    await gatewayDatabase?.dispose();
+    await redisServer?.stop();
+  });
+
+  it('applies published events, and on SIGTERM finishes and exits 0', async () => {
+    const worker = await startWorkerProcess({ env: { ...env, WORKER_CONSUMER_NAME: 'solo' } });
+    try {
+      const events = [1, 2, 3].map((orderId) => orderEvent('OrderPaid', { orderId, userId: 1, status: 'PAID' }));
+      const ids = await publishEvents(redis, keys.stream('orders'), events);
+      await waitUntil(() => hasCaughtUp(redis, keys.stream('orders'), 'notifications', ids.at(-1)!), 'the notifications group has caught up');
+      expect((await database.db.select({ value: count() }).from(notifications))[0]!.value).toBe(3);
+
+      expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(worker.logs().some((line) => line.msg === 'shutting down after the current batches')).toBe(true);
+    } finally {
+      await worker.kill();
+    }
+  });
+
+  it('--rebuild top-products writes units sold per product from Postgres and exits 0', async () => {
+    await redis.zadd(keys.topProducts(), 12345, '1');
+    const result = await runWorkerToExit({ env, args: ['--rebuild', 'top-products'] });
+    expect(result).toMatchObject({ code: 0, signal: null });
+    expect(result.logs.find((line) => line.msg === 'rebuilt top products from Postgres')).toMatchObject({ products: expect.any(Number) });
+
+    const items = await database.db.select().from(orderItems).innerJoin(orders, eq(orders.id, orderItems.orderId));
+    const expected: Record<string, number> = {};
+    for (const { order_items: item, orders: order } of items) {
+      if (order.status !== 'CANCELLED') expected[item.productId] = (expected[item.productId] ?? 0) + item.quantity;
+    }
+    const reply = await redis.zrange(keys.topProducts(), 0, -1, 'WITHSCORES');
+    const units: Record<string, number> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) units[reply[i]!] = Number(reply[i + 1]);
+    expect(units).toEqual(expected);
+  });
+});
