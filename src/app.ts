@@ -21,7 +21,8 @@ import { createLoaders, createServices, type GatewayContext } from './modules/co
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
-import { connectRedisConnections, type RedisConnections } from './redis/connection';
+import { connectRedis, connectRedisConnections, type RedisConnections } from './redis/connection';
+import { startProjectionWorker } from './projections/projection-worker';
 import { createRedisKeys } from './redis/keys';
 import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
@@ -37,6 +38,11 @@ export interface AppOptions {
   logger?: Logger;
   /** Fault injection for tests: runs after a mutation's commit, before its event is published. */
   afterCommit?: () => void;
+  /**
+   * Run the projections (notifications, top products) in this process. For the embedded PGlite,
+   * which no separate worker process can open; with PostgreSQL run `npm run worker` instead.
+   */
+  runProjections?: boolean;
 }
 
 export interface App {
@@ -81,7 +87,13 @@ async function openMigratedDatabase(config: Config, logger: Logger, givenDatabas
 }
 
 /** Builds every part; throws RedisUnreachableError or DatabaseUnreachableError when those do not answer. */
-export async function createApp({ config, database: givenDatabase, logger = createLogger(config.LOG_LEVEL), afterCommit }: AppOptions): Promise<App> {
+export async function createApp({
+  config,
+  database: givenDatabase,
+  logger = createLogger(config.LOG_LEVEL),
+  afterCommit,
+  runProjections = false,
+}: AppOptions): Promise<App> {
   const connections = await connectRedisConnections({
     url: config.REDIS_URL,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
@@ -146,6 +158,23 @@ export async function createApp({ config, database: givenDatabase, logger = crea
     afterCommit,
   });
 
+  const blockingConnections: Redis[] = [];
+  const projections = runProjections
+    ? await startProjectionWorker({
+        db: database.db,
+        redis: connections.command,
+        openBlockingConnection: async (group) => {
+          const connection = await connectRedis({ url: config.REDIS_URL, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:projection:${group}` });
+          blockingConnections.push(connection);
+          return connection;
+        },
+        keys,
+        logger,
+        groups: config.WORKER_GROUPS,
+        consumer: `gateway-${process.pid}`,
+      })
+    : undefined;
+
   const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
   const loginLimiter = createLoginLimiter({ redis: connections.command, keyPrefix: keys.loginFailures() });
   const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys });
@@ -206,6 +235,8 @@ export async function createApp({ config, database: givenDatabase, logger = crea
       (stopping ??= (async () => {
         await server.close();
         await relay.stop();
+        await projections?.stop();
+        for (const connection of blockingConnections) connection.disconnect();
         await publishWaiters.stop();
         cache.close();
         await l1?.stop();

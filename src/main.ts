@@ -24,7 +24,8 @@ async function main(): Promise<void> {
 
   let app: App;
   try {
-    app = await createApp({ config });
+    // On embedded PGlite no worker process can open the database, so the gateway runs the projections.
+    app = await createApp({ config, runProjections: config.DATABASE_URL === undefined });
   } catch (error) {
     if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_HINT}`);
     if (error instanceof DatabaseUnreachableError) exitWith(error.message);
