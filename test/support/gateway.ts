@@ -26,6 +26,8 @@ export interface TestGatewayOptions {
   seed?: Parameters<typeof seedTestData>[1];
   redisServer?: RedisServerHandle;
   database?: TestDatabase;
+  /** Fault injection: runs after each mutation's commit, before its event is published (createApp's `afterCommit`). */
+  afterCommit?: () => void;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -41,7 +43,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL) });
+  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL), afterCommit: options.afterCommit });
   const url = await app.listen();
 
   const graphql: TestGateway['graphql'] = async (query, { variables, token, headers } = {}) => {
