@@ -111,7 +111,14 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       },
       tryAdvisoryLock: async (key) => {
         const client = await takeDedicated();
-        const lost = new Promise<void>((resolve) => client.once('error', () => resolve()));
+        let onLost = () => undefined as void;
+        const lost = new Promise<void>((resolve) => (onLost = resolve));
+        const onError = () => onLost();
+        client.once('error', onError);
+        const giveBackQuietly = () => {
+          client.off('error', onError);
+          giveBack(client);
+        };
         try {
           const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key]);
           if (rows[0]?.locked) {
@@ -119,14 +126,14 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
               lost,
               release: async () => {
                 await client.query('select pg_advisory_unlock($1)', [key]).catch(() => undefined);
-                giveBack(client);
+                giveBackQuietly();
               },
             };
           }
         } catch {
           // treated as not granted
         }
-        giveBack(client);
+        giveBackQuietly();
         return null;
       },
       listen: async (channel, onNotify) => {

@@ -6,7 +6,11 @@ import type { EventType } from './event-types';
 import { appendEvent, type NewEvent } from './outbox';
 import type { PublishWaiters } from './publish-waiters';
 
-export type Emit = <Type extends EventType>(event: NewEvent<Type>) => Promise<void>;
+/** Appends an event in the transaction; returns its outbox id. */
+export type Emit = <Type extends EventType>(event: NewEvent<Type>) => Promise<number>;
+
+/** Also wait, after the commit, for an event written by an earlier transaction (an idempotent replay). */
+export type AwaitPublished = (outboxId: number) => void;
 
 export interface EventWriterOptions {
   database: Database;
@@ -20,7 +24,7 @@ export interface EventWriterOptions {
 }
 
 export interface EventWriter {
-  transaction<Result>(work: (tx: Db, emit: Emit) => Promise<Result>): Promise<Result>;
+  transaction<Result>(work: (tx: Db, emit: Emit, awaitPublished: AwaitPublished) => Promise<Result>): Promise<Result>;
 }
 
 export function createEventWriter(options: EventWriterOptions): EventWriter {
@@ -28,9 +32,15 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
     async transaction(work) {
       const outboxIds: number[] = [];
       const result = await options.database.db.transaction((tx) =>
-        work(tx as unknown as Db, async (event) => {
-          outboxIds.push(await appendEvent(tx as unknown as Db, event));
-        }),
+        work(
+          tx as unknown as Db,
+          async (event) => {
+            const outboxId = await appendEvent(tx as unknown as Db, event);
+            outboxIds.push(outboxId);
+            return outboxId;
+          },
+          (outboxId) => outboxIds.push(outboxId),
+        ),
       );
       options.afterCommit?.();
       if (outboxIds.length > 0) {

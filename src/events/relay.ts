@@ -71,8 +71,9 @@ export class OutboxRelay {
     await this.stopListening?.().catch(() => undefined);
   }
 
-  /** Drain now (a local commit, or a NOTIFY from another replica). */
+  /** Drain now (a local commit, or a NOTIFY from another replica). Only the lock holder drains. */
   wake(): void {
+    if (!this.isHolder && this.isRunning) return;
     this.isWoken = true;
     this.wakeUp?.();
   }

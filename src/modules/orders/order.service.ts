@@ -87,7 +87,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
       if (idempotencyKey != null && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
         throw badUserInput('`idempotencyKey` must be 1-200 letters, digits or _.:-', { argumentName: 'idempotencyKey' });
       }
-      return events.transaction(async (tx, emit) => {
+      return events.transaction(async (tx, emit, awaitPublished) => {
         if (idempotencyKey != null) {
           // A concurrent duplicate blocks here until the first commits, then finds its row.
           const claimed = await tx
@@ -100,9 +100,12 @@ export function createOrderService({ events }: { events: EventWriter }) {
               .select()
               .from(idempotencyKeys)
               .where(and(eq(idempotencyKeys.userId, viewer.id), eq(idempotencyKeys.key, idempotencyKey)));
-            const orderId = (first?.response as { orderId?: number } | undefined)?.orderId;
+            const { orderId, outboxId } = (first?.response ?? {}) as { orderId?: number; outboxId?: number };
             const [order] = orderId && first?.operation === 'placeOrder' ? await tx.select().from(orders).where(eq(orders.id, orderId)) : [];
             if (!order) throw new AppError(ErrorCode.Conflict, 'This idempotency key was used for another request.');
+            // Like the first attempt, a replay returns only once the order's event is out, so the
+            // caller reads it on any replica.
+            if (outboxId) awaitPublished(outboxId);
             return order;
           }
         }
@@ -126,7 +129,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
         const totalCents = placed.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
         const [order] = await tx.insert(orders).values({ userId: viewer.id, status: 'PENDING', totalCents }).returning();
         await tx.insert(orderItems).values(placed.map((line) => ({ orderId: order!.id, ...line })));
-        await emit({
+        const outboxId = await emit({
           type: 'OrderPlaced',
           aggregate: { type: 'Order', id: String(order!.id) },
           data: { orderId: order!.id, userId: viewer.id, status: order!.status, totalCents, items: placed },
@@ -136,7 +139,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
         if (idempotencyKey != null) {
           await tx
             .update(idempotencyKeys)
-            .set({ response: { orderId: order!.id } })
+            .set({ response: { orderId: order!.id, outboxId } })
             .where(and(eq(idempotencyKeys.userId, viewer.id), eq(idempotencyKeys.key, idempotencyKey)));
         }
         return order!;
