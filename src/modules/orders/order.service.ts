@@ -77,6 +77,19 @@ export function createOrderService({ events }: { events: EventWriter }) {
     return updated!;
   }
 
+  /** A status change with nothing else to it (pay, ship): lock, check, update, emit. */
+  const moveTo = (viewer: Viewer, orderId: number, status: OrderStatus, type: 'OrderPaid' | 'OrderShipped') =>
+    events.transaction(async (tx, emit) => {
+      const order = await setStatus(tx, await lockForTransition(tx, viewer, orderId, status), status);
+      await emit({
+        type,
+        aggregate: { type: 'Order', id: String(order.id) },
+        data: { orderId: order.id, userId: order.userId, status: order.status },
+        invalidates: orderInvalidations(order),
+      });
+      return order;
+    });
+
   return {
     /**
      * Places an order for the viewer. With an idempotency key, a retry (even a concurrent one)
@@ -146,30 +159,12 @@ export function createOrderService({ events }: { events: EventWriter }) {
       });
     },
 
-    pay: (viewer: Viewer, orderId: number) =>
-      events.transaction(async (tx, emit) => {
-        const order = await setStatus(tx, await lockForTransition(tx, viewer, orderId, 'PAID'), 'PAID');
-        await emit({
-          type: 'OrderPaid',
-          aggregate: { type: 'Order', id: String(order.id) },
-          data: { orderId: order.id, userId: order.userId, status: order.status },
-          invalidates: orderInvalidations(order),
-        });
-        return order;
-      }),
+    pay: (viewer: Viewer, orderId: number) => moveTo(viewer, orderId, 'PAID', 'OrderPaid'),
 
-    ship: (viewer: Viewer, orderId: number) =>
-      events.transaction(async (tx, emit) => {
-        if (!isAdmin(viewer)) throw new AppError(ErrorCode.Forbidden, 'Only admins ship orders.');
-        const order = await setStatus(tx, await lockForTransition(tx, viewer, orderId, 'SHIPPED'), 'SHIPPED');
-        await emit({
-          type: 'OrderShipped',
-          aggregate: { type: 'Order', id: String(order.id) },
-          data: { orderId: order.id, userId: order.userId, status: order.status },
-          invalidates: orderInvalidations(order),
-        });
-        return order;
-      }),
+    ship: (viewer: Viewer, orderId: number) => {
+      if (!isAdmin(viewer)) throw new AppError(ErrorCode.Forbidden, 'Only admins ship orders.');
+      return moveTo(viewer, orderId, 'SHIPPED', 'OrderShipped');
+    },
 
     /** Cancels a PENDING or PAID order and puts its items back in stock. */
     cancel: (viewer: Viewer, orderId: number) =>
