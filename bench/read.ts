@@ -7,16 +7,11 @@
 // in bench/README.md.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import autocannon, { type Result } from 'autocannon';
 import Redis from 'ioredis';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, SIZES, load, login, metric, prepareDatabase } from './harness';
 import { startRedisServer } from '../test/support/redis-server';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 
-const ROOT = path.join(__dirname, '..');
-const SIZES = { users: 10_000, products: 2_000, orders: 100_000 };
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = 3;
 const COLD_REQUESTS = 2_000;
 const LOGGED_IN_USERS = 100;
@@ -43,82 +38,12 @@ interface Row {
   badResponses: number;
 }
 
-function seedIfNeeded(env: NodeJS.ProcessEnv, marker: string): void {
-  if (fs.existsSync(marker)) return;
-  console.log(`seeding ${SIZES.users} users / ${SIZES.products} products / ${SIZES.orders} orders (once)...`);
-  execFileSync(
-    process.execPath,
-    ['-r', './scripts/register-swc.js', 'src/cli/seed.ts', '--users', `${SIZES.users}`, '--products', `${SIZES.products}`, '--orders', `${SIZES.orders}`],
-    { cwd: ROOT, env, stdio: 'inherit' },
-  );
-  fs.mkdirSync(path.dirname(marker), { recursive: true });
-  fs.writeFileSync(marker, new Date().toISOString());
-}
-
-/** Where the bench data lives: PGlite in .data/bench, or a `streamgate_bench` database next to DATABASE_URL. */
-function prepareDatabase(): Record<string, string> {
-  const baseUrl = process.env.DATABASE_URL;
-  if (!baseUrl) {
-    const dir = path.join(ROOT, '.data/bench/pglite');
-    seedIfNeeded({ ...process.env, PGLITE_DIR: dir }, path.join(ROOT, '.data/bench/pglite.seeded'));
-    return { PGLITE_DIR: dir };
-  }
-  const url = new URL(baseUrl);
-  url.pathname = '/streamgate_bench';
-  try {
-    execFileSync('psql', [baseUrl, '-c', 'create database streamgate_bench'], { stdio: 'ignore' });
-  } catch {
-    // already there
-  }
-  seedIfNeeded({ ...process.env, DATABASE_URL: url.toString() }, path.join(ROOT, '.data/bench/postgres.seeded'));
-  return { DATABASE_URL: url.toString() };
-}
-
-async function metric(gateway: GatewayProcess, name: string): Promise<number> {
-  const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
 async function costCounters(gateway: GatewayProcess) {
   return {
     operations: await metric(gateway, 'streamgate_http_operations_total'),
     sql: await metric(gateway, 'streamgate_sql_statements_total'),
     redis: await metric(gateway, 'streamgate_cache_redis_round_trips_total'),
   };
-}
-
-function isGoodBody(body: string | Buffer | undefined): boolean {
-  try {
-    const parsed = JSON.parse(String(body)) as { data?: Record<string, unknown> | null; errors?: unknown };
-    return !parsed.errors && !!parsed.data && Object.values(parsed.data).every((value) => value !== null);
-  } catch {
-    return false;
-  }
-}
-
-function load(gateway: GatewayProcess, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) {
-  return new Promise<Result>((resolve, reject) => {
-    autocannon(
-      {
-        url: gateway.url,
-        method: 'POST',
-        connections: CONNECTIONS,
-        ...(limit.requests ? { amount: limit.requests } : { duration: limit.seconds }),
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              body: body(),
-              headers: { 'content-type': 'application/json', ...headers() },
-            }),
-          },
-        ],
-        verifyBody: isGoodBody,
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    );
-  });
 }
 
 async function measure(
@@ -144,17 +69,6 @@ async function measure(
   };
   console.log(JSON.stringify(row));
   return row;
-}
-
-async function login(gateway: GatewayProcess, email: string): Promise<string> {
-  const response = await fetch(gateway.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: `mutation { login(email: "${email}", password: "password") { token } }` }),
-  });
-  const body = (await response.json()) as { data?: { login: { token: string } } };
-  if (!body.data) throw new Error(`login failed for ${email}: ${JSON.stringify(body)}`);
-  return body.data.login.token;
 }
 
 async function flushCache(redis: Redis): Promise<void> {
@@ -193,7 +107,7 @@ async function main(): Promise<void> {
           LOG_LEVEL: 'info',
           SEED_DEMO_DATA: 'false',
           // As `npm start` runs it (see package.json).
-          NODE_OPTIONS: '--max-semi-space-size=64',
+          NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
         },
         readyTimeoutMs: 120_000,
       });

@@ -1,0 +1,96 @@
+// Shared by the benchmarks: the seeded database (seeded once), the gateway's /metrics, autocannon
+// load with every response checked, and logins.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import autocannon, { type Result } from 'autocannon';
+import type { GatewayProcess } from '../test/support/gateway-process';
+
+export const ROOT = path.join(__dirname, '..');
+export const SIZES = { users: 10_000, products: 2_000, orders: 100_000 };
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+export const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** How `npm start` runs the gateway (see package.json). */
+export const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=64';
+
+function seedIfNeeded(env: NodeJS.ProcessEnv, marker: string): void {
+  if (fs.existsSync(marker)) return;
+  console.log(`seeding ${SIZES.users} users / ${SIZES.products} products / ${SIZES.orders} orders (once)...`);
+  execFileSync(
+    process.execPath,
+    ['-r', './scripts/register-swc.js', 'src/cli/seed.ts', '--users', `${SIZES.users}`, '--products', `${SIZES.products}`, '--orders', `${SIZES.orders}`],
+    { cwd: ROOT, env, stdio: 'inherit' },
+  );
+  fs.mkdirSync(path.dirname(marker), { recursive: true });
+  fs.writeFileSync(marker, new Date().toISOString());
+}
+
+/** Where the bench data lives: PGlite in .data/bench, or a `streamgate_bench` database next to DATABASE_URL. */
+export function prepareDatabase(): Record<string, string> {
+  const baseUrl = process.env.DATABASE_URL;
+  if (!baseUrl) {
+    const dir = path.join(ROOT, '.data/bench/pglite');
+    seedIfNeeded({ ...process.env, PGLITE_DIR: dir }, path.join(ROOT, '.data/bench/pglite.seeded'));
+    return { PGLITE_DIR: dir };
+  }
+  const url = new URL(baseUrl);
+  url.pathname = '/streamgate_bench';
+  try {
+    execFileSync('psql', [baseUrl, '-c', 'create database streamgate_bench'], { stdio: 'ignore' });
+  } catch {
+    // already there
+  }
+  seedIfNeeded({ ...process.env, DATABASE_URL: url.toString() }, path.join(ROOT, '.data/bench/postgres.seeded'));
+  return { DATABASE_URL: url.toString() };
+}
+
+export async function metric(gateway: GatewayProcess, name: string): Promise<number> {
+  const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+export function isGoodBody(body: string | Buffer | undefined): boolean {
+  try {
+    const parsed = JSON.parse(String(body)) as { data?: Record<string, unknown> | null; errors?: unknown };
+    return !parsed.errors && !!parsed.data && Object.values(parsed.data).every((value) => value !== null);
+  } catch {
+    return false;
+  }
+}
+
+export function load(gateway: GatewayProcess, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) {
+  return new Promise<Result>((resolve, reject) => {
+    autocannon(
+      {
+        url: gateway.url,
+        method: 'POST',
+        connections: CONNECTIONS,
+        ...(limit.requests ? { amount: limit.requests } : { duration: limit.seconds }),
+        requests: [
+          {
+            setupRequest: (request) => ({
+              ...request,
+              body: body(),
+              headers: { 'content-type': 'application/json', ...headers() },
+            }),
+          },
+        ],
+        verifyBody: isGoodBody,
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+export async function login(gateway: GatewayProcess, email: string): Promise<string> {
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: `mutation { login(email: "${email}", password: "password") { token } }` }),
+  });
+  const body = (await response.json()) as { data?: { login: { token: string } } };
+  if (!body.data) throw new Error(`login failed for ${email}: ${JSON.stringify(body)}`);
+  return body.data.login.token;
+}
+
