@@ -14,6 +14,7 @@ import type { EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
 import type { CacheInvalidation, DomainEvent } from './event-types';
 import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
+import { subscriptionChannels } from './subscription-channels';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
 const RELAY_LOCK_KEY = 7_041_978;
@@ -172,6 +173,7 @@ export class OutboxRelay {
       entry.keyIds.flatMap((keyId) => [keys.cacheValue(entry.type, keyId), keys.cacheLease(entry.type, keyId)]),
     );
     const l1Messages = invalidations.map((entry) => [entry.name, ...entry.keyIds].join(' '));
+    const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
     const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), ...generationKeys, ...staleKeys];
     return {
       numberOfKeys: allKeys.length,
@@ -185,6 +187,8 @@ export class OutboxRelay {
       row.id,
       l1Messages.length,
       ...l1Messages,
+      channels.length,
+      ...channels,
       'eventId',
       row.eventId,
       'type',

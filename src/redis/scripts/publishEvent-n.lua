@@ -6,7 +6,8 @@
 -- KEYS: published marker of the row, the stream, then G generation keys, then the value and lease
 --       keys to delete
 -- ARGV: marker TTL s, stream MAXLEN, G, L1 channel, outbox channel, outbox id, M (L1 messages),
---       the M L1 messages, then the entry's field/value pairs
+--       the M L1 messages, C (subscription channels), the C channels, then the entry's field/value
+--       pairs, the last being the event JSON. Subscribers get {"cursor":<stream id>,"event":<event>}.
 -- Reply: the stream entry id
 local existing = redis.call('GET', KEYS[1])
 if existing then
@@ -14,8 +15,10 @@ if existing then
 end
 local generationCount = tonumber(ARGV[3])
 local messageCount = tonumber(ARGV[7])
+local channelCount = tonumber(ARGV[8 + messageCount])
+local firstChannel = 9 + messageCount
 local fields = {}
-for i = 8 + messageCount, #ARGV do
+for i = firstChannel + channelCount, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
@@ -28,6 +31,10 @@ if #KEYS > 2 + generationCount then
 end
 for i = 8, 7 + messageCount do
   redis.call('PUBLISH', ARGV[4], ARGV[i])
+end
+local message = '{"cursor":"' .. id .. '","event":' .. ARGV[#ARGV] .. '}'
+for i = firstChannel, firstChannel + channelCount - 1 do
+  redis.call('PUBLISH', ARGV[i], message)
 end
 redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. id)
 return id
