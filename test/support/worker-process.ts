@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { configKeys } from '../../src/config';
-import type { ExitStatus, GatewayEnv, GatewayLogLine } from './gateway-process';
+import type { ExitStatus, GatewayEnv, GatewayLogLine, GatewayProcess } from './gateway-process';
 import { onWorkerExit, workerShared } from './worker-exit';
 
 export interface WorkerProcessOptions {
@@ -16,22 +16,8 @@ export interface WorkerProcessOptions {
   args?: string[];
 }
 
-export interface WorkerProcess {
-  pid: number;
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** The stdout lines that parsed as JSON, oldest first. */
-  logs(): GatewayLogLine[];
-  /** Resolves with the first log line, past or future, that matches; rejects if the process exits first. */
-  waitForLog(matches: (line: GatewayLogLine) => boolean, timeoutMs?: number): Promise<GatewayLogLine>;
-  /** Resolves when the process has exited and its output is fully read. */
-  waitForExit(): Promise<ExitStatus>;
-  /** Sends `signal` (@default 'SIGTERM') and waits for the exit. */
-  stop(signal?: NodeJS.Signals): Promise<ExitStatus>;
-  /** SIGKILL (a crash), then waits for the exit. */
-  kill(): Promise<ExitStatus>;
-}
+/** A worker process: the same handle as a gateway process, without the URLs and the PGlite folder. */
+export type WorkerProcess = Omit<GatewayProcess, 'url' | 'wsUrl' | 'pgliteDir'>;
 
 export interface WorkerRunResult extends ExitStatus {
   stdout: string;
