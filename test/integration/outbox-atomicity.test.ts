@@ -117,16 +117,7 @@ describe('a failure inside the transaction', () => {
     expect(body.data ?? null).toBeNull();
     expect(body.errors?.map((error) => error.extensions?.code)).toEqual(['CONFLICT']);
 
-    const after = await snapshot();
-    expect(after.orders).toBe(before.orders);
-    expect(after.outbox).toBe(before.outbox);
-    expect(after.stock).toEqual(before.stock);
-
-    const sentinelId = await placeSentinelOrder();
-    const entries = await streamEntries();
-    expect(entries.slice(0, before.streamEntries.length)).toEqual(before.streamEntries);
-    expect(entries.slice(before.streamEntries.length).map((entry) => entry.aggregateId)).toEqual([sentinelId]);
-    await expectStreamMatchesCommittedRows();
+    await expectNothingWrittenSince(before);
   });
 
   it('rolls back the outbox row too when the commit itself fails after the event was appended', async () => {
@@ -152,18 +143,27 @@ describe('a failure inside the transaction', () => {
 
     // Sequences are not transactional: the outbox row was inserted, then rolled back with the rest.
     expect(await outboxSequenceValue()).toBe(sequenceBefore + 1);
-    const after = await snapshot();
-    expect(after.orders).toBe(before.orders);
-    expect(after.outbox).toBe(before.outbox);
-    expect(after.stock).toEqual(before.stock);
-
-    const sentinelId = await placeSentinelOrder();
-    const entries = await streamEntries();
-    expect(entries.slice(0, before.streamEntries.length)).toEqual(before.streamEntries);
-    expect(entries.slice(before.streamEntries.length).map((entry) => entry.aggregateId)).toEqual([sentinelId]);
-    await expectStreamMatchesCommittedRows();
+    await expectNothingWrittenSince(before);
   });
 });
+
+/**
+ * No order, outbox row or stock change since `before`, and no stream entry either: the next order
+ * returns only once its own event is out, and events go out in outbox order, so its entry is then
+ * the only new one.
+ */
+async function expectNothingWrittenSince(before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
+  const after = await snapshot();
+  expect(after.orders).toBe(before.orders);
+  expect(after.outbox).toBe(before.outbox);
+  expect(after.stock).toEqual(before.stock);
+
+  const sentinelId = await placeSentinelOrder();
+  const entries = await streamEntries();
+  expect(entries.slice(0, before.streamEntries.length)).toEqual(before.streamEntries);
+  expect(entries.slice(before.streamEntries.length).map((entry) => entry.aggregateId)).toEqual([sentinelId]);
+  await expectStreamMatchesCommittedRows();
+}
 
 async function outboxSequenceValue(): Promise<number> {
   const [row] = await db()
