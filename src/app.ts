@@ -8,6 +8,7 @@ import { isDatabaseEmpty, seedDatabase } from './db/seed';
 import { hashPassword } from './auth/password';
 import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
+import type { SubscriberSocket } from './subscriptions/subscription-feeds';
 import type { RequestInfo } from './auth/viewer';
 import { createCacheStore, type CacheStore } from './cache/cache-store';
 import { createEventWriter } from './events/event-writer';
@@ -26,6 +27,8 @@ import { startProjectionWorker } from './projections/projection-worker';
 import { createRedisKeys } from './redis/keys';
 import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
+import { SubscriptionFeeds } from './subscriptions/subscription-feeds';
+import { SessionRevocations } from './auth/session-revocations';
 
 export class DatabaseUnreachableError extends Error {
   override readonly name = 'DatabaseUnreachableError';
@@ -177,21 +180,34 @@ export async function createApp({
 
   const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
   const loginLimiter = createLoginLimiter({ redis: connections.command, keyPrefix: keys.loginFailures() });
-  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys });
-  const pubSub = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
+  const { pubSub, redisPubSub } = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
+  const subscriptions = new SubscriptionFeeds({
+    pubSub: redisPubSub,
+    subscriber: connections.subscriber,
+    redis: connections.command,
+    keys,
+    maxReplayEntries: config.SUBSCRIPTION_REPLAY_LIMIT,
+    maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
+    onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions could not catch up yet; retrying on reconnect'),
+  });
+  subscriptions.start();
+  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys, cache, subscriptions });
   const schema = await buildGatewaySchema(pubSub);
   const metrics = createMetrics({
     cacheStats,
     sqlStatements: () => database.sqlStats.statements,
     pendingInvalidations: () => cache.pendingInvalidations(),
     outboxBacklog: () => relay.backlog(),
+    subscriptions,
+    websocketConnections: () => server.websocket.wsServer.clients.size,
   });
 
-  const createContext = (authentication: Authentication, request: RequestInfo): GatewayContext => ({
+  const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
     loaders: createLoaders(database.db, cache),
     services,
+    socket,
   });
   const authenticateRequest = (authorization: unknown) => authenticate(sessions, authorization);
 
@@ -213,9 +229,21 @@ export async function createApp({
     ],
     readinessDetails: async () => ({ outboxBacklog: await relay.backlog(), isRelayLeader: relay.isLeader }),
     metrics,
+    websocketLimits: {
+      maxConnections: config.WS_MAX_CONNECTIONS,
+      maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      sessionCheckIntervalMs: config.WS_SESSION_CHECK_SECONDS * 1000,
+    },
     authenticate: authenticateRequest,
     createContext,
   });
+  const revocations = new SessionRevocations({
+    subscriber: connections.subscriber,
+    channel: keys.sessionRevocationsChannel(),
+    onRevoked: (revocation) => server.websocket.sessions.closeRevoked(revocation),
+    onResync: () => void server.websocket.sessions.recheckAll(),
+  });
+  await revocations.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -234,6 +262,8 @@ export async function createApp({
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
+        revocations.stop();
+        subscriptions.stop();
         await relay.stop();
         await projections?.stop();
         for (const connection of blockingConnections) connection.disconnect();

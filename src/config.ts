@@ -73,6 +73,16 @@ export const configSchema = z.object({
   CACHE_L1_MAX_ENTRIES: integer(1, 10_000_000).default(10_000),
   /** Upper bound on the age of an L1 entry (invalidation messages usually drop it far sooner). */
   CACHE_L1_TTL_MS: integer(1, 3_600_000).default(5000),
+  /** Websockets one replica accepts at once; more are closed with 1013 (try again later). */
+  WS_MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
+  /** Operations (subscriptions) one websocket may run at once. */
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(100),
+  /** How often each websocket's session is checked again (expired or missed revocation => 4403). */
+  WS_SESSION_CHECK_SECONDS: integer(1, 86_400).default(60),
+  /** Events queued for one subscriber that is not reading before its socket is closed (4100). */
+  SUBSCRIPTION_MAX_QUEUED_EVENTS: integer(1, 1_000_000).default(1000),
+  /** Most stream entries a resuming subscription replays; further behind is CURSOR_EXPIRED. */
+  SUBSCRIPTION_REPLAY_LIMIT: integer(1, 1_000_000).default(10_000),
   /** Approximate length each domain stream is trimmed to (XADD MAXLEN ~). */
   EVENT_STREAM_MAXLEN: integer(100, 100_000_000).default(100_000),
   /** Outbox rows published per relay round trip. */

@@ -11,6 +11,7 @@ export enum ErrorCode {
   Conflict = 'CONFLICT',
   RateLimited = 'RATE_LIMITED',
   CursorExpired = 'CURSOR_EXPIRED',
+  TooManySubscriptions = 'TOO_MANY_SUBSCRIPTIONS',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }

@@ -1,9 +1,11 @@
 // Sessions live in Redis: an opaque random token goes to the client, only its SHA-256 is stored,
 // with a sliding TTL, and each user's token hashes are indexed so logoutAll can find them.
+// Revocations are also published, so every replica closes the websockets they authenticated.
 import { createHash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { UserRole } from '../db/schema';
+import { revocationMessage } from './session-revocations';
 
 export interface Session {
   userId: number;
@@ -76,7 +78,13 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
       const tokenHash = hashToken(token);
       const session = parseSession(await redis.get(keys.session(tokenHash)));
       if (!session) return false;
-      await redis.multi().del(keys.session(tokenHash)).srem(keys.userSessions(session.userId), tokenHash).exec();
+      await redis
+        .multi()
+        .del(keys.session(tokenHash))
+        .srem(keys.userSessions(session.userId), tokenHash)
+        // Every replica closes the websockets of this session (see session-revocations.ts).
+        .publish(keys.sessionRevocationsChannel(), revocationMessage({ userId: session.userId, tokenHash }))
+        .exec();
       return true;
     },
 
@@ -86,6 +94,7 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
       const transaction = redis.multi();
       for (const tokenHash of tokenHashes) transaction.del(keys.session(tokenHash));
       transaction.srem(indexKey, ...(tokenHashes.length ? tokenHashes : ['']));
+      transaction.publish(keys.sessionRevocationsChannel(), revocationMessage({ userId }));
       const results = (await transaction.exec()) ?? [];
       return results.slice(0, tokenHashes.length).reduce((sum, [, deleted]) => sum + Number(deleted ?? 0), 0);
     },

@@ -4,7 +4,7 @@
 import type { OrderStatus, UserRole } from '../db/schema';
 
 /** The domain streams (Redis keys `<prefix>:stream:<name>`). */
-export const STREAMS = ['orders', 'catalog', 'users'] as const;
+export const STREAMS = ['orders', 'catalog', 'users', 'notifications'] as const;
 export type StreamName = (typeof STREAMS)[number];
 
 export interface OrderLine {
@@ -12,6 +12,9 @@ export interface OrderLine {
   quantity: number;
   unitPriceCents: number;
 }
+
+/** What a notification is about; the GraphQL enum NotificationKind has the same values. */
+export type NotificationKind = 'ORDER_PAID' | 'ORDER_SHIPPED' | 'ORDER_CANCELLED';
 
 export interface EventDataByType {
   OrderPlaced: { orderId: number; userId: number; status: OrderStatus; totalCents: number; items: OrderLine[] };
@@ -21,6 +24,8 @@ export interface EventDataByType {
   ProductUpdated: { productId: number; name: string; description: string; priceCents: number; stock: number; version: number };
   ProductRestocked: { productId: number; added: number; stock: number; version: number };
   UserUpdated: { userId: number; name: string; email: string; role: UserRole; version: number };
+  /** Written by the notifications projection, so subscribers get notifications in stream order too. */
+  NotificationAdded: { notificationId: number; userId: number; orderId: number; kind: NotificationKind };
 }
 
 export type EventType = keyof EventDataByType;
@@ -33,6 +38,7 @@ export const EVENT_STREAM: Record<EventType, StreamName> = {
   ProductUpdated: 'catalog',
   ProductRestocked: 'catalog',
   UserUpdated: 'users',
+  NotificationAdded: 'notifications',
 };
 
 export const EVENT_VERSION = 1;
@@ -44,7 +50,7 @@ export interface DomainEvent<Type extends EventType = EventType> {
   version: number;
   /** ISO 8601, when the transaction that caused it ran. */
   occurredAt: string;
-  aggregate: { type: 'Order' | 'Product' | 'User'; id: string };
+  aggregate: { type: 'Order' | 'Product' | 'User' | 'Notification'; id: string };
   data: EventDataByType[Type];
 }
 

@@ -16,7 +16,8 @@ import type { Authentication } from './auth-header';
 import { formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
 import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { createValidationRules, type OperationLimits } from './limits';
-import { attachWebSocketServer } from './websocket';
+import { attachWebSocketServer, type WebSocketLimits } from './websocket';
+import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -33,8 +34,9 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   /** Extra facts /readyz reports (e.g. the outbox backlog); failures are reported, not fatal. */
   readinessDetails?: () => Promise<Record<string, unknown>>;
   metrics: Metrics;
+  websocketLimits: WebSocketLimits;
   authenticate(authorization: unknown): Promise<Authentication>;
-  createContext(authentication: Authentication, request: RequestInfo): Context;
+  createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -96,6 +98,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     schema: options.schema,
     validationRules: createValidationRules(options.limits),
     maxTokens: options.limits.maxTokens,
+    limits: options.websocketLimits,
     authenticate: options.authenticate,
     createContext: options.createContext,
   });
@@ -152,6 +155,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   return {
     fastify,
     apollo,
+    websocket,
     async listen(port: number, host: string): Promise<string> {
       await fastify.listen({ port, host });
       const address = fastify.server.address();

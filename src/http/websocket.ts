@@ -1,13 +1,31 @@
 // graphql-ws on the same port and path as HTTP. The session is checked once, at connection_init
-// (a bad token closes the socket with 4403); every operation then gets fresh loaders, the same
-// parse/validation limits as HTTP, and the same error masking.
+// (a bad token closes the socket with 4403), and again whenever it may have been revoked; every
+// operation gets fresh loaders, the same parse/validation limits as HTTP, and the same error
+// masking. Limits keep one replica's memory bounded: connections per replica (1013 beyond),
+// subscriptions per connection (TOO_MANY_SUBSCRIPTIONS), and events queued per subscriber (the
+// feed closes a slow consumer's socket, see subscriptions/subscription-feeds.ts).
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { RequestInfo } from '../auth/viewer';
+import { AppError, ErrorCode } from '../errors';
+import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 import type { Authentication } from './auth-header';
 import { formatError } from './format-error';
+import { SocketSessions } from './socket-sessions';
+
+/** Close code for a connection over the replica's limit: "try again later" (elsewhere). */
+export const TOO_MANY_CONNECTIONS_CLOSE_CODE = 1013;
+
+export interface WebSocketLimits {
+  /** Open websockets one replica accepts; more are closed with 1013. */
+  maxConnections: number;
+  /** Operations one connection may run at once. */
+  maxSubscriptionsPerConnection: number;
+  /** How often every socket's session is checked (and its lifetime extended). */
+  sessionCheckIntervalMs: number;
+}
 
 export interface WebSocketOptions<Context> {
   httpServer: HttpServer;
@@ -15,21 +33,34 @@ export interface WebSocketOptions<Context> {
   schema: GraphQLSchema;
   validationRules: ValidationRule[];
   maxTokens: number;
+  limits: WebSocketLimits;
   /** Resolves connectionParams.authorization; throws for a bad token. */
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh context for one operation of an authenticated socket. */
-  createContext(authentication: Authentication, request: RequestInfo): Context;
+  createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
 }
 
-interface SocketState {
-  authentication?: Authentication;
+const ANONYMOUS: Authentication = { viewer: null, sessionToken: null };
+
+/** Errors a subscription's event stream threw reach onError wrapped by graphql-ws: unwrap ours. */
+function unwrapStreamError(error: GraphQLError): GraphQLError {
+  return error.originalError instanceof GraphQLError ? error.originalError : error;
 }
 
 export function attachWebSocketServer<Context>(options: WebSocketOptions<Context>) {
+  const { limits } = options;
   const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path });
   const rules = [...specifiedRules, ...options.validationRules];
-  const states = new WeakMap<object, SocketState>();
+  const authentications = new WeakMap<object, Authentication>();
+  const sessions = new SocketSessions(options.authenticate);
   let operationCount = 0;
+
+  // Registered before graphql-ws's own listener, so an extra connection never gets started.
+  wsServer.on('connection', (socket) => {
+    if (wsServer.clients.size > limits.maxConnections) {
+      socket.close(TOO_MANY_CONNECTIONS_CLOSE_CODE, 'Too many connections on this replica; try again later');
+    }
+  });
 
   const maskErrors = (result: ExecutionResult): FormattedExecutionResult | undefined =>
     result.errors?.length
@@ -40,15 +71,26 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
     {
       connectionInitWaitTimeout: 3000,
       onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
         try {
-          const authentication = await options.authenticate(ctx.connectionParams?.authorization);
-          states.set(ctx.extra.socket, { authentication });
+          const authentication = await options.authenticate(authorization);
+          authentications.set(ctx.extra.socket, authentication);
+          sessions.add(ctx.extra.socket, authentication, authorization);
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
       onSubscribe: (ctx, id, payload) => {
+        // graphql-ws has reserved this id in ctx.subscriptions already, so it counts itself.
+        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          return [
+            new AppError(
+              ErrorCode.TooManySubscriptions,
+              `A connection may run at most ${limits.maxSubscriptionsPerConnection} operations at once; complete one first.`,
+            ),
+          ];
+        }
         let document: DocumentNode;
         try {
           document = parse(payload.query, { maxTokens: options.maxTokens });
@@ -57,28 +99,39 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
         }
         const errors = validate(options.schema, document, rules);
         if (errors.length) return errors;
-        const authentication = states.get(ctx.extra.socket)?.authentication ?? { viewer: null, sessionToken: null };
+        const socket: WebSocket = ctx.extra.socket;
         operationCount += 1;
         return {
           schema: options.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: options.createContext(authentication, {
-            requestId: `ws-${id}-${operationCount}`,
-            clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown',
-          }),
+          contextValue: options.createContext(
+            authentications.get(socket) ?? ANONYMOUS,
+            { requestId: `ws-${id}-${operationCount}`, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' },
+            { close: (code, reason) => socket.close(code, reason) },
+          ),
         };
       },
       onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result),
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((error) => {
+          const original = unwrapStreamError(error);
+          return formatError(original.toJSON(), original);
+        }),
     },
     wsServer,
   );
 
+  const sessionChecks = setInterval(() => void sessions.recheckAll(), limits.sessionCheckIntervalMs);
+  sessionChecks.unref();
+
   return {
     wsServer,
+    sessions,
     /** Closes every socket with 1001 (Going Away), so clients reconnect elsewhere and resume. */
     async close(): Promise<void> {
+      clearInterval(sessionChecks);
       for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down');
       await disposable.dispose();
     },

@@ -8,6 +8,7 @@ import type { LoginLimiter } from '../auth/login-limiter';
 import type { SessionStore } from '../auth/session.store';
 import type { RequestInfo, Viewer } from '../auth/viewer';
 import type { RedisKeys } from '../redis/keys';
+import type { SubscriberSocket, SubscriptionFeeds } from '../subscriptions/subscription-feeds';
 import { createProductLoaders } from './catalog/product.loader';
 import { createProductService } from './catalog/product.service';
 import { createOrderLoaders } from './orders/order.loader';
@@ -25,6 +26,8 @@ export interface ServiceDeps {
   /** Reads the projections the worker keeps in Redis (top products); the fail-fast cache connection. */
   redis: Redis;
   keys: RedisKeys;
+  cache: CacheStore;
+  subscriptions: SubscriptionFeeds;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -34,6 +37,9 @@ export function createServices(deps: ServiceDeps) {
     orders: createOrderService(deps),
     notifications: createNotificationService(deps),
     topProducts: createTopProductsService(deps),
+    subscriptions: deps.subscriptions,
+    /** Loaders for one request (or one subscription event). */
+    newLoaders: () => createLoaders(deps.db, deps.cache),
   };
 }
 
@@ -52,4 +58,6 @@ export interface GatewayContext extends RequestInfo {
   sessionToken: string | null;
   loaders: Loaders;
   services: Services;
+  /** The websocket of a subscription (absent over HTTP): a slow consumer's is closed. */
+  socket?: SubscriberSocket;
 }

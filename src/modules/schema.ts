@@ -4,9 +4,12 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type PubSub } from 'type-graphql';
 import { authChecker } from '../auth/auth.checker';
 import { ProductResolver } from './catalog/product.resolver';
+import { ProductSubscriptionResolver } from './catalog/product.subscription';
 import { TopProductsResolver } from './leaderboards/top-products.resolver';
 import { NotificationResolver } from './notifications/notification.resolver';
+import { NotificationSubscriptionResolver } from './notifications/notification.subscription';
 import { OrderItemResolver, OrderResolver, UserOrdersResolver } from './orders/order.resolver';
+import { OrderSubscriptionResolver } from './orders/order.subscription';
 import { ServerTimeResolver } from './system/server-time.resolver';
 import { UserResolver } from './users/user.resolver';
 
@@ -19,6 +22,9 @@ export const resolvers = [
   ServerTimeResolver,
   NotificationResolver,
   TopProductsResolver,
+  OrderSubscriptionResolver,
+  ProductSubscriptionResolver,
+  NotificationSubscriptionResolver,
 ] as const;
 
 /** `pubSub` feeds topic subscriptions: Redis-backed in the gateway (subscriptions/pubsub.ts). */

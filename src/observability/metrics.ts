@@ -8,6 +8,8 @@ export interface MetricsSources {
   sqlStatements(): number;
   pendingInvalidations(): number;
   outboxBacklog(): Promise<number>;
+  subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
+  websocketConnections(): number;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -59,6 +61,23 @@ export function createMetrics(sources: MetricsSources) {
       this.set(sources.sqlStatements());
     },
   });
+  const gauges: Array<[string, string, () => number]> = [
+    ['streamgate_websocket_connections', 'Open websockets', () => sources.websocketConnections()],
+    ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
+    ['streamgate_subscription_queued_events', 'Events queued for subscribers, not yet sent', () => sources.subscriptions.queuedCount],
+    ['streamgate_subscription_events_delivered_total', 'Events handed to subscribers', () => sources.subscriptions.eventsDelivered],
+    ['streamgate_subscription_slow_consumer_closes_total', 'Websockets closed for not reading their events', () => sources.subscriptions.slowConsumerCloses],
+  ];
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   // Per-operation costs are ratios of totals (e.g. rate(sql_statements) / rate(http_operations)):
   // attributing each statement to its request would need AsyncLocalStorage, whose promise hooks
   // cost more than the rest of the bookkeeping together.

@@ -1,16 +1,15 @@
 // Notifications: a row for the customer when their order is paid, shipped or cancelled. The row
 // and the processed event id are written in one transaction (applyOnce), and event_id is unique
-// as well, so a redelivered event adds nothing.
+// as well, so a redelivered event adds nothing. A NotificationAdded event goes into the outbox in
+// the same transaction.
 import type { Db } from '../db/client';
 import { notifications } from '../db/schema';
 import type { EventHandler } from '../events/consumer';
-import type { DomainEvent, EventDataByType } from '../events/event-types';
+import type { DomainEvent, EventDataByType, NotificationKind } from '../events/event-types';
+import { appendEvent } from '../events/outbox';
 import { applyOnce } from './processed-events';
 
 export const NOTIFICATIONS_GROUP = 'notifications';
-
-/** What a notification is about; the GraphQL enum NotificationKind has the same values. */
-export type NotificationKind = 'ORDER_PAID' | 'ORDER_SHIPPED' | 'ORDER_CANCELLED';
 
 type OrderStatusEvent = DomainEvent<'OrderPaid' | 'OrderShipped' | 'OrderCancelled'>;
 
@@ -35,10 +34,21 @@ export function createNotificationsHandler({ db }: { db: Db }): EventHandler {
     const occurredAt = new Date(event.occurredAt);
     const createdAt = Number.isNaN(occurredAt.getTime()) ? new Date() : occurredAt;
     await applyOnce(db, NOTIFICATIONS_GROUP, event.id, async (tx) => {
-      await tx
+      const [inserted] = await tx
         .insert(notifications)
         .values({ userId, orderId, eventId: event.id, kind, message: message(orderId), createdAt })
-        .onConflictDoNothing();
+        .onConflictDoNothing()
+        .returning({ id: notifications.id });
+      // Through the outbox like every other event, so notificationAdded subscribers get them in
+      // stream order, resumable by cursor, and exactly when the row is committed.
+      if (inserted) {
+        await appendEvent(tx, {
+          type: 'NotificationAdded',
+          aggregate: { type: 'Notification', id: String(inserted.id) },
+          data: { notificationId: inserted.id, userId, orderId, kind },
+          invalidates: [],
+        });
+      }
     });
   };
 }

@@ -29,6 +29,8 @@ export interface RedisKeys {
   topProductsRebuildLock(): string;
   /** Where a rebuild assembles the new sorted set before renaming it over topProducts. */
   topProductsStaging(token: string): string;
+  /** Pub/sub channel announcing revoked sessions, so every replica closes their websockets. */
+  sessionRevocationsChannel(): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -51,6 +53,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     topProductsApplied: (eventId) => `${prefix}:top-products:applied:${eventId}`,
     topProductsRebuildLock: () => `${prefix}:top-products:rebuild-lock`,
     topProductsStaging: (token) => `${prefix}:top-products:staging:${token}`,
+    sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

@@ -1,7 +1,8 @@
 // Subscriptions are fed by Redis pub/sub: one subscriber connection per replica, shared by all its
 // local subscribers of a channel (graphql-redis-subscriptions does the reference counting).
 // type-graphql's `pubSub` option wants `subscribe(key, id?) => AsyncIterable`; RedisPubSub offers
-// `asyncIterableIterator(channel)`, so this adapter maps one onto the other.
+// `asyncIterableIterator(channel)`, so this adapter maps one onto the other. The gateway's own
+// subscriptions use the RedisPubSub directly (subscription-feeds.ts), to merge it with replays.
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type Redis from 'ioredis';
 import type { PubSub } from 'type-graphql';
@@ -14,11 +15,12 @@ export interface RedisPubSubOptions {
   channelOf(routingKey: string, id?: unknown): string;
 }
 
-export function createRedisPubSub({ publisher, subscriber, channelOf }: RedisPubSubOptions): PubSub {
+export function createRedisPubSub({ publisher, subscriber, channelOf }: RedisPubSubOptions): { pubSub: PubSub; redisPubSub: RedisPubSub } {
   const redisPubSub = new RedisPubSub({ publisher, subscriber });
-  return {
+  const pubSub: PubSub = {
     publish: (routingKey: string, payload: unknown) => void redisPubSub.publish(channelOf(routingKey), payload),
     subscribe: (routingKey: string, id?: unknown) =>
       redisPubSub.asyncIterableIterator(channelOf(routingKey, id)) as AsyncIterable<unknown>,
   };
+  return { pubSub, redisPubSub };
 }

@@ -12,6 +12,11 @@ export const MAX_MARK_READ_IDS = 1000;
  */
 export function createNotificationService({ db }: { db: Db }) {
   return {
+    async byId(id: number): Promise<NotificationRow | undefined> {
+      const [row] = await db.select().from(notifications).where(eq(notifications.id, id));
+      return row;
+    },
+
     /** Newest first. */
     async list(userId: number, page: PageRequest, isUnreadOnly: boolean): Promise<Page<NotificationRow>> {
       const rows = await db

@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
-import type { NotificationKind as NotificationKindValue } from '../../projections/notifications.projection';
+import type { NotificationKind as NotificationKindValue } from '../../events/event-types';
 import { Connection } from '../common/pagination';
 
 export const NotificationKind = {

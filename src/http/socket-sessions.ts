@@ -1,0 +1,65 @@
+// Which websockets each session authenticated, so a revoked session's sockets can be closed
+// (4403) on every replica, and so sessions that expired while their sockets stayed open are
+// noticed: every socket's session is re-checked now and then, and after revocation messages may
+// have been missed. A check also slides the session's lifetime: an open socket is activity.
+import type { WebSocket } from 'ws';
+import { hashToken } from '../auth/session.store';
+import type { SessionRevocation } from '../auth/session-revocations';
+import { ErrorCode } from '../errors';
+import type { Authentication } from './auth-header';
+
+export const REVOKED_CLOSE_CODE = 4403;
+
+interface SocketSession {
+  userId: number;
+  tokenHash: string;
+  authorization: unknown;
+}
+
+export class SocketSessions {
+  private readonly sessions = new Map<WebSocket, SocketSession>();
+  private readonly socketsByUser = new Map<number, Set<WebSocket>>();
+
+  constructor(private readonly authenticate: (authorization: unknown) => Promise<Authentication>) {}
+
+  add(socket: WebSocket, authentication: Authentication, authorization: unknown): void {
+    if (!authentication.viewer || !authentication.sessionToken) return;
+    const userId = authentication.viewer.id;
+    this.sessions.set(socket, { userId, tokenHash: hashToken(authentication.sessionToken), authorization });
+    let sockets = this.socketsByUser.get(userId);
+    if (!sockets) this.socketsByUser.set(userId, (sockets = new Set()));
+    sockets.add(socket);
+    socket.once('close', () => this.remove(socket));
+  }
+
+  closeRevoked({ userId, tokenHash }: SessionRevocation): void {
+    for (const socket of this.socketsByUser.get(userId) ?? []) {
+      if (tokenHash === undefined || this.sessions.get(socket)?.tokenHash === tokenHash) {
+        socket.close(REVOKED_CLOSE_CODE, 'Session revoked; log in again');
+      }
+    }
+  }
+
+  /** Closes the sockets whose session is gone; a session that cannot be checked (Redis down) stays. */
+  async recheckAll(): Promise<void> {
+    await Promise.all(
+      [...this.sessions].map(async ([socket, { authorization }]) => {
+        try {
+          await this.authenticate(authorization);
+        } catch (error) {
+          const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+          if (code === ErrorCode.Unauthenticated) socket.close(REVOKED_CLOSE_CODE, 'Session expired or revoked; log in again');
+        }
+      }),
+    );
+  }
+
+  private remove(socket: WebSocket): void {
+    const session = this.sessions.get(socket);
+    if (!session) return;
+    this.sessions.delete(socket);
+    const sockets = this.socketsByUser.get(session.userId);
+    sockets?.delete(socket);
+    if (sockets?.size === 0) this.socketsByUser.delete(session.userId);
+  }
+}

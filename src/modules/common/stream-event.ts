@@ -1,0 +1,81 @@
+// What every subscription shares: the event fields ({ cursor, type, occurredAt }), the `after`
+// argument, opening a resumable feed for the subscriber's socket, and fresh loaders per event.
+import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { badUserInput, unauthenticated } from '../../errors';
+import type { EventType as DomainEventType } from '../../events/event-types';
+import type { Viewer } from '../../auth/viewer';
+import { parseCursor, type OpenFeedOptions } from '../../subscriptions/subscription-feeds';
+import type { StreamEvent } from '../../subscriptions/stream-replay';
+import type { GatewayContext } from '../context';
+
+export const EventType = {
+  ORDER_PLACED: 'ORDER_PLACED',
+  ORDER_PAID: 'ORDER_PAID',
+  ORDER_SHIPPED: 'ORDER_SHIPPED',
+  ORDER_CANCELLED: 'ORDER_CANCELLED',
+  PRODUCT_UPDATED: 'PRODUCT_UPDATED',
+  PRODUCT_RESTOCKED: 'PRODUCT_RESTOCKED',
+  USER_UPDATED: 'USER_UPDATED',
+  NOTIFICATION_ADDED: 'NOTIFICATION_ADDED',
+} as const;
+export type EventTypeValue = keyof typeof EventType;
+registerEnumType(EventType, { name: 'EventType', description: 'The domain event a subscription payload reports (docs/events.md).' });
+
+/** "OrderPlaced" → "ORDER_PLACED". */
+export function toEventTypeValue(type: DomainEventType): EventTypeValue {
+  return type.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase() as EventTypeValue;
+}
+
+export const AFTER_DESCRIPTION =
+  'Resume after this cursor (the `cursor` of the last event you received): you get every event since, ' +
+  'then live ones, none twice. CURSOR_EXPIRED when the events after it are no longer kept: refetch then.';
+
+@ObjectType() // a base only: not emitted, as no field returns it
+export abstract class StreamEventFields {
+  @Field({ description: "This event's position in its stream: pass it as `after` to resume right after it." })
+  cursor!: string;
+
+  @Field(() => EventType)
+  type!: EventTypeValue;
+
+  @Field({ description: 'When the change happened.' })
+  occurredAt!: Date;
+}
+
+/** The event fields of a payload; the resolver adds the entity. */
+export function eventFields({ cursor, event }: StreamEvent): StreamEventFields {
+  return { cursor, type: toEventTypeValue(event.type), occurredAt: new Date(event.occurredAt) };
+}
+
+/** The viewer of a subscription that needs one; UNAUTHENTICATED otherwise. */
+export function requireViewer(context: GatewayContext): Viewer {
+  if (!context.viewer) throw unauthenticated('Subscribe with connectionParams.authorization = "Bearer <token>" to do this.');
+  return context.viewer;
+}
+
+/** Opens the subscriber's feed; `after` is the raw argument (BAD_USER_INPUT when malformed). */
+export function openFeed(
+  context: GatewayContext,
+  after: string | null | undefined,
+  options: Omit<OpenFeedOptions, 'after' | 'socket'>,
+): Promise<AsyncIterableIterator<StreamEvent>> {
+  let cursor: string | null = null;
+  if (after !== null && after !== undefined) {
+    cursor = parseCursor(after);
+    if (cursor === null) {
+      throw badUserInput(`\`after\` must be a cursor from an earlier event ("<ms>-<seq>"); got ${JSON.stringify(after)}.`, {
+        argumentName: 'after',
+      });
+    }
+  }
+  return context.services.subscriptions.open({ ...options, after: cursor, socket: context.socket });
+}
+
+/**
+ * Each event is resolved with fresh loaders: the context lives as long as the subscription, and an
+ * entity must be read as it is now, not as an earlier event's batch cached it. graphql-js resolves
+ * one event of a subscription at a time, so replacing them here is safe.
+ */
+export function renewLoaders(context: GatewayContext): void {
+  context.loaders = context.services.newLoaders();
+}

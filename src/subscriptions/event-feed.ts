@@ -1,0 +1,148 @@
+// One subscriber's events: live pub/sub messages merged with a replay of the stream, so the
+// subscriber gets every event after its cursor exactly once, in stream order. While a replay runs
+// (at the start, and again after the replica's subscriber connection came back) live messages
+// are held back; afterwards only events newer than the last one seen pass. Events queue here
+// until the websocket takes them; a subscriber that lets more than `maxQueuedEvents` pile up is
+// cut off (onOverflow) instead of growing the replica's memory.
+import type { StreamEvent } from './stream-replay';
+import { compareStreamIds } from './stream-ids';
+
+export interface EventFeedOptions {
+  /** Whether this subscriber may see the event and asked for it. */
+  matches(event: StreamEvent): boolean;
+  /** Replays the stream after an id through `visit`; resolves to the last id read. */
+  replayAfter(afterId: string, visit: (event: StreamEvent) => void): Promise<string>;
+  maxQueuedEvents: number;
+  /** Called once when the queue bound is hit; the feed has ended by then. */
+  onOverflow(): void;
+  /** Called once when the feed ends for any reason (unsubscribe, error, overflow). */
+  onEnd(): void;
+}
+
+type Waiter = { resolve(result: IteratorResult<StreamEvent>): void; reject(error: unknown): void };
+
+export class EventFeed implements AsyncIterableIterator<StreamEvent> {
+  private readonly queue: StreamEvent[] = [];
+  private waiter: Waiter | undefined;
+  /** Live messages held back while a replay runs; null when live messages flow straight through. */
+  private heldBack: StreamEvent[] | null = [];
+  /** The newest stream id this feed has passed on or skipped; older messages are duplicates. */
+  private lastId = '';
+  private replays: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private isEnded = false;
+
+  constructor(private readonly options: EventFeedOptions) {}
+
+  get hasEnded(): boolean {
+    return this.isEnded;
+  }
+
+  /** Events queued and not yet taken by the subscriber. */
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
+  /** A message from the live channel. */
+  readonly onLive = (event: StreamEvent): void => {
+    if (this.isEnded) return;
+    if (this.heldBack) this.heldBack.push(event);
+    else this.pass(event);
+  };
+
+  /** Starts after `afterId`: replays what came since, then lets live messages through. */
+  start(afterId: string): Promise<void> {
+    this.lastId = afterId;
+    return this.catchUp();
+  }
+
+  /** The live channel may have dropped messages (subscriber connection lost): hold live ones back. */
+  holdLive(): void {
+    this.heldBack ??= [];
+  }
+
+  /**
+   * Replays the stream after the last id seen, then releases the held-back live messages. Runs one
+   * at a time; a failure (e.g. the cursor expired meanwhile) ends the feed with that error.
+   */
+  catchUp(): Promise<void> {
+    this.heldBack ??= [];
+    this.replays = this.replays.then(async () => {
+      if (this.isEnded) return;
+      try {
+        this.lastId = await this.options.replayAfter(this.lastId, (event) => this.pass(event));
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      const held = this.heldBack ?? [];
+      this.heldBack = null;
+      for (const event of held) this.pass(event);
+    });
+    return this.replays;
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    const event = this.queue.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      return Promise.reject(failure);
+    }
+    if (this.isEnded) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<StreamEvent>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error: unknown): Promise<IteratorResult<StreamEvent>> {
+    this.end();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends the feed with an error the subscriber receives after the events already queued. */
+  fail(error: unknown): void {
+    if (this.isEnded) return;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter.reject(error);
+    else this.failure = error;
+    this.end();
+  }
+
+  private pass(event: StreamEvent): void {
+    if (this.isEnded || compareStreamIds(event.cursor, this.lastId) <= 0) return;
+    this.lastId = event.cursor;
+    if (!this.options.matches(event)) return;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter.resolve({ value: event, done: false });
+      return;
+    }
+    this.queue.push(event);
+    if (this.queue.length > this.options.maxQueuedEvents) {
+      this.queue.length = 0;
+      this.end();
+      this.options.onOverflow();
+    }
+  }
+
+  private end(): void {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    this.heldBack = null;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve({ value: undefined, done: true });
+    this.options.onEnd();
+  }
+}

@@ -1,0 +1,110 @@
+// Replaying a domain stream after a cursor: what a resuming subscriber missed, and what a replica
+// missed while its subscriber connection was down. Each page is read together with the stream's
+// trim state (one MULTI), so entries trimmed away between pages can never go unnoticed: the
+// reader answers CURSOR_EXPIRED instead of silently skipping them.
+import type Redis from 'ioredis';
+import { AppError, ErrorCode } from '../errors';
+import type { DomainEvent } from '../events/event-types';
+import { compareStreamIds, STREAM_START } from './stream-ids';
+
+/** One event as subscribers see it: the envelope and its stream id. */
+export interface StreamEvent {
+  cursor: string;
+  event: DomainEvent;
+}
+
+interface StreamState {
+  lastGeneratedId: string;
+  /** The newest id ever trimmed (0-0 when nothing was). */
+  maxDeletedId: string;
+  firstEntryId: string | null;
+}
+
+const PAGE_SIZE = 1000;
+
+export const cursorExpired = (detail: string) =>
+  new AppError(ErrorCode.CursorExpired, `The cursor is too old to resume from (${detail}); refetch, then subscribe without \`after\`.`);
+
+function parseStreamState(reply: unknown): StreamState {
+  const fields = new Map<string, unknown>();
+  const flat = reply as unknown[];
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+  const firstEntry = fields.get('first-entry') as [string, unknown] | null | undefined;
+  return {
+    lastGeneratedId: String(fields.get('last-generated-id') ?? STREAM_START),
+    maxDeletedId: String(fields.get('max-deleted-entry-id') ?? STREAM_START),
+    firstEntryId: firstEntry ? firstEntry[0] : null,
+  };
+}
+
+/** Why entries after `cursor` may be missing from the stream, or null when none can be. */
+function gapAfter(cursor: string, state: StreamState | null): string | null {
+  if (state === null) return cursor === STREAM_START ? null : 'the stream is gone; Redis lost its data';
+  if (compareStreamIds(cursor, state.lastGeneratedId) > 0) return 'it is newer than the stream; Redis lost its data';
+  if (compareStreamIds(cursor, state.maxDeletedId) < 0) return 'the events after it were trimmed from the stream';
+  // Nothing was ever trimmed, yet the stream starts after a real cursor: the stream was recreated.
+  const isRealCursor = cursor !== STREAM_START;
+  if (isRealCursor && state.maxDeletedId === STREAM_START && state.firstEntryId !== null && compareStreamIds(cursor, state.firstEntryId) < 0) {
+    return 'the stream was recreated; Redis lost its data';
+  }
+  return null;
+}
+
+function toStreamEvent(id: string, fields: string[]): StreamEvent | null {
+  const index = fields.lastIndexOf('event');
+  if (index < 0 || index % 2 !== 0) return null;
+  try {
+    return { cursor: id, event: JSON.parse(fields[index + 1]!) as DomainEvent };
+  } catch {
+    return null;
+  }
+}
+
+/** The id of the newest entry ever added to the stream (0-0 when it does not exist): "now". */
+export async function streamTail(redis: Redis, streamKey: string): Promise<string> {
+  const [newest] = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+  // XREVRANGE, not XINFO: the newest entry is the tail unless it was deleted, which we never do.
+  return newest ? newest[0] : STREAM_START;
+}
+
+/**
+ * Calls `visit` with every entry after `afterId`, in order, and resolves to the id of the last one
+ * (afterId when there were none). At most `maxEntries` are read: a subscriber further behind than
+ * that gets CURSOR_EXPIRED, as does one whose entries were trimmed.
+ */
+export async function replayStreamAfter(
+  redis: Redis,
+  streamKey: string,
+  afterId: string,
+  maxEntries: number,
+  visit: (event: StreamEvent) => void,
+): Promise<string> {
+  let lastId = afterId;
+  let read = 0;
+  for (;;) {
+    const results = await redis
+      .multi()
+      .xinfo('STREAM', streamKey)
+      .xrange(streamKey, `(${lastId}`, '+', 'COUNT', PAGE_SIZE)
+      .exec();
+    const [infoError, info] = results?.[0] ?? [new Error('MULTI was discarded')];
+    const [rangeError, range] = results?.[1] ?? [new Error('MULTI was discarded')];
+    if (rangeError) throw rangeError;
+    const state = infoError ? (/no such key/i.test(infoError.message) ? null : raise(infoError)) : parseStreamState(info);
+    const gap = gapAfter(lastId, state);
+    if (gap) throw cursorExpired(gap);
+    const entries = range as Array<[string, string[]]>;
+    if (read + entries.length > maxEntries) throw cursorExpired(`more than ${maxEntries} events happened since`);
+    read += entries.length;
+    for (const [id, fields] of entries) {
+      lastId = id;
+      const event = toStreamEvent(id, fields);
+      if (event) visit(event);
+    }
+    if (entries.length < PAGE_SIZE) return lastId;
+  }
+}
+
+function raise(error: Error): never {
+  throw error;
+}

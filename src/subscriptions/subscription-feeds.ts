@@ -1,0 +1,164 @@
+// Every GraphQL subscription of this replica is an EventFeed on one narrow pub/sub channel, all
+// sharing the replica's one subscriber connection through graphql-redis-subscriptions'
+// RedisPubSub (one SUBSCRIBE per channel however many local subscribers it has). When that
+// connection drops, messages published meanwhile are lost to pub/sub but not to the streams: every
+// feed holds live messages back and, once ioredis has subscribed again, replays its stream from
+// the last event it saw. Subscribers notice nothing but a delay.
+import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import type Redis from 'ioredis';
+import type { StreamName } from '../events/event-types';
+import type { SubscriptionChannel } from '../events/subscription-channels';
+import type { RedisKeys } from '../redis/keys';
+import { EventFeed } from './event-feed';
+import { normalizeStreamId } from './stream-ids';
+import { replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
+
+/** Close code for a websocket whose subscriber stopped reading (its queue hit the bound). */
+export const SLOW_CONSUMER_CLOSE_CODE = 4100;
+
+/** The websocket a feed belongs to, so a slow consumer can be closed. */
+export interface SubscriberSocket {
+  close(code: number, reason: string): void;
+}
+
+export interface SubscriptionFeedsOptions {
+  pubSub: RedisPubSub;
+  /** The replica's subscriber connection (the one pubSub uses). */
+  subscriber: Redis;
+  /** Reads the streams (XRANGE, XINFO); a connection that is not in subscriber mode. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** Most stream entries one replay reads; further behind is CURSOR_EXPIRED. @default 10000 */
+  maxReplayEntries?: number;
+  /** Most events queued for one subscriber before its socket is closed. @default 1000 */
+  maxQueuedEvents?: number;
+  onError?(error: unknown): void;
+}
+
+export interface OpenFeedOptions {
+  channel: SubscriptionChannel;
+  stream: StreamName;
+  /** A cursor the client passed (already validated with parseCursor), or null for "from now". */
+  after: string | null;
+  matches(event: StreamEvent): boolean;
+  socket?: SubscriberSocket;
+}
+
+export class SubscriptionFeeds {
+  private readonly feeds = new Set<EventFeed>();
+  private readonly maxReplayEntries: number;
+  private readonly maxQueuedEvents: number;
+  private hasLostConnection = false;
+  /** Subscribers cut off for not reading, since start. */
+  slowConsumerCloses = 0;
+  /** Events handed to subscribers' queues, since start (counted when taken). */
+  eventsDelivered = 0;
+
+  constructor(private readonly options: SubscriptionFeedsOptions) {
+    this.maxReplayEntries = options.maxReplayEntries ?? 10_000;
+    this.maxQueuedEvents = options.maxQueuedEvents ?? 1000;
+  }
+
+  start(): void {
+    this.options.subscriber.on('close', this.onConnectionLost);
+    this.options.subscriber.on('ready', this.onConnectionBack);
+  }
+
+  stop(): void {
+    this.options.subscriber.off('close', this.onConnectionLost);
+    this.options.subscriber.off('ready', this.onConnectionBack);
+    for (const feed of [...this.feeds]) void feed.return();
+  }
+
+  get activeCount(): number {
+    return this.feeds.size;
+  }
+
+  get queuedCount(): number {
+    let queued = 0;
+    for (const feed of this.feeds) queued += feed.queuedCount;
+    return queued;
+  }
+
+  /**
+   * Subscribes to the live channel, then replays the stream after the cursor (or from its current
+   * end): resolves once the feed is gap-free, or rejects with CURSOR_EXPIRED.
+   */
+  async open({ channel, stream, after, matches, socket }: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
+    const { pubSub, redis, keys } = this.options;
+    const streamKey = keys.stream(stream);
+    let subscriptionId: number | undefined;
+    const feed: EventFeed = new EventFeed({
+      matches,
+      replayAfter: (afterId, visit) => replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, visit),
+      maxQueuedEvents: this.maxQueuedEvents,
+      onOverflow: () => {
+        this.slowConsumerCloses += 1;
+        socket?.close(SLOW_CONSUMER_CLOSE_CODE, `Slow consumer: more than ${this.maxQueuedEvents} events queued; reconnect and resume`);
+      },
+      onEnd: () => {
+        this.feeds.delete(feed);
+        if (subscriptionId !== undefined) unsubscribe(pubSub, subscriptionId);
+      },
+    });
+    this.feeds.add(feed);
+    try {
+      subscriptionId = await pubSub.subscribe(keys.channel(channel.topic, channel.id), (message: StreamEvent) => {
+        feed.onLive(message);
+      });
+      // Unsubscribed while SUBSCRIBE was on its way: onEnd ran before there was an id to release.
+      if (feed.hasEnded) unsubscribe(pubSub, subscriptionId);
+      await feed.start(after ?? (await streamTail(redis, streamKey)));
+    } catch (error) {
+      void feed.return();
+      throw error;
+    }
+    return countingDeliveries(feed, () => (this.eventsDelivered += 1));
+  }
+
+  private readonly onConnectionLost = (): void => {
+    this.hasLostConnection = true;
+    for (const feed of this.feeds) feed.holdLive();
+  };
+
+  private readonly onConnectionBack = (): void => {
+    if (!this.hasLostConnection) return;
+    this.hasLostConnection = false;
+    // ioredis re-sent our SUBSCRIBEs before emitting 'ready'; a PING queued behind them answers
+    // once Redis has applied them, so a replay started then cannot miss a live message.
+    this.options.subscriber.ping().then(
+      () => {
+        for (const feed of this.feeds) void feed.catchUp();
+      },
+      (error: unknown) => this.options.onError?.(error), // dropped again: the next 'ready' retries
+    );
+  };
+}
+
+/** A client-supplied cursor in canonical form, or null when it is not a stream id. */
+export function parseCursor(value: string): string | null {
+  return normalizeStreamId(value);
+}
+
+function unsubscribe(pubSub: RedisPubSub, subscriptionId: number): void {
+  try {
+    pubSub.unsubscribe(subscriptionId);
+  } catch {
+    // Already gone (e.g. the subscription never got confirmed); nothing to release.
+  }
+}
+
+function countingDeliveries(feed: EventFeed, count: () => void): AsyncIterableIterator<StreamEvent> {
+  return {
+    next: async () => {
+      const result = await feed.next();
+      if (!result.done) count();
+      return result;
+    },
+    return: () => feed.return(),
+    throw: (error: unknown) => feed.throw(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
