@@ -28,6 +28,8 @@ export interface TestGatewayOptions {
   database?: TestDatabase;
   /** Fault injection: runs after each mutation's commit, before its event is published (createApp's `afterCommit`). */
   afterCommit?: () => void;
+  /** Run the projections (notifications, top products) in the gateway, as `npm start` on PGlite does. */
+  runProjections?: boolean;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -43,7 +45,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL), afterCommit: options.afterCommit });
+  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL), afterCommit: options.afterCommit, runProjections: options.runProjections });
   const url = await app.listen();
 
   const graphql: TestGateway['graphql'] = async (query, { variables, token, headers } = {}) => {
