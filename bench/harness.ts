@@ -83,11 +83,11 @@ export function load(gateway: GatewayProcess, body: () => string, headers: () =>
   });
 }
 
-export async function login(gateway: GatewayProcess, email: string): Promise<string> {
+export async function login(gateway: GatewayProcess, email: string, password = 'password'): Promise<string> {
   const response = await fetch(gateway.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: `mutation { login(email: "${email}", password: "password") { token } }` }),
+    body: JSON.stringify({ query: 'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }', variables: { email, password } }),
   });
   const body = (await response.json()) as { data?: { login: { token: string } } };
   if (!body.data) throw new Error(`login failed for ${email}: ${JSON.stringify(body)}`);

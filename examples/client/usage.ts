@@ -4,8 +4,11 @@
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { graphql } from './gql';
+import type { Client } from 'graphql-ws';
+import { subscribeResumable, type ResumableSubscription } from './resumable-subscription';
 import {
   LoginDocument,
+  MyOrderEventsDocument,
   MyOrdersDocument,
   ProductsDocument,
   ServerTimeDocument,
@@ -114,6 +117,23 @@ export async function myShippedOrderLines(token: string): Promise<string[]> {
 /** What a graphql-ws `next` handler for the ServerTime subscription receives. */
 export function onServerTime(event: ResultOf<typeof ServerTimeDocument>): Date {
   return new Date(event.serverTime);
+}
+
+type MyOrderEvent = ResultOf<typeof MyOrderEventsDocument>['myOrders'];
+
+/**
+ * A live list of the viewer's orders that survives reconnects: `after` is the cursor kept from
+ * last time (or null), and every event's order arrives fully typed.
+ */
+export function watchMyOrders(client: Client, after: string | null, render: (event: MyOrderEvent) => void): ResumableSubscription {
+  return subscribeResumable<MyOrderEvent>(client, {
+    query: print(MyOrderEventsDocument),
+    field: 'myOrders',
+    after,
+    onEvent: (event) => render(event),
+    // CURSOR_EXPIRED: the events after `after` are gone. Refetch the list, then watch from now.
+    onError: (errors) => console.warn(errors.map((error) => error.extensions?.code ?? error.message).join(', ')),
+  });
 }
 
 /** Mistakes the generated types turn into compile errors. */

@@ -1,6 +1,7 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
 import type Redis from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { CacheStore } from '../cache/cache-store';
 import type { EventWriter } from '../events/event-writer';
 import type { Db } from '../db/client';
@@ -30,7 +31,11 @@ export interface ServiceDeps {
   subscriptions: SubscriptionFeeds;
 }
 
+/** How long the loaders of one event serve its subscribers (their reads are "now" for that long). */
+const EVENT_LOADERS_TTL_MS = 1000;
+
 export function createServices(deps: ServiceDeps) {
+  const eventLoaders = new LRUCache<string, Loaders>({ max: 256, ttl: EVENT_LOADERS_TTL_MS });
   return {
     users: createUserService(deps),
     products: createProductService(deps),
@@ -40,6 +45,16 @@ export function createServices(deps: ServiceDeps) {
     subscriptions: deps.subscriptions,
     /** Loaders for one request (or one subscription event). */
     newLoaders: () => createLoaders(deps.db, deps.cache),
+    /**
+     * Loaders shared by every local subscriber resolving the same event: 5,000 subscribers of a
+     * product read it once per event, not 5,000 times. Loaders only read data; what each
+     * subscriber may see is still decided by the resolvers, with its own viewer.
+     */
+    loadersForEvent(eventId: string): Loaders {
+      let loaders = eventLoaders.get(eventId);
+      if (!loaders) eventLoaders.set(eventId, (loaders = createLoaders(deps.db, deps.cache)));
+      return loaders;
+    },
   };
 }
 

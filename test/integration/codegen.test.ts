@@ -104,7 +104,7 @@ describe('codegen.yml', () => {
   it('generates a typed document for every operation in schema/operations', () => {
     const operations = readOperations();
     expect(operations.map((operation) => operation.name?.value)).toEqual(
-      expect.arrayContaining(['Login', 'Me', 'Products', 'Product', 'MyOrders', 'Order', 'Users', 'ServerTime']),
+      expect.arrayContaining(['Login', 'Me', 'Products', 'Product', 'MyOrders', 'Order', 'Users', 'ServerTime', 'MyOrderEvents', 'ProductChanged']),
     );
     for (const operation of operations) {
       const name = operation.name?.value;

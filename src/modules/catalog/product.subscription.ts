@@ -39,7 +39,7 @@ export class ProductSubscriptionResolver {
     @Arg('after', () => String, { nullable: true, description: AFTER_DESCRIPTION }) _after: string | null,
     @Ctx() context: GatewayContext,
   ): Promise<ProductEvent> {
-    renewLoaders(context);
+    renewLoaders(context, event);
     const productId = productIdOf(event)!;
     const product = await context.loaders.productById.load(productId);
     if (!product) throw new Error(`Product event ${event.event.id} refers to missing product ${productId}`);

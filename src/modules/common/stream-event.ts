@@ -72,10 +72,11 @@ export function openFeed(
 }
 
 /**
- * Each event is resolved with fresh loaders: the context lives as long as the subscription, and an
- * entity must be read as it is now, not as an earlier event's batch cached it. graphql-js resolves
- * one event of a subscription at a time, so replacing them here is safe.
+ * Each event is resolved with its own loaders: the context lives as long as the subscription, and
+ * an entity must be read as it is after this event, not as an earlier event's batch cached it.
+ * The loaders are shared with the replica's other subscribers of the same event. graphql-js
+ * resolves one event of a subscription at a time, so replacing them here is safe.
  */
-export function renewLoaders(context: GatewayContext): void {
-  context.loaders = context.services.newLoaders();
+export function renewLoaders(context: GatewayContext, { event }: StreamEvent): void {
+  context.loaders = context.services.loadersForEvent(event.id);
 }

@@ -35,7 +35,7 @@ export class NotificationSubscriptionResolver {
     @Arg('after', () => String, { nullable: true, description: AFTER_DESCRIPTION }) _after: string | null,
     @Ctx() context: GatewayContext,
   ): Promise<NotificationEvent> {
-    renewLoaders(context);
+    renewLoaders(context, event);
     const { notificationId } = notificationData(event)!;
     const notification = await context.services.notifications.byId(notificationId);
     if (!notification) throw new Error(`Notification event ${event.event.id} refers to missing notification ${notificationId}`);

@@ -32,7 +32,7 @@ const isVisibleTo = (viewer: Viewer) => (event: StreamEvent) => {
 };
 
 async function toOrderEvent(event: StreamEvent, context: GatewayContext): Promise<OrderEvent> {
-  renewLoaders(context);
+  renewLoaders(context, event);
   const { orderId } = orderData(event)!;
   const order = await context.loaders.orderById.load(orderId);
   if (!order) throw new Error(`Order event ${event.event.id} refers to missing order ${orderId}`);

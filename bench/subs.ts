@@ -1,0 +1,206 @@
+// `npm run bench:subs`: subscription fan-out. N websocket subscribers spread over the replicas
+// (2 with DATABASE_URL, which they share; 1 on PGlite, which one process owns), each subscribed
+// to productChanged for one of PRODUCTS products; restockProduct mutations at a fixed rate on the
+// first replica. Reports, per N: delivery latency p50/p99 from the event's transaction
+// (occurredAt) to the client's receipt, events/s delivered, delivered/expected, and memory per
+// idle subscriber (replica RSS growth / N); then the largest N held with p99 < 100 ms.
+//
+// Loopback only: its own redis-server, gateways as child processes, raw `ws` clients in this
+// process speaking graphql-transport-ws. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
+import { startRedisServer } from '../test/support/redis-server';
+import { GATEWAY_NODE_OPTIONS, ROOT, login, metric, prepareDatabase } from './harness';
+
+const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000').split(',').map(Number);
+const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
+const SECONDS = Number(process.env.BENCH_SUBS_SECONDS ?? 10);
+const PRODUCTS = 20;
+const CONNECT_CONCURRENCY = 200;
+const SUBSCRIPTION = 'subscription ($id: ID!) { productChanged(id: $id) { cursor type occurredAt product { id stock } } }';
+const RESTOCK = 'mutation ($id: ID!) { restockProduct(id: $id, quantity: 1) { id } }';
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+
+interface Subscribers {
+  latencies: number[];
+  delivered: number;
+  close(): void;
+}
+
+/** Opens one graphql-ws subscriber; resolves once its subscribe message is sent after the ack. */
+function openSubscriber(url: string, productId: number, onEvent: (occurredAt: string) => void): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    socket.once('error', reject);
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { productChanged?: { occurredAt: string } } } };
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION, variables: { id: String(productId) } } }));
+        resolve(socket);
+      } else if (message.type === 'next' && message.payload?.data?.productChanged) {
+        onEvent(message.payload.data.productChanged.occurredAt);
+      } else if (message.type === 'ping') {
+        socket.send(JSON.stringify({ type: 'pong' }));
+      }
+    });
+  });
+}
+
+async function openSubscribers(replicas: GatewayProcess[], count: number): Promise<Subscribers> {
+  const result: Subscribers = { latencies: [], delivered: 0, close: () => undefined };
+  const sockets: WebSocket[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = next++;
+      const replica = replicas[index % replicas.length]!;
+      sockets.push(
+        await openSubscriber(replica.wsUrl, 1 + (index % PRODUCTS), (occurredAt) => {
+          result.delivered += 1;
+          result.latencies.push(Date.now() - Date.parse(occurredAt));
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
+  result.close = () => {
+    for (const socket of sockets) socket.terminate();
+  };
+  return result;
+}
+
+async function sumMetric(replicas: GatewayProcess[], name: string): Promise<number> {
+  const values = await Promise.all(replicas.map((replica) => metric(replica, name)));
+  return values.reduce((sum, value) => sum + value, 0);
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function runLevel(replicas: GatewayProcess[], adminToken: string, count: number) {
+  const rssBefore = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
+  const subscribers = await openSubscribers(replicas, count);
+  await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) >= count, 60_000, `${count} active subscriptions`);
+  const rssAfter = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
+
+  const sent: Array<Promise<unknown>> = [];
+  let mutationErrors = 0;
+  const startedAt = Date.now();
+  let sequence = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (Date.now() - startedAt >= SECONDS * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      const productId = 1 + (sequence++ % PRODUCTS);
+      sent.push(
+        fetch(replicas[0]!.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+          body: JSON.stringify({ query: RESTOCK, variables: { id: String(productId) } }),
+        }).then(async (response) => {
+          const body = (await response.json()) as { errors?: unknown };
+          if (!response.ok || body.errors) mutationErrors += 1;
+        }, () => (mutationErrors += 1)),
+      );
+    }, 1000 / EVENTS_PER_SECOND);
+  });
+  await Promise.all(sent);
+  // Each event goes to the subscribers of its product: count / PRODUCTS of them (rounded per product).
+  let expected = 0;
+  for (let i = 0; i < sequence; i += 1) {
+    const productIndex = i % PRODUCTS;
+    expected += Math.floor(count / PRODUCTS) + (productIndex < count % PRODUCTS ? 1 : 0);
+  }
+  await waitFor(async () => subscribers.delivered >= expected, 30_000, `${expected} deliveries`).catch(() => undefined);
+  const elapsedSeconds = (Date.now() - startedAt) / 1000;
+  subscribers.close();
+  await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) === 0, 60_000, 'subscriptions to end');
+  const latencies = subscribers.latencies.sort((a, b) => a - b);
+  return {
+    subscribers: count,
+    eventsPublished: sequence,
+    mutationErrors,
+    delivered: subscribers.delivered,
+    expected,
+    deliveredPerSecond: Math.round(subscribers.delivered / elapsedSeconds),
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    maxMs: latencies.at(-1) ?? 0,
+    kibPerIdleSubscriber: Math.round((rssAfter - rssBefore) / count / 1024),
+  };
+}
+
+async function main(): Promise<void> {
+  const databaseEnv = prepareDatabase();
+  const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
+  const redisServer = await startRedisServer();
+  const replicas: GatewayProcess[] = [];
+  const env = {
+    ...databaseEnv,
+    REDIS_URL: redisServer.url,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info', // readiness is the "ready at" info line
+    SEED_DEMO_DATA: 'false',
+    NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+    WS_MAX_CONNECTIONS: '100000',
+  };
+  try {
+    for (let i = 0; i < replicaCount; i += 1) replicas.push(await startGatewayProcess({ env, readyTimeoutMs: 120_000 }));
+    const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
+    const rows = [];
+    for (const count of LEVELS) {
+      const row = await runLevel(replicas, adminToken, count);
+      console.log(JSON.stringify(row));
+      rows.push(row);
+    }
+    const held = rows.filter((row) => row.p99Ms < 100 && row.delivered >= row.expected).map((row) => row.subscribers);
+    const largestHeld = held.length ? Math.max(...held) : 0;
+
+    const date = new Date().toISOString().slice(0, 10);
+    const machine = `${process.platform} ${process.arch}, ${os.cpus().length} cores, Node ${process.version}, ${replicaCount} replica(s) on ${databaseEnv.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`;
+    fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+    fs.writeFileSync(
+      path.join(ROOT, `bench/results/subs-${date}.json`),
+      JSON.stringify({ date, machine, eventsPerSecond: EVENTS_PER_SECOND, products: PRODUCTS, seconds: SECONDS, rows, largestHeld }, null, 2),
+    );
+    const table = [
+      '| subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map(
+        (row) =>
+          `| ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} |`,
+      ),
+    ].join('\n');
+    const section =
+      `<!-- subs:start -->\n${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
+      `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms: **${largestHeld}**.\n<!-- subs:end -->`;
+    const readmePath = path.join(ROOT, 'bench/README.md');
+    const readme = fs.readFileSync(readmePath, 'utf8');
+    fs.writeFileSync(readmePath, readme.includes('<!-- subs:start -->') ? readme.replace(/<!-- subs:start -->[\s\S]*<!-- subs:end -->/, section) : `${readme}\n${section}\n`);
+    console.log(`\n${table}\n\nlargest N with p99 < 100 ms: ${largestHeld}\nwritten to bench/README.md and bench/results/subs-${date}.json`);
+  } finally {
+    for (const replica of replicas) await replica.stop();
+    await redisServer.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
