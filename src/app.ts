@@ -188,7 +188,7 @@ export async function createApp({
     keys,
     maxReplayEntries: config.SUBSCRIPTION_REPLAY_LIMIT,
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
-    onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions could not catch up yet; retrying on reconnect'),
+    onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
   subscriptions.start();
   const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys, cache, subscriptions });

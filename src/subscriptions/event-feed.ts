@@ -4,8 +4,13 @@
 // are held back; afterwards only events newer than the last one seen pass. Events queue here
 // until the websocket takes them; a subscriber that lets more than `maxQueuedEvents` pile up is
 // cut off (onOverflow) instead of growing the replica's memory.
+import { GraphQLError } from 'graphql';
 import type { StreamEvent } from './stream-replay';
 import { compareStreamIds } from './stream-ids';
+
+/** Backoff between attempts of a catch-up whose replay failed for want of Redis. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 2000;
 
 export interface EventFeedOptions {
   /** Whether this subscriber may see the event and asked for it. */
@@ -46,14 +51,23 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
   /** A message from the live channel. */
   readonly onLive = (event: StreamEvent): void => {
     if (this.isEnded) return;
-    if (this.heldBack) this.heldBack.push(event);
-    else this.pass(event);
+    if (!this.heldBack) {
+      this.pass(event);
+      return;
+    }
+    this.heldBack.push(event);
+    if (this.heldBack.length > this.options.maxQueuedEvents) this.overflow();
   };
 
-  /** Starts after `afterId`: replays what came since, then lets live messages through. */
+  /**
+   * Starts after `afterId`: replays what came since, then lets live messages through. Rejects
+   * when the replay fails (CURSOR_EXPIRED, Redis unreachable): the subscription does not start.
+   */
   start(afterId: string): Promise<void> {
     this.lastId = afterId;
-    return this.catchUp();
+    const started = this.replays.then(() => this.replay());
+    this.replays = started.catch(() => undefined);
+    return started;
   }
 
   /** The live channel may have dropped messages (subscriber connection lost): hold live ones back. */
@@ -63,21 +77,25 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
 
   /**
    * Replays the stream after the last id seen, then releases the held-back live messages. Runs one
-   * at a time; a failure (e.g. the cursor expired meanwhile) ends the feed with that error.
+   * at a time. Redis being unreachable is retried with backoff (live messages stay held back, up
+   * to the queue bound); an error meant for the client (CURSOR_EXPIRED: the events after the last
+   * one seen were trimmed meanwhile) ends the feed with it.
    */
   catchUp(): Promise<void> {
     this.heldBack ??= [];
     this.replays = this.replays.then(async () => {
-      if (this.isEnded) return;
-      try {
-        this.lastId = await this.options.replayAfter(this.lastId, (event) => this.pass(event));
-      } catch (error) {
-        this.fail(error);
-        return;
+      for (let attempt = 1; !this.isEnded; attempt += 1) {
+        try {
+          await this.replay();
+          return;
+        } catch (error) {
+          if (error instanceof GraphQLError) {
+            this.fail(error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS)).unref());
+        }
       }
-      const held = this.heldBack ?? [];
-      this.heldBack = null;
-      for (const event of held) this.pass(event);
     });
     return this.replays;
   }
@@ -118,6 +136,22 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
     this.end();
   }
 
+  /** Replays after the last id seen, then releases the live messages held back meanwhile. */
+  private async replay(): Promise<void> {
+    const lastRead = await this.options.replayAfter(this.lastId, (event) => this.pass(event));
+    // Entries without a readable event are skipped by the replay but still lie behind us.
+    if (compareStreamIds(lastRead, this.lastId) > 0) this.lastId = lastRead;
+    const held = this.heldBack ?? [];
+    this.heldBack = null;
+    for (const event of held) this.pass(event);
+  }
+
+  private overflow(): void {
+    this.queue.length = 0;
+    this.end();
+    this.options.onOverflow();
+  }
+
   private pass(event: StreamEvent): void {
     if (this.isEnded || compareStreamIds(event.cursor, this.lastId) <= 0) return;
     this.lastId = event.cursor;
@@ -129,11 +163,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
       return;
     }
     this.queue.push(event);
-    if (this.queue.length > this.options.maxQueuedEvents) {
-      this.queue.length = 0;
-      this.end();
-      this.options.onOverflow();
-    }
+    if (this.queue.length > this.options.maxQueuedEvents) this.overflow();
   }
 
   private end(): void {

@@ -4,11 +4,13 @@
 // connection drops, messages published meanwhile are lost to pub/sub but not to the streams: every
 // feed holds live messages back and, once ioredis has subscribed again, replays its stream from
 // the last event it saw. Subscribers notice nothing but a delay.
+import { GraphQLError } from 'graphql';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type Redis from 'ioredis';
 import type { StreamName } from '../events/event-types';
 import type { SubscriptionChannel } from '../events/subscription-channels';
 import type { RedisKeys } from '../redis/keys';
+import { AppError, ErrorCode } from '../errors';
 import { EventFeed } from './event-feed';
 import { normalizeStreamId } from './stream-ids';
 import { replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
@@ -111,7 +113,9 @@ export class SubscriptionFeeds {
       await feed.start(after ?? (await streamTail(redis, streamKey)));
     } catch (error) {
       void feed.return();
-      throw error;
+      if (error instanceof GraphQLError) throw error;
+      this.options.onError?.(error);
+      throw new AppError(ErrorCode.ServiceUnavailable, 'Subscriptions cannot start right now (Redis is unreachable); try again shortly.');
     }
     return countingDeliveries(feed, () => (this.eventsDelivered += 1));
   }
