@@ -46,9 +46,10 @@ export function createServices(deps: ServiceDeps) {
     /** Loaders for one request (or one subscription event). */
     newLoaders: () => createLoaders(deps.db, deps.cache),
     /**
-     * Loaders shared by every local subscriber resolving the same event: 5,000 subscribers of a
-     * product read it once per event, not 5,000 times. Loaders only read data; what each
-     * subscriber may see is still decided by the resolvers, with its own viewer.
+     * Loaders shared by every local subscriber resolving the same live event: 5,000 subscribers
+     * of a product read it once per event (and second), not 5,000 times; what they read is never
+     * older than the event. Loaders only read data; what each subscriber may see is still decided
+     * by the resolvers, with its own viewer.
      */
     loadersForEvent(eventId: string): Loaders {
       let loaders = eventLoaders.get(eventId);

@@ -11,6 +11,8 @@ import { compareStreamIds, STREAM_START } from './stream-ids';
 export interface StreamEvent {
   cursor: string;
   event: DomainEvent;
+  /** Read from the stream by a resume or catch-up, not received live. */
+  isReplayed?: boolean;
 }
 
 interface StreamState {
@@ -54,7 +56,7 @@ function toStreamEvent(id: string, fields: string[]): StreamEvent | null {
   const index = fields.lastIndexOf('event');
   if (index < 0 || index % 2 !== 0) return null;
   try {
-    return { cursor: id, event: JSON.parse(fields[index + 1]!) as DomainEvent };
+    return { cursor: id, event: JSON.parse(fields[index + 1]!) as DomainEvent, isReplayed: true };
   } catch {
     return null;
   }

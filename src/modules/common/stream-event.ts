@@ -74,9 +74,10 @@ export function openFeed(
 /**
  * Each event is resolved with its own loaders: the context lives as long as the subscription, and
  * an entity must be read as it is after this event, not as an earlier event's batch cached it.
- * The loaders are shared with the replica's other subscribers of the same event. graphql-js
- * resolves one event of a subscription at a time, so replacing them here is safe.
+ * A live event's loaders are shared with the replica's other subscribers of it (the fan-out reads
+ * the entity once); a replayed event gets fresh ones, so a resuming client sees the state of now.
+ * graphql-js resolves one event of a subscription at a time, so replacing them here is safe.
  */
-export function renewLoaders(context: GatewayContext, { event }: StreamEvent): void {
-  context.loaders = context.services.loadersForEvent(event.id);
+export function renewLoaders(context: GatewayContext, { event, isReplayed }: StreamEvent): void {
+  context.loaders = isReplayed ? context.services.newLoaders() : context.services.loadersForEvent(event.id);
 }
