@@ -94,3 +94,23 @@ export async function login(gateway: GatewayProcess, email: string, password = '
   return body.data.login.token;
 }
 
+
+/** Replaces the `<!-- name:start -->` … `<!-- name:end -->` section of bench/README.md with `body`. */
+export function writeReadmeSection(name: string, body: string): void {
+  const readmePath = path.join(ROOT, 'bench/README.md');
+  const readme = fs.readFileSync(readmePath, 'utf8');
+  const section = `<!-- ${name}:start -->\n${body}\n<!-- ${name}:end -->`;
+  const pattern = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
+  fs.writeFileSync(readmePath, pattern.test(readme) ? readme.replace(pattern, () => section) : `${readme}\n${section}\n`);
+}
+
+/** Runs a benchmark and exits with its outcome (its own `finally` stops what it started). */
+export function runBenchmark(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

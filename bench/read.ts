@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, SIZES, load, login, metric, prepareDatabase } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, SIZES, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { startRedisServer } from '../test/support/redis-server';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 
@@ -141,17 +141,11 @@ async function main(): Promise<void> {
   const machine = `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores, Node ${process.version}, ${databaseEnv.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`;
   fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, `bench/results/read-${date}.json`), JSON.stringify({ date, machine, connections: CONNECTIONS, rows }, null, 2));
-  const section = `<!-- read:start -->\n${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s warm runs after ${WARMUP_SECONDS} s warm-up, cold runs = the first ${COLD_REQUESTS} requests after emptying the cache.\n\n${markdownTable(rows)}\n<!-- read:end -->`;
-  const readmePath = path.join(ROOT, 'bench/README.md');
-  const readme = fs.readFileSync(readmePath, 'utf8');
-  fs.writeFileSync(readmePath, readme.replace(/<!-- read:start -->[\s\S]*<!-- read:end -->/, section));
+  writeReadmeSection(
+    'read',
+    `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s warm runs after ${WARMUP_SECONDS} s warm-up, cold runs = the first ${COLD_REQUESTS} requests after emptying the cache.\n\n${markdownTable(rows)}`,
+  );
   console.log(`\n${markdownTable(rows)}\n\nwritten to bench/README.md and bench/results/read-${date}.json`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
-import { GATEWAY_NODE_OPTIONS, ROOT, login, metric, prepareDatabase } from './harness';
+import { GATEWAY_NODE_OPTIONS, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000').split(',').map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
@@ -184,12 +184,11 @@ async function main(): Promise<void> {
           `| ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} |`,
       ),
     ].join('\n');
-    const section =
-      `<!-- subs:start -->\n${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
-      `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms: **${largestHeld}**.\n<!-- subs:end -->`;
-    const readmePath = path.join(ROOT, 'bench/README.md');
-    const readme = fs.readFileSync(readmePath, 'utf8');
-    fs.writeFileSync(readmePath, readme.includes('<!-- subs:start -->') ? readme.replace(/<!-- subs:start -->[\s\S]*<!-- subs:end -->/, section) : `${readme}\n${section}\n`);
+    writeReadmeSection(
+      'subs',
+      `${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
+        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms: **${largestHeld}**.`,
+    );
     console.log(`\n${table}\n\nlargest N with p99 < 100 ms: ${largestHeld}\nwritten to bench/README.md and bench/results/subs-${date}.json`);
   } finally {
     for (const replica of replicas) await replica.stop();
@@ -197,10 +196,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

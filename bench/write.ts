@@ -9,7 +9,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { startGatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, load, login, prepareDatabase } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, load, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const PLACE_ORDER = 'mutation ($productId: ID!) { placeOrder(input: { items: [{ productId: $productId, quantity: 1 }] }) { id status } }';
 const LOGGED_IN_USERS = 100;
@@ -87,9 +87,7 @@ async function main(): Promise<void> {
     const machine = `${process.platform} ${process.arch}, ${(await import('node:os')).cpus().length} cores, Node ${process.version}, ${databaseEnv.DATABASE_URL ? 'PostgreSQL + worker' : 'PGlite (projections in the gateway)'}`;
     fs.writeFileSync(path.join(ROOT, `bench/results/write-${date}.json`), JSON.stringify({ date, machine, connections: CONNECTIONS, row }, null, 2));
     const table = `| placeOrder/s | p50 ms | p99 ms | orders | bad responses | publish lag p50 / p99 ms | projected events/s |\n|---:|---:|---:|---:|---:|---:|---:|\n| ${row.mutationsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.ordersPlaced} | ${row.badResponses} | ${row.publishLagP50Ms} / ${row.publishLagP99Ms} | ${row.projectedEventsPerSecond} |`;
-    const section = `<!-- write:start -->\n${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s.\n\n${table}\n<!-- write:end -->`;
-    const readmePath = path.join(ROOT, 'bench/README.md');
-    fs.writeFileSync(readmePath, fs.readFileSync(readmePath, 'utf8').replace(/<!-- write:start -->[\s\S]*<!-- write:end -->/, section));
+    writeReadmeSection('write', `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s.\n\n${table}`);
     console.log(`\n${table}\n\nwritten to bench/README.md and bench/results/write-${date}.json`);
   } finally {
     await gateway.stop();
@@ -98,10 +96,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
