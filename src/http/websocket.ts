@@ -7,6 +7,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RequestInfo } from '../auth/viewer';
 import { AppError, ErrorCode } from '../errors';
@@ -38,6 +39,16 @@ export interface WebSocketOptions<Context> {
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh context for one operation of an authenticated socket. */
   createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
+}
+
+/** Parse and validation errors with the extensions.code Apollo gives the same errors over HTTP. */
+function withCode(error: GraphQLError, code: ApolloServerErrorCode): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code },
+  });
 }
 
 const ANONYMOUS: Authentication = { viewer: null, sessionToken: null };
@@ -95,10 +106,10 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
         try {
           document = parse(payload.query, { maxTokens: options.maxTokens });
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Invalid GraphQL document.')];
+          return [withCode(error instanceof GraphQLError ? error : new GraphQLError('Invalid GraphQL document.'), ApolloServerErrorCode.GRAPHQL_PARSE_FAILED)];
         }
         const errors = validate(options.schema, document, rules);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map((error) => withCode(error, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED));
         const socket: WebSocket = ctx.extra.socket;
         operationCount += 1;
         return {

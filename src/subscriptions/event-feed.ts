@@ -35,6 +35,8 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
   private lastId = '';
   private replays: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** Replayed events still queued; only live ones count against maxQueuedEvents (see pass). */
+  private replayedQueued = 0;
   private isEnded = false;
 
   constructor(private readonly options: EventFeedOptions) {}
@@ -102,6 +104,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
 
   next(): Promise<IteratorResult<StreamEvent>> {
     const event = this.queue.shift();
+    if (event?.isReplayed) this.replayedQueued -= 1;
     if (event) return Promise.resolve({ value: event, done: false });
     if (this.failure !== undefined) {
       const failure = this.failure;
@@ -148,6 +151,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
 
   private overflow(): void {
     this.queue.length = 0;
+    this.replayedQueued = 0;
     this.end();
     this.options.onOverflow();
   }
@@ -163,7 +167,10 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
       return;
     }
     this.queue.push(event);
-    if (this.queue.length > this.options.maxQueuedEvents) this.overflow();
+    // A replay is bounded already (maxReplayEntries), and a client resuming after a 4100 is by
+    // definition more than maxQueuedEvents behind: counting its replay would close it again.
+    if (event.isReplayed) this.replayedQueued += 1;
+    else if (this.queue.length - this.replayedQueued > this.options.maxQueuedEvents) this.overflow();
   }
 
   private end(): void {

@@ -39,15 +39,20 @@ function parseStreamState(reply: unknown): StreamState {
   };
 }
 
-/** Why entries after `cursor` may be missing from the stream, or null when none can be. */
+/**
+ * Why entries after `cursor` may be missing from the stream, or null when none can be. Redis 7.0
+ * does not always record trims in max-deleted-entry-id, so the first entry and the last generated
+ * id are checked as well: a real cursor before the first entry, or before the last generated id
+ * of an emptied stream, means entries after it are gone.
+ */
 function gapAfter(cursor: string, state: StreamState | null): string | null {
   if (state === null) return cursor === STREAM_START ? null : 'the stream is gone; Redis lost its data';
   if (compareStreamIds(cursor, state.lastGeneratedId) > 0) return 'it is newer than the stream; Redis lost its data';
   if (compareStreamIds(cursor, state.maxDeletedId) < 0) return 'the events after it were trimmed from the stream';
-  // Nothing was ever trimmed, yet the stream starts after a real cursor: the stream was recreated.
-  const isRealCursor = cursor !== STREAM_START;
-  if (isRealCursor && state.maxDeletedId === STREAM_START && state.firstEntryId !== null && compareStreamIds(cursor, state.firstEntryId) < 0) {
-    return 'the stream was recreated; Redis lost its data';
+  if (cursor === STREAM_START) return null;
+  const oldestKept = state.firstEntryId;
+  if (oldestKept === null ? compareStreamIds(cursor, state.lastGeneratedId) < 0 : compareStreamIds(cursor, oldestKept) < 0) {
+    return 'the events after it are no longer in the stream';
   }
   return null;
 }
