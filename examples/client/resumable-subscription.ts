@@ -32,8 +32,11 @@ export interface ResumableSubscriptionOptions<TEvent extends { cursor: string }>
   /**
    * The subscription ended with errors (CURSOR_EXPIRED: the events after the cursor are gone, so
    * refetch and subscribe again without `after`; BAD_USER_INPUT, NOT_FOUND, ...) or the client gave up.
+   * SERVICE_UNAVAILABLE (Redis briefly unreachable) never gets here: it is retried from the cursor.
    */
   onError?(errors: SubscriptionError[]): void;
+  /** Longest wait between retries of a SERVICE_UNAVAILABLE subscription. @default 10000 */
+  maxRetryWaitMs?: number;
   /** The server completed the subscription. */
   onComplete?(): void;
 }
@@ -61,30 +64,58 @@ export function subscribeResumable<TEvent extends { cursor: string }>(
   const variables: Record<string, unknown> = { ...options.variables, after: options.after ?? null };
   const payload = { query: options.query, variables };
   let cursor = options.after ?? null;
-  const unsubscribe = client.subscribe<Record<string, TEvent>>(payload, {
-    next: (result) => {
-      if (result.errors?.length) {
-        options.onError?.(result.errors as SubscriptionError[]);
-        return;
-      }
-      const event = result.data?.[options.field];
-      // A duplicate can only come from a replay racing a reconnect; the cursor order tells.
-      if (!event || (cursor !== null && compareCursors(event.cursor, cursor) <= 0)) return;
-      cursor = event.cursor;
-      variables.after = cursor;
-      options.onEvent(event);
-    },
-    error: (error) => {
-      const errors = Array.isArray(error) ? (error as SubscriptionError[]) : [{ message: describe(error) }];
-      options.onError?.(errors);
-    },
-    complete: () => options.onComplete?.(),
-  });
+  let stop: () => void = () => undefined;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let isStopped = false;
+  let attempt = 0;
+
+  const start = (): void => {
+    stop = client.subscribe<Record<string, TEvent>>(payload, {
+      next: (result) => {
+        if (result.errors?.length) {
+          const errors = result.errors as SubscriptionError[];
+          if (errors.every((error) => error.extensions?.code === 'SERVICE_UNAVAILABLE')) retryLater();
+          else options.onError?.(errors);
+          return;
+        }
+        const event = result.data?.[options.field];
+        // A duplicate can only come from a replay racing a reconnect; the cursor order tells.
+        if (!event || (cursor !== null && compareCursors(event.cursor, cursor) <= 0)) return;
+        attempt = 0;
+        cursor = event.cursor;
+        variables.after = cursor;
+        options.onEvent(event);
+      },
+      error: (error) => {
+        const errors = Array.isArray(error) ? (error as SubscriptionError[]) : [{ message: describe(error) }];
+        options.onError?.(errors);
+      },
+      complete: () => {
+        if (retryTimer === undefined && !isStopped) options.onComplete?.();
+      },
+    });
+  };
+  // The server could not start the subscription (Redis unreachable): subscribe again from the
+  // same cursor after a growing pause, so nothing is missed once it is back.
+  const retryLater = (): void => {
+    if (isStopped || retryTimer !== undefined) return;
+    attempt += 1;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      if (!isStopped) start();
+    }, Math.min(250 * 2 ** attempt, options.maxRetryWaitMs ?? 10_000));
+  };
+
+  start();
   return {
     get cursor() {
       return cursor;
     },
-    unsubscribe,
+    unsubscribe: () => {
+      isStopped = true;
+      clearTimeout(retryTimer);
+      stop();
+    },
   };
 }
 

@@ -59,6 +59,12 @@ export class SessionRevocations {
   private readonly onConnectionBack = (): void => {
     if (!this.hasLostConnection) return;
     this.hasLostConnection = false;
-    this.options.onResync();
+    // ioredis wrote our SUBSCRIBE before 'ready', but Redis may not have applied it yet: a re-check
+    // started now could read a session that a revocation published before the SUBSCRIBE landed
+    // (and so missed) then ends. A PING queued behind the SUBSCRIBE answers once it is applied.
+    this.options.subscriber.ping().then(
+      () => this.options.onResync(),
+      () => undefined, // dropped again: 'close' marks it lost and the next 'ready' re-checks
+    );
   };
 }

@@ -16,8 +16,11 @@ import type { Authentication } from './auth-header';
 import { formatError } from './format-error';
 import { SocketSessions } from './socket-sessions';
 
-/** Close code for a connection over the replica's limit: "try again later" (elsewhere). */
-export const TOO_MANY_CONNECTIONS_CLOSE_CODE = 1013;
+/**
+ * "Try again later": a connection over the replica's limit, or one whose session cannot be checked
+ * right now (Redis unreachable). Not 4403, which tells a client to log in again.
+ */
+export const TRY_AGAIN_LATER_CLOSE_CODE = 1013;
 
 export interface WebSocketLimits {
   /** Open websockets one replica accepts; more are closed with 1013. */
@@ -69,7 +72,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
   // Registered before graphql-ws's own listener, so an extra connection never gets started.
   wsServer.on('connection', (socket) => {
     if (wsServer.clients.size > limits.maxConnections) {
-      socket.close(TOO_MANY_CONNECTIONS_CLOSE_CODE, 'Too many connections on this replica; try again later');
+      socket.close(TRY_AGAIN_LATER_CLOSE_CODE, 'Too many connections on this replica; try again later');
     }
   });
 
@@ -88,8 +91,11 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
           authentications.set(ctx.extra.socket, authentication);
           sessions.add(ctx.extra.socket, authentication, authorization);
           return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
+        } catch (error) {
+          if (error instanceof AppError && error.extensions.code === ErrorCode.ServiceUnavailable) {
+            ctx.extra.socket.close(TRY_AGAIN_LATER_CLOSE_CODE, 'Sessions cannot be checked right now; try again shortly');
+          }
+          return false; // graphql-ws closes with 4403 Forbidden (a no-op once closed above)
         }
       },
       onSubscribe: (ctx, id, payload) => {
