@@ -1,0 +1,143 @@
+// Outside clients of gateway processes (replicas): GraphQL over HTTP to a process URL, subscribers
+// (test/support/subscriber.ts) whose every `next` message is recorded as it came off the socket,
+// and what the orders stream says each of them should have received. The resumable helper drops
+// an event whose cursor is not newer than the last one, so its `events` cannot show a duplicate
+// the server sent; `deliveries` can. Also: which URL each (re)connection went to, which replicas
+// have subscribed to a channel, and which one holds the outbox relay lock.
+import { MessageType } from 'graphql-ws';
+import type Redis from 'ioredis';
+import type WebSocket from 'ws';
+import type { DomainEvent, EventType } from '../../src/events/event-types';
+import type { GatewayProcess } from './gateway-process';
+import { readStream } from './orders';
+import { waitUntil } from './stream-events';
+import { startSubscriber, type ReceivedEvent, type TestSubscriber, type TestSubscriberOptions } from './subscriber';
+
+export interface GraphQLAnswer<Data> {
+  status: number;
+  body: { data?: Data | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+}
+
+/** POSTs one operation to a gateway URL (a process's `url`). */
+export async function postGraphQL<Data>(
+  url: string,
+  query: string,
+  options: { variables?: Record<string, unknown>; token?: string } = {},
+): Promise<GraphQLAnswer<Data>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+    body: JSON.stringify({ query, variables: options.variables }),
+  });
+  return { status: response.status, body: (await response.json()) as GraphQLAnswer<Data>['body'] };
+}
+
+/** Sends `query` and returns its data; throws with the whole answer if anything went wrong. */
+export async function mutateAt<Data>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<Data> {
+  const { status, body } = await postGraphQL<Data>(url, query, { variables, token });
+  if (status !== 200 || body.errors || !body.data) throw new Error(`operation failed at ${url}: ${status} ${JSON.stringify(body)}\n${query}`);
+  return body.data;
+}
+
+export async function loginAt(url: string, email: string, password: string): Promise<string> {
+  const data = await mutateAt<{ login: { token: string } }>(
+    url,
+    'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }',
+    { email, password },
+  );
+  return data.login.token;
+}
+
+/** What one order event payload (`{ cursor type order { id } }`) says, for comparing sequences. */
+export interface OrderDelivery {
+  cursor: string;
+  type: string;
+  orderId: string;
+}
+
+export function toOrderDelivery(event: ReceivedEvent): OrderDelivery {
+  return { cursor: event.cursor, type: event.type, orderId: String((event.order as { id?: unknown } | null)?.id) };
+}
+
+export interface RecordingSubscriber extends TestSubscriber {
+  /** Every `next` message the server sent, over all of the client's sockets, in arrival order. */
+  deliveries: OrderDelivery[];
+  /** The URL of each acknowledged (re)connection, oldest first. */
+  connectedUrls: string[];
+}
+
+/** startSubscriber for an order subscription (payload `{ cursor type order { id ... } }`), recording raw deliveries. */
+export function startRecordingSubscriber(options: TestSubscriberOptions): RecordingSubscriber {
+  const subscriber = startSubscriber(options);
+  const deliveries: OrderDelivery[] = [];
+  const connectedUrls: string[] = [];
+  // Registered before the socket can have opened: the client connects asynchronously.
+  subscriber.client.on('message', (message) => {
+    if (message.type !== MessageType.Next) return;
+    const event = (message.payload.data as Record<string, ReceivedEvent | null> | null | undefined)?.[options.field];
+    deliveries.push(event ? toOrderDelivery(event) : { cursor: '(none)', type: 'ERRORS', orderId: JSON.stringify(message.payload.errors) });
+  });
+  subscriber.client.on('connected', (socket) => connectedUrls.push((socket as WebSocket).url));
+  return Object.assign(subscriber, { deliveries, connectedUrls });
+}
+
+export interface OrderEventData {
+  orderId: number;
+  userId: number;
+}
+
+export interface OrderStreamEntry {
+  cursor: string;
+  event: DomainEvent;
+  data: OrderEventData;
+}
+
+/** The GraphQL `type` of each order event (docs/events.md names the stream's). */
+const GRAPHQL_TYPE: Partial<Record<EventType, string>> = {
+  OrderPlaced: 'ORDER_PLACED',
+  OrderPaid: 'ORDER_PAID',
+  OrderShipped: 'ORDER_SHIPPED',
+  OrderCancelled: 'ORDER_CANCELLED',
+};
+
+/** The orders stream after `after`, once it holds at least `count` entries (the relay may still be publishing). */
+export async function orderStreamAfter(redis: Redis, after: string, count: number, timeoutMs = 20_000): Promise<OrderStreamEntry[]> {
+  let entries = await readStream(redis, 'orders', after);
+  await waitUntil(
+    async () => (entries = await readStream(redis, 'orders', after)).length >= count,
+    `the orders stream holds ${count} entries after ${after}`,
+    timeoutMs,
+  );
+  return entries.map((entry) => ({ cursor: entry.streamId, event: entry.event, data: entry.event.data as OrderEventData }));
+}
+
+/** What a subscriber should receive: the stream's own order entries that pass `isFor`, in stream order. */
+export function expectedDeliveries(entries: OrderStreamEntry[], isFor: (data: OrderEventData) => boolean): OrderDelivery[] {
+  return entries
+    .filter(({ event, data }) => event.aggregate.type === 'Order' && isFor(data))
+    .map(({ cursor, event, data }) => ({ cursor, type: GRAPHQL_TYPE[event.type] ?? event.type, orderId: String(data.orderId) }));
+}
+
+/** Polls PUBSUB NUMSUB until each channel has at least as many subscribers (one per replica) as given. */
+export async function waitForChannelSubscribers(redis: Redis, subscriberCounts: Record<string, number>, timeoutMs = 20_000): Promise<void> {
+  const channels = Object.keys(subscriberCounts);
+  await waitUntil(
+    async () => {
+      const reply = (await redis.call('PUBSUB', 'NUMSUB', ...channels)) as Array<string | number>;
+      return channels.every((channel, index) => Number(reply[index * 2 + 1]) >= subscriberCounts[channel]!);
+    },
+    `replicas subscribed to ${JSON.stringify(subscriberCounts)}`,
+    timeoutMs,
+  );
+}
+
+/** The processes whose /readyz says they hold the outbox relay lock. */
+export async function relayLeaders(among: GatewayProcess[]): Promise<GatewayProcess[]> {
+  const isLeader = await Promise.all(
+    among.map(async (replica) => {
+      const body = (await (await fetch(new URL('/readyz', replica.url))).json()) as { details?: { isRelayLeader?: boolean } };
+      return body.details?.isRelayLeader === true;
+    }),
+  );
+  return among.filter((_, index) => isLeader[index]);
+}
