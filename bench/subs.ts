@@ -15,7 +15,7 @@ import { startGatewayProcess, type GatewayProcess } from '../test/support/gatewa
 import { startRedisServer } from '../test/support/redis-server';
 import { GATEWAY_NODE_OPTIONS, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
-const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000').split(',').map(Number);
+const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SUBS_SECONDS ?? 10);
 const PRODUCTS = 20;
