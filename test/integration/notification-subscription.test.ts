@@ -4,14 +4,12 @@
 // replays exactly what came after it.
 import { asc, inArray } from 'drizzle-orm';
 import { notifications } from '../../src/db/schema';
-import { demoAccounts } from '../../src/db/seed';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
 import { CANCEL_ORDER, mutate, PAY_ORDER, placeOrder, readStream, SHIP_ORDER } from '../support/orders';
 import { compareStreamIds, waitUntil } from '../support/stream-events';
 import { streamTail } from '../support/stream-tail';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber } from '../support/subscriber';
 
-const [admin, alice, bob] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0], (typeof demoAccounts)[0]];
 const ALICE_ID = 2;
 
 const NOTIFICATION_ADDED =
@@ -31,11 +29,7 @@ const subscribers: TestSubscriber[] = [];
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 }, runProjections: true });
-  tokens = {
-    admin: await gateway.login(admin.email, admin.password),
-    alice: await gateway.login(alice.email, alice.password),
-    bob: await gateway.login(bob.email, bob.password),
-  };
+  tokens = await loginDemoAccounts(gateway);
 });
 
 afterAll(async () => {

@@ -4,12 +4,12 @@
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
 import { createRedisKeys } from '../../src/redis/keys';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
 import { mutate, placeOrder, PAY_ORDER, RESTOCK_PRODUCT, type OrderData } from '../support/orders';
 import { streamTail } from '../support/stream-tail';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
 
-const [admin, alice, bob] = demoAccounts as [typeof demoAccounts[0], typeof demoAccounts[0], typeof demoAccounts[0]];
+const alice = demoAccounts[1]!;
 const keys = createRedisKeys('sg');
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type occurredAt product { id stock } } }';
@@ -31,11 +31,7 @@ function subscribe(options: Omit<Parameters<typeof startSubscriber>[0], 'urls'>)
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 20, products: 20, orders: 10 } });
   redis = new Redis(gateway.redisServer.url);
-  tokens = {
-    admin: await gateway.login(admin.email, admin.password),
-    alice: await gateway.login(alice.email, alice.password),
-    bob: await gateway.login(bob.email, bob.password),
-  };
+  tokens = await loginDemoAccounts(gateway);
 });
 
 afterAll(async () => {

@@ -2,6 +2,7 @@
 import { createApp, type App } from '../../src/app';
 import { loadConfig, type ConfigInput } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import { demoAccounts } from '../../src/db/seed';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
 import { startRedisServer, type RedisServerHandle } from './redis-server';
 
@@ -81,4 +82,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       if (!options.redisServer) await redisServer.stop();
     },
   };
+}
+
+/** Session tokens of the three demo accounts (admin, alice, bob; see src/db/seed.ts). */
+export async function loginDemoAccounts(gateway: Pick<TestGateway, 'login'>): Promise<{ admin: string; alice: string; bob: string }> {
+  const [admin, alice, bob] = await Promise.all(demoAccounts.slice(0, 3).map((account) => gateway.login(account.email, account.password)));
+  return { admin: admin!, alice: alice!, bob: bob! };
 }
