@@ -16,11 +16,31 @@ export interface RedisPubSubOptions {
 }
 
 export function createRedisPubSub({ publisher, subscriber, channelOf }: RedisPubSubOptions): { pubSub: PubSub; redisPubSub: RedisPubSub } {
-  const redisPubSub = new RedisPubSub({ publisher, subscriber });
+  const redisPubSub = new RedisPubSub({ publisher, subscriber: withHandledUnsubscribes(subscriber) });
   const pubSub: PubSub = {
     publish: (routingKey: string, payload: unknown) => void redisPubSub.publish(channelOf(routingKey), payload),
     subscribe: (routingKey: string, id?: unknown) =>
       redisPubSub.asyncIterableIterator(channelOf(routingKey, id)) as AsyncIterable<unknown>,
   };
   return { pubSub, redisPubSub };
+}
+
+/**
+ * RedisPubSub drops the promises of its UNSUBSCRIBE / PUNSUBSCRIBE commands. One that fails (the
+ * connection closing while it is queued, e.g. a subscription ending during shutdown with Redis
+ * away) would be an unhandled rejection, which ends a Node process. Nothing is lost by ignoring
+ * it: ioredis forgets the channel on its next reconnect only if the UNSUBSCRIBE went through, and
+ * a channel nobody listens to any more costs one ignored message per event.
+ */
+function withHandledUnsubscribes(subscriber: Redis): Redis {
+  return new Proxy(subscriber, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (property === 'unsubscribe' || property === 'punsubscribe') {
+        return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch(() => undefined);
+      }
+      return (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
 }
