@@ -32,6 +32,7 @@ export default defineConfig(
       'examples/client/gql/',
       'src/db/migrations/',
       'bench/results/',
+      'bench/node_modules/',
     ],
   },
   js.configs.recommended,

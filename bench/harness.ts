@@ -59,7 +59,7 @@ export function isGoodBody(body: string | Buffer | undefined): boolean {
   }
 }
 
-export function load(gateway: GatewayProcess, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) {
+export function load(gateway: Pick<GatewayProcess, 'url'>, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) {
   return new Promise<Result>((resolve, reject) => {
     autocannon(
       {
@@ -83,7 +83,7 @@ export function load(gateway: GatewayProcess, body: () => string, headers: () =>
   });
 }
 
-export async function login(gateway: GatewayProcess, email: string, password = 'password'): Promise<string> {
+export async function login(gateway: Pick<GatewayProcess, 'url'>, email: string, password = 'password'): Promise<string> {
   const response = await fetch(gateway.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

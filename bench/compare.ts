@@ -1,0 +1,201 @@
+// `npm run bench`: this gateway against its peers, same schema subset, same database, same Redis,
+// same machine, same run (bench/README.md explains the set-up). Each server runs alone while it
+// is measured; the load comes from this process (autocannon), every response checked.
+//
+// Peers (bench/peers/, their packages in bench/node_modules, installed here on first run):
+// ceiling (node:http, precomputed bytes), Mercurius + graphql-jit + mercurius-cache (Redis),
+// GraphQL Yoga + DataLoader + response cache (Redis), plain Apollo Server 5 + DataLoader.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
+import { startRedisServer } from '../test/support/redis-server';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+
+const WARMUP_SECONDS = 3;
+const COLD_REQUESTS = 2000;
+const LOGGED_IN_USERS = 100;
+const PEER_PORT = 4100;
+const PRODUCT_QUERY = 'query ($id: ID!) { product(id: $id) { id name priceCents stock } }';
+const ORDERS_QUERY = '{ orders(first: 20) { edges { node { id items { product { name priceCents } } user { name } } } } }';
+const PEERS = ['ceiling', 'mercurius', 'yoga', 'apollo'] as const;
+type ServerName = (typeof PEERS)[number] | 'streamgate';
+
+interface Server {
+  name: ServerName;
+  url: string;
+  /** SQL statements and Redis round trips (commands, for the peers) served so far. */
+  costs(): Promise<{ sql: number; redis: number }>;
+  stop(): Promise<void>;
+}
+
+interface Row {
+  server: ServerName;
+  query: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  sqlPerRequest: number;
+  redisPerRequest: number;
+  badResponses: number;
+}
+
+function installPeers(): void {
+  if (fs.existsSync(path.join(ROOT, 'bench/node_modules/mercurius'))) return;
+  console.log('installing the peers into bench/node_modules (once)...');
+  execFileSync('npm', ['install', '--prefix', path.join(ROOT, 'bench'), '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+async function startPeer(name: (typeof PEERS)[number], env: Record<string, string>): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['-r', './scripts/register-swc.js', `bench/peers/${name}.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(PEER_PORT), NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 120_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (String(chunk).includes('peer ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+  return {
+    name,
+    url: `http://127.0.0.1:${PEER_PORT}/graphql`,
+    costs: async () => (await (await fetch(`http://127.0.0.1:${PEER_PORT + 1}/`)).json()) as { sql: number; redis: number },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+function gatewayServer(gateway: GatewayProcess): Server {
+  return {
+    name: 'streamgate',
+    url: gateway.url,
+    costs: async () => ({
+      sql: await metric(gateway, 'streamgate_sql_statements_total'),
+      redis: await metric(gateway, 'streamgate_cache_redis_round_trips_total'),
+    }),
+    stop: async () => void (await gateway.stop()),
+  };
+}
+
+/** Empties every cache (ours and the peers'), keeping the sessions. */
+async function emptyCaches(redis: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    const doomed = keys.filter((key) => !key.startsWith('sg:session') && !key.startsWith('sg:user-sessions'));
+    if (doomed.length) await redis.del(...doomed);
+  } while (cursor !== '0');
+}
+
+async function measureServer(server: Server, redis: Redis, tokens: string[]): Promise<Row[]> {
+  const randomToken = () => ({ authorization: `Bearer ${tokens[Math.floor(Math.random() * tokens.length)]}` });
+  const productBody = () => JSON.stringify({ query: PRODUCT_QUERY, variables: { id: String(1 + Math.floor(Math.random() * 2000)) } });
+  const ordersBody = () => JSON.stringify({ query: ORDERS_QUERY });
+  const rows: Row[] = [];
+  const measure = async (query: string, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) => {
+    const before = await server.costs();
+    const result = await load(server, body, headers, limit);
+    const after = await server.costs();
+    const requests = Math.max(result['2xx'], 1);
+    rows.push({
+      server: server.name,
+      query,
+      requestsPerSecond: Math.round(result.requests.average),
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      sqlPerRequest: Number(((after.sql - before.sql) / requests).toFixed(2)),
+      redisPerRequest: Number(((after.redis - before.redis) / requests).toFixed(2)),
+      badResponses: result.non2xx + result.errors + result.mismatches,
+    });
+    console.log(JSON.stringify(rows.at(-1)));
+  };
+  await emptyCaches(redis);
+  await measure('c) orders, cold cache', ordersBody, randomToken, { requests: COLD_REQUESTS });
+  await load(server, productBody, randomToken, { seconds: WARMUP_SECONDS });
+  await load(server, ordersBody, randomToken, { seconds: WARMUP_SECONDS });
+  await measure('a) product(id)', productBody, randomToken, { seconds: DURATION_SECONDS });
+  await measure('b) orders(first: 20) nested', ordersBody, randomToken, { seconds: DURATION_SECONDS });
+  return rows;
+}
+
+function markdown(rows: Row[]): string {
+  const lines = [
+    '| query | server | req/s | p50 ms | p99 ms | × ceiling | × best peer | SQL/req | Redis/req | bad |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const query of [...new Set(rows.map((row) => row.query))].sort()) {
+    const ofQuery = rows.filter((row) => row.query === query);
+    const ceiling = ofQuery.find((row) => row.server === 'ceiling')?.requestsPerSecond ?? NaN;
+    const bestPeer = Math.max(...ofQuery.filter((row) => row.server !== 'ceiling' && row.server !== 'streamgate').map((row) => row.requestsPerSecond));
+    for (const row of ofQuery.sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)) {
+      lines.push(
+        `| ${query} | ${row.server} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${(row.requestsPerSecond / ceiling).toFixed(2)} | ${(row.requestsPerSecond / bestPeer).toFixed(2)} | ${row.sqlPerRequest} | ${row.redisPerRequest} | ${row.badResponses} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  installPeers();
+  const databaseEnv = prepareDatabase();
+  const redisServer = await startRedisServer();
+  const redis = new Redis(redisServer.url);
+  const answersFile = path.join(os.tmpdir(), `streamgate-ceiling-${process.pid}.json`);
+  const rows: Row[] = [];
+  try {
+    const gateway = await startGatewayProcess({
+      env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', NODE_OPTIONS: GATEWAY_NODE_OPTIONS },
+      readyTimeoutMs: 120_000,
+    });
+    const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));
+    // The ceiling's answers: the gateway's own responses to one request of each query.
+    const answer = async (body: string) =>
+      (await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[0]}` }, body })).text();
+    fs.writeFileSync(
+      answersFile,
+      JSON.stringify({
+        'product(': await answer(JSON.stringify({ query: PRODUCT_QUERY, variables: { id: '1' } })),
+        'orders(': await answer(JSON.stringify({ query: ORDERS_QUERY })),
+      }),
+    );
+    const ours = gatewayServer(gateway);
+    rows.push(...(await measureServer(ours, redis, tokens)));
+    await ours.stop();
+    for (const name of PEERS) {
+      const peer = await startPeer(name, { ...databaseEnv, REDIS_URL: redisServer.url, CEILING_ANSWERS: answersFile });
+      try {
+        rows.push(...(await measureServer(peer, redis, tokens)));
+      } finally {
+        await peer.stop();
+      }
+    }
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+    fs.rmSync(answersFile, { force: true });
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${process.platform} ${process.arch}, ${os.cpus().length} cores, Node ${process.version}, ${databaseEnv.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`;
+  fs.writeFileSync(path.join(ROOT, `bench/results/${date}.json`), JSON.stringify({ date, machine, connections: CONNECTIONS, seconds: DURATION_SECONDS, rows }, null, 2));
+  const table = markdown(rows);
+  writeReadmeSection(
+    'compare',
+    `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per warm row after ${WARMUP_SECONDS} s warm-up; cold = the first ${COLD_REQUESTS} requests after emptying every cache. Redis/req is round trips for streamgate, commands for the peers.\n\n${table}`,
+  );
+  console.log(`\n${table}\n\nwritten to bench/README.md and bench/results/${date}.json`);
+}
+
+runBenchmark(main);
