@@ -15,10 +15,11 @@ import { createEventWriter } from './events/event-writer';
 import { PublishWaiters } from './events/publish-waiters';
 import { OutboxRelay } from './events/relay';
 import { L1Cache } from './cache/l1';
+import { recordingTypesRead, ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { createLogger, type Logger } from './logger';
-import { createLoaders, createServices, type GatewayContext } from './modules/context';
+import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
@@ -57,6 +58,8 @@ export interface App {
   readonly redisConnections: RedisConnections;
   readonly cache: CacheStore;
   readonly cacheStats: CacheStats;
+  /** Whole responses of repeated queries; absent when off (config, or an L1 in use). */
+  readonly responseCache?: ResponseCache;
   readonly relay: OutboxRelay;
   readonly server: GatewayServer<GatewayContext>;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
@@ -200,12 +203,26 @@ export async function createApp({
     outboxBacklog: () => relay.backlog(),
     subscriptions,
     websocketConnections: () => server.websocket.wsServer.clients.size,
+    responseCache: () => responseCache ?? { hits: 0, misses: 0 },
   });
 
+  // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
+  const responseCache =
+    config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
+      ? new ResponseCache({
+          redis: connections.cache,
+          keys,
+          types: loaderCacheTypes,
+          ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
+          isUsable: () => cache.pendingInvalidations() === 0,
+          countRoundTrip: () => void (cacheStats.redisRoundTrips += 1),
+          onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
+        })
+      : undefined;
   const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
-    loaders: createLoaders(database.db, cache),
+    loaders: createLoaders(database.db, request.typesRead ? recordingTypesRead(cache, request.typesRead) : cache),
     services,
     socket,
   });
@@ -229,6 +246,7 @@ export async function createApp({
     ],
     readinessDetails: async () => ({ outboxBacklog: await relay.backlog(), isRelayLeader: relay.isLeader }),
     metrics,
+    responseCache,
     websocketLimits: {
       maxConnections: config.WS_MAX_CONNECTIONS,
       maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -254,6 +272,7 @@ export async function createApp({
     redisConnections: connections,
     cache,
     cacheStats,
+    responseCache,
     relay,
     server,
     authenticate: authenticateRequest,

@@ -46,6 +46,9 @@ export const configSchema = z.object({
   GRAPHQL_MAX_TOKENS: integer(100, 100_000).default(2000),
   /** Off: every read goes to Postgres (a baseline for benchmarks). */
   CACHE_ENABLED: booleanFromEnv.default(true),
+  /** Whole responses of repeated read-only queries, kept while every type they read is unchanged (off with an L1). */
+  CACHE_RESPONSES: booleanFromEnv.default(true),
+  CACHE_RESPONSE_TTL_SECONDS: integer(1, 86_400).default(60),
   /** Base TTL of cached rows and pages; each write gets ±10% jitter. */
   CACHE_TTL_SECONDS: integer(1, 7 * 24 * 3600).default(300),
   /** Per-type base TTLs, e.g. "Product=600,Order=120". */

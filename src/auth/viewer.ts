@@ -17,4 +17,6 @@ export interface RequestInfo {
   requestId: string;
   /** The client's IP address as the socket reports it. */
   clientAddress: string;
+  /** Set when the response may be cached: the loaders note the cache types they read here. */
+  typesRead?: Set<string>;
 }

@@ -6,7 +6,7 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRequest } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
@@ -17,6 +17,8 @@ import { formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-erro
 import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { createValidationRules, type OperationLimits } from './limits';
 import { attachWebSocketServer, type WebSocketLimits } from './websocket';
+import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
+import { isCacheableQuery } from './cacheable-query';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -35,11 +37,19 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   readinessDetails?: () => Promise<Record<string, unknown>>;
   metrics: Metrics;
   websocketLimits: WebSocketLimits;
+  /** Answers repeated cacheable queries without executing them (absent: every request executes). */
+  responseCache?: ResponseCache;
   authenticate(authorization: unknown): Promise<Authentication>;
   createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** What the response-cache lookup leaves on a request for Apollo's context and the onSend hook. */
+interface ResponseCacheState {
+  authentication?: Authentication;
+  responseMiss?: ResponseMiss;
+}
 
 /** Logs the errors that formatError masks, with the request id the client got in `x-request-id`. */
 function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, requestIdOf: (context: Context) => string): ApolloServerPlugin<Context> {
@@ -128,17 +138,56 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   await apollo.start();
 
   const apolloHandler = fastifyApolloHandler(apollo, {
-    context: async (request) =>
-      options.createContext(await options.authenticate(request.headers.authorization), {
+    context: async (request) => {
+      const state = request as ResponseCacheState;
+      return options.createContext(state.authentication ?? (await options.authenticate(request.headers.authorization)), {
         requestId: request.id,
         clientAddress: request.ip,
-      }),
+        typesRead: state.responseMiss?.typesRead,
+      });
+    },
   });
+
+  const { responseCache } = options;
+  /** The cached body of a repeatable query, if valid; otherwise notes the miss for onSend. */
+  const cachedResponse = async (request: FastifyRequest): Promise<string | undefined> => {
+    const body = request.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
+    if (!responseCache || request.method !== 'POST' || typeof body?.query !== 'string' || !isCacheableQuery(body.query, body.operationName)) {
+      return undefined;
+    }
+    let authentication: Authentication;
+    try {
+      authentication = await options.authenticate(request.headers.authorization);
+    } catch {
+      return undefined; // Apollo's context answers the error (401, 503)
+    }
+    const state = request as ResponseCacheState;
+    state.authentication = authentication;
+    const { viewer } = authentication;
+    const lookup = await responseCache.lookup(
+      responseCache.keyOf(viewer ? `${viewer.id}:${viewer.role}` : 'anonymous', body.query, body.operationName, body.variables),
+    );
+    if (lookup && 'body' in lookup) return lookup.body;
+    state.responseMiss = lookup ?? undefined;
+    return undefined;
+  };
+  if (responseCache) {
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      const miss = (request as ResponseCacheState).responseMiss;
+      // Only complete, error-free answers are kept.
+      if (miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
+        responseCache.store(miss, payload);
+      }
+      return payload;
+    });
+  }
   fastify.route({
     url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
-    handler(request, reply) {
+    async handler(request, reply) {
       options.metrics.countOperation();
+      const cached = await cachedResponse(request);
+      if (cached !== undefined) return reply.type('application/json; charset=utf-8').send(cached);
       return apolloHandler.call(this, request as never, reply as never);
     },
   });

@@ -10,6 +10,7 @@ export interface MetricsSources {
   outboxBacklog(): Promise<number>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   websocketConnections(): number;
+  responseCache(): { hits: number; misses: number };
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -63,6 +64,8 @@ export function createMetrics(sources: MetricsSources) {
   });
   const gauges: Array<[string, string, () => number]> = [
     ['streamgate_websocket_connections', 'Open websockets', () => sources.websocketConnections()],
+    ['streamgate_response_cache_hits_total', 'Queries answered from a cached response', () => sources.responseCache().hits],
+    ['streamgate_response_cache_misses_total', 'Cacheable queries that executed (and stored their response)', () => sources.responseCache().misses],
     ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
     ['streamgate_subscription_queued_events', 'Events queued for subscribers, not yet sent', () => sources.subscriptions.queuedCount],
     ['streamgate_subscription_events_delivered_total', 'Events handed to subscribers', () => sources.subscriptions.eventsDelivered],

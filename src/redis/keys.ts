@@ -33,6 +33,8 @@ export interface RedisKeys {
   sessionRevocationsChannel(): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
+  /** A cached whole response (response-cache.ts), by a digest of the viewer and the operation. */
+  cachedResponse(digest: string): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
   channel(topic: string, id?: unknown): string;
 }
@@ -55,6 +57,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     topProductsStaging: (token) => `${prefix}:top-products:staging:${token}`,
     sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
+    cachedResponse: (digest) => `${prefix}:r:${digest}`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };
 }

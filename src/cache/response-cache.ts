@@ -1,0 +1,124 @@
+// Whole responses of read-only queries, cached in Redis as the bytes sent, so a repeated query
+// skips GraphQL execution altogether: one MGET answers it. Correctness rests on the per-type
+// generation counters every invalidation bumps (the relay's publish script, invalidateEntries):
+// a response is stored with the generations, read at the start of its request, of every cache
+// type its loaders touched, and is served only while all of them are unchanged. A change to any
+// entry of those types makes it a miss, so no reader ever gets a response older than an
+// acknowledged write; writes therefore lower the hit rate, never the freshness.
+//
+// Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), only
+// while this replica has no undelivered invalidations, and only for queries the HTTP layer deems
+// cacheable (root fields that read through the loaders); the key includes the viewer.
+import { createHash } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import type { CacheStore } from './cache-store';
+import { cacheTypeKey, type CacheType } from './cache-type';
+
+export interface ResponseCacheOptions {
+  /** The cache's fail-fast connection. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** The cache types responses may read (more are learnt as requests read them). */
+  types: ReadonlyArray<CacheType<never, unknown>>;
+  ttlMs: number;
+  /** False while the cache cannot be trusted (undelivered invalidations). */
+  isUsable(): boolean;
+  /** Counts a Redis round trip (the cache's /metrics counter). */
+  countRoundTrip?(): void;
+  onError?(error: unknown): void;
+}
+
+/** A miss: what the response, once computed, is stored against. */
+export interface ResponseMiss {
+  key: string;
+  /** Generation of each known cache type when the request started ('0' when never bumped). */
+  generations: Map<string, string>;
+  /** Cache types the request's loaders touched (filled in during execution). */
+  typesRead: Set<string>;
+}
+
+export type ResponseLookup = { body: string } | ResponseMiss | null;
+
+const HEADER_END = '\n';
+
+export class ResponseCache {
+  /** Cache types seen in some request; their generations are read with every lookup. */
+  private readonly knownTypes = new Set<string>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly options: ResponseCacheOptions) {
+    for (const type of options.types) this.knownTypes.add(cacheTypeKey(type));
+  }
+
+  /** The Redis key of a response: the viewer's scope and the operation, hashed. */
+  keyOf(viewerScope: string, query: string, operationName: unknown, variables: unknown): string {
+    const digest = createHash('sha1')
+      .update(`${viewerScope}\n${String(operationName ?? '')}\n${JSON.stringify(variables ?? null)}\n${query}`)
+      .digest('base64url');
+    return this.options.keys.cachedResponse(digest);
+  }
+
+  /** The stored body if it is still valid, else a miss to fill; null when the cache is not usable. */
+  async lookup(key: string): Promise<ResponseLookup> {
+    if (!this.options.isUsable()) return null;
+    const types = [...this.knownTypes];
+    let values: Array<string | null>;
+    this.options.countRoundTrip?.();
+    try {
+      values = await this.options.redis.mget(key, ...types.map((type) => this.options.keys.cacheGeneration(type)));
+    } catch (error) {
+      this.options.onError?.(error);
+      return null;
+    }
+    const generations = new Map(types.map((type, index) => [type, values[index + 1] ?? '0']));
+    const stored = values[0];
+    if (stored) {
+      const headerEnd = stored.indexOf(HEADER_END);
+      if (headerEnd > 0 && isCurrent(stored.slice(0, headerEnd), generations)) {
+        this.hits += 1;
+        return { body: stored.slice(headerEnd + 1) };
+      }
+    }
+    this.misses += 1;
+    return { key, generations, typesRead: new Set() };
+  }
+
+  /** Stores a computed body, unless it read a type whose generation was not known at its start. */
+  store(miss: ResponseMiss, body: string): void {
+    const header: string[] = [];
+    for (const type of miss.typesRead) {
+      this.knownTypes.add(type);
+      const generation = miss.generations.get(type);
+      if (generation === undefined) return; // learnt now; the next request can be cached
+      header.push(`${type}=${generation}`);
+    }
+    if (header.length === 0 || !this.options.isUsable()) return;
+    this.options.countRoundTrip?.();
+    this.options.redis.set(miss.key, `${header.join(',')}${HEADER_END}${body}`, 'PX', this.options.ttlMs).catch((error: unknown) => this.options.onError?.(error));
+  }
+}
+
+function isCurrent(header: string, generations: Map<string, string>): boolean {
+  for (const entry of header.split(',')) {
+    const separator = entry.lastIndexOf('=');
+    if (generations.get(entry.slice(0, separator)) !== entry.slice(separator + 1)) return false;
+  }
+  return true;
+}
+
+/** The cache as one request's loaders see it, noting every cache type they read. */
+export function recordingTypesRead(cache: CacheStore, typesRead: Set<string>): CacheStore {
+  return {
+    ...cache,
+    load(type, ids, loadFromDatabase) {
+      typesRead.add(cacheTypeKey(type));
+      return cache.load(type, ids, loadFromDatabase);
+    },
+    readGeneration(type) {
+      typesRead.add(cacheTypeKey(type));
+      return cache.readGeneration(type);
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Whole responses cached in Redis (src/cache/response-cache.ts), across two replicas: a repeated
+// query is answered without executing, per viewer, never for a revoked session, never for
+// documents that read around the loaders or that failed; and never older than an acknowledged
+// write, which the generation guard ensures even when an invalidation lands while a response is
+// being computed (pinned down deterministically, and in a race).
+import Redis from 'ioredis';
+import { productCacheType } from '../../src/modules/catalog/product.loader';
+import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
+import { mutate, UPDATE_PRODUCT } from '../support/orders';
+import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+
+const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
+const PRICE = 'query ($id: ID!) { product(id: $id) { id priceCents } }';
+const RACE_WRITES = 60;
+
+let pair: TwoGateways;
+let uncached: TestGateway;
+let redis: Redis;
+let tokens: { admin: string; alice: string; bob: string };
+
+beforeAll(async () => {
+  pair = await startTwoGateways({ seed: { users: 10, products: 10, orders: 40 } });
+  uncached = await startTestGateway({
+    env: { CACHE_ENABLED: 'false' },
+    redisServer: pair.redisServer,
+    database: { ...pair.database, close: async () => undefined },
+  });
+  redis = new Redis(pair.redisServer.url);
+  tokens = await loginDemoAccounts(pair.a);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await uncached?.stop();
+  await pair?.stop();
+});
+
+const cachedResponseCount = async () => (await redis.keys('sg:r:*')).length;
+
+async function post(gateway: TestGateway, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const response = await gateway.graphql(query, { variables, token });
+  return { status: response.status, text: JSON.stringify(response.body), body: response.body };
+}
+
+it('answers a repeated query from the cached response: same bytes, no SQL, no entity cache reads', async () => {
+  const { b } = pair;
+  const first = await post(b, MY_ORDERS, {}, tokens.alice);
+  expect(first.body.errors).toBeUndefined();
+  const hitsBefore = b.app.responseCache!.hits;
+  const statementsBefore = b.app.database.sqlStats.statements;
+  const entityReadsBefore = b.app.cacheStats.total('hits') + b.app.cacheStats.total('misses');
+  const second = await post(b, MY_ORDERS, {}, tokens.alice);
+  expect(second.text).toBe(first.text);
+  expect(b.app.responseCache!.hits).toBe(hitsBefore + 1);
+  expect(b.app.database.sqlStats.statements).toBe(statementsBefore);
+  expect(b.app.cacheStats.total('hits') + b.app.cacheStats.total('misses')).toBe(entityReadsBefore);
+  // The other replica answers it from the same entry.
+  const hitsOfA = pair.a.app.responseCache!.hits;
+  expect((await post(pair.a, MY_ORDERS, {}, tokens.alice)).text).toBe(first.text);
+  expect(pair.a.app.responseCache!.hits).toBe(hitsOfA + 1);
+});
+
+it('keeps one response per viewer: each gets what an uncached gateway answers them', async () => {
+  for (const token of [tokens.alice, tokens.bob, tokens.admin, undefined]) {
+    const query = token ? MY_ORDERS : '{ me { id } product(id: "1") { name } }';
+    await post(pair.b, query, {}, token);
+    expect((await post(pair.b, query, {}, token)).text).toBe((await post(uncached, query, {}, token)).text);
+  }
+});
+
+it('never answers a revoked session from the cache', async () => {
+  const token = await pair.a.login('alice@streamgate.dev', 'alice-password');
+  await post(pair.b, MY_ORDERS, {}, token);
+  await post(pair.b, MY_ORDERS, {}, token);
+  await mutate(pair.a, 'mutation { logout }', {}, token);
+  const after = await post(pair.b, MY_ORDERS, {}, token);
+  expect(after.status).toBe(401);
+  expect(after.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+});
+
+it('stores nothing for documents that read around the loaders, for mutations, or for failed answers', async () => {
+  const before = await cachedResponseCount();
+  for (const [query, token] of [
+    ['{ products(first: 3, search: "a") { edges { node { id } } } }', undefined],
+    ['{ notifications(first: 3) { edges { node { id } } } }', tokens.alice],
+    ['{ topProducts { units } }', undefined],
+    ['{ product(id: "x") { id } }', undefined],
+    ['{ product(id: "1") { id } serverTime: __typename }', undefined],
+    ['mutation { markNotificationsRead }', tokens.alice],
+  ] as const) {
+    await post(pair.b, query, {}, token);
+    await post(pair.b, query, {}, token);
+  }
+  // Only the last-but-one document (all root fields cacheable) may have been stored.
+  expect(await cachedResponseCount()).toBeLessThanOrEqual(before + 1);
+  expect((await post(pair.b, '{ product(id: "x") { id } }')).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+});
+
+it('refuses a response computed across an invalidation (the generation guard)', async () => {
+  const cache = pair.b.app.responseCache!;
+  const key = cache.keyOf('anonymous', PRICE, undefined, { id: '2' });
+  const miss = await cache.lookup(key);
+  if (!miss || 'body' in miss) throw new Error('expected a miss');
+  miss.typesRead.add('Product.v1');
+  // An update is committed and invalidated after the request read its generations, while the
+  // (old) response is still being computed; it is stored only afterwards.
+  await pair.b.app.cache.invalidate(productCacheType, ['2']);
+  cache.store(miss, '{"data":{"product":{"id":"2","priceCents":-1}}}');
+  await redis.ping();
+  await expect(cache.lookup(key)).resolves.not.toHaveProperty('body');
+  expect((await post(pair.b, PRICE, { id: '2' })).body.data).not.toEqual({ product: { id: '2', priceCents: -1 } });
+});
+
+it('never answers older than an acknowledged write while writes on A race with cached reads on B', async () => {
+  const id = 3;
+  let isWriting = true;
+  const violations: string[] = [];
+  let acknowledged = 0;
+  // Readers keep filling and reading the response on B.
+  const reader = async () => {
+    while (isWriting) {
+      const { body } = await post(pair.b, PRICE, { id: String(id) });
+      const seen = (body.data as { product: { priceCents: number } }).product.priceCents;
+      if (seen < acknowledged) violations.push(`read ${seen} after ${acknowledged} was acknowledged`);
+    }
+  };
+  const readers = Array.from({ length: 4 }, reader);
+  const hitsBefore = pair.b.app.responseCache!.hits;
+  for (let write = 1; write <= RACE_WRITES; write += 1) {
+    const value = 1_000_000 + write;
+    await mutate(pair.a, UPDATE_PRODUCT, { id: String(id), input: { priceCents: value } }, tokens.admin);
+    acknowledged = value;
+    const { body } = await post(pair.b, PRICE, { id: String(id) });
+    const seen = (body.data as { product: { priceCents: number } }).product.priceCents;
+    if (seen !== value) violations.push(`wrote ${value} on A, then read ${seen} on B`);
+    // Let the readers cache the new value a few times before the next write.
+    for (let read = 0; read < 3; read += 1) await post(pair.b, PRICE, { id: String(id) });
+  }
+  isWriting = false;
+  await Promise.all(readers);
+  expect(violations).toEqual([]);
+  // Not vacuous: reads between the writes were answered from cached responses.
+  expect(pair.b.app.responseCache!.hits - hitsBefore).toBeGreaterThan(RACE_WRITES);
+});
