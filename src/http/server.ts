@@ -18,7 +18,7 @@ import { registerHealthRoutes, type ReadinessCheck } from './health';
 import { createValidationRules, type OperationLimits } from './limits';
 import { attachWebSocketServer, type WebSocketLimits } from './websocket';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
-import { isCacheableQuery } from './cacheable-query';
+import { responseScope } from './cacheable-query';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -152,9 +152,9 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   /** The cached body of a repeatable query, if valid; otherwise notes the miss for onSend. */
   const cachedResponse = async (request: FastifyRequest): Promise<string | undefined> => {
     const body = request.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
-    if (!responseCache || request.method !== 'POST' || typeof body?.query !== 'string' || !isCacheableQuery(body.query, body.operationName)) {
-      return undefined;
-    }
+    if (!responseCache || request.method !== 'POST' || typeof body?.query !== 'string') return undefined;
+    const scope = responseScope(body.query, body.operationName);
+    if (scope === null) return undefined;
     let authentication: Authentication;
     try {
       authentication = await options.authenticate(request.headers.authorization);
@@ -164,9 +164,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     const state = request as ResponseCacheState;
     state.authentication = authentication;
     const { viewer } = authentication;
-    const lookup = await responseCache.lookup(
-      responseCache.keyOf(viewer ? `${viewer.id}:${viewer.role}` : 'anonymous', body.query, body.operationName, body.variables),
-    );
+    const viewerScope = scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+    const lookup = await responseCache.lookup(responseCache.keyOf(viewerScope, body.query, body.operationName, body.variables));
     if (lookup && 'body' in lookup) return lookup.body;
     state.responseMiss = lookup ?? undefined;
     return undefined;

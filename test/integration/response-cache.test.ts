@@ -68,6 +68,17 @@ it('keeps one response per viewer: each gets what an uncached gateway answers th
   }
 });
 
+it('shares catalogue-only responses between viewers, and still checks every session', async () => {
+  const query = '{ product(id: "4") { id name priceCents } }';
+  const first = await post(pair.b, query, {}, tokens.alice);
+  const hitsBefore = pair.b.app.responseCache!.hits;
+  expect((await post(pair.b, query, {}, tokens.bob)).text).toBe(first.text);
+  expect((await post(pair.b, query)).text).toBe(first.text);
+  expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 2);
+  const badToken = await post(pair.b, query, {}, 'not-a-session-token-at-all-aaaaaaaaaaaaaaaa');
+  expect(badToken.status).toBe(401);
+});
+
 it('never answers a revoked session from the cache', async () => {
   const token = await pair.a.login('alice@streamgate.dev', 'alice-password');
   await post(pair.b, MY_ORDERS, {}, token);
