@@ -21,8 +21,9 @@ const ORDERS_QUERY = '{ orders(first: 20) { edges { node { id items { product { 
 
 const MODES = [
   { name: 'cache off', env: { CACHE_ENABLED: 'false' } },
-  { name: 'L2 (Redis)', env: { CACHE_ENABLED: 'true' } },
+  { name: 'L2 (Redis)', env: { CACHE_ENABLED: 'true', CACHE_RESPONSES: 'false' } },
   { name: 'L2 + L1', env: { CACHE_ENABLED: 'true', CACHE_L1_TYPES: 'Product,User,Order,OrderItems,OrderPages' } },
+  { name: 'L2 + whole responses', env: { CACHE_ENABLED: 'true', CACHE_RESPONSES: 'true' } },
 ] as const;
 
 interface Row {
