@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { PGlite } from '@electric-sql/pglite';
+import DataLoader from 'dataloader';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 
@@ -140,6 +141,41 @@ export async function viewerId(redis: Redis, authorization: string | undefined):
   if (!token) return null;
   const session = await redis.get(`sg:session:${createHash('sha256').update(token).digest('base64url')}`);
   return session ? (JSON.parse(session) as { userId: number }).userId : null;
+}
+
+/** Per-request DataLoaders, for the peers that use DataLoader (Yoga, Apollo). */
+export function createLoaders(data: Data) {
+  return {
+    product: new DataLoader((ids: readonly number[]) => data.productsByIds(ids)),
+    user: new DataLoader((ids: readonly number[]) => data.usersByIds(ids)),
+    items: new DataLoader((ids: readonly number[]) => data.itemsByOrderIds(ids)),
+  };
+}
+
+export interface DataLoaderContext {
+  viewerId: number | null;
+  loaders: ReturnType<typeof createLoaders>;
+}
+
+/** The resolvers of the schema subset over per-request DataLoaders. */
+export function dataLoaderResolvers(data: Data) {
+  return {
+    Query: {
+      product: (_root: unknown, { id }: { id: string }, context: DataLoaderContext) => context.loaders.product.load(Number(id)),
+      orders: async (_root: unknown, { first }: { first: number }, context: DataLoaderContext) => {
+        if (context.viewerId === null) throw new Error('log in');
+        const orders = await data.ordersOfUser(context.viewerId, first);
+        return { edges: orders.map((order) => ({ cursor: String(order.id), node: order })) };
+      },
+    },
+    Order: {
+      items: (order: OrderRow, _args: unknown, context: DataLoaderContext) => context.loaders.items.load(order.id),
+      user: (order: OrderRow, _args: unknown, context: DataLoaderContext) => context.loaders.user.load(order.userId),
+    },
+    OrderItem: {
+      product: (item: OrderItemRow, _args: unknown, context: DataLoaderContext) => context.loaders.product.load(item.productId),
+    },
+  };
 }
 
 export const port = (): number => Number(process.env.PORT ?? 4100);
