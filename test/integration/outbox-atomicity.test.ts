@@ -2,7 +2,7 @@
 // or after the outbox insert) leaves no order, no outbox row and no stream entry; a failure after the
 // commit and before the publish still gets the committed row's event into the stream, exactly once,
 // by the relay. Never is there a stream entry without its committed row.
-import { asc, count, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { orders, outbox, products, type OutboxRow } from '../../src/db/schema';
 import { fieldsOf } from '../../src/events/consumer-entry';
 import { createRedisKeys } from '../../src/redis/keys';
@@ -93,6 +93,13 @@ async function waitUntilPublished(outboxId: number): Promise<OutboxRow> {
 
 /** Every entry of the orders stream has its committed outbox row and order; every row is in the stream once. */
 async function expectStreamMatchesCommittedRows(): Promise<void> {
+  // A mutation returns once its entry is in the stream; the relay records the stream id on the
+  // row just after, so wait for that before comparing.
+  await waitUntil(
+    async () => (await db().select({ id: outbox.id }).from(outbox).where(and(eq(outbox.stream, 'orders'), isNull(outbox.publishedAt)))).length === 0,
+    'every orders row is marked published',
+    PUBLISH_BOUND_MS,
+  );
   const entries = await streamEntries();
   const rows = await db().select().from(outbox).where(eq(outbox.stream, 'orders')).orderBy(asc(outbox.id));
   const rowsByEventId = new Map(rows.map((row) => [row.eventId, row]));
