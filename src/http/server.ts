@@ -1,6 +1,7 @@
 // The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), graphql-ws on the
 // same path, health routes, and errors shaped as GraphQL responses even when they happen before
-// Apollo sees the request (malformed JSON, oversized or unsupported bodies).
+// Apollo sees the request (malformed JSON, oversized or unsupported bodies). A repeated cacheable
+// query is answered from the response cache before Apollo runs (cache/response-cache.ts).
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
