@@ -3,6 +3,7 @@
 // A replica whose subscriber connection dropped may have missed some, so it is told to re-check
 // every session it holds once the connection is back.
 import type Redis from 'ioredis';
+import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 
 export interface SessionRevocation {
   userId: number;
@@ -23,23 +24,21 @@ export function revocationMessage(revocation: SessionRevocation): string {
 }
 
 export class SessionRevocations {
-  private hasLostConnection = false;
+  private stopWatchingReconnects: () => void = () => undefined;
 
   constructor(private readonly options: SessionRevocationsOptions) {}
 
   async start(): Promise<void> {
     const { subscriber, channel } = this.options;
     subscriber.on('message', this.onMessage);
-    subscriber.on('close', this.onConnectionLost);
-    subscriber.on('ready', this.onConnectionBack);
+    this.stopWatchingReconnects = watchSubscriberReconnects(subscriber, { onLost: () => undefined, onBack: this.options.onResync });
     await subscriber.subscribe(channel);
   }
 
   stop(): void {
     const { subscriber } = this.options;
     subscriber.off('message', this.onMessage);
-    subscriber.off('close', this.onConnectionLost);
-    subscriber.off('ready', this.onConnectionBack);
+    this.stopWatchingReconnects();
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
@@ -50,21 +49,5 @@ export class SessionRevocations {
     } catch {
       // Not ours to understand; nothing to revoke.
     }
-  };
-
-  private readonly onConnectionLost = (): void => {
-    this.hasLostConnection = true;
-  };
-
-  private readonly onConnectionBack = (): void => {
-    if (!this.hasLostConnection) return;
-    this.hasLostConnection = false;
-    // ioredis wrote our SUBSCRIBE before 'ready', but Redis may not have applied it yet: a re-check
-    // started now could read a session that a revocation published before the SUBSCRIBE landed
-    // (and so missed) then ends. A PING queued behind the SUBSCRIBE answers once it is applied.
-    this.options.subscriber.ping().then(
-      () => this.options.onResync(),
-      () => undefined, // dropped again: 'close' marks it lost and the next 'ready' re-checks
-    );
   };
 }

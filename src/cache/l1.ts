@@ -8,6 +8,7 @@
 // never by more than `ttlMs`.
 import type Redis from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 
 export interface L1Options {
   /** A connection used only for subscribing (shared with the subscription pub/sub). */
@@ -29,6 +30,7 @@ export class L1Cache {
   /** Bumped by every invalidation and flush: a fill that started before one must not land. */
   private generation = 0;
   private isLive = false;
+  private stopWatchingReconnects: () => void = () => undefined;
 
   constructor(private readonly options: L1Options) {
     this.entries = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5000 });
@@ -37,8 +39,18 @@ export class L1Cache {
   async start(): Promise<void> {
     const { subscriber, channel } = this.options;
     subscriber.on('message', this.onMessage);
-    subscriber.on('close', this.onDisconnect);
-    subscriber.on('ready', this.onReady);
+    // Messages sent while the connection was away are lost: L1 is bypassed meanwhile, and comes
+    // back empty once the connection is subscribed again.
+    this.stopWatchingReconnects = watchSubscriberReconnects(subscriber, {
+      onLost: () => {
+        this.isLive = false;
+        this.flush();
+      },
+      onBack: () => {
+        this.flush();
+        this.isLive = subscriber.status === 'ready';
+      },
+    });
     await subscriber.subscribe(channel);
     this.isLive = subscriber.status === 'ready';
   }
@@ -46,8 +58,7 @@ export class L1Cache {
   async stop(): Promise<void> {
     const { subscriber, channel } = this.options;
     subscriber.off('message', this.onMessage);
-    subscriber.off('close', this.onDisconnect);
-    subscriber.off('ready', this.onReady);
+    this.stopWatchingReconnects();
     this.flush();
     this.isLive = false;
     if (subscriber.status === 'ready') await subscriber.unsubscribe(channel).catch(() => undefined);
@@ -90,25 +101,6 @@ export class L1Cache {
     if (channel !== this.options.channel) return;
     const [type, ...keyIds] = message.split(' ');
     if (type) this.invalidate(type, keyIds);
-  };
-
-  private readonly onDisconnect = (): void => {
-    this.isLive = false;
-    this.flush();
-  };
-
-  private readonly onReady = (): void => {
-    // Messages sent while the connection was away are lost. ioredis sends SUBSCRIBE again on
-    // reconnect without waiting for Redis to confirm it, so L1 comes back only once a SUBSCRIBE of
-    // ours is confirmed, and starts empty then.
-    const { subscriber, channel } = this.options;
-    subscriber.subscribe(channel).then(
-      () => {
-        this.flush();
-        this.isLive = subscriber.status === 'ready';
-      },
-      () => undefined, // dropped again: the next 'ready' retries
-    );
   };
 }
 

@@ -19,7 +19,7 @@ export interface ResponseCacheOptions {
   /** The cache's fail-fast connection. */
   redis: Redis;
   keys: RedisKeys;
-  /** The cache types responses may read (more are learnt as requests read them). */
+  /** The cache types responses may read; a response that read any other is not stored. */
   types: ReadonlyArray<CacheType<never, unknown>>;
   ttlMs: number;
   /** False while the cache cannot be trusted (undelivered invalidations). */
@@ -43,13 +43,15 @@ export type ResponseLookup = { body: string } | ResponseMiss | null;
 const HEADER_END = '\n';
 
 export class ResponseCache {
-  /** Cache types seen in some request; their generations are read with every lookup. */
-  private readonly knownTypes = new Set<string>();
+  /** The types' keys ("Product.v1") and their generation counters, read with every lookup. */
+  private readonly typeKeys: string[];
+  private readonly generationKeys: string[];
   hits = 0;
   misses = 0;
 
   constructor(private readonly options: ResponseCacheOptions) {
-    for (const type of options.types) this.knownTypes.add(cacheTypeKey(type));
+    this.typeKeys = options.types.map((type) => cacheTypeKey(type));
+    this.generationKeys = this.typeKeys.map((type) => options.keys.cacheGeneration(type));
   }
 
   /** The Redis key of a response: the viewer's scope and the operation, hashed. */
@@ -63,16 +65,15 @@ export class ResponseCache {
   /** The stored body if it is still valid, else a miss to fill; null when the cache is not usable. */
   async lookup(key: string): Promise<ResponseLookup> {
     if (!this.options.isUsable()) return null;
-    const types = [...this.knownTypes];
     let values: Array<string | null>;
     this.options.countRoundTrip?.();
     try {
-      values = await this.options.redis.mget(key, ...types.map((type) => this.options.keys.cacheGeneration(type)));
+      values = await this.options.redis.mget(key, ...this.generationKeys);
     } catch (error) {
       this.options.onError?.(error);
       return null;
     }
-    const generations = new Map(types.map((type, index) => [type, values[index + 1] ?? '0']));
+    const generations = new Map(this.typeKeys.map((type, index) => [type, values[index + 1] ?? '0']));
     const stored = values[0];
     if (stored) {
       const headerEnd = stored.indexOf(HEADER_END);
@@ -85,13 +86,12 @@ export class ResponseCache {
     return { key, generations, typesRead: new Set() };
   }
 
-  /** Stores a computed body, unless it read a type whose generation was not known at its start. */
+  /** Stores a computed body, unless it read a type outside `types` (no generation guards it). */
   store(miss: ResponseMiss, body: string): void {
     const header: string[] = [];
     for (const type of miss.typesRead) {
-      this.knownTypes.add(type);
       const generation = miss.generations.get(type);
-      if (generation === undefined) return; // learnt now; the next request can be cached
+      if (generation === undefined) return;
       header.push(`${type}=${generation}`);
     }
     if (header.length === 0 || !this.options.isUsable()) return;

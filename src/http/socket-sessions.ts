@@ -11,8 +11,10 @@ import type { Authentication } from './auth-header';
 export const REVOKED_CLOSE_CODE = 4403;
 
 interface SocketSession {
+  authentication: Authentication;
   userId: number;
   tokenHash: string;
+  /** What the client sent, to check the session again the same way. */
   authorization: unknown;
 }
 
@@ -25,11 +27,16 @@ export class SocketSessions {
   add(socket: WebSocket, authentication: Authentication, authorization: unknown): void {
     if (!authentication.viewer || !authentication.sessionToken) return;
     const userId = authentication.viewer.id;
-    this.sessions.set(socket, { userId, tokenHash: hashToken(authentication.sessionToken), authorization });
+    this.sessions.set(socket, { authentication, userId, tokenHash: hashToken(authentication.sessionToken), authorization });
     let sockets = this.socketsByUser.get(userId);
     if (!sockets) this.socketsByUser.set(userId, (sockets = new Set()));
     sockets.add(socket);
     socket.once('close', () => this.remove(socket));
+  }
+
+  /** The session a socket authenticated with; undefined for an anonymous socket. */
+  authenticationOf(socket: WebSocket): Authentication | undefined {
+    return this.sessions.get(socket)?.authentication;
   }
 
   closeRevoked({ userId, tokenHash }: SessionRevocation): void {

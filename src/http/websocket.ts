@@ -65,7 +65,6 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
   const { limits } = options;
   const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path });
   const rules = [...specifiedRules, ...options.validationRules];
-  const authentications = new WeakMap<object, Authentication>();
   const sessions = new SocketSessions(options.authenticate);
   let operationCount = 0;
 
@@ -87,9 +86,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         try {
-          const authentication = await options.authenticate(authorization);
-          authentications.set(ctx.extra.socket, authentication);
-          sessions.add(ctx.extra.socket, authentication, authorization);
+          sessions.add(ctx.extra.socket, await options.authenticate(authorization), authorization);
           return true;
         } catch (error) {
           if (error instanceof AppError && error.extensions.code === ErrorCode.ServiceUnavailable) {
@@ -124,7 +121,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue: options.createContext(
-            authentications.get(socket) ?? ANONYMOUS,
+            sessions.authenticationOf(socket) ?? ANONYMOUS,
             { requestId: `ws-${id}-${operationCount}`, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' },
             { close: (code, reason) => socket.close(code, reason) },
           ),

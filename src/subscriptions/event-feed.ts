@@ -18,6 +18,8 @@ export interface EventFeedOptions {
   /** Replays the stream after an id through `visit`; resolves to the last id read. */
   replayAfter(afterId: string, visit: (event: StreamEvent) => void): Promise<string>;
   maxQueuedEvents: number;
+  /** Called for every event the subscriber takes. */
+  onDelivered(): void;
   /** Called once when the queue bound is hit; the feed has ended by then. */
   onOverflow(): void;
   /** Called once when the feed ends for any reason (unsubscribe, error, overflow). */
@@ -104,8 +106,11 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
 
   next(): Promise<IteratorResult<StreamEvent>> {
     const event = this.queue.shift();
-    if (event?.isReplayed) this.replayedQueued -= 1;
-    if (event) return Promise.resolve({ value: event, done: false });
+    if (event) {
+      if (event.isReplayed) this.replayedQueued -= 1;
+      this.options.onDelivered();
+      return Promise.resolve({ value: event, done: false });
+    }
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
@@ -163,6 +168,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;
+      this.options.onDelivered();
       waiter.resolve({ value: event, done: false });
       return;
     }

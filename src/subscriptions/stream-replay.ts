@@ -97,7 +97,9 @@ export async function replayStreamAfter(
     const [infoError, info] = results?.[0] ?? [new Error('MULTI was discarded')];
     const [rangeError, range] = results?.[1] ?? [new Error('MULTI was discarded')];
     if (rangeError) throw rangeError;
-    const state = infoError ? (/no such key/i.test(infoError.message) ? null : raise(infoError)) : parseStreamState(info);
+    // XINFO on a stream that does not exist is an error; that state is a "missing stream".
+    if (infoError && !/no such key/i.test(infoError.message)) throw infoError;
+    const state = infoError ? null : parseStreamState(info);
     const gap = gapAfter(lastId, state);
     if (gap) throw cursorExpired(gap);
     const entries = range as Array<[string, string[]]>;
@@ -110,8 +112,4 @@ export async function replayStreamAfter(
     }
     if (entries.length < PAGE_SIZE) return lastId;
   }
-}
-
-function raise(error: Error): never {
-  throw error;
 }

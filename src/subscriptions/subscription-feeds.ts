@@ -10,9 +10,9 @@ import type Redis from 'ioredis';
 import type { StreamName } from '../events/event-types';
 import type { SubscriptionChannel } from '../events/subscription-channels';
 import type { RedisKeys } from '../redis/keys';
+import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 import { AppError, ErrorCode } from '../errors';
 import { EventFeed } from './event-feed';
-import { normalizeStreamId } from './stream-ids';
 import { replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
 
 /** Close code for a websocket whose subscriber stopped reading (its queue hit the bound). */
@@ -50,10 +50,10 @@ export class SubscriptionFeeds {
   private readonly feeds = new Set<EventFeed>();
   private readonly maxReplayEntries: number;
   private readonly maxQueuedEvents: number;
-  private hasLostConnection = false;
+  private stopWatchingReconnects: () => void = () => undefined;
   /** Subscribers cut off for not reading, since start. */
   slowConsumerCloses = 0;
-  /** Events handed to subscribers' queues, since start (counted when taken). */
+  /** Events taken by subscribers, since start. */
   eventsDelivered = 0;
 
   constructor(private readonly options: SubscriptionFeedsOptions) {
@@ -62,13 +62,19 @@ export class SubscriptionFeeds {
   }
 
   start(): void {
-    this.options.subscriber.on('close', this.onConnectionLost);
-    this.options.subscriber.on('ready', this.onConnectionBack);
+    this.stopWatchingReconnects = watchSubscriberReconnects(this.options.subscriber, {
+      onLost: () => {
+        for (const feed of this.feeds) feed.holdLive();
+      },
+      onBack: () => {
+        for (const feed of this.feeds) void feed.catchUp();
+      },
+      onError: (error) => this.options.onError?.(error),
+    });
   }
 
   stop(): void {
-    this.options.subscriber.off('close', this.onConnectionLost);
-    this.options.subscriber.off('ready', this.onConnectionBack);
+    this.stopWatchingReconnects();
     for (const feed of [...this.feeds]) void feed.return();
   }
 
@@ -94,6 +100,7 @@ export class SubscriptionFeeds {
       matches,
       replayAfter: (afterId, visit) => replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, visit),
       maxQueuedEvents: this.maxQueuedEvents,
+      onDelivered: () => (this.eventsDelivered += 1),
       onOverflow: () => {
         this.slowConsumerCloses += 1;
         socket?.close(SLOW_CONSUMER_CLOSE_CODE, `Slow consumer: more than ${this.maxQueuedEvents} events queued; reconnect and resume`);
@@ -117,31 +124,8 @@ export class SubscriptionFeeds {
       this.options.onError?.(error);
       throw new AppError(ErrorCode.ServiceUnavailable, 'Subscriptions cannot start right now (Redis is unreachable); try again shortly.');
     }
-    return countingDeliveries(feed, () => (this.eventsDelivered += 1));
+    return feed;
   }
-
-  private readonly onConnectionLost = (): void => {
-    this.hasLostConnection = true;
-    for (const feed of this.feeds) feed.holdLive();
-  };
-
-  private readonly onConnectionBack = (): void => {
-    if (!this.hasLostConnection) return;
-    this.hasLostConnection = false;
-    // ioredis re-sent our SUBSCRIBEs before emitting 'ready'; a PING queued behind them answers
-    // once Redis has applied them, so a replay started then cannot miss a live message.
-    this.options.subscriber.ping().then(
-      () => {
-        for (const feed of this.feeds) void feed.catchUp();
-      },
-      (error: unknown) => this.options.onError?.(error), // dropped again: the next 'ready' retries
-    );
-  };
-}
-
-/** A client-supplied cursor in canonical form, or null when it is not a stream id. */
-export function parseCursor(value: string): string | null {
-  return normalizeStreamId(value);
 }
 
 function unsubscribe(pubSub: RedisPubSub, subscriptionId: number): void {
@@ -150,19 +134,4 @@ function unsubscribe(pubSub: RedisPubSub, subscriptionId: number): void {
   } catch {
     // Already gone (e.g. the subscription never got confirmed); nothing to release.
   }
-}
-
-function countingDeliveries(feed: EventFeed, count: () => void): AsyncIterableIterator<StreamEvent> {
-  return {
-    next: async () => {
-      const result = await feed.next();
-      if (!result.done) count();
-      return result;
-    },
-    return: () => feed.return(),
-    throw: (error: unknown) => feed.throw(error),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

@@ -3,13 +3,13 @@
 import Redis from 'ioredis';
 import type { StreamName } from '../../src/events/event-types';
 import { createRedisKeys } from '../../src/redis/keys';
+import { streamTail as readStreamTail } from '../../src/subscriptions/stream-replay';
 
 export async function streamTail(redisUrl: string, stream: StreamName, prefix = 'sg'): Promise<string> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    const [newest] = (await redis.xrevrange(createRedisKeys(prefix).stream(stream), '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-    return newest ? newest[0] : '0-0';
+    return await readStreamTail(redis, createRedisKeys(prefix).stream(stream));
   } finally {
     redis.disconnect();
   }

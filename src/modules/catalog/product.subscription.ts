@@ -23,7 +23,7 @@ export class ProductSubscriptionResolver {
     description: "Changes to one product's stock, price or details. NOT_FOUND for an unknown product.",
     subscribe: async ({ args, context }: { args: { id: string; after?: string | null }; context: GatewayContext }) => {
       const productId = parseId(args.id);
-      if (!(await context.services.newLoaders().productById.load(productId))) {
+      if (!(await context.loaders.productById.load(productId))) {
         throw new AppError(ErrorCode.NotFound, `Product ${productId} was not found.`);
       }
       return openFeed(context, args.after, {

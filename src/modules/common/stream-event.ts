@@ -4,7 +4,8 @@ import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { badUserInput, unauthenticated } from '../../errors';
 import type { EventType as DomainEventType } from '../../events/event-types';
 import type { Viewer } from '../../auth/viewer';
-import { parseCursor, type OpenFeedOptions } from '../../subscriptions/subscription-feeds';
+import type { OpenFeedOptions } from '../../subscriptions/subscription-feeds';
+import { normalizeStreamId } from '../../subscriptions/stream-ids';
 import type { StreamEvent } from '../../subscriptions/stream-replay';
 import type { GatewayContext } from '../context';
 
@@ -61,7 +62,7 @@ export function openFeed(
 ): Promise<AsyncIterableIterator<StreamEvent>> {
   let cursor: string | null = null;
   if (after !== null && after !== undefined) {
-    cursor = parseCursor(after);
+    cursor = normalizeStreamId(after);
     if (cursor === null) {
       throw badUserInput(`\`after\` must be a cursor from an earlier event ("<ms>-<seq>"); got ${JSON.stringify(after)}.`, {
         argumentName: 'after',
