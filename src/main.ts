@@ -3,10 +3,7 @@
 import 'reflect-metadata';
 import { createApp, DatabaseUnreachableError, type App } from './app';
 import { ConfigError, describeError, loadConfig } from './config';
-import { RedisUnreachableError } from './redis/connection';
-
-const REDIS_HINT =
-  'Start Redis (install redis-server and run it, or `docker compose up -d redis`), or point REDIS_URL at a running one.';
+import { REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 
 function exitWith(message: string): never {
   process.stderr.write(`streamgate: ${message}\n`);
@@ -27,7 +24,7 @@ async function main(): Promise<void> {
     // On embedded PGlite no worker process can open the database, so the gateway runs the projections.
     app = await createApp({ config, runProjections: config.DATABASE_URL === undefined });
   } catch (error) {
-    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_HINT}`);
+    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_START_HINT}`);
     if (error instanceof DatabaseUnreachableError) exitWith(error.message);
     throw error;
   }

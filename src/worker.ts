@@ -13,14 +13,11 @@ import { openDatabase, type Database } from './db/client';
 import { createLogger, type Logger } from './logger';
 import { startProjectionWorker } from './projections/projection-worker';
 import { rebuildTopProducts } from './projections/top-products.rebuild';
-import { connectRedis, RedisUnreachableError } from './redis/connection';
+import { closeRedisConnections, connectRedis, REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 import { createRedisKeys } from './redis/keys';
 import { defineProjectionScripts } from './redis/scripts';
 
 const REBUILDABLE = ['top-products'] as const;
-
-const REDIS_HINT =
-  'Start Redis (install redis-server and run it, or `docker compose up -d redis`), or point REDIS_URL at a running one.';
 
 class StartupError extends Error {
   override readonly name = 'StartupError';
@@ -61,14 +58,6 @@ async function connect(config: Config, role: string): Promise<Redis> {
   );
 }
 
-async function closeAll(connections: Redis[]): Promise<void> {
-  await Promise.all(
-    connections.map((connection) =>
-      connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect(),
-    ),
-  );
-}
-
 function watchConnection(connection: Redis, role: string, logger: Logger): Redis {
   connection.on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
   return connection;
@@ -100,15 +89,15 @@ async function main(): Promise<void> {
     connections.push(watchConnection(await connect(config, 'command'), 'command', logger));
     database = await openMigratedDatabase(config, databaseUrl);
   } catch (error) {
-    await closeAll(connections);
-    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_HINT}`);
+    await closeRedisConnections(connections);
+    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_START_HINT}`);
     if (error instanceof StartupError) exitWith(error.message);
     throw error;
   }
   const [redis] = connections as [Redis];
   const keys = createRedisKeys(config.REDIS_PREFIX);
   const closeEverything = async () => {
-    await closeAll(connections);
+    await closeRedisConnections(connections);
     await database.close();
   };
 

@@ -86,7 +86,6 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const leaseWaitMs = options.leaseWaitMs ?? 1000;
   const onError = options.onError ?? (() => undefined);
 
-  const typeKey = cacheTypeKey;
   const countRoundTrip = () => {
     stats.redisRoundTrips += 1;
   };
@@ -98,7 +97,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const countUndelivered = () => [...undelivered.values()].reduce((sum, ids) => sum + ids.size, 0);
 
   async function sendInvalidation(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void> {
-    const name = typeKey(type);
+    const name = cacheTypeKey(type);
     for (let start = 0; start < keyIds.length; start += INVALIDATION_CHUNK) {
       const chunk = keyIds.slice(start, start + INVALIDATION_CHUNK);
       const redisKeys = [keys.cacheGeneration(name), ...chunk.flatMap((keyId) => [keys.cacheValue(name, keyId), keys.cacheLease(name, keyId)])];
@@ -157,7 +156,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     const args: Array<string | number> = [token];
     entries.forEach((entry, index) => args.push(entry.field, encoded[index]!, jitteredTtlMs(type.name, encoded[index]!)));
     countRoundTrip();
-    const written = (await redis.writeLeased(entries.length * 2, ...keysOf(typeKey(type), entries), ...args)) as number[];
+    const written = (await redis.writeLeased(entries.length * 2, ...keysOf(cacheTypeKey(type), entries), ...args)) as number[];
     const writtenCount = written.filter((flag) => flag === 1).length;
     stats.add(type.name, 'writeBacks', writtenCount);
     stats.add(type.name, 'writeBacksDropped', written.length - writtenCount);
@@ -171,7 +170,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         stats.add(type.name, 'failOpens');
         return loadFromDatabase([...ids]);
       }
-      const name = typeKey(type as CacheType<unknown, unknown>);
+      const name = cacheTypeKey(type as CacheType<unknown, unknown>);
       const results = new Array<unknown>(ids.length).fill(null);
       const decode = (raw: string) => (raw === ABSENT ? null : type.decode(raw));
       const encode = (value: unknown) => (value === null || value === undefined ? ABSENT : type.encode(value as never));
@@ -286,7 +285,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       if (!isEnabled || undelivered.size > 0) return null;
       try {
         countRoundTrip();
-        return (await redis.get(keys.cacheGeneration(typeKey(type)))) ?? '0';
+        return (await redis.get(keys.cacheGeneration(cacheTypeKey(type)))) ?? '0';
       } catch (error) {
         onError(error);
         return null;
@@ -295,7 +294,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 
     async fill(type, entries, generation) {
       if (generation === null || entries.length === 0) return;
-      const name = typeKey(type as CacheType<unknown, unknown>);
+      const name = cacheTypeKey(type as CacheType<unknown, unknown>);
       const args: Array<string | number> = [generation];
       const valueKeys = entries.map(([id, value]) => {
         const { keyId, field } = type.locate(id);

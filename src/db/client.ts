@@ -138,10 +138,13 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       },
       listen: async (channel, onNotify) => {
         const client = await takeDedicated();
-        client.on('notification', (message) => message.channel === channel && onNotify());
+        const onNotification = (message: { channel: string }) => message.channel === channel && onNotify();
+        client.on('notification', onNotification);
         await client.query(`listen "${channel}"`);
         return async () => {
           await client.query(`unlisten "${channel}"`).catch(() => undefined);
+          // The client goes back to the pool: it must not keep calling this listener.
+          client.off('notification', onNotification);
           giveBack(client);
         };
       },

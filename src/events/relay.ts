@@ -9,6 +9,7 @@ import { and, asc, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
 import type { Logger } from '../logger';
+import { invalidationMessage } from '../cache/l1';
 import type { RedisKeys } from '../redis/keys';
 import type { EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
@@ -172,7 +173,7 @@ export class OutboxRelay {
     const staleKeys = invalidations.flatMap((entry) =>
       entry.keyIds.flatMap((keyId) => [keys.cacheValue(entry.type, keyId), keys.cacheLease(entry.type, keyId)]),
     );
-    const l1Messages = invalidations.map((entry) => [entry.name, ...entry.keyIds].join(' '));
+    const l1Messages = invalidations.map((entry) => invalidationMessage(entry.name, entry.keyIds));
     const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
     const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), ...generationKeys, ...staleKeys];
     return {

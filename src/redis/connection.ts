@@ -11,6 +11,10 @@ export interface RedisConnectionOptions {
   connectionName?: string;
 }
 
+/** What a user who sees RedisUnreachableError at start-up should do. */
+export const REDIS_START_HINT =
+  'Start Redis (install redis-server and run it, or `docker compose up -d redis`), or point REDIS_URL at a running one.';
+
 export class RedisUnreachableError extends Error {
   override readonly name = 'RedisUnreachableError';
 }
@@ -44,6 +48,18 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
   return redis;
 }
 
+/**
+ * quit() lets pending replies arrive; a connection that is not up is disconnected instead, which
+ * also cancels its reconnect timer, so a stopped process never reconnects later.
+ */
+export async function closeRedisConnections(connections: readonly Redis[]): Promise<void> {
+  await Promise.all(
+    connections.map((connection) =>
+      connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect(),
+    ),
+  );
+}
+
 export interface RedisConnections {
   /** Sessions, rate limits, publishing: commands that wait for a reconnect (briefly). */
   command: Redis;
@@ -57,15 +73,7 @@ export interface RedisConnections {
 /** Opens the connections of every role; fails fast with RedisUnreachableError. */
 export async function connectRedisConnections(options: RedisConnectionOptions & { cacheTimeoutMs: number }): Promise<RedisConnections> {
   const opened: Redis[] = [];
-  // quit() lets pending replies arrive; a connection that is not up is disconnected instead, which
-  // also cancels its reconnect timer, so a stopped app never reconnects later.
-  const close = async () => {
-    await Promise.all(
-      opened.map((connection) =>
-        connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect(),
-      ),
-    );
-  };
+  const close = () => closeRedisConnections(opened);
   const open = async (role: string, extra: RedisOptions) => {
     try {
       const connection = await connectRedis({ ...options, connectionName: `streamgate:${role}` }, extra);

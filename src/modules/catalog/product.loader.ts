@@ -39,5 +39,3 @@ export function createProductLoaders(db: Db, cache: CacheStore) {
   });
   return { productById, productPages };
 }
-
-export type ProductLoaders = ReturnType<typeof createProductLoaders>;

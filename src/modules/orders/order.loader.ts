@@ -94,5 +94,3 @@ export function createOrderLoaders(db: Db, cache: CacheStore) {
   });
   return { orderById, itemsByOrderId, orderPages };
 }
-
-export type OrderLoaders = ReturnType<typeof createOrderLoaders>;

@@ -44,5 +44,3 @@ export function createUserLoaders(db: Db, cache: CacheStore) {
   });
   return { userById, userPages };
 }
-
-export type UserLoaders = ReturnType<typeof createUserLoaders>;
