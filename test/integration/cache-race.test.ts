@@ -8,6 +8,7 @@ import type { CacheType } from '../../src/cache/cache-type';
 import { products, type ProductRow } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
+import { entityKeys, readCachedValue } from '../support/cache-entries';
 import type { TestGateway } from '../support/gateway';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
 
@@ -34,8 +35,8 @@ afterAll(async () => {
   await pair?.stop();
 });
 
-const valueKey = (id: number) => `sg:c:Product.v1:${id}`;
-const leaseKey = (id: number) => `sg:l:Product.v1:${id}`;
+const valueKey = (id: number) => entityKeys('sg', productCacheType, id).value;
+const leaseKey = (id: number) => entityKeys('sg', productCacheType, id).lease;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 async function readPrice(gateway: TestGateway, id: number): Promise<number> {
@@ -62,9 +63,9 @@ async function databaseRows(ids: number[]): Promise<Map<number, ProductRow>> {
   return new Map(rows.map((row) => [row.id, row]));
 }
 
+/** The cached row; null when nothing (or "absent") is cached. */
 async function cachedRow(id: number): Promise<ProductRow | null> {
-  const raw = await redis.hget(valueKey(id), '_');
-  return raw === null ? null : productCacheType.decode(raw);
+  return (await readCachedValue(redis, 'sg', productCacheType, id)) ?? null;
 }
 
 /** Runs `critical` for one id at a time, in call order. */
@@ -146,9 +147,12 @@ it('never lets a stale entry hide an acknowledged write, on either replica, whil
   for (const id of HOT_IDS) {
     const row = rows.get(id)!;
     const cached = await cachedRow(id);
+    // Redis holds the database row or nothing; the read below fills it, and then it holds the row.
     if (cached !== null) expect({ id, priceCents: cached.priceCents, version: cached.version }).toEqual({ id, priceCents: row.priceCents, version: row.version });
     expect(await readPrice(pair.a, id)).toBe(row.priceCents);
     expect(await readPrice(pair.b, id)).toBe(row.priceCents);
+    const filled = await cachedRow(id);
+    expect(filled && { priceCents: filled.priceCents, version: filled.version }).toEqual({ priceCents: row.priceCents, version: row.version });
   }
 });
 

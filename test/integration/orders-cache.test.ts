@@ -29,7 +29,7 @@ import {
   type OrderData,
   type StreamEntry,
 } from '../support/orders';
-import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;
@@ -93,7 +93,7 @@ describe.each([
     uncached = await startTestGateway({
       env: { CACHE_ENABLED: 'false' },
       redisServer: pair.redisServer,
-      database: { ...pair.database, close: async () => undefined },
+      database: withoutClose(pair.database),
     });
     redis = new Redis(pair.redisServer.url);
     adminToken = await pair.a.login(admin.email, admin.password);

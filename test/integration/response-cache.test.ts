@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
 import { mutate, UPDATE_PRODUCT } from '../support/orders';
-import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 
 const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
 const PRICE = 'query ($id: ID!) { product(id: $id) { id priceCents } }';
@@ -23,7 +23,7 @@ beforeAll(async () => {
   uncached = await startTestGateway({
     env: { CACHE_ENABLED: 'false' },
     redisServer: pair.redisServer,
-    database: { ...pair.database, close: async () => undefined },
+    database: withoutClose(pair.database),
   });
   redis = new Redis(pair.redisServer.url);
   tokens = await loginDemoAccounts(pair.a);

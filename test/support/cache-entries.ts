@@ -1,7 +1,7 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
 // gateway's), and a deferred promise for tests that interleave a reader and a writer by hand.
 import type Redis from 'ioredis';
-import type { CacheType } from '../../src/cache/cache-type';
+import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
 import { createRedisKeys } from '../../src/redis/keys';
 
 /** What an absent row is cached as (see cache-store.ts). */
@@ -28,7 +28,7 @@ export interface CacheEntry {
 /** The Redis keys of one entity entry, as the gateway with this prefix names them. */
 export function entityKeys<Id>(prefix: string, type: CacheType<Id, unknown>, id: Id) {
   const keys = createRedisKeys(prefix);
-  const typeName = `${type.name}.v${type.version}`;
+  const typeName = cacheTypeKey(type);
   const { keyId } = type.locate(id);
   return { value: keys.cacheValue(typeName, keyId), lease: keys.cacheLease(typeName, keyId) };
 }

@@ -10,6 +10,7 @@ import { generatedUserPassword } from '../../src/db/seed';
 import type { DomainEvent, EventType, StreamName } from '../../src/events/event-types';
 import { STREAMS } from '../../src/events/event-types';
 import { createRedisKeys } from '../../src/redis/keys';
+import { streamTail } from '../../src/subscriptions/stream-replay';
 import type { TestGateway } from './gateway';
 
 export const ORDER_FIELDS = 'id status totalCents createdAt updatedAt';
@@ -90,9 +91,8 @@ export function entriesOf(entries: StreamEntry[], type: EventType, aggregateId: 
 }
 
 /** The last entry id of a stream ('0-0' when empty): read only what comes after it. */
-export async function lastStreamId(redis: Redis, stream: StreamName): Promise<string> {
-  const [last] = await redis.xrevrange(createRedisKeys('sg').stream(stream), '+', '-', 'COUNT', 1);
-  return last?.[0] ?? '0-0';
+export function lastStreamId(redis: Redis, stream: StreamName): Promise<string> {
+  return streamTail(redis, createRedisKeys('sg').stream(stream));
 }
 
 export async function productStock(db: Db, productId: number): Promise<number> {

@@ -2,14 +2,14 @@
 // it misses nothing that happens next, however long its websocket takes to be set up.
 import Redis from 'ioredis';
 import type { StreamName } from '../../src/events/event-types';
-import { createRedisKeys } from '../../src/redis/keys';
-import { streamTail as readStreamTail } from '../../src/subscriptions/stream-replay';
+import { lastStreamId } from './orders';
 
-export async function streamTail(redisUrl: string, stream: StreamName, prefix = 'sg'): Promise<string> {
+/** lastStreamId for a test that has only the redis-server's URL at hand. */
+export async function streamTail(redisUrl: string, stream: StreamName): Promise<string> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    return await readStreamTail(redis, createRedisKeys(prefix).stream(stream));
+    return await lastStreamId(redis, stream);
   } finally {
     redis.disconnect();
   }

@@ -29,7 +29,7 @@ export interface TwoGatewaysOptions {
 }
 
 /** The app closes the database it was given on stop; this one is closed by whoever owns it instead. */
-function withoutClose(database: TestDatabase): TestDatabase {
+export function withoutClose(database: TestDatabase): TestDatabase {
   return { ...database, close: async () => undefined };
 }
 
