@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { createApp, DatabaseUnreachableError, type App } from './app';
 import { ConfigError, describeError, loadConfig } from './config';
+import { PgliteDirLockedError } from './db/pglite-dir-lock';
 import { REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 
 function exitWith(message: string): never {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     app = await createApp({ config, runProjections: config.DATABASE_URL === undefined });
   } catch (error) {
     if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_START_HINT}`);
-    if (error instanceof DatabaseUnreachableError) exitWith(error.message);
+    if (error instanceof DatabaseUnreachableError || error instanceof PgliteDirLockedError) exitWith(error.message);
     throw error;
   }
 

@@ -1,10 +1,12 @@
 // `npm run seed -- --users N --products N --orders N [--seed S]`: migrates the configured database
 // (PGlite at PGLITE_DIR, or DATABASE_URL) and replaces its shop data with a deterministic set.
+// On PGlite it refuses while a gateway has the directory open (see db/pglite-dir-lock.ts).
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../auth/password';
 import { ConfigError, loadConfig } from '../config';
 import { openDatabase } from '../db/client';
+import { PgliteDirLockedError } from '../db/pglite-dir-lock';
 import { seedDatabase } from '../db/seed';
 
 function count(name: string, value: string | undefined): number | undefined {
@@ -46,7 +48,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const isUsageError = error instanceof ConfigError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
+  // Errors the user fixes (bad arguments, a gateway running on the same PGlite directory) are one line.
+  const isUsageError =
+    error instanceof ConfigError ||
+    error instanceof PgliteDirLockedError ||
+    (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
   console.error(`seed: ${isUsageError ? (error as Error).message : error instanceof Error ? error.stack : String(error)}`);
   process.exit(1);
 });
