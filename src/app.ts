@@ -14,6 +14,8 @@ import { createCacheStore, type CacheStore } from './cache/cache-store';
 import { createEventWriter } from './events/event-writer';
 import { PublishWaiters } from './events/publish-waiters';
 import { OutboxRelay } from './events/relay';
+import { DatabaseIdentity } from './events/database-identity';
+import { cursorExpired } from './subscriptions/stream-replay';
 import { L1Cache } from './cache/l1';
 import { recordingTypesRead, ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
@@ -25,7 +27,7 @@ import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
 import { connectRedis, connectRedisConnections, type RedisConnections } from './redis/connection';
 import { startProjectionWorker } from './projections/projection-worker';
-import { createRedisKeys } from './redis/keys';
+import { createRedisKeys, type RedisKeys } from './redis/keys';
 import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
 import { SubscriptionFeeds } from './subscriptions/subscription-feeds';
@@ -56,6 +58,10 @@ export interface App {
   /** The command connection (sessions, publishing). */
   readonly redis: Redis;
   readonly redisConnections: RedisConnections;
+  /** Redis keys, with the database identity in force. */
+  readonly keys: RedisKeys;
+  /** The database identity Redis state is bound to. */
+  readonly identity: DatabaseIdentity;
   readonly cache: CacheStore;
   readonly cacheStats: CacheStats;
   /** Whole responses of repeated queries; absent when off (config, or an L1 in use). */
@@ -102,6 +108,7 @@ export async function createApp({
 }: AppOptions): Promise<App> {
   const connections = await connectRedisConnections({
     url: config.REDIS_URL,
+    cacheUrl: config.REDIS_CACHE_URL,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
     cacheTimeoutMs: config.CACHE_TIMEOUT_MS,
   });
@@ -116,7 +123,29 @@ export async function createApp({
     connections[role].on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
   }
 
-  const keys = createRedisKeys(config.REDIS_PREFIX);
+  // Everything Redis derives from the database is bound to its identity; a change (reseed,
+  // restore) is handled by onDatabaseReplaced below, once the parts it touches exist.
+  let onDatabaseReplaced = (_previous: string, _next: string) => undefined as void;
+  const identity = new DatabaseIdentity({
+    database,
+    redis: defineEventScripts(connections.command),
+    derivedStateConnections: connections.isCacheSeparate ? [connections.command, connections.cache] : [connections.command],
+    subscriber: connections.subscriber,
+    keysFor: (id) => createRedisKeys(config.REDIS_PREFIX, () => id),
+    logger,
+    streamMaxLength: config.EVENT_STREAM_MAXLEN,
+    pollIntervalMs: database.kind === 'postgres' ? config.DATABASE_IDENTITY_CHECK_MS : 0,
+    onChange: (previous, next) => onDatabaseReplaced(previous, next),
+  });
+  try {
+    await identity.start();
+  } catch (error) {
+    await identity.stop();
+    await connections.close();
+    await database.close();
+    throw error;
+  }
+  const keys = createRedisKeys(config.REDIS_PREFIX, () => identity.current);
   const cacheStats = new CacheStats();
   const l1 =
     config.CACHE_L1_TYPES.size > 0
@@ -146,7 +175,9 @@ export async function createApp({
   const relay = new OutboxRelay({
     database,
     redis: defineEventScripts(connections.command),
+    cache: defineCacheScripts(connections.cache),
     keys,
+    identity,
     logger,
     batchSize: config.OUTBOX_BATCH_SIZE,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
@@ -161,6 +192,8 @@ export async function createApp({
     waiters: publishWaiters,
     wakeRelay: () => relay.wake(),
     publishWaitMs: config.OUTBOX_PUBLISH_WAIT_MS,
+    onDatabaseSeen: (seen) => seen !== identity.current && void identity.check().catch(() => undefined),
+    onPublishTimeout: (row) => logger.warn(row, 'event not published in time; the mutation returns anyway and the relay keeps trying'),
     afterCommit,
   });
 
@@ -189,12 +222,13 @@ export async function createApp({
     subscriber: connections.subscriber,
     redis: connections.command,
     keys,
+    currentDatabase: () => identity.current,
     maxReplayEntries: config.SUBSCRIPTION_REPLAY_LIMIT,
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
   subscriptions.start();
-  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.cache, keys, cache, subscriptions });
+  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.command, keys, cache, subscriptions });
   const schema = await buildGatewaySchema(pubSub);
   const metrics = createMetrics({
     cacheStats,
@@ -262,6 +296,12 @@ export async function createApp({
     onResync: () => void server.websocket.sessions.recheckAll(),
   });
   await revocations.start();
+  onDatabaseReplaced = (previous, next) => {
+    logger.warn({ previous, identity: next }, 'the database was replaced: cached state, sessions and subscriptions of the old one end');
+    l1?.flush();
+    subscriptions.failAll(cursorExpired('the database was replaced'));
+    void server.websocket.sessions.recheckAll();
+  };
 
   let stopping: Promise<void> | undefined;
   return {
@@ -270,6 +310,8 @@ export async function createApp({
     database,
     redis: connections.command,
     redisConnections: connections,
+    keys,
+    identity,
     cache,
     cacheStats,
     responseCache,
@@ -281,6 +323,7 @@ export async function createApp({
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
+        await identity.stop();
         revocations.stop();
         subscriptions.stop();
         await relay.stop();

@@ -21,6 +21,8 @@ export const configSchema = z.object({
   /** Where embedded PGlite keeps its files; "memory://" keeps nothing. */
   PGLITE_DIR: z.string().min(1).default('.data/pglite'),
   DATABASE_POOL_SIZE: integer(1, 200).default(10),
+  /** How often a gateway or worker on PostgreSQL reads the database's identity (a restored or recreated database announces nothing). */
+  DATABASE_IDENTITY_CHECK_MS: integer(100, 3_600_000).default(2000),
   /**
    * Seed deterministic demo data (with well-known demo passwords) when the database has no users
    * yet. Defaults to on for embedded PGlite only, so a real PostgreSQL never gets demo admins unasked.
@@ -30,6 +32,14 @@ export const configSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /**
+   * A separate Redis for cache entries and cached responses, which may evict (allkeys-lru) while
+   * REDIS_URL keeps sessions, streams, markers and locks (noeviction, AOF). Default: REDIS_URL.
+   */
+  REDIS_CACHE_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   REDIS_PREFIX: z
     .string()

@@ -11,6 +11,7 @@ import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
 import { cacheTypeKey, type CacheType } from './cache-type';
+import { invalidationCall, readGeneration } from './invalidation';
 import { invalidationMessage, type L1Cache } from './l1';
 import { LeaseWaiters } from './lease-waiters';
 
@@ -35,11 +36,23 @@ export interface CacheStoreOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Loads the rows for ids from Postgres: one statement, results in the order of the ids, null when absent. */
-export type LoadFromDatabase<Id, Value> = (ids: Id[]) => Promise<Array<Value | null>>;
+/**
+ * Loads the rows for ids from Postgres: one statement, results in the order of the ids, null when
+ * absent. An Error in an id's slot fails that id alone (its readers get the Error, nothing is
+ * cached); throwing fails every id it was given.
+ */
+export type LoadFromDatabase<Id, Value, Loaded extends Value | null | Error = Value | null> = (ids: Id[]) => Promise<Loaded[]>;
 
 export interface CacheStore {
-  load<Id, Value>(type: CacheType<Id, Value>, ids: readonly Id[], loadFromDatabase: LoadFromDatabase<Id, Value>): Promise<Array<Value | null>>;
+  /**
+   * Values in the order of the ids (null when absent, or the Error `loadFromDatabase` put in an id's
+   * slot). Rejects when `loadFromDatabase` throws; either way a failed entry's lease is released.
+   */
+  load<Id, Value, Loaded extends Value | null | Error>(
+    type: CacheType<Id, Value>,
+    ids: readonly Id[],
+    loadFromDatabase: LoadFromDatabase<Id, Value, Loaded>,
+  ): Promise<Array<Value | null | Loaded>>;
   /**
    * Deletes the values and leases of these keys (entity ids or list scopes) in one round trip, and
    * tells every replica's L1. Never throws: if Redis cannot be reached the keys are kept and sent
@@ -100,9 +113,11 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     const name = cacheTypeKey(type);
     for (let start = 0; start < keyIds.length; start += INVALIDATION_CHUNK) {
       const chunk = keyIds.slice(start, start + INVALIDATION_CHUNK);
-      const redisKeys = [keys.cacheGeneration(name), ...chunk.flatMap((keyId) => [keys.cacheValue(name, keyId), keys.cacheLease(name, keyId)])];
+      const { numberOfKeys, keysAndArguments } = invalidationCall(keys, [{ type: name, name: type.name, keyIds: chunk }], [
+        invalidationMessage(type.name, chunk),
+      ]);
       countRoundTrip();
-      await redis.invalidateEntries(redisKeys.length, ...redisKeys, keys.cacheInvalidationChannel(), invalidationMessage(type.name, chunk));
+      await redis.invalidateEntries(numberOfKeys, ...keysAndArguments);
     }
   }
 
@@ -153,6 +168,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   }
 
   async function writeLeased(type: CacheType<unknown, unknown>, entries: Array<Pending<unknown>>, encoded: string[], token: string): Promise<void> {
+    if (entries.length === 0) return;
     const args: Array<string | number> = [token];
     entries.forEach((entry, index) => args.push(entry.field, encoded[index]!, jitteredTtlMs(type.name, encoded[index]!)));
     countRoundTrip();
@@ -160,6 +176,22 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     const writtenCount = written.filter((flag) => flag === 1).length;
     stats.add(type.name, 'writeBacks', writtenCount);
     stats.add(type.name, 'writeBacksDropped', written.length - writtenCount);
+  }
+
+  /**
+   * Gives up this reader's leases of entries it failed to load, so their readers on every replica
+   * read again now instead of waiting out a lease nobody will fill. Best-effort: when Redis cannot
+   * be reached the leases expire by their TTL.
+   */
+  async function releaseLeases(type: string, entries: Array<Pending<unknown>>, token: string): Promise<void> {
+    if (entries.length === 0) return;
+    const leaseKeys = entries.map((entry) => keys.cacheLease(type, entry.keyId));
+    try {
+      countRoundTrip();
+      await redis.releaseLeases(entries.length, ...leaseKeys, token, ...entries.map((entry) => entry.field));
+    } catch (error) {
+      onError(error);
+    }
   }
 
   return {
@@ -187,6 +219,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       stats.add(type.name, 'l1Hits', ids.length - pending.length);
 
       const token = nextLeaseToken();
+      const deadline = Date.now() + leaseWaitMs;
       const fillFromDatabase = async (entries: typeof pending) => {
         const rows = await loadFromDatabase(entries.map((entry) => entry.id));
         entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));
@@ -197,17 +230,48 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         if (useL1) l1!.set(type.name, entry.keyId, entry.field, raw, l1Generation);
         stats.add(type.name, 'hits');
       };
+      // Our leases: load, then write back what loaded and release what failed (all of them when the
+      // load threw), so no reader anywhere waits for a lease that will not be filled.
       const loadAndWriteBack = async (leased: typeof pending) => {
-        const rows = await fillFromDatabase(leased);
-        await writeLeased(type as CacheType<unknown, unknown>, leased as Array<Pending<unknown>>, rows.map(encode), token).catch(
-          (error: unknown) => {
+        try {
+          await fillFromDatabase(leased);
+        } catch (error) {
+          await releaseLeases(name, leased, token);
+          throw error;
+        }
+        const isFailed = (entry: (typeof pending)[number]) => results[entry.index] instanceof Error;
+        const loaded = leased.filter((entry) => !isFailed(entry));
+        const writeBack = writeLeased(type as CacheType<unknown, unknown>, loaded, loaded.map((entry) => encode(results[entry.index])), token);
+        await Promise.all([
+          writeBack.catch((error: unknown) => {
             stats.add(type.name, 'failOpens');
             onError(error);
-          },
-        );
+          }),
+          releaseLeases(name, leased.filter(isFailed), token),
+        ]);
+      };
+      // Entries another reader holds the lease of: its value once written back, a retry (returned)
+      // once the lease is gone (filled elsewhere, released, invalidated, expired), else Postgres.
+      const waitForLeaseHolders = async (waiting: typeof pending): Promise<typeof pending> => {
+        if (waiting.length === 0) return [];
+        stats.add(type.name, 'leaseWaits', waiting.length);
+        const outcomes = await Promise.all(waiting.map((entry) => leaseWaiters.wait(name, entry.keyId, entry.field, deadline)));
+        const retry: typeof waiting = [];
+        const timedOut: typeof waiting = [];
+        outcomes.forEach((outcome, position) => {
+          const entry = waiting[position]!;
+          if (outcome.kind === 'value') hit(entry, outcome.raw);
+          else if (outcome.kind === 'retry' && Date.now() < deadline) retry.push(entry);
+          else timedOut.push(entry);
+        });
+        if (timedOut.length > 0) {
+          // The lease outlived our patience: read Postgres, and leave the cache to its holder.
+          stats.add(type.name, 'leaseWaitTimeouts', timedOut.length);
+          await fillFromDatabase(timedOut);
+        }
+        return retry;
       };
 
-      const deadline = Date.now() + leaseWaitMs;
       for (let attempt = 0; pending.length > 0; attempt += 1) {
         let replies: unknown[];
         try {
@@ -229,26 +293,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         });
         if (attempt === 0) stats.add(type.name, 'misses', leased.length + waiting.length);
 
-        // Our leases: load and write back while other readers wait for us.
-        const ownLoad = leased.length > 0 ? loadAndWriteBack(leased) : Promise.resolve();
-        pending = [];
-        if (waiting.length > 0) {
-          stats.add(type.name, 'leaseWaits', waiting.length);
-          const outcomes = await Promise.all(waiting.map((entry) => leaseWaiters.wait(name, entry.keyId, entry.field, deadline)));
-          const timedOut: typeof waiting = [];
-          outcomes.forEach((outcome, position) => {
-            const entry = waiting[position]!;
-            if (outcome.kind === 'value') hit(entry, outcome.raw);
-            else if (outcome.kind === 'retry' && Date.now() < deadline) pending.push(entry);
-            else timedOut.push(entry);
-          });
-          if (timedOut.length > 0) {
-            // The lease outlived our patience: read Postgres, and leave the cache to its holder.
-            stats.add(type.name, 'leaseWaitTimeouts', timedOut.length);
-            await fillFromDatabase(timedOut);
-          }
-        }
-        await ownLoad;
+        // Our leases load and write back while we wait for other readers' leases. Both are awaited
+        // together, so our load failing while we wait is never an unhandled rejection.
+        const [, retry] = await Promise.all([leased.length > 0 ? loadAndWriteBack(leased) : undefined, waitForLeaseHolders(waiting)]);
+        pending = retry;
       }
       return results as never;
     },
@@ -285,7 +333,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       if (!isEnabled || undelivered.size > 0) return null;
       try {
         countRoundTrip();
-        return (await redis.get(keys.cacheGeneration(cacheTypeKey(type)))) ?? '0';
+        return await readGeneration(redis, keys.cacheGeneration(cacheTypeKey(type)));
       } catch (error) {
         onError(error);
         return null;

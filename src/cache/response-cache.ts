@@ -1,10 +1,12 @@
 // Whole responses of read-only queries, cached in Redis as the bytes sent, so a repeated query
 // skips GraphQL execution altogether: one MGET answers it. Correctness rests on the per-type
-// generation counters every invalidation bumps (the relay's publish script, invalidateEntries):
-// a response is stored with the generations, read at the start of its request, of every cache
-// type its loaders touched, and is served only while all of them are unchanged. A change to any
-// entry of those types makes it a miss, so no reader ever gets a response older than an
-// acknowledged write; writes therefore lower the hit rate, never the freshness.
+// generation tokens every invalidation replaces (invalidateEntries-n.lua): a response is stored
+// with the generations, read at the start of its request, of every cache type its loaders
+// touched, and is served only while all of them are unchanged. A change to any entry of those
+// types makes it a miss, so no reader ever gets a response older than an acknowledged write;
+// writes therefore lower the hit rate, never the freshness. A generation that is missing (never
+// set, or evicted under memory pressure) matches no stored response: it gets a new token, never
+// one a response was stored with.
 //
 // Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), only
 // while this replica has no undelivered invalidations, and only for queries the HTTP layer deems
@@ -14,6 +16,7 @@ import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheStore } from './cache-store';
 import { cacheTypeKey, type CacheType } from './cache-type';
+import { readGeneration } from './invalidation';
 
 export interface ResponseCacheOptions {
   /** The cache's fail-fast connection. */
@@ -32,7 +35,7 @@ export interface ResponseCacheOptions {
 /** A miss: what the response, once computed, is stored against. */
 export interface ResponseMiss {
   key: string;
-  /** Generation of each known cache type when the request started ('0' when never bumped). */
+  /** Generation of each cache type when the request started (types without one are absent). */
   generations: Map<string, string>;
   /** Cache types the request's loaders touched (filled in during execution). */
   typesRead: Set<string>;
@@ -43,15 +46,13 @@ export type ResponseLookup = { body: string } | ResponseMiss | null;
 const HEADER_END = '\n';
 
 export class ResponseCache {
-  /** The types' keys ("Product.v1") and their generation counters, read with every lookup. */
+  /** The types' keys ("Product.v1"), whose generations are read with every lookup. */
   private readonly typeKeys: string[];
-  private readonly generationKeys: string[];
   hits = 0;
   misses = 0;
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.typeKeys = options.types.map((type) => cacheTypeKey(type));
-    this.generationKeys = this.typeKeys.map((type) => options.keys.cacheGeneration(type));
   }
 
   /** The Redis key of a response: the viewer's scope and the operation, hashed. */
@@ -65,15 +66,24 @@ export class ResponseCache {
   /** The stored body if it is still valid, else a miss to fill; null when the cache is not usable. */
   async lookup(key: string): Promise<ResponseLookup> {
     if (!this.options.isUsable()) return null;
+    // Built per lookup: the keys carry the database identity, which a reseed changes.
+    const generationKeys = this.typeKeys.map((type) => this.options.keys.cacheGeneration(type));
     let values: Array<string | null>;
     this.options.countRoundTrip?.();
     try {
-      values = await this.options.redis.mget(key, ...this.generationKeys);
+      values = await this.options.redis.mget(key, ...generationKeys);
     } catch (error) {
       this.options.onError?.(error);
       return null;
     }
-    const generations = new Map(this.typeKeys.map((type, index) => [type, values[index + 1] ?? '0']));
+    const generations = new Map<string, string>();
+    const starting: Array<Promise<void>> = [];
+    this.typeKeys.forEach((type, index) => {
+      const generation = values[index + 1];
+      if (generation) generations.set(type, generation);
+      else starting.push(this.startGeneration(generationKeys[index]!).then((started) => void (started && generations.set(type, started))));
+    });
+    await Promise.all(starting);
     const stored = values[0];
     if (stored) {
       const headerEnd = stored.indexOf(HEADER_END);
@@ -86,7 +96,20 @@ export class ResponseCache {
     return { key, generations, typesRead: new Set() };
   }
 
-  /** Stores a computed body, unless it read a type outside `types` (no generation guards it). */
+  /**
+   * A type without a generation (first use, or evicted) gets one; null when Redis did not answer
+   * (responses that read the type are then not stored). Only this rare path costs a second round trip.
+   */
+  private async startGeneration(generationKey: string): Promise<string | null> {
+    try {
+      return await readGeneration(this.options.redis, generationKey);
+    } catch (error) {
+      this.options.onError?.(error);
+      return null;
+    }
+  }
+
+  /** Stores a computed body, unless it read a type without a known generation (nothing would guard it). */
   store(miss: ResponseMiss, body: string): void {
     const header: string[] = [];
     for (const type of miss.typesRead) {

@@ -1,7 +1,7 @@
 // The relational model: Postgres is the source of truth; everything in Redis can be rebuilt from it.
 // Mutable rows carry a `version` for optimistic concurrency (the write path bumps it on every change).
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const userRole = pgEnum('user_role', ['CUSTOMER', 'ADMIN']);
 export const orderStatus = pgEnum('order_status', ['PENDING', 'PAID', 'SHIPPED', 'CANCELLED']);
@@ -144,6 +144,24 @@ export const processedEvents = pgTable(
     processedAt: timestamp('processed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.consumerGroup, table.eventId] })],
+);
+
+/**
+ * The database's identity: one row, minted when the database is created and again whenever
+ * `seed` replaces its data. Everything Redis holds that derives from the database is bound to it
+ * (src/events/database-identity.ts), so state derived from another database is never trusted.
+ * `databaseOid` names the PostgreSQL database the identity was minted in: a dump restored into
+ * another database (or a dropped and recreated one) carries the row but not the oid.
+ */
+export const databaseIdentity = pgTable(
+  'database_identity',
+  {
+    singleton: boolean('singleton').primaryKey().default(true),
+    id: text('id').notNull(),
+    databaseOid: bigint('database_oid', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [check('database_identity_singleton', sql`${table.singleton}`)],
 );
 
 export type UserRow = typeof users.$inferSelect;

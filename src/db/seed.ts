@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db } from './client';
+import { mintDatabaseIdentity } from './identity';
 import { orderItems, orders, products, users, type OrderStatus, type UserRole } from './schema';
 
 export interface SeedOptions {
@@ -68,7 +69,7 @@ async function insertInBatches<T>(rows: T[], insert: (batch: T[]) => Promise<unk
   }
 }
 
-/** Replaces all shop data with the generated set (ids restart at 1). */
+/** Replaces all shop data with the generated set (ids restart at 1) and gives the database a new identity. */
 export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedSummary> {
   const seed = options.seed ?? 42;
   const userCount = Math.max(options.users ?? 50, demoAccounts.length);
@@ -139,6 +140,9 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedSu
         sql`select setval(pg_get_serial_sequence(${table}, 'id'), greatest((select max(id) from ${sql.identifier(table)}), 1))`,
       );
     }
+    // New data, new identity: Redis state derived from the old data (cache, sessions, published
+    // markers) is never trusted again, and running gateways hear of it at commit.
+    await mintDatabaseIdentity(tx as unknown as Db);
   });
   return { users: userRows.length, products: productRows.length, orders: orderRows.length, orderItems: itemRows.length };
 }

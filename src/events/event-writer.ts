@@ -1,8 +1,10 @@
 // How services write: their rows and their events in ONE transaction, then a bounded wait until
 // the events are published (so the caller reads its own write on every replica). If Redis is down
-// the wait times out, the mutation still succeeds, and the relay publishes once Redis is back.
+// the wait times out, the mutation still succeeds (with a warning naming the row), and the relay
+// publishes once Redis is back.
 import type { Database, Db } from '../db/client';
 import type { EventType } from './event-types';
+import { databaseIdentity } from '../db/schema';
 import { appendEvent, type NewEvent } from './outbox';
 import type { PublishWaiters } from './publish-waiters';
 
@@ -19,6 +21,10 @@ export interface EventWriterOptions {
   wakeRelay(): void;
   /** Longest wait for publication before returning anyway. */
   publishWaitMs: number;
+  /** The transaction's rows belong to this database identity; the process may not have noticed it yet. */
+  onDatabaseSeen?(identity: string): void;
+  /** A row was not published within `publishWaitMs` (the mutation returns anyway). */
+  onPublishTimeout?(row: { outboxId: number; database: string; waitedMs: number }): void;
   /** Fault injection for tests: runs after the commit, before waiting for publication. */
   afterCommit?: () => void;
 }
@@ -28,24 +34,37 @@ export interface EventWriter {
 }
 
 export function createEventWriter(options: EventWriterOptions): EventWriter {
+  const waitFor = async (database: string, outboxId: number) => {
+    const isPublished = await options.waiters.waitForPublished(database, outboxId, options.publishWaitMs);
+    if (!isPublished) options.onPublishTimeout?.({ outboxId, database, waitedMs: options.publishWaitMs });
+  };
   return {
     async transaction(work) {
       const outboxIds: number[] = [];
-      const result = await options.database.db.transaction((tx) =>
-        work(
+      let database: string | undefined;
+      const result = await options.database.db.transaction(async (tx) => {
+        const done = await work(
           tx as unknown as Db,
           async (event) => {
-            const outboxId = await appendEvent(tx as unknown as Db, event);
-            outboxIds.push(outboxId);
-            return outboxId;
+            const appended = await appendEvent(tx as unknown as Db, event);
+            database = appended.database;
+            outboxIds.push(appended.outboxId);
+            return appended.outboxId;
           },
           (outboxId) => outboxIds.push(outboxId),
-        ),
-      );
+        );
+        // Only replays to wait for: which database they are in is read here, in the same snapshot.
+        if (outboxIds.length > 0 && database === undefined) {
+          const [row] = await tx.select({ id: databaseIdentity.id }).from(databaseIdentity);
+          database = row?.id;
+        }
+        return done;
+      });
       options.afterCommit?.();
-      if (outboxIds.length > 0) {
+      if (outboxIds.length > 0 && database !== undefined) {
+        options.onDatabaseSeen?.(database);
         options.wakeRelay();
-        await Promise.all(outboxIds.map((id) => options.waiters.waitForPublished(id, options.publishWaitMs)));
+        await Promise.all(outboxIds.map((id) => waitFor(database!, id)));
       }
       return result;
     },

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { cacheTypeKey, type CacheType } from '../cache/cache-type';
 import type { Db } from '../db/client';
-import { outbox } from '../db/schema';
+import { databaseIdentity, outbox } from '../db/schema';
 import { EVENT_STREAM, EVENT_VERSION, type CacheInvalidation, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 
 /** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits. */
@@ -23,8 +23,17 @@ export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<stri
   return { type: cacheTypeKey(type), name: type.name, keyIds: keyIds.map(String) };
 }
 
-/** Inserts the event into the outbox (in `tx`) and returns its outbox id. */
-export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<number> {
+/** An appended row: its outbox id, and the identity of the database it went into. */
+export interface AppendedEvent {
+  outboxId: number;
+  database: string;
+}
+
+/** The identity of the database a statement runs in, as an expression (read with the rows it concerns). */
+export const currentDatabaseIdentity = sql<string>`(select ${databaseIdentity.id} from ${databaseIdentity})`;
+
+/** Inserts the event into the outbox (in `tx`). */
+export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {
   const envelope: DomainEvent<Type> = {
     id: randomUUID(),
     type: event.type,
@@ -44,7 +53,7 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       payload: envelope,
       invalidations: event.invalidates,
     })
-    .returning({ id: outbox.id });
+    .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
   await tx.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '')`);
-  return row!.id;
+  return row!;
 }

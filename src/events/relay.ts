@@ -1,20 +1,25 @@
-// The outbox relay: publishes committed outbox rows, in id order, with one publishEvent script per
-// row (pipelined per batch). Exactly one relay drains at a time across all replicas: the holder of
-// a Postgres advisory lock; when it dies its connection closes, the lock is freed and another
-// replica's relay takes over. A commit wakes it at once (NOTIFY); a slow poll is the safety net.
-// If Redis is down the rows stay unpublished and the relay retries with backoff; mutations still
-// commit. Background loops never throw: errors are logged and retried.
+// The outbox relay: publishes committed outbox rows, in id order, pipelined per batch: first the
+// cache invalidations of every row (invalidateEntries, on the cache's instance), then one
+// publishEvent script per row (stream, subscribers, L1, the waiting mutation; on the durable
+// instance). Invalidating first means no subscriber or returning mutation sees an event while a
+// cache entry it made stale survives; a crash in between only repeats an invalidation. Exactly one
+// relay drains at a time across all replicas: the holder of a Postgres advisory lock; when it dies
+// its connection closes, the lock is freed and another replica's relay takes over. A commit wakes
+// it at once (NOTIFY); a slow poll is the safety net. If Redis is down the rows stay unpublished
+// and the relay retries with backoff; mutations still commit. Background loops never throw: errors
+// are logged and retried.
 import { setTimeout as delay } from 'node:timers/promises';
-import { and, asc, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
 import type { Logger } from '../logger';
+import { invalidationCall } from '../cache/invalidation';
 import { invalidationMessage } from '../cache/l1';
 import type { RedisKeys } from '../redis/keys';
-import type { EventScripts } from '../redis/scripts';
+import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
 import type { CacheInvalidation, DomainEvent } from './event-types';
-import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
+import { currentDatabaseIdentity, OUTBOX_NOTIFY_CHANNEL } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
@@ -22,8 +27,13 @@ const RELAY_LOCK_KEY = 7_041_978;
 
 export interface RelayOptions {
   database: Database;
+  /** The durable instance (streams, markers, pub/sub). */
   redis: Redis & EventScripts;
+  /** The cache's instance (may be the same server), where invalidations go. */
+  cache: Redis & CacheScripts;
   keys: RedisKeys;
+  /** The database identity in force; rows of another identity make the relay check it first. */
+  identity: { readonly current: string; check(): Promise<void> };
   logger: Logger;
   /** Rows per batch (one pipelined round trip). @default 100 */
   batchSize?: number;
@@ -49,6 +59,8 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private stopListening: (() => Promise<void>) | undefined;
   private lastPruneMs = 0;
+  /** Rows found already published (their marker existed) and skipped, since start. */
+  skippedRows = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 100;
@@ -136,8 +148,20 @@ export class OutboxRelay {
   /** Publishes the oldest unpublished rows; returns how many. */
   private async publishBatch(): Promise<number> {
     const db = this.options.database.backgroundDb;
-    const rows = await db.select().from(outbox).where(isNull(outbox.publishedAt)).orderBy(asc(outbox.id)).limit(this.batchSize);
+    const rows = await db
+      .select({ ...getTableColumns(outbox), database: currentDatabaseIdentity })
+      .from(outbox)
+      .where(isNull(outbox.publishedAt))
+      .orderBy(asc(outbox.id))
+      .limit(this.batchSize);
     if (rows.length === 0) return 0;
+    // The rows' own database, read with them: a relay that has not yet noticed a reseed must not
+    // publish the new rows against the old database's markers.
+    if (rows[0]!.database !== this.options.identity.current) {
+      await this.options.identity.check();
+      throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this relay was bound to another one`);
+    }
+    await this.invalidate(rows);
     const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const row of rows) {
       const { numberOfKeys, keysAndArguments } = this.publishArguments(row);
@@ -148,8 +172,10 @@ export class OutboxRelay {
     // that did get through: the script returns their first stream id).
     const published: Array<{ id: number; streamId: string }> = [];
     for (const [index, row] of rows.entries()) {
-      const [error, streamId] = results[index] ?? [new Error('no reply')];
+      const [error, reply] = results[index] ?? [new Error('no reply')];
       if (error) break;
+      const [streamId, isNew] = reply as [string, number];
+      if (!isNew) this.noteSkipped(row.id, streamId);
       published.push({ id: row.id, streamId: String(streamId) });
     }
     if (published.length > 0) {
@@ -161,45 +187,68 @@ export class OutboxRelay {
         )}) as published(id, stream_id)
         where outbox.id = published.id`);
     }
-    if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
+    if (published.length < rows.length) {
+      const error = results[published.length]?.[0] ?? new Error('publish failed');
+      if (/DATABASE_CHANGED/.test(error.message)) await this.options.identity.check();
+      throw error;
+    }
     return rows.length;
+  }
+
+  /** Deletes what the rows' events made stale, in one round trip to the cache's instance. */
+  private async invalidate(rows: readonly OutboxRow[]): Promise<void> {
+    const pipeline = this.options.cache.pipeline() as unknown as CacheScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    let calls = 0;
+    for (const row of rows) {
+      const invalidations = row.invalidations as CacheInvalidation[];
+      if (invalidations.length === 0) continue;
+      const { numberOfKeys, keysAndArguments } = invalidationCall(this.options.keys, invalidations);
+      void pipeline.invalidateEntries(numberOfKeys, ...keysAndArguments);
+      calls += 1;
+    }
+    if (calls === 0) return;
+    const failure = ((await pipeline.exec()) ?? []).find(([error]) => error)?.[0];
+    // Publishing an event whose stale entries survive would break read-your-writes: wait and retry.
+    if (failure) throw failure;
+  }
+
+  /** A row whose marker existed: published before (a relay that died before marking it), or a marker of another history. */
+  private noteSkipped(outboxId: number, streamId: string): void {
+    this.skippedRows += 1;
+    this.options.logger.warn({ outboxId, streamId }, 'outbox row was already published; skipped');
   }
 
   private publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
     const { keys } = this.options;
     const invalidations = row.invalidations as CacheInvalidation[];
     const event = row.payload as DomainEvent;
-    const generationKeys = invalidations.map((entry) => keys.cacheGeneration(entry.type));
-    const staleKeys = invalidations.flatMap((entry) =>
-      entry.keyIds.flatMap((keyId) => [keys.cacheValue(entry.type, keyId), keys.cacheLease(entry.type, keyId)]),
-    );
     const l1Messages = invalidations.map((entry) => invalidationMessage(entry.name, entry.keyIds));
     const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
-    const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), ...generationKeys, ...staleKeys];
+    const allKeys = [keys.databaseIdentity(), keys.publishedOutboxRow(row.id), keys.stream(row.stream), keys.lastPublishedOutboxId()];
     return {
       numberOfKeys: allKeys.length,
       keysAndArguments: [
-      ...allKeys,
-      this.options.markerTtlSeconds ?? 7 * 24 * 3600,
-      this.options.streamMaxLength ?? 100_000,
-      generationKeys.length,
-      keys.cacheInvalidationChannel(),
-      keys.outboxPublishedChannel(),
-      row.id,
-      l1Messages.length,
-      ...l1Messages,
-      channels.length,
-      ...channels,
-      'eventId',
-      row.eventId,
-      'type',
-      row.type,
-      'aggregateType',
-      row.aggregateType,
-      'aggregateId',
-      row.aggregateId,
-      'event',
-      JSON.stringify(event),
+        ...allKeys,
+        this.options.identity.current,
+        this.options.markerTtlSeconds ?? 7 * 24 * 3600,
+        this.options.streamMaxLength ?? 100_000,
+        keys.cacheInvalidationChannel(),
+        keys.outboxPublishedChannel(),
+        row.id,
+        l1Messages.length,
+        ...l1Messages,
+        channels.length,
+        ...channels,
+        'eventId',
+        row.eventId,
+        'type',
+        row.type,
+        'aggregateType',
+        row.aggregateType,
+        'aggregateId',
+        row.aggregateId,
+        'event',
+        JSON.stringify(event),
       ],
     };
   }

@@ -24,7 +24,7 @@ export interface ServiceDeps {
   events: EventWriter;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
-  /** Reads the projections the worker keeps in Redis (top products); the fail-fast cache connection. */
+  /** Reads the projections the worker keeps in Redis (top products): the durable instance. */
   redis: Redis;
   keys: RedisKeys;
   cache: CacheStore;

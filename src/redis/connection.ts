@@ -65,18 +65,29 @@ export interface RedisConnections {
   command: Redis;
   /** Subscriptions only (pub/sub for GraphQL subscriptions and L1 invalidations). */
   subscriber: Redis;
-  /** The cache: fails fast (no offline queue, a command timeout) so reads can fail open to Postgres. */
+  /**
+   * The cache (entries, leases, generations, whole responses), on REDIS_CACHE_URL when set: fails
+   * fast (no offline queue, a command timeout) so reads can fail open to Postgres.
+   */
   cache: Redis;
+  /** True when the cache has an instance of its own. */
+  isCacheSeparate: boolean;
   close(): Promise<void>;
 }
 
 /** Opens the connections of every role; fails fast with RedisUnreachableError. */
-export async function connectRedisConnections(options: RedisConnectionOptions & { cacheTimeoutMs: number }): Promise<RedisConnections> {
+export async function connectRedisConnections(
+  options: RedisConnectionOptions & {
+    cacheTimeoutMs: number;
+    /** The cache's own instance (REDIS_CACHE_URL). @default options.url */
+    cacheUrl?: string;
+  },
+): Promise<RedisConnections> {
   const opened: Redis[] = [];
   const close = () => closeRedisConnections(opened);
-  const open = async (role: string, extra: RedisOptions) => {
+  const open = async (role: string, extra: RedisOptions, url = options.url) => {
     try {
-      const connection = await connectRedis({ ...options, connectionName: `streamgate:${role}` }, extra);
+      const connection = await connectRedis({ ...options, url, connectionName: `streamgate:${role}` }, extra);
       opened.push(connection);
       return connection;
     } catch (error) {
@@ -92,6 +103,6 @@ export async function connectRedisConnections(options: RedisConnectionOptions & 
     commandTimeout: options.cacheTimeoutMs,
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
-  });
-  return { command, subscriber, cache, close };
+  }, options.cacheUrl ?? options.url);
+  return { command, subscriber, cache, isCacheSeparate: (options.cacheUrl ?? options.url) !== options.url, close };
 }

@@ -1,6 +1,20 @@
 // Every Redis key and channel name the gateway uses is built here, so a prefix change (or a
 // Redis Cluster hash tag) is one edit and scripts never assemble key names themselves.
+//
+// Keys holding state derived from the database (cache entries, responses, generations, sessions,
+// published markers, projections) carry the database's identity after the prefix
+// ("sg:<identity>:c:..."): after a reseed or a restore the gateway uses new keys and never trusts
+// what was derived from the old data (see src/events/database-identity.ts). Streams, channels and
+// login counters are not derived from the data and keep plain names.
 export interface RedisKeys {
+  /** The identity of the database whose derived state this Redis holds (adoptDatabase-n.lua). */
+  databaseIdentity(): string;
+  /** Every replica hears here that Redis was bound to another database. */
+  databaseChangedChannel(): string;
+  /** SCAN pattern of every key derived from the database `identity`. */
+  derivedKeysPattern(identity: string): string;
+  /** Highest outbox id published from this database: a database behind it was restored from a backup. */
+  lastPublishedOutboxId(): string;
   /** Session record, by SHA-256 of the opaque token (the token itself is never stored). */
   session(tokenHash: string): string;
   /** Set of the session token hashes of one user, for logoutAll. */
@@ -39,25 +53,37 @@ export interface RedisKeys {
   channel(topic: string, id?: unknown): string;
 }
 
-export function createRedisKeys(prefix: string): RedisKeys {
+/**
+ * `databaseIdentity` tells the current identity (DatabaseIdentity.current); without it only the
+ * keys not derived from the database can be built (tests, tools reading streams).
+ */
+export function createRedisKeys(prefix: string, databaseIdentity?: () => string): RedisKeys {
+  const derived = () => {
+    if (!databaseIdentity) throw new Error('keys derived from the database need its identity');
+    return `${prefix}:${databaseIdentity()}`;
+  };
   return {
-    session: (tokenHash) => `${prefix}:session:${tokenHash}`,
-    userSessions: (userId) => `${prefix}:user-sessions:${userId}`,
-    cacheValue: (type, keyId) => `${prefix}:c:${type}:${keyId}`,
-    cacheLease: (type, keyId) => `${prefix}:l:${type}:${keyId}`,
-    cacheGeneration: (type) => `${prefix}:g:${type}`,
+    databaseIdentity: () => `${prefix}:database`,
+    databaseChangedChannel: () => `${prefix}:database-changed`,
+    derivedKeysPattern: (identity) => `${prefix}:${identity}:*`,
+    lastPublishedOutboxId: () => `${derived()}:outbox:last-published`,
+    session: (tokenHash) => `${derived()}:session:${tokenHash}`,
+    userSessions: (userId) => `${derived()}:user-sessions:${userId}`,
+    cacheValue: (type, keyId) => `${derived()}:c:${type}:${keyId}`,
+    cacheLease: (type, keyId) => `${derived()}:l:${type}:${keyId}`,
+    cacheGeneration: (type) => `${derived()}:g:${type}`,
     cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
     stream: (name) => `${prefix}:stream:${name}`,
     deadLetterStream: (name) => `${prefix}:stream:${name}:dlq`,
-    publishedOutboxRow: (outboxId) => `${prefix}:outbox:published:${outboxId}`,
+    publishedOutboxRow: (outboxId) => `${derived()}:outbox:published:${outboxId}`,
     outboxPublishedChannel: () => `${prefix}:outbox-published`,
-    topProducts: () => `${prefix}:top-products`,
-    topProductsApplied: (eventId) => `${prefix}:top-products:applied:${eventId}`,
-    topProductsRebuildLock: () => `${prefix}:top-products:rebuild-lock`,
-    topProductsStaging: (token) => `${prefix}:top-products:staging:${token}`,
+    topProducts: () => `${derived()}:top-products`,
+    topProductsApplied: (eventId) => `${derived()}:top-products:applied:${eventId}`,
+    topProductsRebuildLock: () => `${derived()}:top-products:rebuild-lock`,
+    topProductsStaging: (token) => `${derived()}:top-products:staging:${token}`,
     sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
-    cachedResponse: (digest) => `${prefix}:r:${digest}`,
+    cachedResponse: (digest) => `${derived()}:r:${digest}`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };
 }

@@ -20,6 +20,7 @@ export interface CacheScripts {
   invalidateEntries: VariadicCommand;
   fillUnchanged: VariadicCommand;
   peekEntries: VariadicCommand;
+  releaseLeases: VariadicCommand;
 }
 
 const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
@@ -28,13 +29,15 @@ const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
   invalidateEntries: 'invalidateEntries-n',
   fillUnchanged: 'fillUnchanged-n',
   peekEntries: 'peekEntries-n',
+  releaseLeases: 'releaseLeases-n',
 };
 
 export interface EventScripts {
   publishEvent: VariadicCommand;
+  adoptDatabase: VariadicCommand;
 }
 
-const EVENT_SCRIPTS: Record<keyof EventScripts, string> = { publishEvent: 'publishEvent-n' };
+const EVENT_SCRIPTS: Record<keyof EventScripts, string> = { publishEvent: 'publishEvent-n', adoptDatabase: 'adoptDatabase-n' };
 
 function defineScripts<Scripts>(redis: Redis, scripts: Record<string, string>): Redis & Scripts {
   for (const [command, file] of Object.entries(scripts)) {
@@ -46,7 +49,7 @@ function defineScripts<Scripts>(redis: Redis, scripts: Record<string, string>): 
 /** Registers the cache scripts on a connection; returns it typed with them. */
 export const defineCacheScripts = (redis: Redis) => defineScripts<CacheScripts>(redis, CACHE_SCRIPTS);
 
-/** Registers the relay's publish script on a connection. */
+/** Registers the relay's publish script and the database binding on a connection. */
 export const defineEventScripts = (redis: Redis) => defineScripts<EventScripts>(redis, EVENT_SCRIPTS);
 
 export interface ProjectionScripts {

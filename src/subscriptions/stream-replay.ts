@@ -57,6 +57,19 @@ function gapAfter(cursor: string, state: StreamState | null): string | null {
   return null;
 }
 
+/**
+ * Whether an entry belongs to another database than `database`: the boundary adoptDatabase-n.lua
+ * writes when Redis is bound to a new database, or an event published from an old one. A cursor
+ * that must replay across it is from the old database's history.
+ */
+function isOfAnotherDatabase(fields: string[], database: string): boolean {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'type' && fields[i + 1] === 'DatabaseReplaced') return true;
+    if (fields[i] === 'database' && fields[i + 1] !== database) return true;
+  }
+  return false;
+}
+
 function toStreamEvent(id: string, fields: string[]): StreamEvent | null {
   const index = fields.lastIndexOf('event');
   if (index < 0 || index % 2 !== 0) return null;
@@ -77,13 +90,15 @@ export async function streamTail(redis: Redis, streamKey: string): Promise<strin
 /**
  * Calls `visit` with every entry after `afterId`, in order, and resolves to the id of the last one
  * (afterId when there were none). At most `maxEntries` are read: a subscriber further behind than
- * that gets CURSOR_EXPIRED, as does one whose entries were trimmed.
+ * that gets CURSOR_EXPIRED, as does one whose entries were trimmed, and one whose cursor is from
+ * before the database (identity `database`) replaced another.
  */
 export async function replayStreamAfter(
   redis: Redis,
   streamKey: string,
   afterId: string,
   maxEntries: number,
+  database: string,
   visit: (event: StreamEvent) => void,
 ): Promise<string> {
   let lastId = afterId;
@@ -106,6 +121,7 @@ export async function replayStreamAfter(
     if (read + entries.length > maxEntries) throw cursorExpired(`more than ${maxEntries} events happened since`);
     read += entries.length;
     for (const [id, fields] of entries) {
+      if (isOfAnotherDatabase(fields, database)) throw cursorExpired('the database was replaced since');
       lastId = id;
       const event = toStreamEvent(id, fields);
       if (event) visit(event);

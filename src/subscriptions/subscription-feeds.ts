@@ -30,6 +30,8 @@ export interface SubscriptionFeedsOptions {
   /** Reads the streams (XRANGE, XINFO); a connection that is not in subscriber mode. */
   redis: Redis;
   keys: RedisKeys;
+  /** The database identity in force: a replay across a change of database is CURSOR_EXPIRED. */
+  currentDatabase(): string;
   /** Most stream entries one replay reads; further behind is CURSOR_EXPIRED. @default 10000 */
   maxReplayEntries?: number;
   /** Most events queued for one subscriber before its socket is closed. @default 1000 */
@@ -78,6 +80,11 @@ export class SubscriptionFeeds {
     for (const feed of [...this.feeds]) void feed.return();
   }
 
+  /** Ends every feed with `error` (the database was replaced: what subscribers hold is of the old one). */
+  failAll(error: unknown): void {
+    for (const feed of [...this.feeds]) feed.fail(error);
+  }
+
   get activeCount(): number {
     return this.feeds.size;
   }
@@ -98,7 +105,8 @@ export class SubscriptionFeeds {
     let subscriptionId: number | undefined;
     const feed: EventFeed = new EventFeed({
       matches,
-      replayAfter: (afterId, visit) => replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, visit),
+      replayAfter: (afterId, visit) =>
+        replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, this.options.currentDatabase(), visit),
       maxQueuedEvents: this.maxQueuedEvents,
       onDelivered: () => (this.eventsDelivered += 1),
       onOverflow: () => {

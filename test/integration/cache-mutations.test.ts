@@ -1,5 +1,6 @@
 // Mutations end to end with the cache in place: a successful write is read back at once (its entry
 // was invalidated), and a rejected one changes neither the row nor its cached entry.
+import type { RedisKeys } from '../../src/redis/keys';
 import Redis from 'ioredis';
 import { eq } from 'drizzle-orm';
 import { products, users, type ProductRow } from '../../src/db/schema';
@@ -17,7 +18,7 @@ const BOB_ID = 3;
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
 let redis: Redis;
-let prefix: string;
+let redisKeys: RedisKeys;
 let adminToken: string;
 let customerToken: string;
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 20, orders: 0 } });
   execute = createOperationRunner(gateway.app);
   redis = new Redis(gateway.redisServer.url);
-  prefix = gateway.app.config.REDIS_PREFIX;
+  redisKeys = gateway.app.keys;
   adminToken = await gateway.login(admin.email, admin.password);
   customerToken = await gateway.login(alice.email, alice.password);
 });
@@ -68,17 +69,17 @@ async function userRow(id: number) {
 async function warmProduct(id: number): Promise<ProductData> {
   const result = await execute<{ product: ProductData }>(PRODUCT, { id: String(id) });
   expect(result.errors).toBeUndefined();
-  expect((await readCacheEntry(redis, prefix, productCacheType, id)).raw).not.toBeNull();
+  expect((await readCacheEntry(redis, redisKeys, productCacheType, id)).raw).not.toBeNull();
   return result.data!.product;
 }
 
 /** The row and the raw cached entry, to compare before and after a rejected mutation. */
 async function productState(id: number) {
-  return { row: await productRow(id), cached: (await readCacheEntry(redis, prefix, productCacheType, id)).raw };
+  return { row: await productRow(id), cached: (await readCacheEntry(redis, redisKeys, productCacheType, id)).raw };
 }
 
 async function userState(id: number) {
-  return { row: await userRow(id), cached: (await readCacheEntry(redis, prefix, userCacheType, id)).raw };
+  return { row: await userRow(id), cached: (await readCacheEntry(redis, redisKeys, userCacheType, id)).raw };
 }
 
 describe('updateProduct', () => {
@@ -103,7 +104,7 @@ describe('updateProduct', () => {
     const rowAfter = (await productRow(PRODUCT_ID))!;
     expect(rowAfter.version).toBe(rowBefore.version + 1);
     expect(rowAfter).toMatchObject(changes);
-    expect(await readCachedValue(redis, prefix, productCacheType, PRODUCT_ID)).toEqual(rowAfter);
+    expect(await readCachedValue(redis, redisKeys, productCacheType, PRODUCT_ID)).toEqual(rowAfter);
   });
 
   it('keeps the fields the input leaves out', async () => {
@@ -154,7 +155,7 @@ describe('updateUser', () => {
     const meBefore = await execute<{ me: { name: string } }>(ME, {}, userToken);
     const userBefore = await execute<{ user: { name: string } }>(USER, { id: String(RENAMED_ID) }, adminToken);
     expect(userBefore.data!.user.name).toBe(meBefore.data!.me.name);
-    expect(await readCachedValue(redis, prefix, userCacheType, RENAMED_ID)).toMatchObject({ name: meBefore.data!.me.name });
+    expect(await readCachedValue(redis, redisKeys, userCacheType, RENAMED_ID)).toMatchObject({ name: meBefore.data!.me.name });
 
     const renamed = await execute(UPDATE_USER, { id: String(RENAMED_ID), input: { name: 'Rita Renamed' } }, adminToken);
     expect(renamed.errors).toBeUndefined();

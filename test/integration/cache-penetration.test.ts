@@ -71,9 +71,9 @@ it('serves a second wave within the negative TTL from the "absent" markers, with
 });
 
 it('caches an absent id as the "absent" marker with the negative TTL (±10% jitter), not the value TTL', async () => {
-  const prefix = gateway.app.config.REDIS_PREFIX;
+  const keys = gateway.app.keys;
   for (const id of absentIds.slice(0, 10)) {
-    const entry = await readCacheEntry(redis, prefix, productCacheType, id);
+    const entry = await readCacheEntry(redis, keys, productCacheType, id);
     expect(entry.raw).toBe(ABSENT_MARKER);
     expect(entry.ttlMs).toBeGreaterThan(0);
     expect(entry.ttlMs).toBeLessThanOrEqual(NEGATIVE_TTL_SECONDS * 1.1 * 1000);
@@ -94,7 +94,7 @@ it('shows a row created later under an absent id once that id is invalidated', a
   const fresh = await execute<ProductData>(PRODUCT, { id: String(id) });
   expect(fresh.errors).toBeUndefined();
   expect(fresh.data).toEqual({ product: { id: String(id), name: 'Late arrival', priceCents: 4200 } });
-  const entry = await readCacheEntry(redis, gateway.app.config.REDIS_PREFIX, productCacheType, id);
+  const entry = await readCacheEntry(redis, gateway.app.keys, productCacheType, id);
   expect(entry.raw).not.toBeNull();
   expect(productCacheType.decode(entry.raw!).name).toBe('Late arrival');
 });

@@ -35,8 +35,8 @@ afterAll(async () => {
   await pair?.stop();
 });
 
-const valueKey = (id: number) => entityKeys('sg', productCacheType, id).value;
-const leaseKey = (id: number) => entityKeys('sg', productCacheType, id).lease;
+const valueKey = (id: number) => entityKeys(pair.a.app.keys, productCacheType, id).value;
+const leaseKey = (id: number) => entityKeys(pair.a.app.keys, productCacheType, id).lease;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 async function readPrice(gateway: TestGateway, id: number): Promise<number> {
@@ -65,7 +65,7 @@ async function databaseRows(ids: number[]): Promise<Map<number, ProductRow>> {
 
 /** The cached row; null when nothing (or "absent") is cached. */
 async function cachedRow(id: number): Promise<ProductRow | null> {
-  return (await readCachedValue(redis, 'sg', productCacheType, id)) ?? null;
+  return (await readCachedValue(redis, pair.a.app.keys, productCacheType, id)) ?? null;
 }
 
 /** Runs `critical` for one id at a time, in call order. */

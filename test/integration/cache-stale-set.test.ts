@@ -3,6 +3,7 @@
 // reader writes back. With leases the write-back is dropped, so Redis ends with v2 or nothing; the
 // same interleaving against a naive cache-aside leaves v1 in Redis (so this test can fail). The
 // fill path of list pages (generation instead of lease) gets the same treatment.
+import type { RedisKeys } from '../../src/redis/keys';
 import Redis from 'ioredis';
 import { eq, inArray } from 'drizzle-orm';
 import type { LoadFromDatabase } from '../../src/cache/cache-store';
@@ -20,14 +21,14 @@ let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
 let adminToken: string;
 let redis: Redis;
-let prefix: string;
+let redisKeys: RedisKeys;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 5, products: 10, orders: 0 } });
   execute = createOperationRunner(gateway.app);
   adminToken = await gateway.login(demoAccounts[0]!.email, demoAccounts[0]!.password);
   redis = new Redis(gateway.redisServer.url);
-  prefix = gateway.app.config.REDIS_PREFIX;
+  redisKeys = gateway.app.keys;
 });
 
 afterAll(async () => {
@@ -44,7 +45,7 @@ async function productRowInDatabase(id: number): Promise<ProductRow> {
   return row;
 }
 
-const cachedProduct = (id: number) => readCachedValue(redis, prefix, productCacheType, id);
+const cachedProduct = (id: number) => readCachedValue(redis, redisKeys, productCacheType, id);
 
 async function updateProductName(id: number, name: string): Promise<void> {
   const result = await execute(UPDATE_PRODUCT, { id: String(id), input: { name } }, adminToken);
@@ -68,7 +69,7 @@ const leasedReadThrough: ReadThrough = async (id, loadFromDatabase) => {
 
 /** The textbook cache-aside without leases: read; on a miss load and write back unconditionally. */
 const naiveReadThrough: ReadThrough = async (id, loadFromDatabase) => {
-  const { value: valueKey } = entityKeys(prefix, productCacheType, id);
+  const { value: valueKey } = entityKeys(redisKeys, productCacheType, id);
   const { field } = productCacheType.locate(id);
   const cached = await redis.hget(valueKey, field);
   if (cached !== null) return productCacheType.decode(cached);

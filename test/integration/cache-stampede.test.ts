@@ -3,6 +3,8 @@
 // while every other reader waits briefly and reads the value it wrote back. Without the wait
 // (CACHE_LEASE_WAIT_MS=0) the same wave goes to the database many times, which shows the bound
 // below measures the leases and not a lucky schedule.
+import { productCacheType } from '../../src/modules/catalog/product.loader';
+import { entityKeys } from '../support/cache-entries';
 import { eq } from 'drizzle-orm';
 import { products } from '../../src/db/schema';
 import { createOperationRunner } from '../support/operations';
@@ -49,7 +51,8 @@ async function productWave(pair: TwoGateways, id: number): Promise<WaveResult> {
 }
 
 async function expectCold(pair: TwoGateways, id: number): Promise<string> {
-  expect(await pair.a.app.redis.exists(`sg:c:Product.v1:${id}`, `sg:l:Product.v1:${id}`)).toBe(0);
+  const { value, lease } = entityKeys(pair.a.app.keys, productCacheType, id);
+  expect(await pair.a.app.redis.exists(value, lease)).toBe(0);
   const [row] = await pair.database.db.select({ name: products.name }).from(products).where(eq(products.id, id));
   return row!.name;
 }

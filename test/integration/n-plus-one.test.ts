@@ -19,7 +19,10 @@ afterAll(() => gateway?.stop());
 
 /** Empties the cache, keeping sessions: every read after this is cold. */
 async function coldCache(): Promise<void> {
-  const cacheKeys = await gateway.app.redis.keys('sg:[cl]:*');
+  const cacheKeys = [
+    ...(await gateway.app.redis.keys(gateway.app.keys.cacheValue('*', '*'))),
+    ...(await gateway.app.redis.keys(gateway.app.keys.cacheLease('*', '*'))),
+  ];
   if (cacheKeys.length) await gateway.app.redis.del(...cacheKeys);
 }
 

@@ -116,14 +116,14 @@ describe.each([
   /** Reads everything on `gateway` until Redis holds it, and checks that the answer was right then. */
   async function warm(gateway: TestGateway, orderId: number): Promise<Views> {
     const views = await readViews(gateway, orderId);
-    const prefix = gateway.app.config.REDIS_PREFIX;
+    const keys = gateway.app.keys;
     const entries = [
-      await readCacheEntry(redis, prefix, productCacheType, PRODUCT_ID),
-      await readCacheEntry(redis, prefix, orderCacheType, orderId),
-      await readCacheEntry(redis, prefix, userCacheType, ALICE_ID),
-      await readCacheEntry(redis, prefix, orderPageCacheType, { scope: ALICE_ID, status: null, first: 10, afterId: null }),
-      await readCacheEntry(redis, prefix, orderPageCacheType, { scope: ALICE_ID, status: 'PENDING', first: 10, afterId: null }),
-      await readCacheEntry(redis, prefix, orderPageCacheType, { scope: 'all', status: null, first: 10, afterId: null }),
+      await readCacheEntry(redis, keys, productCacheType, PRODUCT_ID),
+      await readCacheEntry(redis, keys, orderCacheType, orderId),
+      await readCacheEntry(redis, keys, userCacheType, ALICE_ID),
+      await readCacheEntry(redis, keys, orderPageCacheType, { scope: ALICE_ID, status: null, first: 10, afterId: null }),
+      await readCacheEntry(redis, keys, orderPageCacheType, { scope: ALICE_ID, status: 'PENDING', first: 10, afterId: null }),
+      await readCacheEntry(redis, keys, orderPageCacheType, { scope: 'all', status: null, first: 10, afterId: null }),
     ];
     for (const entry of entries) expect(entry.raw).not.toBeNull();
     // Read again: answered from the cache now (whole responses, or entries), and unchanged.
@@ -158,8 +158,9 @@ describe.each([
     expect(entries).toHaveLength(1);
     const [entry] = entries as [StreamEntry];
     const { event, fields } = entry;
-    expect(Object.keys(fields).sort()).toEqual(['aggregateId', 'aggregateType', 'event', 'eventId', 'type']);
+    expect(Object.keys(fields).sort()).toEqual(['aggregateId', 'aggregateType', 'database', 'event', 'eventId', 'type']);
     expect(fields).toMatchObject({ eventId: event.id, type, aggregateType: aggregate.type, aggregateId: String(aggregate.id) });
+    expect(fields.database).toMatch(/^[0-9a-f]{16}$/);
     expect(Object.keys(event).sort()).toEqual(['aggregate', 'data', 'id', 'occurredAt', 'type', 'version']);
     expect(event.id).toMatch(UUID);
     expect(event).toMatchObject({ type, version: 1, aggregate: { type: aggregate.type, id: String(aggregate.id) } });

@@ -13,7 +13,7 @@ import { fieldsOf } from '../../src/events/consumer-entry';
 import { OutboxRelay } from '../../src/events/relay';
 import { createLogger } from '../../src/logger';
 import { createRedisKeys } from '../../src/redis/keys';
-import { defineEventScripts } from '../../src/redis/scripts';
+import { defineCacheScripts, defineEventScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/stream-events';
 
@@ -34,17 +34,27 @@ afterAll(async () => {
 });
 
 const db = () => gateway.database.db;
-const keys = () => createRedisKeys(gateway.app.config.REDIS_PREFIX);
+const keys = () => gateway.app.keys;
 const eventScripts = () => defineEventScripts(gateway.app.redis);
 
 /** The relay's own publish: the same script with the arguments OutboxRelay builds for the row. */
 function publishAsTheRelayWould(row: OutboxRow): Promise<unknown> {
   // A relay configured like the app's (same keys, same defaults), used only for its argument building.
-  const relay = new OutboxRelay({ database: gateway.app.database, redis: eventScripts(), keys: keys(), logger: createLogger('silent') });
+  const relay = new OutboxRelay({
+    database: gateway.app.database,
+    redis: eventScripts(),
+    cache: defineCacheScripts(gateway.app.redisConnections.cache),
+    keys: keys(),
+    identity: gateway.app.identity,
+    logger: createLogger('silent'),
+  });
   const { numberOfKeys, keysAndArguments } = (
     relay as unknown as { publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } }
   ).publishArguments(row);
-  return eventScripts().publishEvent(numberOfKeys, ...keysAndArguments);
+  // The script replies [stream id, published now ? 1 : 0]; the stream id is what the relay records.
+  return eventScripts()
+    .publishEvent(numberOfKeys, ...keysAndArguments)
+    .then((reply) => (reply as [string, number])[0]);
 }
 
 async function copiesInStream(row: OutboxRow): Promise<string[]> {

@@ -6,7 +6,7 @@
 import Redis from 'ioredis';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, UPDATE_PRODUCT } from '../support/orders';
+import { mutate, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 
 const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
@@ -35,7 +35,7 @@ afterAll(async () => {
   await pair?.stop();
 });
 
-const cachedResponseCount = async () => (await redis.keys('sg:r:*')).length;
+const cachedResponseCount = async () => (await redis.keys(pair.a.app.keys.cachedResponse('*'))).length;
 
 async function post(gateway: TestGateway, query: string, variables: Record<string, unknown> = {}, token?: string) {
   const response = await gateway.graphql(query, { variables, token });
@@ -120,6 +120,25 @@ it('refuses a response computed across an invalidation (the generation guard)', 
   await redis.ping();
   await expect(cache.lookup(key)).resolves.not.toHaveProperty('body');
   expect((await post(pair.b, PRICE, { id: '2' })).body.data).not.toEqual({ product: { id: '2', priceCents: -1 } });
+});
+
+it('never serves a response again after its generation was evicted (a counter counting up again would)', async () => {
+  const generationKeys = () => redis.keys(pair.a.app.keys.cacheGeneration('*'));
+  const evictGenerations = async () => {
+    const found = await generationKeys();
+    if (found.length) await redis.del(...found);
+  };
+  const query = '{ product(id: "3") { id name stock } }';
+  await evictGenerations();
+  await post(pair.b, query);
+  const cached = await post(pair.b, query);
+  expect(cached.body.data).toEqual({ product: expect.objectContaining({ id: '3' }) });
+
+  // A write invalidates product 3; then memory pressure evicts the generation it set.
+  const restocked = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: '3', quantity: 5 }, tokens.admin);
+  await evictGenerations();
+  const after = await post(pair.b, query);
+  expect(after.body.data).toEqual({ product: expect.objectContaining({ id: '3', stock: restocked.restockProduct.stock }) });
 });
 
 it('never answers older than an acknowledged write while writes on A race with cached reads on B', async () => {

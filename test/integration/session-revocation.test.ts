@@ -7,7 +7,6 @@ import { once } from 'node:events';
 import Redis from 'ioredis';
 import { hashToken } from '../../src/auth/session.store';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
-import { createRedisKeys } from '../../src/redis/keys';
 import type { TestGateway } from '../support/gateway';
 import { mutate, RESTOCK_PRODUCT } from '../support/orders';
 import { streamTail } from '../support/stream-tail';
@@ -15,7 +14,6 @@ import { startSubscriber, type TestSubscriber } from '../support/subscriber';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
 
 const [admin, alice, bob] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0], (typeof demoAccounts)[0]];
-const keys = createRedisKeys('sg');
 const PRODUCT_ID = '4';
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type } }';
@@ -152,7 +150,7 @@ it('closes sockets whose session ended while the replica could not hear revocati
     await closed;
     // One session disappears without any message; the other's revocation is published while no
     // replica is listening.
-    expect(await control.del(keys.session(hashToken(deletedToken)))).toBe(1);
+    expect(await control.del(b.app.keys.session(hashToken(deletedToken)))).toBe(1);
     expect(await mutate<{ logout: boolean }>(a, 'mutation { logout }', {}, aliceToken)).toEqual({ logout: true });
     expect(subscriberOfB.status).not.toBe('ready');
   } finally {

@@ -22,16 +22,17 @@ afterAll(async () => {
 });
 
 const ME = '{ me { email } }';
+const sessionKey = (tokenHash: string) => gateway.app.keys.session(tokenHash);
+const aliceSessionsKey = () => gateway.app.keys.userSessions(2);
 
 it('logs in with the demo credentials and stores only a hash of the token, with the TTL', async () => {
   const token = await gateway.login(alice.email, alice.password);
   expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   const keys = await redis.keys('sessiontest:*');
   expect(keys.some((key) => key.includes(token))).toBe(false);
-  const sessionKey = `sessiontest:session:${hashToken(token)}`;
-  expect(keys).toContain(sessionKey);
-  expect(await redis.sismember('sessiontest:user-sessions:2', hashToken(token))).toBe(1);
-  const ttl = await redis.ttl(sessionKey);
+  expect(keys).toContain(sessionKey(hashToken(token)));
+  expect(await redis.sismember(aliceSessionsKey(), hashToken(token))).toBe(1);
+  const ttl = await redis.ttl(sessionKey(hashToken(token)));
   expect(ttl).toBeGreaterThan(TTL_SECONDS - 5);
   expect(ttl).toBeLessThanOrEqual(TTL_SECONDS);
 });
@@ -49,16 +50,15 @@ it('normalises the email and rejects wrong credentials with one message for both
 
 it('extends the session on every use (sliding TTL)', async () => {
   const token = await gateway.login(alice.email, alice.password);
-  const sessionKey = `sessiontest:session:${hashToken(token)}`;
-  await redis.expire(sessionKey, 30);
+  await redis.expire(sessionKey(hashToken(token)), 30);
   const response = await gateway.graphql<{ me: { email: string } }>(ME, { token });
   expect(response.body.data!.me.email).toBe(alice.email);
-  expect(await redis.ttl(sessionKey)).toBeGreaterThan(TTL_SECONDS - 5);
+  expect(await redis.ttl(sessionKey(hashToken(token)))).toBeGreaterThan(TTL_SECONDS - 5);
 });
 
 it('treats an expired session as UNAUTHENTICATED', async () => {
   const token = await gateway.login(alice.email, alice.password);
-  await redis.del(`sessiontest:session:${hashToken(token)}`);
+  await redis.del(sessionKey(hashToken(token)));
   const response = await gateway.graphql(ME, { token });
   expect(response.status).toBe(401);
   expect(response.body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
@@ -71,7 +71,7 @@ it('logout ends only the current session', async () => {
   expect(loggedOut.body.data!.logout).toBe(true);
   expect((await gateway.graphql(ME, { token: first })).status).toBe(401);
   expect((await gateway.graphql<{ me: { email: string } }>(ME, { token: second })).body.data!.me.email).toBe(alice.email);
-  expect(await redis.sismember('sessiontest:user-sessions:2', hashToken(first))).toBe(0);
+  expect(await redis.sismember(aliceSessionsKey(), hashToken(first))).toBe(0);
 });
 
 it('logoutAll ends every session of the user and no one else', async () => {
@@ -83,13 +83,13 @@ it('logoutAll ends every session of the user and no one else', async () => {
   const bob = demoAccounts[2]!;
   const bobToken = await gateway.login(bob.email, bob.password);
   // Earlier tests left alice sessions too (and one index entry whose session expired): count the live ones.
-  const indexed = await redis.smembers('sessiontest:user-sessions:2');
-  const live = (await Promise.all(indexed.map((hash) => redis.exists(`sessiontest:session:${hash}`)))).filter(Boolean);
+  const indexed = await redis.smembers(aliceSessionsKey());
+  const live = (await Promise.all(indexed.map((hash) => redis.exists(sessionKey(hash))))).filter(Boolean);
   expect(live.length).toBeGreaterThanOrEqual(tokens.length);
   const result = await gateway.graphql<{ logoutAll: number }>('mutation { logoutAll }', { token: tokens[0] });
   expect(result.body.data!.logoutAll).toBe(live.length);
   for (const token of tokens) expect((await gateway.graphql(ME, { token })).status).toBe(401);
-  expect(await redis.exists('sessiontest:user-sessions:2')).toBe(0);
+  expect(await redis.exists(aliceSessionsKey())).toBe(0);
   expect((await gateway.graphql<{ me: { email: string } }>(ME, { token: bobToken })).body.data!.me.email).toBe(bob.email);
 });
 

@@ -2,7 +2,7 @@
 // gateway's), and a deferred promise for tests that interleave a reader and a writer by hand.
 import type Redis from 'ioredis';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
-import { createRedisKeys } from '../../src/redis/keys';
+import type { RedisKeys } from '../../src/redis/keys';
 
 /** What an absent row is cached as (see cache-store.ts). */
 export const ABSENT_MARKER = '!';
@@ -25,16 +25,15 @@ export interface CacheEntry {
   ttlMs: number;
 }
 
-/** The Redis keys of one entity entry, as the gateway with this prefix names them. */
-export function entityKeys<Id>(prefix: string, type: CacheType<Id, unknown>, id: Id) {
-  const keys = createRedisKeys(prefix);
+/** The Redis keys of one entity entry, as the gateway with these keys (`app.keys`) names them. */
+export function entityKeys<Id>(keys: RedisKeys, type: CacheType<Id, unknown>, id: Id) {
   const typeName = cacheTypeKey(type);
   const { keyId } = type.locate(id);
   return { value: keys.cacheValue(typeName, keyId), lease: keys.cacheLease(typeName, keyId) };
 }
 
-export async function readCacheEntry<Id>(redis: Redis, prefix: string, type: CacheType<Id, unknown>, id: Id): Promise<CacheEntry> {
-  const { value } = entityKeys(prefix, type, id);
+export async function readCacheEntry<Id>(redis: Redis, keys: RedisKeys, type: CacheType<Id, unknown>, id: Id): Promise<CacheEntry> {
+  const { value } = entityKeys(keys, type, id);
   const [raw, ttlMs] = await Promise.all([redis.hget(value, type.locate(id).field), redis.pttl(value)]);
   return { raw, ttlMs };
 }
@@ -42,11 +41,11 @@ export async function readCacheEntry<Id>(redis: Redis, prefix: string, type: Cac
 /** The cached row, null for "absent", undefined when nothing is cached. */
 export async function readCachedValue<Id, Value>(
   redis: Redis,
-  prefix: string,
+  keys: RedisKeys,
   type: CacheType<Id, Value>,
   id: Id,
 ): Promise<Value | null | undefined> {
-  const { raw } = await readCacheEntry(redis, prefix, type, id);
+  const { raw } = await readCacheEntry(redis, keys, type, id);
   if (raw === null) return undefined;
   return raw === ABSENT_MARKER ? null : type.decode(raw);
 }

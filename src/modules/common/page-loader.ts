@@ -1,9 +1,13 @@
 // A DataLoader for list pages on top of the cache: pages are cached as id lists (invalidated per
 // scope), rows come from their entity loader (cached per row). On a miss the page query's rows are
 // primed into the entity loader, so a cold page costs one statement and no second read.
+//
+// A bad key fails only its own page, never the pages it was batched with: a cursor past the id
+// range is refused before any SQL, and a batch whose query throws anyway is run again key by key.
 import DataLoader from 'dataloader';
 import type { CacheStore } from '../../cache/cache-store';
 import type { CacheType, IdPage } from '../../cache/cache-type';
+import { badUserInput } from '../../errors';
 import { toPage, type Page, type PageRequest } from './pagination';
 
 export interface PageLoaderOptions<Key extends PageRequest, Row extends { id: number }> {
@@ -20,38 +24,85 @@ export interface PageLoaderOptions<Key extends PageRequest, Row extends { id: nu
 
 export function createPageLoader<Key extends PageRequest, Row extends { id: number }>(options: PageLoaderOptions<Key, Row>) {
   const { cache, cacheType, rowCacheType, rowById } = options;
+
+  /** The pages' ids, or an Error where a key's query failed; their rows are primed and cached. */
+  async function loadIdPages(keys: Key[]): Promise<Array<IdPage | Error>> {
+    const generation = await cache.readGeneration(rowCacheType as CacheType<unknown, unknown>);
+    const fetched = await loadEachOnFailure(keys, options.loadFromDatabase);
+    const filled = new Map<number, Row>();
+    const idPages = fetched.map((rows, index) => {
+      if (rows instanceof Error) return rows;
+      const page = toPage(rows, keys[index]!);
+      for (const row of page.rows) {
+        rowById.prime(row.id, row);
+        filled.set(row.id, row);
+      }
+      return { ids: page.rows.map((row) => row.id), hasNextPage: page.hasNextPage };
+    });
+    await cache.fill(rowCacheType, [...filled], generation);
+    return idPages;
+  }
+
+  async function loadPages(keys: readonly Key[]): Promise<Array<Page<Row> | Error>> {
+    if (keys.length === 0) return [];
+    const idPages = await cache.load(cacheType, keys, loadIdPages);
+    const ids = [...new Set(idPages.flatMap((page) => (page instanceof Error ? [] : (page?.ids ?? []))))];
+    const rows = new Map<number, Row>();
+    (await rowById.loadMany(ids)).forEach((row, index) => {
+      if (row && !(row instanceof Error)) rows.set(ids[index]!, row);
+    });
+    return keys.map((key, index) => {
+      const idPage = idPages[index];
+      if (idPage instanceof Error) return idPage;
+      return {
+        // A row deleted between reading the page and reading the row is left out.
+        rows: (idPage?.ids ?? []).flatMap((id) => rows.get(id) ?? []),
+        hasNextPage: idPage?.hasNextPage ?? false,
+        hasPreviousPage: key.afterId !== null,
+      };
+    });
+  }
+
   return new DataLoader<Key, Page<Row>, string>(
     async (keys) => {
-      const idPages = await cache.load(cacheType, keys, async (missing) => {
-        const generation = await cache.readGeneration(rowCacheType as CacheType<unknown, unknown>);
-        const fetched = await options.loadFromDatabase(missing);
-        const filled = new Map<number, Row>();
-        const pages = fetched.map((rows, index) => {
-          const page = toPage(rows, missing[index]!);
-          for (const row of page.rows) {
-            rowById.prime(row.id, row);
-            filled.set(row.id, row);
-          }
-          return { ids: page.rows.map((row) => row.id), hasNextPage: page.hasNextPage };
-        });
-        await cache.fill(rowCacheType, [...filled], generation);
-        return pages;
-      });
-      const ids = [...new Set(idPages.flatMap((page) => page?.ids ?? []))];
-      const rows = new Map<number, Row>();
-      (await rowById.loadMany(ids)).forEach((row, index) => {
-        if (row && !(row instanceof Error)) rows.set(ids[index]!, row);
-      });
-      return keys.map((key, index) => ({
-        // A row deleted between reading the page and reading the row is left out.
-        rows: (idPages[index]?.ids ?? []).flatMap((id) => rows.get(id) ?? []),
-        hasNextPage: idPages[index]?.hasNextPage ?? false,
-        hasPreviousPage: key.afterId !== null,
-      }));
+      const cursorErrors = keys.map(cursorOutOfRange);
+      const pages = await loadPages(keys.filter((_, index) => cursorErrors[index] === null));
+      let next = 0;
+      return cursorErrors.map((error) => error ?? pages[next++]!);
     },
     { cacheKeyFn: options.cacheKeyOf },
   );
 }
+
+/** The largest id an `integer` (`serial`) column holds; `parseId` enforces it on `ID` arguments. */
+const MAX_ROW_ID = 2_147_483_647;
+
+/**
+ * A cursor decodes to any safe integer, but compared with an integer column in SQL an id past
+ * MAX_ROW_ID makes the statement throw. Such a cursor gets the error a malformed one gets, before
+ * it takes a lease or reaches SQL.
+ */
+function cursorOutOfRange(key: PageRequest): Error | null {
+  if (key.afterId === null || key.afterId <= MAX_ROW_ID) return null;
+  return badUserInput('`after` is not a valid cursor: pass an `endCursor` from an earlier page.', { argumentName: 'after' });
+}
+
+/**
+ * Runs one batch's page queries; if they throw, runs each key alone, so only the keys whose own
+ * query fails get the Error (in their slot) and the pages that merely shared a statement with them
+ * still load. Bisecting would take fewer statements, but a batch should fail only on input that
+ * validation missed or a database outage, and key by key is the simplest split that is always right.
+ */
+async function loadEachOnFailure<Key, Result>(keys: Key[], load: (keys: Key[]) => Promise<Result[]>): Promise<Array<Result | Error>> {
+  try {
+    return await load(keys);
+  } catch (error) {
+    if (keys.length < 2) return keys.map(() => asError(error));
+    return Promise.all(keys.map((key) => load([key]).then(([result]) => result!, asError)));
+  }
+}
+
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
 /** Runs `load` once per group of keys that share page arguments, and returns results in key order. */
 export async function loadGrouped<Key, Result>(

@@ -4,8 +4,8 @@
 -- written. Existing values are left alone (they are at least as fresh).
 -- KEYS: the type's generation key, then value key 1, value key 2, ...
 -- ARGV: the generation read before the query, then per entry: field, value, TTL in ms
--- Reply: the number of entries written, or -1 when the generation moved
-if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then
+-- Reply: the number of entries written, or -1 when the generation moved (or was evicted)
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return -1
 end
 local written = 0

@@ -1,33 +1,34 @@
--- publishEvent-n: publishes one outbox row, atomically: XADD to its domain stream, the cache
--- invalidation of everything the event made stale (DEL value and lease, INCR the type's generation,
--- PUBLISH the L1 message, exactly as invalidateEntries does), and the announcement that lets the
--- mutation that wrote the row return. One script, so no reader sees the event while a stale cache
--- entry of it survives. Republishing the same row returns the first stream id and does nothing.
--- KEYS: published marker of the row, the stream, then G generation keys, then the value and lease
---       keys to delete
--- ARGV: marker TTL s, stream MAXLEN, G, L1 channel, outbox channel, outbox id, M (L1 messages),
---       the M L1 messages, C (subscription channels), the C channels, then the entry's field/value
---       pairs, the last being the event JSON. Subscribers get {"cursor":<stream id>,"event":<event>}.
--- Reply: the stream entry id
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  return existing
+-- publishEvent-n: publishes one outbox row, atomically: XADD to its domain stream (the entry names
+-- the database the row came from), the L1 invalidation messages of what the event made stale (the
+-- Redis cache entries were deleted just before, by invalidateEntries on the cache's instance), the
+-- subscription messages, and the announcement that lets the mutation that wrote the row return.
+-- Republishing the same row returns the first stream id and does nothing else. A row of a database
+-- this Redis is not bound to is refused: its marker and stream would mix two databases' histories.
+-- KEYS: the database identity key, published marker of the row, the stream, last published outbox id
+-- ARGV: database identity, marker TTL s, stream MAXLEN, L1 channel, outbox channel, outbox id,
+--       M (L1 messages), the M L1 messages, C (subscription channels), the C channels, then the
+--       entry's field/value pairs, the last being the event JSON.
+--       Subscribers get {"cursor":<stream id>,"event":<event>}; the outbox channel
+--       "<database identity> <outbox id> <stream id>".
+-- Reply: { stream entry id, 1 if published now or 0 if it had been before }
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('DATABASE_CHANGED this Redis is bound to another database than ' .. ARGV[1])
 end
-local generationCount = tonumber(ARGV[3])
+local existing = redis.call('GET', KEYS[2])
+if existing then
+  return { existing, 0 }
+end
 local messageCount = tonumber(ARGV[7])
 local channelCount = tonumber(ARGV[8 + messageCount])
 local firstChannel = 9 + messageCount
-local fields = {}
+local fields = { 'database', ARGV[1] }
 for i = firstChannel + channelCount, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
-for i = 3, 2 + generationCount do
-  redis.call('INCR', KEYS[i])
-end
-if #KEYS > 2 + generationCount then
-  redis.call('DEL', unpack(KEYS, 3 + generationCount))
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
+if tonumber(redis.call('GET', KEYS[4]) or '0') < tonumber(ARGV[6]) then
+  redis.call('SET', KEYS[4], ARGV[6])
 end
 for i = 8, 7 + messageCount do
   redis.call('PUBLISH', ARGV[4], ARGV[i])
@@ -36,5 +37,5 @@ local message = '{"cursor":"' .. id .. '","event":' .. ARGV[#ARGV] .. '}'
 for i = firstChannel, firstChannel + channelCount - 1 do
   redis.call('PUBLISH', ARGV[i], message)
 end
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. ' ' .. id)
-return id
+redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' ' .. ARGV[6] .. ' ' .. id)
+return { id, 1 }

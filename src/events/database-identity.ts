@@ -1,0 +1,176 @@
+// Binds what Redis holds to the database it was derived from. The database records its identity
+// (src/db/identity.ts); every derived key carries it (src/redis/keys.ts); Redis records which
+// identity it is bound to and marks the change in every stream (adoptDatabase-n.lua). So after a
+// reseed, a restore, or a restart on a fresh embedded database, with Redis kept, nothing derived
+// from the old data is trusted: cache entries, responses, sessions and published markers are
+// simply other keys, a cursor from before the change is CURSOR_EXPIRED, and the old keys are
+// deleted in the background by the process that noticed.
+//
+// When a process notices: at start; when `seed` commits (NOTIFY); when another process re-binds
+// Redis (pub/sub); when the relay meets outbox rows of another identity; and on a poll (PostgreSQL
+// only: a database dropped and recreated, or restored, announces nothing).
+// A database restored under its old identity is caught two ways: a dump restored into another
+// database keeps the row but not the database's oid, and a backup of this one hands out outbox ids
+// below the highest Redis saw published. Either way a new identity is minted.
+import type Redis from 'ioredis';
+import { describeError } from '../config';
+import type { Database } from '../db/client';
+import { DATABASE_IDENTITY_CHANNEL, mintDatabaseIdentity, readDatabaseIdentity } from '../db/identity';
+import type { Logger } from '../logger';
+import type { RedisKeys } from '../redis/keys';
+import type { EventScripts } from '../redis/scripts';
+import { STREAMS } from './event-types';
+
+export interface DatabaseIdentityOptions {
+  database: Database;
+  /** The durable instance's command connection, with the event scripts. */
+  redis: Redis & EventScripts;
+  /** Connections whose derived keys of an old identity are deleted (the durable one, and the cache's if separate). */
+  derivedStateConnections: readonly Redis[];
+  /** The subscriber connection, to hear other processes re-bind Redis (none in one-shot tools). */
+  subscriber?: Redis;
+  /** Keys for a given identity (the identity is part of derived keys). */
+  keysFor(identity: string): RedisKeys;
+  logger: Logger;
+  /** Approximate MAXLEN of each stream (the boundary entry is trimmed like any). @default 100000 */
+  streamMaxLength?: number;
+  /** How often to read the identity again; 0: never (embedded PGlite, which no other process can change). @default 2000 */
+  pollIntervalMs?: number;
+  /** Called when the identity in force changes (not at start). */
+  onChange?(previous: string, next: string): void;
+}
+
+const SCAN_BATCH = 1000;
+
+export class DatabaseIdentity {
+  private identity = '';
+  private checking: Promise<void> | undefined;
+  private isCheckAgainWanted = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopListening: (() => Promise<void>) | undefined;
+  private isStopped = false;
+
+  constructor(private readonly options: DatabaseIdentityOptions) {}
+
+  /** The identity derived keys are built with now. */
+  get current(): string {
+    return this.identity;
+  }
+
+  /** Reads the identity and binds Redis to it; then watches for changes. */
+  async start(): Promise<void> {
+    await this.check();
+    const { database, subscriber, keysFor } = this.options;
+    this.stopListening = await database.listen(DATABASE_IDENTITY_CHANNEL, () => void this.check().catch(this.logCheckFailure));
+    if (subscriber) {
+      subscriber.on('message', this.onMessage);
+      await subscriber.subscribe(keysFor(this.identity).databaseChangedChannel());
+    }
+    const pollIntervalMs = this.options.pollIntervalMs ?? 2000;
+    if (pollIntervalMs > 0) {
+      this.pollTimer = setInterval(() => void this.check().catch(this.logCheckFailure), pollIntervalMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.isStopped = true;
+    clearInterval(this.pollTimer);
+    this.options.subscriber?.off('message', this.onMessage);
+    await this.stopListening?.().catch(() => undefined);
+    await this.checking?.catch(() => undefined);
+  }
+
+  /** Reads the database's identity again and binds Redis to it. One at a time; a call during one runs another after it. */
+  check(): Promise<void> {
+    if (this.checking) {
+      this.isCheckAgainWanted = true;
+      return this.checking;
+    }
+    this.checking = (async () => {
+      try {
+        do {
+          this.isCheckAgainWanted = false;
+          await this.checkOnce();
+        } while (this.isCheckAgainWanted && !this.isStopped);
+      } finally {
+        this.checking = undefined;
+      }
+    })();
+    return this.checking;
+  }
+
+  private async checkOnce(): Promise<void> {
+    const { database, redis, keysFor, logger } = this.options;
+    const stored = await readDatabaseIdentity(database.db);
+    let identity = stored.id;
+    if (!stored.isSameDatabase) {
+      identity = await mintDatabaseIdentity(database.db, identity);
+      logger.warn({ previous: stored.id, identity }, 'the database was recreated or restored from a dump: it gets a new identity');
+    } else {
+      const lastPublished = Number((await redis.get(keysFor(identity).lastPublishedOutboxId())) ?? 0);
+      if (lastPublished > stored.lastOutboxId) {
+        identity = await mintDatabaseIdentity(database.db, identity);
+        logger.warn(
+          { previous: stored.id, identity, lastOutboxId: stored.lastOutboxId, lastPublished },
+          'the database is behind what Redis saw published (restored from a backup?): it gets a new identity',
+        );
+      }
+    }
+    await this.bind(identity);
+  }
+
+  private async bind(identity: string): Promise<void> {
+    const { redis, keysFor } = this.options;
+    const keys = keysFor(identity);
+    const streams = STREAMS.map((name) => keys.stream(name));
+    const previous = (await redis.adoptDatabase(
+      1 + streams.length,
+      keys.databaseIdentity(),
+      ...streams,
+      identity,
+      this.options.streamMaxLength ?? 100_000,
+      keys.databaseChangedChannel(),
+    )) as string | null;
+    if (previous) {
+      this.options.logger.warn({ previous, identity }, 'Redis held state derived from another database: it is ignored and deleted');
+      void this.discardDerivedState(previous);
+    }
+    this.switchTo(identity);
+  }
+
+  private switchTo(identity: string): void {
+    const previous = this.identity;
+    if (identity === previous) return;
+    this.identity = identity;
+    if (previous) this.options.onChange?.(previous, identity);
+  }
+
+  /** Another process bound Redis to an identity: switch at once (nothing derived from the old one may be used), then verify. */
+  private readonly onMessage = (channel: string, message: string): void => {
+    if (this.isStopped || channel !== this.options.keysFor(this.identity).databaseChangedChannel() || message === this.identity) return;
+    this.switchTo(message);
+    void this.check().catch(this.logCheckFailure);
+  };
+
+  private readonly logCheckFailure = (error: unknown): void => {
+    this.options.logger.warn({ reason: describeError(error) }, 'cannot check the database identity; trying again');
+  };
+
+  /** Deletes the keys derived from an old identity, a batch at a time (they would otherwise wait for their TTLs). */
+  private async discardDerivedState(identity: string): Promise<void> {
+    const pattern = this.options.keysFor(identity).derivedKeysPattern(identity);
+    for (const connection of this.options.derivedStateConnections) {
+      try {
+        let cursor = '0';
+        do {
+          const [next, found] = await connection.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
+          cursor = next;
+          if (found.length > 0) await connection.unlink(...found);
+        } while (cursor !== '0' && !this.isStopped);
+      } catch (error) {
+        this.options.logger.warn({ reason: describeError(error), identity }, 'could not delete every key of the old database; the rest expire');
+      }
+    }
+  }
+}

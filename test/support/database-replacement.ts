@@ -1,0 +1,112 @@
+// What a gateway must show after its database was replaced while Redis kept its data (a reseed, a
+// restart on a fresh embedded database, a restore): old sessions refused, reads of the new data
+// (never the old database's cached rows), a cursor of the old history CURSOR_EXPIRED, and the next
+// mutation's event published at once and delivered. Shared by the PGlite and PostgreSQL e2e files.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { hashPassword } from '../../src/auth/password';
+import { openDatabase } from '../../src/db/client';
+import { seedDatabase, type SeedOptions } from '../../src/db/seed';
+import { products } from '../../src/db/schema';
+import type { GatewayEnv, GatewayProcess } from './gateway-process';
+import { PLACE_ORDER, readStream } from './orders';
+import { loginAt, mutateAt, postGraphQL, waitForChannelSubscribers } from './replica-clients';
+import { startSubscriber } from './subscriber';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const PRODUCT = '{ product(id: "1") { name stock } }';
+const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id } } }';
+const ALICE = { email: 'alice@streamgate.dev', password: 'alice-password' };
+
+export interface ProductView {
+  name: string;
+  stock: number;
+}
+
+/** What a client saw of the old database: a session, a product as cached, a cursor into its history. */
+export interface OldDatabaseView {
+  token: string;
+  product: ProductView;
+  cursor: string;
+}
+
+/** Runs `npm run seed` (the CLI) with `env` and `args`; resolves with how it ended. */
+export function runSeedCli(env: GatewayEnv, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', path.join(repoRoot, 'scripts/register-swc.js'), path.join(repoRoot, 'src/cli/seed.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Product 1 as a seed with these options creates it (computed in a scratch in-memory database). */
+export async function seededProduct(options: Partial<Omit<SeedOptions, 'hashPassword'>> = {}): Promise<ProductView> {
+  const database = await openDatabase({ pgliteDir: 'memory://' });
+  try {
+    await database.migrate();
+    await seedDatabase(database.db, { ...options, hashPassword });
+    const [row] = await database.db.select({ name: products.name, stock: products.stock }).from(products).orderBy(products.id).limit(1);
+    return row!;
+  } finally {
+    await database.close();
+  }
+}
+
+/** Logs in, orders product 1 (its stock changes and is cached), and notes the order's stream cursor. */
+export async function useOldDatabase(gateway: GatewayProcess, redisUrl: string): Promise<OldDatabaseView> {
+  const token = await loginAt(gateway.url, ALICE.email, ALICE.password);
+  await mutateAt(gateway.url, PLACE_ORDER, { input: { items: [{ productId: '1', quantity: 1 }] } }, token);
+  const { product } = await mutateAt<{ product: ProductView }>(gateway.url, PRODUCT, {});
+  // Read twice: the second answer comes from the cache, so Redis holds this state of product 1.
+  await mutateAt(gateway.url, PRODUCT, {});
+  const redis = new Redis(redisUrl);
+  try {
+    const entries = await readStream(redis, 'orders');
+    return { token, product, cursor: entries.at(-1)!.streamId };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Everything a gateway on the new database must show; `expected` is product 1 as the new database holds it. */
+export async function expectNewDatabaseHonoured(gateway: GatewayProcess, redisUrl: string, old: OldDatabaseView, expected: ProductView): Promise<void> {
+  // A session of the old database is no session: 401, not "whoever has that user id now".
+  const stale = await postGraphQL(gateway.url, '{ me { id } }', { token: old.token });
+  expect(stale.status).toBe(401);
+
+  // Reads show the new database, not the old one's cached row.
+  expect((await mutateAt<{ product: ProductView }>(gateway.url, PRODUCT, {})).product).toEqual(expected);
+
+  const token = await loginAt(gateway.url, ALICE.email, ALICE.password);
+  // A cursor into the old database's history cannot be resumed: the client is told to refetch.
+  const resumed = startSubscriber({ urls: gateway.wsUrl, token, query: MY_ORDERS, field: 'myOrders', after: old.cursor, isRetrying: false });
+  const live = startSubscriber({ urls: gateway.wsUrl, token, query: MY_ORDERS, field: 'myOrders', isRetrying: false });
+  const redis = new Redis(redisUrl);
+  try {
+    const [expired] = await resumed.waitForError();
+    expect(expired?.extensions?.code).toBe('CURSOR_EXPIRED');
+    await live.waitForConnections(1);
+    await waitForChannelSubscribers(redis, { 'sg:ch:user-orders:2': 1 });
+
+    // The next mutation's event is in the stream when the mutation returns (the old database's
+    // "published" marker for the same outbox id is not this row's), and reaches the subscriber.
+    const { placeOrder } = await mutateAt<{ placeOrder: { id: string } }>(gateway.url, PLACE_ORDER, { input: { items: [{ productId: '1', quantity: 1 }] } }, token);
+    const newest = (await readStream(redis, 'orders')).at(-1)!;
+    expect(newest.event.data).toMatchObject({ orderId: Number(placeOrder.id) });
+    const [delivered] = await live.waitForEvents(1);
+    expect(delivered).toMatchObject({ cursor: newest.streamId, type: 'ORDER_PLACED', order: { id: placeOrder.id } });
+    expect(gateway.logs().filter((line) => /already published|not published in time/.test(String(line.msg)))).toEqual([]);
+  } finally {
+    redis.disconnect();
+    await Promise.all([resumed.dispose(), live.dispose()]);
+  }
+}
