@@ -44,14 +44,28 @@ function environmentOf(name: string): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  it.each(['redis', 'postgres', ...gatewayNames])('has a %s service with a healthcheck', (name) => {
+  it.each(['redis', 'redis-cache', 'postgres', ...gatewayNames])('has a %s service with a healthcheck', (name) => {
     expect(service(name).healthcheck?.test).toBeDefined();
   });
 
-  it('runs Redis with the append-only file on', () => {
-    const command = service('redis').command;
-    const words = Array.isArray(command) ? command.join(' ') : (command ?? '');
-    expect(words).toMatch(/--appendonly\s+yes\b/);
+  const commandOf = (name: string) => {
+    const command = service(name).command;
+    return Array.isArray(command) ? command.join(' ') : (command ?? '');
+  };
+
+  it('runs the durable Redis with the append-only file on and no eviction', () => {
+    expect(commandOf('redis')).toMatch(/--appendonly\s+yes\b/);
+    expect(commandOf('redis')).toMatch(/--maxmemory-policy\s+noeviction\b/);
+  });
+
+  it('runs the cache Redis bounded and evicting, and points every gateway at it', () => {
+    expect(commandOf('redis-cache')).toMatch(/--maxmemory\s+\d+[kmg]b\b/);
+    expect(commandOf('redis-cache')).toMatch(/--maxmemory-policy\s+allkeys-lru\b/);
+    for (const name of gatewayNames) {
+      const config = loadConfig(environmentOf(name));
+      expect(config.REDIS_CACHE_URL).toBe('redis://redis-cache:6379');
+      expect(config.REDIS_URL).toBe('redis://redis:6379');
+    }
   });
 
   it.each(gatewayNames)('sets only environment variables that src/config.ts knows on %s', (name) => {
