@@ -7,11 +7,16 @@
 // the next claim is due. A handler that fails leaves its entry pending; the next claim after
 // `claimIdleMs` delivers it again; on its `maxDeliveries`-th failed delivery it goes to the
 // dead-letter stream with the error, and is acknowledged.
+//
+// A projection that can apply many events at once (one transaction, one round trip) gives a
+// `batchHandler`: the runner hands it each batch read, and acknowledges the batch with one XACK.
+// If the batch as a whole fails, its events go through `handler` one at a time, so a bad event
+// fails (and is retried, then dead-lettered) alone, exactly as without a batch handler.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import { describeError } from '../config';
-import { fieldsOf, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
+import { fieldsOf, isOfAnotherDatabase, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
 import type { DomainEvent } from './event-types';
 
 export interface DeliveryInfo {
@@ -23,6 +28,20 @@ export interface DeliveryInfo {
 
 /** Applies one event; resolves only once its effect is committed (the entry is acknowledged then). */
 export type EventHandler = (event: DomainEvent, delivery: DeliveryInfo) => Promise<void>;
+
+export interface BatchEntry {
+  event: DomainEvent;
+  delivery: DeliveryInfo;
+}
+
+/**
+ * Applies several events at once, idempotently like an EventHandler. Keeps DataLoader's contract:
+ * resolves, once the effects are committed, with one slot per entry in the same order: null when
+ * the event was applied (or needs nothing), its Error when it was not. Rejecting says that nothing
+ * was applied that a retry could not skip: the runner then hands the entries to the EventHandler
+ * one at a time.
+ */
+export type BatchEventHandler = (entries: readonly BatchEntry[]) => Promise<Array<Error | null>>;
 
 export interface ConsumerGroupOptions {
   /** Commands (group creation, XACK, XAUTOCLAIM, XPENDING, dead-lettering); may be shared by runners. */
@@ -37,6 +56,13 @@ export interface ConsumerGroupOptions {
   /** Unique per process within the group. */
   consumer: string;
   handler: EventHandler;
+  /**
+   * The identity of the database the projections write to: entries of another database (and the
+   * boundary written when Redis was re-bound) are acknowledged without being handled. @default every entry is handled
+   */
+  currentDatabase?: () => string;
+  /** Applies a whole batch at once; batches of one go to `handler`. @default every event goes to `handler` */
+  batchHandler?: BatchEventHandler;
   /**
    * Errors that say a dependency is down (Postgres unreachable, a rebuild holding the projection)
    * rather than that the event is bad: the entry is retried in place, with backoff, without
@@ -75,10 +101,16 @@ export interface ConsumerGroupEvents {
   deadLettered: [failure: EntryFailure];
   /** Entries were handled and acknowledged. */
   acked: [streamIds: string[]];
+  /** The batch handler rejected: the batch's entries are handled one at a time instead. */
+  batchFailed: [error: Error, size: number];
 }
 
 interface Delivery extends DeliveryInfo {
   fields: string[];
+}
+
+interface ReadyDelivery extends Delivery {
+  event: DomainEvent;
 }
 
 /**
@@ -91,10 +123,12 @@ type Outcome = 'handled' | 'settled' | 'interrupted';
 const errorMessage = (error: unknown) => describeError(error) || 'unknown error';
 
 export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
-  private readonly options: Required<Omit<ConsumerGroupOptions, 'redis' | 'blockingRedis' | 'handler'>>;
+  private readonly options: Required<Omit<ConsumerGroupOptions, 'redis' | 'blockingRedis' | 'handler' | 'batchHandler' | 'currentDatabase'>> &
+    Pick<ConsumerGroupOptions, 'currentDatabase'>;
   private readonly redis: Redis;
   private readonly blockingRedis: Redis;
   private readonly handler: EventHandler;
+  private readonly batchHandler: BatchEventHandler | undefined;
   private loop: Promise<void> | undefined;
   private isStopping = false;
   private readonly stopSignal = new AbortController();
@@ -112,6 +146,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
       group: options.group,
       consumer: options.consumer,
       isTransient: options.isTransient ?? (() => false),
+      currentDatabase: options.currentDatabase,
       startId: options.startId ?? '0',
       batchSize: options.batchSize ?? 100,
       blockMs: Math.max(1, options.blockMs ?? 5000),
@@ -123,6 +158,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
     this.redis = options.redis;
     this.blockingRedis = options.blockingRedis;
     this.handler = options.handler;
+    this.batchHandler = options.batchHandler;
   }
 
   /** Creates the group (if new) and starts the loop; rejects only when Redis refuses that. */
@@ -231,12 +267,33 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
     return deliveries;
   }
 
-  /** Handles the entries in stream order, then acknowledges the handled ones together. */
+  /**
+   * Applies the entries (as one batch when the projection can), then acknowledges the handled ones
+   * together. Entries the batch did not apply are handled one at a time, in stream order.
+   */
   private async handleBatch(entries: Delivery[]): Promise<void> {
     const handled: string[] = [];
     try {
+      const ready: ReadyDelivery[] = [];
+      const database = this.options.currentDatabase?.();
       for (const entry of entries) {
-        const outcome = await this.handleEntry(entry);
+        // About data that no longer exists: nothing to apply to this database.
+        if (database !== undefined && isOfAnotherDatabase(entry.fields, database)) {
+          handled.push(entry.streamId);
+          continue;
+        }
+        const event = await this.screen(entry);
+        if (event) ready.push({ ...entry, event });
+      }
+      const results = await this.applyBatch(ready);
+      // Applied by the batch: acknowledged even if stop() interrupts one of the others.
+      handled.push(...ready.filter((_, index) => results[index] === null).map((entry) => entry.streamId));
+      for (const [index, entry] of ready.entries()) {
+        const result = results[index];
+        if (result === null) continue;
+        // A transient error in the batch (a rebuild holding the projection...) is not waited out
+        // once per entry: the entry is tried again at once, and backs off only if it fails again.
+        const outcome = await this.handleEntry(entry, result && !this.options.isTransient(result) ? result : undefined);
         if (outcome === 'handled') handled.push(entry.streamId);
         if (outcome === 'interrupted') break;
       }
@@ -248,41 +305,69 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
     }
   }
 
-  private async handleEntry(entry: Delivery): Promise<Outcome> {
-    const { maxDeliveries } = this.options;
+  /** The entry's event; or, for an entry that must not be handled, dead-letters it and gives null. */
+  private async screen(entry: Delivery): Promise<DomainEvent | null> {
     const parsed = parseStreamEntry(entry.fields);
     if (!parsed.isValid) {
       await this.deadLetter(entry, null, `unreadable entry: ${parsed.reason}`);
-      return 'settled';
+      return null;
     }
-    const { event } = parsed;
-    if (entry.deliveries > maxDeliveries) {
+    if (entry.deliveries > this.options.maxDeliveries) {
       // Its consumer died while handling it, maxDeliveries times: an event that crashes workers.
       const error = `delivered ${entry.deliveries} times without being acknowledged (its consumers stopped while handling it)`;
-      await this.deadLetter(entry, event.id, error);
-      return 'settled';
+      await this.deadLetter(entry, parsed.event.id, error);
+      return null;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.handler(event, { streamId: entry.streamId, deliveries: entry.deliveries });
-        return 'handled';
-      } catch (error) {
-        if (this.options.isTransient(error)) {
+    return parsed.event;
+  }
+
+  /**
+   * The batch handler's result per entry: null applied, an Error failed; undefined (no slot) when
+   * there is no batch handler, a single entry, or the batch failed as a whole.
+   */
+  private async applyBatch(ready: ReadyDelivery[]): Promise<Array<Error | null | undefined>> {
+    if (!this.batchHandler || ready.length < 2) return [];
+    try {
+      const results = await this.batchHandler(ready.map(({ event, streamId, deliveries }) => ({ event, delivery: { streamId, deliveries } })));
+      if (results.length !== ready.length) throw new Error(`the batch handler gave ${results.length} results for ${ready.length} entries`);
+      return results;
+    } catch (error) {
+      if (this.listenerCount('batchFailed') > 0) this.emit('batchFailed', error instanceof Error ? error : new Error(errorMessage(error)), ready.length);
+      return [];
+    }
+  }
+
+  /**
+   * Handles one event through `handler`, retrying it in place while its error is transient.
+   * `failure`: it already failed for good, in its batch; it is not tried again now.
+   */
+  private async handleEntry(entry: ReadyDelivery, failure?: Error): Promise<Outcome> {
+    const { event } = entry;
+    let error: unknown = failure;
+    if (!failure) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.handler(event, { streamId: entry.streamId, deliveries: entry.deliveries });
+          return 'handled';
+        } catch (caught) {
+          if (!this.options.isTransient(caught)) {
+            error = caught;
+            break;
+          }
           if (this.isStopping) return 'interrupted';
-          this.emitError(error);
+          this.emitError(caught);
           await this.pause(Math.min(this.options.maxRetryDelayMs, 50 * 2 ** Math.min(attempt, 10)));
           if (this.isStopping) return 'interrupted';
-          continue;
         }
-        const failure: EntryFailure = { ...this.deliveryOf(entry), eventId: event.id, error: errorMessage(error) };
-        if (entry.deliveries >= maxDeliveries) {
-          await this.deadLetter(entry, event.id, failure.error);
-        } else {
-          this.emit('failed', failure);
-        }
-        return 'settled';
       }
     }
+    const failed: EntryFailure = { ...this.deliveryOf(entry), eventId: event.id, error: errorMessage(error) };
+    if (entry.deliveries >= this.options.maxDeliveries) {
+      await this.deadLetter(entry, event.id, failed.error);
+    } else {
+      this.emit('failed', failed);
+    }
+    return 'settled';
   }
 
   /** XADD to the dead-letter stream (the original fields, plus why) and XACK, in one MULTI. */

@@ -1,6 +1,7 @@
 // Prometheus metrics at /metrics (prom-client). Hot-path code only bumps plain counters (the
 // cache's CacheStats, the database's statement count); they are read here at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GroupLag } from '../projections/group-lag';
 import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
 
 export interface MetricsSources {
@@ -8,6 +9,10 @@ export interface MetricsSources {
   sqlStatements(): number;
   pendingInvalidations(): number;
   outboxBacklog(): Promise<number>;
+  /** Outbox rows the relay found already published (their marker existed) and skipped, since start. */
+  outboxRowsSkipped(): number;
+  /** Every consumer group of the domain streams (XINFO GROUPS); read once per scrape. */
+  consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   websocketConnections(): number;
   responseCache(): { hits: number; misses: number };
@@ -54,6 +59,42 @@ export function createMetrics(sources: MetricsSources) {
       this.set(await sources.outboxBacklog());
     },
   });
+  new Gauge({
+    name: 'streamgate_outbox_rows_skipped_total',
+    help: 'Outbox rows the relay skipped as already published (a relay that died before marking them; anything else deserves a look)',
+    registers: [registry],
+    collect() {
+      this.set(sources.outboxRowsSkipped());
+    },
+  });
+  // Both gauges come from one XINFO round trip per scrape (prom-client collects them together). A
+  // scrape while Redis is unreachable shows no groups rather than failing.
+  let groupsRead: Promise<GroupLag[]> | undefined;
+  const readGroups = () =>
+    (groupsRead ??= sources
+      .consumerGroupLags()
+      .catch(() => [])
+      .finally(() => (groupsRead = undefined)));
+  const groupGauges: Array<[string, string, (group: GroupLag) => number | null]> = [
+    ['streamgate_consumer_group_lag', 'Stream entries not yet delivered to the consumer group (absent when Redis cannot tell)', (group) => group.lag],
+    ['streamgate_consumer_group_pending', 'Stream entries delivered to a consumer of the group and not acknowledged yet', (group) => group.pending],
+  ];
+  for (const [name, help, read] of groupGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream', 'group'],
+      registers: [registry],
+      async collect() {
+        const groups = await readGroups();
+        this.reset();
+        for (const group of groups) {
+          const value = read(group);
+          if (value !== null) this.set({ stream: group.stream, group: group.group }, value);
+        }
+      },
+    });
+  }
   new Gauge({
     name: 'streamgate_sql_statements_total',
     help: 'SQL statements sent to the database',

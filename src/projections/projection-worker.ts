@@ -22,6 +22,8 @@ export interface ProjectionWorkerOptions {
   groups: readonly ProjectionName[];
   /** This process's consumer name, unique within each group. */
   consumer: string;
+  /** The database identity in force: entries of another database are skipped (see ConsumerGroupOptions). */
+  currentDatabase?: () => string;
   /** @default 100 */
   batchSize?: number;
   /** @default 5000 */
@@ -56,6 +58,8 @@ export async function startProjectionWorker(options: ProjectionWorkerOptions): P
         group: projection.group,
         consumer,
         handler: projection.handler,
+        batchHandler: projection.batchHandler,
+        currentDatabase: options.currentDatabase,
         isTransient: isTransientProjectionError,
         batchSize: options.batchSize,
         blockMs: options.blockMs,
@@ -66,6 +70,7 @@ export async function startProjectionWorker(options: ProjectionWorkerOptions): P
       runner.on('error', (error) => log.warn({ reason: describeError(error) }, 'consumer group: retrying after an error'));
       runner.on('failed', (failure) => log.warn(failure, 'event handler failed; the entry will be delivered again'));
       runner.on('deadLettered', (failure) => log.error(failure, 'entry moved to the dead-letter stream'));
+      runner.on('batchFailed', (error, size) => log.info({ size, reason: describeError(error) }, 'batch failed; handling its events one at a time'));
       runner.on('acked', (streamIds) => log.debug({ count: streamIds.length }, 'entries handled and acknowledged'));
       runners.set(name, runner);
       await runner.start();

@@ -4,12 +4,12 @@
 // the source of truth: `--rebuild top-products` recomputes the set from it.
 import type Redis from 'ioredis';
 import type { Db } from '../db/client';
-import type { EventHandler } from '../events/consumer';
+import type { BatchEventHandler, EventHandler } from '../events/consumer';
 import type { StreamName } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
 import type { ProjectionScripts } from '../redis/scripts';
-import { createNotificationsHandler, NOTIFICATIONS_GROUP } from './notifications.projection';
-import { createTopProductsHandler, TOP_PRODUCTS_GROUP, TopProductsRebuildingError } from './top-products.projection';
+import { createNotificationsBatchHandler, createNotificationsHandler, NOTIFICATIONS_GROUP } from './notifications.projection';
+import { createTopProductsBatchHandler, createTopProductsHandler, TOP_PRODUCTS_GROUP, TopProductsRebuildingError } from './top-products.projection';
 
 export const PROJECTION_NAMES = [NOTIFICATIONS_GROUP, TOP_PRODUCTS_GROUP] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
@@ -25,14 +25,16 @@ export interface Projection {
   group: ProjectionName;
   stream: StreamName;
   handler: EventHandler;
+  /** A batch read from the stream at once (one transaction, one round trip); `handler` when a batch fails. */
+  batchHandler: BatchEventHandler;
 }
 
 export function createProjection(name: ProjectionName, deps: ProjectionDeps): Projection {
   switch (name) {
     case NOTIFICATIONS_GROUP:
-      return { group: name, stream: 'orders', handler: createNotificationsHandler(deps) };
+      return { group: name, stream: 'orders', handler: createNotificationsHandler(deps), batchHandler: createNotificationsBatchHandler(deps) };
     case TOP_PRODUCTS_GROUP:
-      return { group: name, stream: 'orders', handler: createTopProductsHandler(deps) };
+      return { group: name, stream: 'orders', handler: createTopProductsHandler(deps), batchHandler: createTopProductsBatchHandler(deps) };
     default: {
       const unknown: never = name;
       throw new Error(`unknown projection ${String(unknown)}`);

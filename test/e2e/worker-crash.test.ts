@@ -1,11 +1,12 @@
 // Two real worker processes in one consumer group; the one holding a batch is killed with SIGKILL
-// halfway through it. The other claims the dead worker's pending entries once they are idle for
+// halfway through it: in the middle of the batch's transaction, which waits on a processed_events
+// row the test holds. The other claims the dead worker's pending entries once they are idle for
 // WORKER_CLAIM_IDLE_MS, every notification exists exactly once, the top-products set counts every
 // order exactly once, and XPENDING drains to 0.
 //
 // PostgreSQL only: the two workers must share one database, and embedded PGlite belongs to one
 // process. CI runs the suite a second time with DATABASE_URL, where this runs.
-import { count, countDistinct, eq } from 'drizzle-orm';
+import { count, countDistinct, eq, sql } from 'drizzle-orm';
 import type Redis from 'ioredis';
 import { hashPassword } from '../../src/auth/password';
 import { openDatabase, type Database } from '../../src/db/client';
@@ -13,7 +14,9 @@ import { notifications, processedEvents } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys } from '../../src/redis/keys';
+import { deferred } from '../support/cache-entries';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
+import { boundRedisKeys } from '../support/redis-keys';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -78,15 +81,34 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
       }),
     );
     const paid = placed.map((event) => orderEvent('OrderPaid', { orderId: event.data.orderId, userId: event.data.userId, status: 'PAID' }));
+    // Recorded, uncommitted, by the test: the batch's transaction waits on this row.
+    const held = deferred();
+    const release = deferred();
+    const holding = database.db
+      .transaction(async (tx) => {
+        await tx.insert(processedEvents).values({ consumerGroup: 'notifications', eventId: paid[ORDER_COUNT / 2]!.id });
+        held.resolve();
+        await release.promise;
+        tx.rollback();
+      })
+      .catch(() => undefined);
+    await held.promise;
     const ids = await publishEvents(redis, ORDERS, placed.flatMap((event, index) => [event, paid[index]!]));
 
-    // Some notifications exist: the holder of the batch is part way through it.
+    // The holder of the batch is inside its transaction, waiting for the row.
+    const isWaitingForLock = async () => {
+      const waiting = sql`select count(*) as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      const { rows } = (await database.db.execute(waiting)) as unknown as { rows: Array<{ waiting: string }> };
+      return Number(rows[0]?.waiting) > 0;
+    };
+    await waitUntil(isWaitingForLock, 'the batch transaction waits for the held row', 30_000, 5);
     const notificationCount = async () => (await database.db.select({ value: count() }).from(notifications))[0]!.value;
-    await waitUntil(async () => (await notificationCount()) >= 20, 'the first notifications exist', 30_000, 5);
     const [, , , holders] = (await redis.xpending(ORDERS, 'notifications')) as [number, string, string, Array<[string, string]> | null];
     const [holder] = holders!.map(([name]) => name);
     const victim = byName.get(holder!)!;
     expect(await victim.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+    release.resolve();
+    await holding;
 
     // Killed mid-batch: entries it had read but not acknowledged are still pending under its name.
     const [, , , pendingAfterKill] = (await redis.xpending(ORDERS, 'notifications')) as [number, string, string, Array<[string, string]> | null];
@@ -114,7 +136,8 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
     for (const event of placed) {
       for (const item of event.data.items) expectedUnits[item.productId] = (expectedUnits[item.productId] ?? 0) + item.quantity;
     }
-    const reply = await redis.zrange(keys.topProducts(), 0, -1, 'WITHSCORES');
+    // The workers bound Redis to this database: its derived keys carry that identity.
+    const reply = await redis.zrange((await boundRedisKeys(redis)).topProducts(), 0, -1, 'WITHSCORES');
     const units: Record<string, number> = {};
     for (let i = 0; i + 1 < reply.length; i += 2) units[reply[i]!] = Number(reply[i + 1]);
     expect(units).toEqual(expectedUnits);

@@ -2,7 +2,7 @@
 // while an in-process worker applies events XADDed in the documented layout: `notifications` and
 // `markNotificationsRead` for the logged-in user only; `topProducts` ranked from the sorted set,
 // which `--rebuild top-products` recomputes from Postgres to the same value, without losing or
-// double-counting events that arrive around the rebuild.
+// double-counting events that arrive around the rebuild; each consumer group's lag on /metrics.
 import { eq, ne, sql } from 'drizzle-orm';
 import type Redis from 'ioredis';
 import { orderItems, orders, outbox, type OrderStatus } from '../../src/db/schema';
@@ -14,7 +14,7 @@ import { startProjectionWorker, type ProjectionWorker } from '../../src/projecti
 import { TOP_PRODUCTS_GROUP } from '../../src/projections/top-products.projection';
 import { rebuildTopProducts } from '../../src/projections/top-products.rebuild';
 import { connectRedis } from '../../src/redis/connection';
-import { createRedisKeys } from '../../src/redis/keys';
+import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner, errorCodes } from '../support/operations';
@@ -23,8 +23,9 @@ import { hasCaughtUp, orderEvent, publishEvents, waitUntil } from '../support/st
 const [, alice, bob] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;
 const BOB_ID = 3;
-const keys = createRedisKeys('sg');
-const ORDERS = keys.stream('orders');
+const ORDERS = createRedisKeys('sg').stream('orders');
+/** The gateway's keys: the derived ones (top products) carry the identity of its database. */
+let keys: RedisKeys;
 
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
@@ -41,6 +42,7 @@ async function connection(): Promise<Redis> {
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 12, orders: 150 } });
   execute = createOperationRunner(gateway.app);
+  keys = gateway.app.keys;
   redis = await connection();
   worker = await startProjectionWorker({
     db: gateway.database.db,
@@ -154,6 +156,37 @@ describe('notifications', () => {
     expect(errorCodes(await execute(MARK_READ, { ids: ['1'] }))).toEqual(['UNAUTHENTICATED']);
     const token = await gateway.login(alice.email, alice.password);
     expect(errorCodes(await execute(MARK_READ, { ids: ['abc'] }, token))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('/metrics', () => {
+  /** The samples of one metric, by their labels as written (`stream="orders",group="notifications"`). */
+  async function samples(name: string): Promise<Record<string, number>> {
+    const text = await (await fetch(new URL('/metrics', gateway.url))).text();
+    const found: Record<string, number> = {};
+    for (const match of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) found[match[1]!] = Number(match[2]);
+    return found;
+  }
+
+  it("shows each consumer group's lag (entries not delivered yet) and pending entries", async () => {
+    const order = await insertOrder(ALICE_ID, []);
+    await publishAndApply([orderEvent('OrderPaid', { orderId: order.id, userId: ALICE_ID, status: 'PAID' })]);
+    // A group that has read one entry and acknowledged none. (Created at "0": Redis 7.0 cannot
+    // tell the lag of a group created at "$" until it has caught up once, and the gauge omits it.)
+    await redis.xgroup('CREATE', ORDERS, 'audit', '0');
+    await redis.xreadgroup('GROUP', 'audit', 'auditor', 'COUNT', 1, 'STREAMS', ORDERS, '>');
+
+    expect(await samples('streamgate_consumer_group_lag')).toEqual({
+      'stream="orders",group="notifications"': 0,
+      'stream="orders",group="top-products"': 0,
+      'stream="orders",group="audit"': (await redis.xlen(ORDERS)) - 1,
+    });
+    expect(await samples('streamgate_consumer_group_pending')).toEqual({
+      'stream="orders",group="notifications"': 0,
+      'stream="orders",group="top-products"': 0,
+      'stream="orders",group="audit"': 1,
+    });
+    await redis.xgroup('DESTROY', ORDERS, 'audit');
   });
 });
 
