@@ -26,6 +26,7 @@ import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
 import { connectRedis, connectRedisConnections, type RedisConnections } from './redis/connection';
+import { readGroupLags } from './projections/group-lag';
 import { startProjectionWorker } from './projections/projection-worker';
 import { createRedisKeys, type RedisKeys } from './redis/keys';
 import { defineCacheScripts, defineEventScripts } from './redis/scripts';
@@ -211,6 +212,7 @@ export async function createApp({
         logger,
         groups: config.WORKER_GROUPS,
         consumer: `gateway-${process.pid}`,
+        currentDatabase: () => identity.current,
       })
     : undefined;
 
@@ -235,6 +237,8 @@ export async function createApp({
     sqlStatements: () => database.sqlStats.statements,
     pendingInvalidations: () => cache.pendingInvalidations(),
     outboxBacklog: () => relay.backlog(),
+    outboxRowsSkipped: () => relay.skippedRows,
+    consumerGroupLags: () => readGroupLags(connections.command, keys),
     subscriptions,
     websocketConnections: () => server.websocket.wsServer.clients.size,
     responseCache: () => responseCache ?? { hits: 0, misses: 0 },

@@ -15,7 +15,8 @@ import { startProjectionWorker } from './projections/projection-worker';
 import { rebuildTopProducts } from './projections/top-products.rebuild';
 import { closeRedisConnections, connectRedis, REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 import { createRedisKeys } from './redis/keys';
-import { defineProjectionScripts } from './redis/scripts';
+import { defineEventScripts, defineProjectionScripts } from './redis/scripts';
+import { DatabaseIdentity } from './events/database-identity';
 
 const REBUILDABLE = ['top-products'] as const;
 
@@ -95,11 +96,30 @@ async function main(): Promise<void> {
     throw error;
   }
   const [redis] = connections as [Redis];
-  const keys = createRedisKeys(config.REDIS_PREFIX);
+  // Projections are derived from the data: their keys carry the database identity, and a worker
+  // whose database is replaced (a seed, a restore) switches to the new one's (DatabaseIdentity).
+  const identity = new DatabaseIdentity({
+    database,
+    redis: defineEventScripts(redis),
+    derivedStateConnections: [redis],
+    keysFor: (id) => createRedisKeys(config.REDIS_PREFIX, () => id),
+    logger,
+    streamMaxLength: config.EVENT_STREAM_MAXLEN,
+    pollIntervalMs: config.DATABASE_IDENTITY_CHECK_MS,
+    onChange: (previous, next) => logger.warn({ previous, identity: next }, 'the database was replaced: projecting into the new one'),
+  });
   const closeEverything = async () => {
+    await identity.stop();
     await closeRedisConnections(connections);
     await database.close();
   };
+  try {
+    await identity.start();
+  } catch (error) {
+    await closeEverything();
+    exitWith(`cannot bind Redis to the database: ${describeError(error)}`);
+  }
+  const keys = createRedisKeys(config.REDIS_PREFIX, () => identity.current);
 
   if (rebuild === 'top-products') {
     try {
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
     keys,
     logger,
     groups: config.WORKER_GROUPS,
+    currentDatabase: () => identity.current,
     consumer,
     batchSize: config.WORKER_BATCH_SIZE,
     blockMs: config.WORKER_BLOCK_MS,

@@ -1,4 +1,4 @@
-// What a consumer reads from a domain stream: the entry's flat field list (eventId, type,
+// What a consumer reads from a domain stream: the entry's flat field list (database, eventId, type,
 // aggregateType, aggregateId, event; see docs/events.md) and the envelope parsed from `event`.
 import type { DomainEvent } from './event-types';
 
@@ -39,4 +39,18 @@ export function parseStreamEntry(fields: readonly string[]): ParsedEntry {
   if (!isObject(data)) return { isValid: false, reason: 'the envelope has no "data" object' };
   if (!isObject(aggregate)) return { isValid: false, reason: 'the envelope has no "aggregate" object' };
   return { isValid: true, event: envelope as unknown as DomainEvent };
+}
+
+/**
+ * Whether an entry belongs to another database than `database`: the boundary adoptDatabase-n.lua
+ * writes when Redis is bound to a new database (type DatabaseReplaced), or an event published from
+ * an old one. Entries without a `database` field (written before identities existed, or by hand)
+ * are taken as this database's.
+ */
+export function isOfAnotherDatabase(fields: readonly string[], database: string): boolean {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'type' && fields[i + 1] === 'DatabaseReplaced') return true;
+    if (fields[i] === 'database' && fields[i + 1] !== database) return true;
+  }
+  return false;
 }

@@ -4,6 +4,7 @@
 // reader answers CURSOR_EXPIRED instead of silently skipping them.
 import type Redis from 'ioredis';
 import { AppError, ErrorCode } from '../errors';
+import { isOfAnotherDatabase } from '../events/consumer-entry';
 import type { DomainEvent } from '../events/event-types';
 import { compareStreamIds, STREAM_START } from './stream-ids';
 
@@ -55,19 +56,6 @@ function gapAfter(cursor: string, state: StreamState | null): string | null {
     return 'the events after it are no longer in the stream';
   }
   return null;
-}
-
-/**
- * Whether an entry belongs to another database than `database`: the boundary adoptDatabase-n.lua
- * writes when Redis is bound to a new database, or an event published from an old one. A cursor
- * that must replay across it is from the old database's history.
- */
-function isOfAnotherDatabase(fields: string[], database: string): boolean {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'type' && fields[i + 1] === 'DatabaseReplaced') return true;
-    if (fields[i] === 'database' && fields[i + 1] !== database) return true;
-  }
-  return false;
 }
 
 function toStreamEvent(id: string, fields: string[]): StreamEvent | null {

@@ -9,6 +9,7 @@ import { notifications, orderItems, orders } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys } from '../../src/redis/keys';
+import { boundRedisKeys } from '../support/redis-keys';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { hasCaughtUp, orderEvent, publishEvents, waitUntil } from '../support/stream-events';
@@ -107,7 +108,9 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
   });
 
   it('--rebuild top-products writes units sold per product from Postgres and exits 0', async () => {
-    await redis.zadd(keys.topProducts(), 12345, '1');
+    // An earlier test's worker bound Redis to this database.
+    const bound = await boundRedisKeys(redis);
+    await redis.zadd(bound.topProducts(), 12345, '1');
     const result = await runWorkerToExit({ env, args: ['--rebuild', 'top-products'] });
     expect(result).toMatchObject({ code: 0, signal: null });
     expect(result.logs.find((line) => line.msg === 'rebuilt top products from Postgres')).toMatchObject({ products: expect.any(Number) });
@@ -117,7 +120,7 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
     for (const { order_items: item, orders: order } of items) {
       if (order.status !== 'CANCELLED') expected[item.productId] = (expected[item.productId] ?? 0) + item.quantity;
     }
-    const reply = await redis.zrange(keys.topProducts(), 0, -1, 'WITHSCORES');
+    const reply = await redis.zrange(bound.topProducts(), 0, -1, 'WITHSCORES');
     const units: Record<string, number> = {};
     for (let i = 0; i + 1 < reply.length; i += 2) units[reply[i]!] = Number(reply[i + 1]);
     expect(units).toEqual(expected);

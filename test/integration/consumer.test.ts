@@ -251,6 +251,26 @@ describe('ConsumerGroupRunner', () => {
     expect(handled).toHaveLength(3);
   });
 
+  it('acknowledges without handling the entries of another database and the boundary of a replacement', async () => {
+    const stream = newStream();
+    const [old, unmarked, current] = [1, 2, 3].map((orderId) => orderEvent('OrderPaid', { orderId, userId: ALICE_ID, status: 'PAID' })) as [DomainEvent, DomainEvent, DomainEvent];
+    const transaction = redis.multi();
+    transaction.xadd(stream, '*', 'database', 'old-database', ...entryFields(old));
+    transaction.xadd(stream, '*', 'type', 'DatabaseReplaced', 'database', 'new-database', 'previous', 'old-database');
+    transaction.xadd(stream, '*', ...entryFields(unmarked));
+    transaction.xadd(stream, '*', 'database', 'new-database', ...entryFields(current));
+    const ids = ((await transaction.exec()) ?? []).map(([, id]) => String(id));
+    const handled: string[] = [];
+    const failures: EntryFailure[] = [];
+    const runner = await startRunner(stream, async (event) => void handled.push(event.id), { currentDatabase: () => 'new-database' });
+    runner.on('deadLettered', (failure) => failures.push(failure));
+    await waitUntil(() => hasCaughtUp(redis, stream, 'test-group', ids.at(-1)!), 'the runner has acknowledged every entry');
+    // The old database's event and the boundary are not applied (nor dead-lettered as unreadable).
+    expect(handled).toEqual([unmarked.id, current.id]);
+    expect(failures).toEqual([]);
+    expect(await pendingCount(redis, stream, 'test-group')).toBe(0);
+  });
+
   it('stops at once while blocked in XREADGROUP', async () => {
     const runner = await startRunner(newStream(), async () => undefined, { blockMs: 10_000, claimIdleMs: 60_000 });
     await waitUntil(async () => String(await redis.client('LIST')).includes('cmd=xreadgroup'), 'the runner is blocked in XREADGROUP');

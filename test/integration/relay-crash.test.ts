@@ -12,7 +12,6 @@ import { outbox, type OutboxRow } from '../../src/db/schema';
 import { fieldsOf } from '../../src/events/consumer-entry';
 import { OutboxRelay } from '../../src/events/relay';
 import { createLogger } from '../../src/logger';
-import { createRedisKeys } from '../../src/redis/keys';
 import { defineCacheScripts, defineEventScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/stream-events';
@@ -130,11 +129,14 @@ it('publishes a row whose first publish was never marked exactly once, marked wi
   expect(await gateway.app.redis.get(keys().publishedOutboxRow(row.id))).toBe(firstStreamId);
 
   // The restarted relay finds the row unpublished and publishes it again.
+  const skippedBefore = gateway.app.relay.skippedRows;
   await gateway.app.relay.start();
   await waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the restarted relay marked the row', DRAIN_BOUND_MS);
 
   expect(await copiesInStream(row)).toEqual([firstStreamId]);
   expect(await outboxRow(row.id)).toMatchObject({ streamId: firstStreamId, publishedAt: expect.any(Date) });
+  // Not silent: the skip is counted (and logged with the outbox id), for /metrics.
+  expect(gateway.app.relay.skippedRows).toBe(skippedBefore + 1);
 });
 
 it('would duplicate the entry without the published-row marker', async () => {

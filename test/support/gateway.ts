@@ -1,7 +1,8 @@
 // A real gateway in the test process: its own redis-server, its own database, a free port.
 import { createApp, type App } from '../../src/app';
 import { loadConfig, type ConfigInput } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import pino from 'pino';
+import { createLogger, type Logger } from '../../src/logger';
 import { demoAccounts } from '../../src/db/seed';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
 import { startRedisServer, type RedisServerHandle } from './redis-server';
@@ -31,6 +32,8 @@ export interface TestGatewayOptions {
   afterCommit?: () => void;
   /** Run the projections (notifications, top products) in the gateway, as `npm start` on PGlite does. */
   runProjections?: boolean;
+  /** The app's logger (e.g. recordingLogger(), to assert what it logged). @default silent, or LOG_LEVEL from env */
+  logger?: Logger;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -46,7 +49,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const app = await createApp({ config, database, logger: createLogger(config.LOG_LEVEL), afterCommit: options.afterCommit, runProjections: options.runProjections });
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const app = await createApp({ config, database, logger, afterCommit: options.afterCommit, runProjections: options.runProjections });
   const url = await app.listen();
 
   const graphql: TestGateway['graphql'] = async (query, { variables, token, headers } = {}) => {
@@ -88,4 +92,11 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
 export async function loginDemoAccounts(gateway: Pick<TestGateway, 'login'>): Promise<{ admin: string; alice: string; bob: string }> {
   const [admin, alice, bob] = await Promise.all(demoAccounts.slice(0, 3).map((account) => gateway.login(account.email, account.password)));
   return { admin: admin!, alice: alice!, bob: bob! };
+}
+
+/** A logger that keeps every line (parsed) in `lines`, for tests that check what the gateway logged. */
+export function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
 }
