@@ -126,7 +126,7 @@ export async function createApp({
 
   // Everything Redis derives from the database is bound to its identity; a change (reseed,
   // restore) is handled by onDatabaseReplaced below, once the parts it touches exist.
-  let onDatabaseReplaced = (_previous: string, _next: string) => undefined as void;
+  let onDatabaseReplaced = () => undefined as void;
   const identity = new DatabaseIdentity({
     database,
     redis: defineEventScripts(connections.command),
@@ -136,7 +136,7 @@ export async function createApp({
     logger,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
     pollIntervalMs: database.kind === 'postgres' ? config.DATABASE_IDENTITY_CHECK_MS : 0,
-    onChange: (previous, next) => onDatabaseReplaced(previous, next),
+    onChange: () => onDatabaseReplaced(),
   });
   try {
     await identity.start();
@@ -300,8 +300,8 @@ export async function createApp({
     onResync: () => void server.websocket.sessions.recheckAll(),
   });
   await revocations.start();
-  onDatabaseReplaced = (previous, next) => {
-    logger.warn({ previous, identity: next }, 'the database was replaced: cached state, sessions and subscriptions of the old one end');
+  // What clients hold of the old database ends: subscriptions (refetch), sockets' sessions, L1.
+  onDatabaseReplaced = () => {
     l1?.flush();
     subscriptions.failAll(cursorExpired('the database was replaced'));
     void server.websocket.sessions.recheckAll();

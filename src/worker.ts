@@ -106,7 +106,6 @@ async function main(): Promise<void> {
     logger,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
     pollIntervalMs: config.DATABASE_IDENTITY_CHECK_MS,
-    onChange: (previous, next) => logger.warn({ previous, identity: next }, 'the database was replaced: projecting into the new one'),
   });
   const closeEverything = async () => {
     await identity.stop();

@@ -92,6 +92,8 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     const giveBack = (client: PoolClient) => {
       if (dedicated.delete(client)) client.release();
     };
+    let listener: Promise<PoolClient> | undefined;
+    const listening = new Map<string, number>();
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
     const db = drizzlePostgres(pool, { schema, logger }) as unknown as Db;
@@ -141,15 +143,27 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
         return null;
       },
       listen: async (channel, onNotify) => {
-        const client = await takeDedicated();
+        // One connection LISTENs on every channel of this handle (the relay's, the identity's...),
+        // so listeners do not eat into the pool one connection each.
+        const client = await (listener ??= takeDedicated().catch((error: unknown) => {
+          listener = undefined;
+          throw error;
+        }));
         const onNotification = (message: { channel: string }) => message.channel === channel && onNotify();
         client.on('notification', onNotification);
-        await client.query(`listen "${channel}"`);
+        listening.set(channel, (listening.get(channel) ?? 0) + 1);
+        if (listening.get(channel) === 1) await client.query(`listen "${channel}"`);
         return async () => {
-          await client.query(`unlisten "${channel}"`).catch(() => undefined);
-          // The client goes back to the pool: it must not keep calling this listener.
+          // The client goes back to the pool once nothing listens: it must not keep calling this listener.
           client.off('notification', onNotification);
-          giveBack(client);
+          const remaining = (listening.get(channel) ?? 1) - 1;
+          if (remaining > 0) return void listening.set(channel, remaining);
+          listening.delete(channel);
+          await client.query(`unlisten "${channel}"`).catch(() => undefined);
+          if (listening.size === 0 && listener) {
+            listener = undefined;
+            giveBack(client);
+          }
         };
       },
       close: async () => {

@@ -11,6 +11,8 @@ export const DATABASE_IDENTITY_CHANNEL = 'streamgate_database_identity';
 
 export interface StoredIdentity {
   id: string;
+  /** The identity this one replaced, if any: state Redis holds under it was this database's. */
+  previousId: string | null;
   /**
    * False when the row was minted in another database: a dump restored elsewhere, or a database
    * dropped and recreated from one. The row came along; the data's history did not.
@@ -26,12 +28,13 @@ export async function readDatabaseIdentity(db: Db): Promise<StoredIdentity> {
   const [row] = await db
     .select({
       id: databaseIdentity.id,
+      previousId: databaseIdentity.previousId,
       isSameDatabase: sql<boolean>`${databaseIdentity.databaseOid} = ${currentDatabaseOid}`,
       lastOutboxId: sql<string>`(select case when is_called then last_value else 0 end from outbox_id_seq)`,
     })
     .from(databaseIdentity);
-  if (!row) return { id: await mintDatabaseIdentity(db), isSameDatabase: true, lastOutboxId: 0 };
-  return { id: row.id, isSameDatabase: row.isSameDatabase, lastOutboxId: Number(row.lastOutboxId) };
+  if (!row) return { id: await mintDatabaseIdentity(db), previousId: null, isSameDatabase: true, lastOutboxId: 0 };
+  return { ...row, lastOutboxId: Number(row.lastOutboxId) };
 }
 
 /**
@@ -42,12 +45,13 @@ export async function readDatabaseIdentity(db: Db): Promise<StoredIdentity> {
 export async function mintDatabaseIdentity(db: Db, replacing?: string): Promise<string> {
   const id = randomBytes(8).toString('hex');
   const values = { id, databaseOid: sql`${currentDatabaseOid}`, createdAt: new Date() };
+  const replaced = { ...values, previousId: sql`${databaseIdentity.id}` };
   const minted = replacing
-    ? await db.update(databaseIdentity).set(values).where(sql`${databaseIdentity.id} = ${replacing}`).returning({ id: databaseIdentity.id })
+    ? await db.update(databaseIdentity).set(replaced).where(sql`${databaseIdentity.id} = ${replacing}`).returning({ id: databaseIdentity.id })
     : await db
         .insert(databaseIdentity)
         .values({ singleton: true, ...values })
-        .onConflictDoUpdate({ target: databaseIdentity.singleton, set: values })
+        .onConflictDoUpdate({ target: databaseIdentity.singleton, set: replaced })
         .returning({ id: databaseIdentity.id });
   if (minted.length === 0) return (await readDatabaseIdentity(db)).id;
   await db.execute(sql`select pg_notify(${DATABASE_IDENTITY_CHANNEL}, ${id})`);

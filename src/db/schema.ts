@@ -158,6 +158,8 @@ export const databaseIdentity = pgTable(
   {
     singleton: boolean('singleton').primaryKey().default(true),
     id: text('id').notNull(),
+    /** The identity this one replaced (seed, a restore): Redis state under it is this database's old state. */
+    previousId: text('previous_id'),
     databaseOid: bigint('database_oid', { mode: 'number' }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

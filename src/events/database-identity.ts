@@ -1,17 +1,19 @@
 // Binds what Redis holds to the database it was derived from. The database records its identity
-// (src/db/identity.ts); every derived key carries it (src/redis/keys.ts); Redis records which
-// identity it is bound to and marks the change in every stream (adoptDatabase-n.lua). So after a
-// reseed, a restore, or a restart on a fresh embedded database, with Redis kept, nothing derived
-// from the old data is trusted: cache entries, responses, sessions and published markers are
-// simply other keys, a cursor from before the change is CURSOR_EXPIRED, and the old keys are
-// deleted in the background by the process that noticed.
+// (src/db/identity.ts); every derived key carries it (src/redis/keys.ts) and every stream entry
+// names it. So after a reseed, a restore, or a restart on a fresh embedded database, with Redis
+// kept, nothing derived from the old data is used: cache entries, responses, sessions and
+// published markers are simply other keys, a cursor into the old history is CURSOR_EXPIRED, and
+// the old keys are deleted in the background once it is known they were this database's.
+// Several databases may share one Redis and prefix (two developers' gateways): each sees only its
+// own keys and entries, and neither undoes the other.
 //
-// When a process notices: at start; when `seed` commits (NOTIFY); when another process re-binds
-// Redis (pub/sub); when the relay meets outbox rows of another identity; and on a poll (PostgreSQL
-// only: a database dropped and recreated, or restored, announces nothing).
-// A database restored under its old identity is caught two ways: a dump restored into another
-// database keeps the row but not the database's oid, and a backup of this one hands out outbox ids
-// below the highest Redis saw published. Either way a new identity is minted.
+// When a process notices: at start; when `seed` commits (NOTIFY); when another process announces
+// an identity (pub/sub: each then reads its own database again); when the relay meets outbox rows
+// of another identity; and on a poll (PostgreSQL only: a database dropped and recreated, or
+// restored, announces nothing). A database restored under its old identity is caught two ways: a
+// dump restored into another database keeps the row but not the database's oid, and a backup of
+// this one hands out outbox ids below the highest Redis saw published. Either way a new identity
+// is minted.
 import type Redis from 'ioredis';
 import { describeError } from '../config';
 import type { Database } from '../db/client';
@@ -27,7 +29,7 @@ export interface DatabaseIdentityOptions {
   redis: Redis & EventScripts;
   /** Connections whose derived keys of an old identity are deleted (the durable one, and the cache's if separate). */
   derivedStateConnections: readonly Redis[];
-  /** The subscriber connection, to hear other processes re-bind Redis (none in one-shot tools). */
+  /** The subscriber connection, to hear other processes announce an identity (none in one-shot tools). */
   subscriber?: Redis;
   /** Keys for a given identity (the identity is part of derived keys). */
   keysFor(identity: string): RedisKeys;
@@ -57,7 +59,7 @@ export class DatabaseIdentity {
     return this.identity;
   }
 
-  /** Reads the identity and binds Redis to it; then watches for changes. */
+  /** Reads the identity and notes it in Redis; then watches for changes. */
   async start(): Promise<void> {
     await this.check();
     const { database, subscriber, keysFor } = this.options;
@@ -81,7 +83,7 @@ export class DatabaseIdentity {
     await this.checking?.catch(() => undefined);
   }
 
-  /** Reads the database's identity again and binds Redis to it. One at a time; a call during one runs another after it. */
+  /** Reads the database's identity again and switches to it if it changed. One at a time; a call during one runs another after it. */
   check(): Promise<void> {
     if (this.checking) {
       this.isCheckAgainWanted = true;
@@ -102,54 +104,56 @@ export class DatabaseIdentity {
 
   private async checkOnce(): Promise<void> {
     const { database, redis, keysFor, logger } = this.options;
-    const stored = await readDatabaseIdentity(database.db);
+    // The background handle: these polls must not show up in the per-request SQL statement counts.
+    const stored = await readDatabaseIdentity(database.backgroundDb);
     let identity = stored.id;
+    let replaced = stored.previousId;
     if (!stored.isSameDatabase) {
-      identity = await mintDatabaseIdentity(database.db, identity);
+      identity = await mintDatabaseIdentity(database.backgroundDb, stored.id);
+      replaced = stored.id;
       logger.warn({ previous: stored.id, identity }, 'the database was recreated or restored from a dump: it gets a new identity');
     } else {
       const lastPublished = Number((await redis.get(keysFor(identity).lastPublishedOutboxId())) ?? 0);
       if (lastPublished > stored.lastOutboxId) {
-        identity = await mintDatabaseIdentity(database.db, identity);
+        identity = await mintDatabaseIdentity(database.backgroundDb, stored.id);
+        replaced = stored.id;
         logger.warn(
           { previous: stored.id, identity, lastOutboxId: stored.lastOutboxId, lastPublished },
           'the database is behind what Redis saw published (restored from a backup?): it gets a new identity',
         );
       }
     }
-    await this.bind(identity);
+    if (identity === this.identity) return;
+    const noted = await this.adopt(identity);
+    // This database's own earlier state: what this process used, or the identity the new one
+    // replaced if Redis was last used with it (otherwise there is nothing worth a SCAN).
+    const previous = this.identity || (replaced !== null && noted === replaced ? replaced : '');
+    this.switchTo(identity);
+    if (previous && previous !== identity) void this.discardDerivedState(previous);
   }
 
-  private async bind(identity: string): Promise<void> {
+  /** Notes the identity in Redis (adoptDatabase-n.lua); resolves to the one noted before. */
+  private async adopt(identity: string): Promise<string> {
     const { redis, keysFor } = this.options;
     const keys = keysFor(identity);
     const streams = STREAMS.map((name) => keys.stream(name));
-    const previous = (await redis.adoptDatabase(
-      1 + streams.length,
-      keys.databaseIdentity(),
-      ...streams,
-      identity,
-      this.options.streamMaxLength ?? 100_000,
-      keys.databaseChangedChannel(),
-    )) as string | null;
-    if (previous) {
-      this.options.logger.warn({ previous, identity }, 'Redis held state derived from another database: it is ignored and deleted');
-      void this.discardDerivedState(previous);
-    }
-    this.switchTo(identity);
+    return String(
+      await redis.adoptDatabase(1 + streams.length, keys.databaseIdentity(), ...streams, identity, this.options.streamMaxLength ?? 100_000, keys.databaseChangedChannel()),
+    );
   }
 
   private switchTo(identity: string): void {
     const previous = this.identity;
-    if (identity === previous) return;
     this.identity = identity;
-    if (previous) this.options.onChange?.(previous, identity);
+    if (previous) {
+      this.options.logger.warn({ previous, identity }, 'the database was replaced: state derived from the old data is no longer used');
+      this.options.onChange?.(previous, identity);
+    }
   }
 
-  /** Another process bound Redis to an identity: switch at once (nothing derived from the old one may be used), then verify. */
+  /** Another process announced an identity: perhaps our database's new one; read it again (never trust it blindly). */
   private readonly onMessage = (channel: string, message: string): void => {
     if (this.isStopped || channel !== this.options.keysFor(this.identity).databaseChangedChannel() || message === this.identity) return;
-    this.switchTo(message);
     void this.check().catch(this.logCheckFailure);
   };
 

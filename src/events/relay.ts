@@ -187,11 +187,7 @@ export class OutboxRelay {
         )}) as published(id, stream_id)
         where outbox.id = published.id`);
     }
-    if (published.length < rows.length) {
-      const error = results[published.length]?.[0] ?? new Error('publish failed');
-      if (/DATABASE_CHANGED/.test(error.message)) await this.options.identity.check();
-      throw error;
-    }
+    if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
     return rows.length;
   }
 
@@ -224,7 +220,7 @@ export class OutboxRelay {
     const event = row.payload as DomainEvent;
     const l1Messages = invalidations.map((entry) => invalidationMessage(entry.name, entry.keyIds));
     const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
-    const allKeys = [keys.databaseIdentity(), keys.publishedOutboxRow(row.id), keys.stream(row.stream), keys.lastPublishedOutboxId()];
+    const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), keys.lastPublishedOutboxId()];
     return {
       numberOfKeys: allKeys.length,
       keysAndArguments: [

@@ -7,9 +7,9 @@
 // what was derived from the old data (see src/events/database-identity.ts). Streams, channels and
 // login counters are not derived from the data and keep plain names.
 export interface RedisKeys {
-  /** The identity of the database whose derived state this Redis holds (adoptDatabase-n.lua). */
+  /** The last database identity a process noted here (adoptDatabase-n.lua): a change writes stream boundaries. */
   databaseIdentity(): string;
-  /** Every replica hears here that Redis was bound to another database. */
+  /** Every process announces here the identity it starts working with (others then check theirs). */
   databaseChangedChannel(): string;
   /** SCAN pattern of every key derived from the database `identity`. */
   derivedKeysPattern(identity: string): string;

@@ -13,7 +13,7 @@ import type { RedisKeys } from '../redis/keys';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 import { AppError, ErrorCode } from '../errors';
 import { EventFeed } from './event-feed';
-import { replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
+import { assertCursorOfDatabase, replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
 
 /** Close code for a websocket whose subscriber stopped reading (its queue hit the bound). */
 export const SLOW_CONSUMER_CLOSE_CODE = 4100;
@@ -121,10 +121,12 @@ export class SubscriptionFeeds {
     this.feeds.add(feed);
     try {
       subscriptionId = await pubSub.subscribe(keys.channel(channel.topic, channel.id), (message: StreamEvent) => {
-        feed.onLive(message);
+        // Another database's event (one sharing this Redis, or the old one being replaced) is not this subscriber's.
+        if (message.database === undefined || message.database === this.options.currentDatabase()) feed.onLive(message);
       });
       // Unsubscribed while SUBSCRIBE was on its way: onEnd ran before there was an id to release.
       if (feed.hasEnded) unsubscribe(pubSub, subscriptionId);
+      if (after !== null) await assertCursorOfDatabase(redis, streamKey, after, this.options.currentDatabase());
       await feed.start(after ?? (await streamTail(redis, streamKey)));
     } catch (error) {
       void feed.return();

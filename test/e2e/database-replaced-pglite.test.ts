@@ -5,7 +5,8 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startGatewayProcess, type GatewayEnv } from '../support/gateway-process';
-import { expectNewDatabaseHonoured, runSeedCli, seededProduct, useOldDatabase } from '../support/database-replacement';
+import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
+import { runSeedCli } from '../support/seed-cli';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
 let redisServer: RedisServerHandle;

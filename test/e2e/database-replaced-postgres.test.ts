@@ -3,7 +3,8 @@
 // PostgreSQL only (skipped without DATABASE_URL).
 import { Client } from 'pg';
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase } from '../support/gateway-process';
-import { expectNewDatabaseHonoured, runSeedCli, seededProduct, useOldDatabase } from '../support/database-replacement';
+import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
+import { runSeedCli } from '../support/seed-cli';
 import { loginAt } from '../support/replica-clients';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { startSubscriber } from '../support/subscriber';

@@ -1,71 +1,24 @@
 // One process per PGlite directory, with real processes: `npm run seed` beside a running gateway is
 // refused with one line (and the gateway keeps serving what it served), so is a second gateway; a
 // gateway that stopped or was killed leaves the directory to the next process.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { configKeys } from '../../src/config';
 import { STALE_LOCK_MS } from '../../src/db/pglite-dir-lock';
 import { runGatewayToExit, startGatewayProcess, type GatewayEnv, type GatewayProcess } from '../support/gateway-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { loginAt, mutateAt } from '../support/replica-clients';
+import { runSeedCli } from '../support/seed-cli';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
 const seedArgs = ['--users', '5', '--products', '3', '--orders', '4', '--seed', '9'];
 const stackTraceLine = /^\s+at /m;
-const seedTimeoutMs = 60_000;
 
 // PGlite only: the PostgreSQL pass of the suite would run the very same processes again.
 const describeOnPglitePass = process.env.DATABASE_URL ? describe.skip : describe;
 
-interface SeedResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npm run seed` (the CLI itself, without npm's own output) on `pgliteDir`. */
-function runSeed(pgliteDir: string): Promise<SeedResult> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !(configKeys as readonly string[]).includes(name)) env[name] = value;
-  }
-  Object.assign(env, { NODE_ENV: 'test', PGLITE_DIR: pgliteDir });
-  const child = spawn(process.execPath, ['-r', path.join(repoRoot, 'scripts', 'register-swc.js'), path.join(repoRoot, 'src', 'cli', 'seed.ts'), ...seedArgs], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), seedTimeoutMs);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-interface GraphQLBody<Data> {
-  data?: Data | null;
-  errors?: Array<{ message: string }>;
-}
-
-async function postGraphQL<Data>(url: string, query: string, options: { variables?: Record<string, unknown>; token?: string } = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
-    body: JSON.stringify({ query, variables: options.variables }),
-  });
-  const body = (await response.json()) as GraphQLBody<Data>;
-  expect(body.errors).toBeUndefined();
-  return body.data!;
-}
+/** `npm run seed` on `pgliteDir`. */
+const runSeed = (pgliteDir: string) => runSeedCli({ PGLITE_DIR: pgliteDir }, seedArgs);
 
 const SHOP_QUERY = `{
   products(first: 100) { edges { node { id sku name stock } } }
@@ -79,12 +32,8 @@ interface Shop {
 
 /** Every product and the newest 100 orders with their items, as the admin sees them. */
 async function readShop(gateway: GatewayProcess): Promise<Shop> {
-  const { login } = await postGraphQL<{ login: { token: string } }>(
-    gateway.url,
-    'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }',
-    { variables: { email: 'admin@streamgate.dev', password: 'admin-password' } },
-  );
-  return postGraphQL<Shop>(gateway.url, SHOP_QUERY, { token: login.token });
+  const token = await loginAt(gateway.url, 'admin@streamgate.dev', 'admin-password');
+  return mutateAt<Shop>(gateway.url, SHOP_QUERY, {}, token);
 }
 
 function stderrLines(stderr: string): string[] {

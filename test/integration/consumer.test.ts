@@ -11,12 +11,11 @@ import { ConsumerGroupRunner, type ConsumerGroupOptions, type DeliveryInfo, type
 import type { DomainEvent } from '../../src/events/event-types';
 import { createNotificationsHandler, NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
-import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys } from '../../src/redis/keys';
 import { createLogger } from '../../src/logger';
 import { deferred } from '../support/cache-entries';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { redisConnections, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { entryFields, hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
 
 const keys = createRedisKeys('sg');
@@ -28,14 +27,9 @@ const CLAIM_IDLE_MS = 50;
 let redisServer: RedisServerHandle;
 let database: TestDatabase;
 let redis: Redis;
-const connections: Redis[] = [];
+const connections = redisConnections(() => redisServer);
+const connection = connections.open;
 const stopAfterEach: Array<{ stop(): Promise<void> }> = [];
-
-async function connection(): Promise<Redis> {
-  const opened = await connectRedis({ url: redisServer.url }, { maxRetriesPerRequest: 1 });
-  connections.push(opened);
-  return opened;
-}
 
 beforeAll(async () => {
   redisServer = await startRedisServer();
@@ -49,7 +43,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const opened of connections) opened.disconnect();
+  connections.closeAll();
   await database?.close();
   await redisServer?.stop();
 });

@@ -16,11 +16,10 @@ import { NOTIFICATIONS_GROUP } from '../../src/projections/notifications.project
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
 import { createProjection, PROJECTION_NAMES, type ProjectionDeps } from '../../src/projections/projections';
 import { unitChangesOf } from '../../src/projections/top-products.projection';
-import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { redisConnections, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
 
 const EVENTS = 1000;
@@ -32,17 +31,12 @@ let redisServer: RedisServerHandle;
 let database: TestDatabase;
 let redis: Redis;
 let userIds: number[];
-const connections: Redis[] = [];
+const connections = redisConnections(() => redisServer);
+const connection = connections.open;
 const running: ProjectionWorker[] = [];
 /** What the workers logged at info and above: a batch that fell back to one event at a time, a failure. */
 const logged: Array<{ msg: string }> = [];
 let testNumber = 0;
-
-async function connection(): Promise<Redis> {
-  const opened = await connectRedis({ url: redisServer.url }, { maxRetriesPerRequest: 1 });
-  connections.push(opened);
-  return opened;
-}
 
 beforeAll(async () => {
   redisServer = await startRedisServer();
@@ -58,7 +52,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const opened of connections) opened.disconnect();
+  connections.closeAll();
   await database?.close();
   await redisServer?.stop();
 });

@@ -2,19 +2,16 @@
 // restart on a fresh embedded database, a restore): old sessions refused, reads of the new data
 // (never the old database's cached rows), a cursor of the old history CURSOR_EXPIRED, and the next
 // mutation's event published at once and delivered. Shared by the PGlite and PostgreSQL e2e files.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import Redis from 'ioredis';
 import { hashPassword } from '../../src/auth/password';
 import { openDatabase } from '../../src/db/client';
 import { seedDatabase, type SeedOptions } from '../../src/db/seed';
 import { products } from '../../src/db/schema';
-import type { GatewayEnv, GatewayProcess } from './gateway-process';
+import type { GatewayProcess } from './gateway-process';
 import { PLACE_ORDER, readStream } from './orders';
 import { loginAt, mutateAt, postGraphQL, waitForChannelSubscribers } from './replica-clients';
 import { startSubscriber } from './subscriber';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
 const PRODUCT = '{ product(id: "1") { name stock } }';
 const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id } } }';
 const ALICE = { email: 'alice@streamgate.dev', password: 'alice-password' };
@@ -29,23 +26,6 @@ export interface OldDatabaseView {
   token: string;
   product: ProductView;
   cursor: string;
-}
-
-/** Runs `npm run seed` (the CLI) with `env` and `args`; resolves with how it ended. */
-export function runSeedCli(env: GatewayEnv, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', path.join(repoRoot, 'scripts/register-swc.js'), path.join(repoRoot, 'src/cli/seed.ts'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env } as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /** Product 1 as a seed with these options creates it (computed in a scratch in-memory database). */

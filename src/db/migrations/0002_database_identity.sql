@@ -1,6 +1,7 @@
 CREATE TABLE "database_identity" (
 	"singleton" boolean PRIMARY KEY DEFAULT true NOT NULL,
 	"id" text NOT NULL,
+	"previous_id" text,
 	"database_oid" bigint NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "database_identity_singleton" CHECK ("database_identity"."singleton")

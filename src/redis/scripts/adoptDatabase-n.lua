@@ -1,14 +1,15 @@
--- adoptDatabase-n: binds this Redis to a database identity. Keys derived from the data carry the
--- identity, so they need no deleting here; the streams, which keep their names, get a boundary
--- entry (type DatabaseReplaced) that a subscriber resuming from an older cursor cannot get past
--- (CURSOR_EXPIRED), and every replica hears of the change. A Redis bound to no identity yet (new,
--- or emptied) gets no boundary: no cursor into it can be resumed anyway.
--- KEYS: the identity key, then the domain streams
+-- adoptDatabase-n: notes that a process now works with a database identity. Keys derived from the
+-- data carry the identity, so nothing needs deleting here, and several databases may even share
+-- one Redis and prefix (each sees only its own keys and entries). When the identity differs from
+-- the last one noted, every existing stream gets a boundary entry (type DatabaseReplaced) telling
+-- its consumers that the entries before it are about another database's data, and every replica
+-- hears of it (it then reads its own database's identity again).
+-- KEYS: the last-noted identity key, then the domain streams
 -- ARGV: the identity, stream MAXLEN, the database-changed channel
--- Reply: the previous identity ('' when there was none), or false when already bound to this one
+-- Reply: the identity noted before ('' when none; the same one when nothing changed)
 local previous = redis.call('GET', KEYS[1])
 if previous == ARGV[1] then
-  return false
+  return previous
 end
 redis.call('SET', KEYS[1], ARGV[1])
 if previous then

@@ -2,19 +2,16 @@
 -- the database the row came from), the L1 invalidation messages of what the event made stale (the
 -- Redis cache entries were deleted just before, by invalidateEntries on the cache's instance), the
 -- subscription messages, and the announcement that lets the mutation that wrote the row return.
--- Republishing the same row returns the first stream id and does nothing else. A row of a database
--- this Redis is not bound to is refused: its marker and stream would mix two databases' histories.
--- KEYS: the database identity key, published marker of the row, the stream, last published outbox id
+-- Republishing the same row returns the first stream id and does nothing else (the marker is the
+-- row's database's own: another database's row with the same outbox id is another row).
+-- KEYS: published marker of the row, the stream, the database's last published outbox id
 -- ARGV: database identity, marker TTL s, stream MAXLEN, L1 channel, outbox channel, outbox id,
 --       M (L1 messages), the M L1 messages, C (subscription channels), the C channels, then the
 --       entry's field/value pairs, the last being the event JSON.
---       Subscribers get {"cursor":<stream id>,"event":<event>}; the outbox channel
---       "<database identity> <outbox id> <stream id>".
+--       Subscribers get {"cursor":<stream id>,"database":<identity>,"event":<event>}; the outbox
+--       channel "<database identity> <outbox id> <stream id>".
 -- Reply: { stream entry id, 1 if published now or 0 if it had been before }
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('DATABASE_CHANGED this Redis is bound to another database than ' .. ARGV[1])
-end
-local existing = redis.call('GET', KEYS[2])
+local existing = redis.call('GET', KEYS[1])
 if existing then
   return { existing, 0 }
 end
@@ -25,15 +22,15 @@ local fields = { 'database', ARGV[1] }
 for i = firstChannel + channelCount, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
-if tonumber(redis.call('GET', KEYS[4]) or '0') < tonumber(ARGV[6]) then
-  redis.call('SET', KEYS[4], ARGV[6])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+redis.call('SET', KEYS[1], id, 'EX', ARGV[2])
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[6]) then
+  redis.call('SET', KEYS[3], ARGV[6])
 end
 for i = 8, 7 + messageCount do
   redis.call('PUBLISH', ARGV[4], ARGV[i])
 end
-local message = '{"cursor":"' .. id .. '","event":' .. ARGV[#ARGV] .. '}'
+local message = '{"cursor":"' .. id .. '","database":"' .. ARGV[1] .. '","event":' .. ARGV[#ARGV] .. '}'
 for i = firstChannel, firstChannel + channelCount - 1 do
   redis.call('PUBLISH', ARGV[i], message)
 end
