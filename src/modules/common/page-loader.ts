@@ -7,7 +7,6 @@
 import DataLoader from 'dataloader';
 import type { CacheStore } from '../../cache/cache-store';
 import type { CacheType, IdPage } from '../../cache/cache-type';
-import { badUserInput } from '../../errors';
 import { toPage, type Page, type PageRequest } from './pagination';
 
 export interface PageLoaderOptions<Key extends PageRequest, Row extends { id: number }> {
@@ -64,27 +63,9 @@ export function createPageLoader<Key extends PageRequest, Row extends { id: numb
   }
 
   return new DataLoader<Key, Page<Row>, string>(
-    async (keys) => {
-      const cursorErrors = keys.map(cursorOutOfRange);
-      const pages = await loadPages(keys.filter((_, index) => cursorErrors[index] === null));
-      let next = 0;
-      return cursorErrors.map((error) => error ?? pages[next++]!);
-    },
+    (keys) => loadPages(keys),
     { cacheKeyFn: options.cacheKeyOf },
   );
-}
-
-/** The largest id an `integer` (`serial`) column holds; `parseId` enforces it on `ID` arguments. */
-const MAX_ROW_ID = 2_147_483_647;
-
-/**
- * A cursor decodes to any safe integer, but compared with an integer column in SQL an id past
- * MAX_ROW_ID makes the statement throw. Such a cursor gets the error a malformed one gets, before
- * it takes a lease or reaches SQL.
- */
-function cursorOutOfRange(key: PageRequest): Error | null {
-  if (key.afterId === null || key.afterId <= MAX_ROW_ID) return null;
-  return badUserInput('`after` is not a valid cursor: pass an `endCursor` from an earlier page.', { argumentName: 'after' });
 }
 
 /**
