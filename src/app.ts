@@ -61,7 +61,7 @@ export interface App {
   readonly redisConnections: RedisConnections;
   /** Redis keys, with the database identity in force. */
   readonly keys: RedisKeys;
-  /** The database identity Redis state is bound to. */
+  /** The identity of the database: every key derived from the data carries it. */
   readonly identity: DatabaseIdentity;
   readonly cache: CacheStore;
   readonly cacheStats: CacheStats;

@@ -159,7 +159,7 @@ export class OutboxRelay {
     // publish the new rows against the old database's markers.
     if (rows[0]!.database !== this.options.identity.current) {
       await this.options.identity.check();
-      throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this relay was bound to another one`);
+      throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this process was still using another one (checked again; retrying)`);
     }
     await this.invalidate(rows);
     const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
