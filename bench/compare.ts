@@ -12,7 +12,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const WARMUP_SECONDS = 3;
 const COLD_REQUESTS = 2000;
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const gateway = await startGatewayProcess({
-      env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', NODE_OPTIONS: GATEWAY_NODE_OPTIONS },
+      env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', ...GATEWAY_BENCH_ENV },
       readyTimeoutMs: 120_000,
     });
     const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, SIZES, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, SIZES, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { startRedisServer } from '../test/support/redis-server';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
           LOG_LEVEL: 'info',
           SEED_DEMO_DATA: 'false',
           // As `npm start` runs it (see package.json).
-          NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+          ...GATEWAY_BENCH_ENV,
         },
         readyTimeoutMs: 120_000,
       });

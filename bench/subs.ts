@@ -13,7 +13,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
-import { GATEWAY_NODE_OPTIONS, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { GATEWAY_BENCH_ENV, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     LOG_LEVEL: 'info', // readiness is the "ready at" info line
     SEED_DEMO_DATA: 'false',
-    NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+    ...GATEWAY_BENCH_ENV,
     WS_MAX_CONNECTIONS: '100000',
   };
   try {

@@ -17,7 +17,7 @@ import { createRedisKeys } from '../src/redis/keys';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
 import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_NODE_OPTIONS, ROOT, load, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const PLACE_ORDER = 'mutation ($productId: ID!) { placeOrder(input: { items: [{ productId: $productId, quantity: 1 }] }) { id status } }';
 const PAY_ORDER = 'mutation ($id: ID!) { payOrder(id: $id) { id status } }';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const redisServer = await startRedisServer();
   const redis = new Redis(redisServer.url);
   const gateway = await startGatewayProcess({
-    env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', NODE_OPTIONS: GATEWAY_NODE_OPTIONS },
+    env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', ...GATEWAY_BENCH_ENV },
     readyTimeoutMs: 120_000,
   });
   // On PostgreSQL the gateway leaves the projections to worker processes: one here, as deployed.

@@ -20,6 +20,7 @@ import { L1Cache } from './cache/l1';
 import { recordingTypesRead, ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
+import { costSubject, createCostBudget } from './http/cost-budget';
 import { createLogger, type Logger } from './logger';
 import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
@@ -217,7 +218,15 @@ export async function createApp({
     : undefined;
 
   const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
-  const loginLimiter = createLoginLimiter({ redis: connections.command, keyPrefix: keys.loginFailures() });
+  const loginLimiter = createLoginLimiter({
+    redis: connections.command,
+    keyPrefix: keys.loginFailures(),
+    maxFailures: config.LOGIN_MAX_FAILURES,
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    maxAccountFailures: config.LOGIN_ACCOUNT_MAX_FAILURES,
+    accountWindowSeconds: config.LOGIN_ACCOUNT_WINDOW_SECONDS,
+    knownAddressTtlSeconds: config.LOGIN_KNOWN_ADDRESS_TTL_SECONDS,
+  });
   const { pubSub, redisPubSub } = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
   const subscriptions = new SubscriptionFeeds({
     pubSub: redisPubSub,
@@ -226,6 +235,8 @@ export async function createApp({
     keys,
     currentDatabase: () => identity.current,
     maxReplayEntries: config.SUBSCRIPTION_REPLAY_LIMIT,
+    replayBudgetEntries: config.SUBSCRIPTION_REPLAY_BUDGET,
+    replayBudgetWindowMs: config.SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS * 1000,
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
@@ -241,7 +252,7 @@ export async function createApp({
     consumerGroupLags: () => readGroupLags(connections.command, keys),
     subscriptions,
     websocketConnections: () => server.websocket.wsServer.clients.size,
-    responseCache: () => responseCache ?? { hits: 0, misses: 0 },
+    responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
   });
 
   // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
@@ -252,6 +263,11 @@ export async function createApp({
           keys,
           types: loaderCacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
+          // A counter, not state derived from the data (so not under keys' database identity).
+          budgetKeyPrefix: keys.responseCacheBudget(),
+          maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
+          budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
+          clientBudgetBytes: config.CACHE_RESPONSE_CLIENT_BUDGET_BYTES,
           isUsable: () => cache.pendingInvalidations() === 0,
           countRoundTrip: () => void (cacheStats.redisRoundTrips += 1),
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
@@ -274,9 +290,12 @@ export async function createApp({
       maxCost: config.GRAPHQL_MAX_COST,
       maxAliases: config.GRAPHQL_MAX_ALIASES,
       maxTokens: config.GRAPHQL_MAX_TOKENS,
+      maxResponseBytes: config.GRAPHQL_MAX_RESPONSE_BYTES,
     },
     isIntrospectionEnabled: config.GRAPHQL_INTROSPECTION,
     isDevelopment: config.NODE_ENV === 'development',
+    isOperatorDataPublic: !config.isProduction,
+    metricsPort: config.METRICS_PORT,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readinessChecks: [
       { name: 'redis', check: async () => void (await connections.command.ping()) },
@@ -292,6 +311,17 @@ export async function createApp({
     },
     authenticate: authenticateRequest,
     createContext,
+    costBudget:
+      config.GRAPHQL_COST_BUDGET > 0
+        ? createCostBudget({
+            redis: connections.command,
+            keyPrefix: keys.costBudget(),
+            points: config.GRAPHQL_COST_BUDGET,
+            windowSeconds: config.GRAPHQL_COST_BUDGET_WINDOW_SECONDS,
+            onError: (error) => logger.warn({ reason: describeError(error) }, 'cost budget unavailable; operation admitted'),
+          })
+        : undefined,
+    costSubjectOf: (context) => costSubject(context.viewer, context.clientAddress),
   });
   const revocations = new SessionRevocations({
     subscriber: connections.subscriber,

@@ -54,6 +54,31 @@ export const configSchema = z.object({
   GRAPHQL_MAX_COST: integer(100, 1_000_000).default(20_000),
   GRAPHQL_MAX_ALIASES: integer(1, 1000).default(30),
   GRAPHQL_MAX_TOKENS: integer(100, 100_000).default(2000),
+  /** Failed logins one client address may make at one email per window; a success clears them. */
+  LOGIN_MAX_FAILURES: integer(1, 1000).default(10),
+  LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+  /** Failed logins per account from all addresses that have not logged in to it lately, per account window. */
+  LOGIN_ACCOUNT_MAX_FAILURES: integer(1, 100_000).default(20),
+  /** Once the account limit is used up, the longest an unknown address waits (a known address is not affected). */
+  LOGIN_ACCOUNT_WINDOW_SECONDS: integer(1, 86_400).default(300),
+  /** How long an address stays "known" to an account (exempt from the account limit) after a successful login. */
+  LOGIN_KNOWN_ADDRESS_TTL_SECONDS: integer(60, 365 * 24 * 3600).default(30 * 24 * 3600),
+  /** Cost points one viewer (or client address, when anonymous) may spend per window, shared by every replica; 0 turns the budget off. */
+  GRAPHQL_COST_BUDGET: integer(0, 1_000_000_000).default(1_000_000),
+  GRAPHQL_COST_BUDGET_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  /** Largest serialized HTTP response body, in bytes; a larger one is replaced by RESPONSE_TOO_LARGE. */
+  GRAPHQL_MAX_RESPONSE_BYTES: integer(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Stream entries the resumes (`after`) of one websocket may replay per window; beyond, RATE_LIMITED with retryAfterSeconds. */
+  SUBSCRIPTION_REPLAY_BUDGET: integer(1, 100_000_000).default(20_000),
+  SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  /** A second listener for /metrics and /readyz details; in production they are served only there. Unset: no second listener. */
+  METRICS_PORT: integer(0, 65_535).optional(),
+  /** A whole response larger than this (bytes, as sent) is never stored in the response cache. */
+  CACHE_RESPONSE_MAX_BYTES: integer(1024, 64 * 1024 * 1024).default(256 * 1024),
+  /** Most bytes of cached responses (keys, values, Redis bookkeeping) all replicas together keep in Redis at once. */
+  CACHE_RESPONSE_BUDGET_BYTES: integer(0, 1024 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  /** Most bytes of cached responses one client (a viewer, else a client address) can have stored at once. */
+  CACHE_RESPONSE_CLIENT_BUDGET_BYTES: integer(0, 1024 * 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Off: every read goes to Postgres (a baseline for benchmarks). */
   CACHE_ENABLED: booleanFromEnv.default(true),
   /** Whole responses of repeated read-only queries, kept while every type they read is unchanged (off with an L1). */

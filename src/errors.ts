@@ -12,6 +12,7 @@ export enum ErrorCode {
   RateLimited = 'RATE_LIMITED',
   CursorExpired = 'CURSOR_EXPIRED',
   TooManySubscriptions = 'TOO_MANY_SUBSCRIPTIONS',
+  ResponseTooLarge = 'RESPONSE_TOO_LARGE',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }

@@ -11,8 +11,14 @@
 // Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), only
 // while this replica has no undelivered invalidations, and only for queries the HTTP layer deems
 // cacheable (root fields that read through the loaders); the key includes the viewer.
+//
+// Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
+// canonical request (http/cacheable-query.ts), a response over `maxResponseBytes` is not stored,
+// and every store is paid for from a byte budget per client and one for the whole deployment,
+// counted in Redis so every replica shares them.
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheStore } from './cache-store';
 import { cacheTypeKey, type CacheType } from './cache-type';
@@ -25,6 +31,17 @@ export interface ResponseCacheOptions {
   /** The cache types responses may read; a response that read any other is not stored. */
   types: ReadonlyArray<CacheType<never, unknown>>;
   ttlMs: number;
+  /**
+   * Prefix of the budget counters ("<prefix>:total", "<prefix>:client:<client>"). Not derived
+   * from the database: what was spent stays spent across a reseed.
+   */
+  budgetKeyPrefix: string;
+  /** A larger response (in bytes, as sent) is not stored. @default 262_144 */
+  maxResponseBytes?: number;
+  /** Bytes of stored responses all replicas together may hold at once. @default 67_108_864 */
+  budgetBytes?: number;
+  /** Bytes of stored responses one client (a viewer, else an address) may hold at once. @default 4_194_304 */
+  clientBudgetBytes?: number;
   /** False while the cache cannot be trusted (undelivered invalidations). */
   isUsable(): boolean;
   /** Counts a Redis round trip (the cache's /metrics counter). */
@@ -44,22 +61,41 @@ export interface ResponseMiss {
 export type ResponseLookup = { body: string } | ResponseMiss | null;
 
 const HEADER_END = '\n';
+/**
+ * Redis's own bookkeeping per key (dict and expiry entries, object headers, allocator rounding),
+ * counted against the budgets: about 220 bytes for a 500-byte response on Redis 7.
+ */
+const ENTRY_OVERHEAD_BYTES = 256;
 
 export class ResponseCache {
   /** The types' keys ("Product.v1"), whose generations are read with every lookup. */
   private readonly typeKeys: string[];
+  private readonly maxResponseBytes: number;
+  private readonly totalBudget: RateLimiterRedis;
+  private readonly clientBudget: RateLimiterRedis;
+  /** Stores on their way to Redis (see settled()). */
+  private readonly storing = new Set<Promise<void>>();
   hits = 0;
   misses = 0;
+  /** Bytes (keys and values) this replica wrote to Redis. */
+  storedBytes = 0;
 
   constructor(private readonly options: ResponseCacheOptions) {
+    const { redis, ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.typeKeys = options.types.map((type) => cacheTypeKey(type));
+    this.maxResponseBytes = maxResponseBytes;
+    // A response outlives the budget window it was stored in by at most one TTL, so the responses
+    // of two windows coexist: each window may spend half of a budget.
+    const windowSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    const budget = (name: string, bytes: number) =>
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${options.budgetKeyPrefix}:${name}`, points: Math.floor(bytes / 2), duration: windowSeconds });
+    this.totalBudget = budget('total', budgetBytes);
+    this.clientBudget = budget('client', clientBudgetBytes);
   }
 
-  /** The Redis key of a response: the viewer's scope and the operation, hashed. */
-  keyOf(viewerScope: string, query: string, operationName: unknown, variables: unknown): string {
-    const digest = createHash('sha1')
-      .update(`${viewerScope}\n${String(operationName ?? '')}\n${JSON.stringify(variables ?? null)}\n${query}`)
-      .digest('base64url');
+  /** The Redis key of a response: the viewer's scope and the canonical request, hashed. */
+  keyOf(viewerScope: string, canonicalRequest: string): string {
+    const digest = createHash('sha1').update(`${viewerScope}\n${canonicalRequest}`).digest('base64url');
     return this.options.keys.cachedResponse(digest);
   }
 
@@ -109,8 +145,12 @@ export class ResponseCache {
     }
   }
 
-  /** Stores a computed body, unless it read a type without a known generation (nothing would guard it). */
-  store(miss: ResponseMiss, body: string): void {
+  /**
+   * Stores a computed body in the background, unless it read a type without a known generation
+   * (nothing would guard it), is too large, or `client` (who asked for it) or the deployment has
+   * spent its budget.
+   */
+  store(miss: ResponseMiss, body: string, client: string): void {
     const header: string[] = [];
     for (const type of miss.typesRead) {
       const generation = miss.generations.get(type);
@@ -118,8 +158,39 @@ export class ResponseCache {
       header.push(`${type}=${generation}`);
     }
     if (header.length === 0 || !this.options.isUsable()) return;
+    if (Buffer.byteLength(body) > this.maxResponseBytes) return;
+    const value = `${header.join(',')}${HEADER_END}${body}`;
+    const bytes = Buffer.byteLength(miss.key) + Buffer.byteLength(value);
+    const storing = this.storeWithinBudget(miss.key, value, bytes, client).finally(() => this.storing.delete(storing));
+    this.storing.add(storing);
+  }
+
+  /** Resolves once every store started so far has been written or refused (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.storing.size > 0) await Promise.all(this.storing);
+  }
+
+  private async storeWithinBudget(key: string, value: string, bytes: number, client: string): Promise<void> {
+    const { redis, ttlMs } = this.options;
+    const cost = bytes + ENTRY_OVERHEAD_BYTES;
+    try {
+      // The client's budget first: a client over its own budget spends nothing of the total.
+      this.options.countRoundTrip?.();
+      await this.clientBudget.consume(client, cost);
+      this.options.countRoundTrip?.();
+      await this.totalBudget.consume('all', cost);
+    } catch (rejection) {
+      // Over a budget, or Redis did not answer: not stored either way.
+      if (!(rejection instanceof RateLimiterRes)) this.options.onError?.(rejection);
+      return;
+    }
     this.options.countRoundTrip?.();
-    this.options.redis.set(miss.key, `${header.join(',')}${HEADER_END}${body}`, 'PX', this.options.ttlMs).catch((error: unknown) => this.options.onError?.(error));
+    try {
+      await redis.set(key, value, 'PX', ttlMs);
+      this.storedBytes += bytes;
+    } catch (error) {
+      this.options.onError?.(error);
+    }
   }
 }
 

@@ -23,3 +23,35 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     extensions: { code: ErrorCode.InternalServerError },
   };
 }
+
+// graphql-js appends `Did you mean "a", "b" or "c"?` to validation and coercion messages: field,
+// argument, type and enum value names that introspection, when it is off, is meant to keep private.
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+export interface ErrorFormatterOptions {
+  /** Drop graphql-js's "Did you mean …?" hints (they name schema members). @default false */
+  hideSuggestions?: boolean;
+}
+
+/** formatError, optionally without schema suggestions: one formatter for HTTP and the websocket. */
+export function createErrorFormatter({ hideSuggestions = false }: ErrorFormatterOptions = {}) {
+  if (!hideSuggestions) return formatError;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const masked = formatError(formatted, error);
+    const message = masked.message.replace(SUGGESTION, '');
+    return message === masked.message ? masked : { ...masked, message };
+  };
+}
+
+/**
+ * What may be logged of a masked error. Drizzle's query errors carry the statement's parameters
+ * (emails, names, search terms) in their message and `params`: keep the SQL text (placeholders
+ * only) and the driver's code and message, never the values.
+ */
+export function loggableError(error: unknown): unknown {
+  if (!(error instanceof Error) || !('params' in error) || !('query' in error)) return error;
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const safe = new Error(`Failed query: ${String(error.query)}${typeof cause?.message === 'string' ? ` (${cause.message})` : ''}`);
+  safe.name = error.name;
+  return Object.assign(safe, cause?.code !== undefined ? { code: cause.code } : {});
+}

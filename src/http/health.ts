@@ -1,4 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+// Health and operator routes. /healthz and a bare /readyz status are for load balancers and stay
+// on the public port; /metrics and the /readyz details (check errors naming hosts, the outbox
+// backlog) are for operators: in production only on the METRICS_PORT listener.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   name: string;
@@ -13,6 +17,8 @@ export interface HealthRoutesOptions {
   details?: () => Promise<Record<string, unknown>>;
   /** Each check must answer within this. @default 1000 */
   timeoutMs?: number;
+  /** Include each check's state and the details in /readyz; otherwise only `status`. @default true */
+  showDetails?: boolean;
 }
 
 function withTimeout(promise: Promise<void>, timeoutMs: number): Promise<void> {
@@ -26,6 +32,7 @@ function withTimeout(promise: Promise<void>, timeoutMs: number): Promise<void> {
 /** `/healthz`: the process is alive. `/readyz`: it can serve (Redis and the database answer). */
 export function registerHealthRoutes(fastify: FastifyInstance, options: HealthRoutesOptions): void {
   const timeoutMs = options.timeoutMs ?? 1000;
+  const showDetails = options.showDetails ?? true;
   fastify.get('/healthz', async () => ({ status: 'ok' }));
   fastify.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(
@@ -39,12 +46,35 @@ export function registerHealthRoutes(fastify: FastifyInstance, options: HealthRo
       }),
     );
     const isReady = options.isAcceptingTraffic() && results.every(([, state]) => state === 'ok');
-    const details = options.details ? await options.details().catch(() => ({})) : undefined;
     void reply.code(isReady ? 200 : 503);
+    const status = isReady ? 'ready' : options.isAcceptingTraffic() ? 'unavailable' : 'shutting-down';
+    if (!showDetails) return { status };
+    const details = options.details ? await options.details().catch(() => ({})) : undefined;
     return {
-      status: isReady ? 'ready' : options.isAcceptingTraffic() ? 'unavailable' : 'shutting-down',
+      status,
       checks: Object.fromEntries(results),
       ...(details ? { details } : {}),
     };
   });
+}
+
+/** `/metrics`: Prometheus text from `registry`. */
+export function registerMetricsRoute(fastify: FastifyInstance, registry: Registry): void {
+  fastify.get('/metrics', async (_request, reply) => {
+    void reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+}
+
+export interface OperatorServerOptions extends Omit<HealthRoutesOptions, 'showDetails'> {
+  registry: Registry;
+  logger: FastifyBaseLogger;
+}
+
+/** The METRICS_PORT listener: /metrics, /healthz and /readyz with its details, nothing else. */
+export function createOperatorServer({ registry, logger, ...health }: OperatorServerOptions): FastifyInstance {
+  const fastify = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  registerMetricsRoute(fastify, registry);
+  registerHealthRoutes(fastify, { ...health, showDetails: true });
+  return fastify;
 }

@@ -14,12 +14,15 @@ import type { Metrics } from '../observability/metrics';
 import { ErrorCode } from '../errors';
 import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
-import { formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
-import { registerHealthRoutes, type ReadinessCheck } from './health';
+import { createErrorFormatter, INTERNAL_ERROR_MESSAGE, isClientSafe, loggableError } from './format-error';
+import { createOperatorServer, registerHealthRoutes, registerMetricsRoute, type ReadinessCheck } from './health';
 import { createValidationRules, type OperationLimits } from './limits';
-import { attachWebSocketServer, type WebSocketLimits } from './websocket';
+import { costGatePlugin, createCostGate } from './cost';
+import type { CostBudget } from './cost-budget';
+import { registerResponseSizeLimit } from './response-size';
+import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
-import { responseScope } from './cacheable-query';
+import { canonicalRequest } from './cacheable-query';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -32,6 +35,10 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   isIntrospectionEnabled: boolean;
   /** Stack traces in error responses (development only). */
   isDevelopment: boolean;
+  /** Serve /metrics and the /readyz details on the API port too (off in production). */
+  isOperatorDataPublic: boolean;
+  /** A second listener (on the same host) for /metrics, /healthz and a detailed /readyz; absent: none. */
+  metricsPort?: number;
   bodyLimitBytes: number;
   readinessChecks: ReadinessCheck[];
   /** Extra facts /readyz reports (e.g. the outbox backlog); failures are reported, not fatal. */
@@ -42,6 +49,10 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   responseCache?: ResponseCache;
   authenticate(authorization: unknown): Promise<Authentication>;
   createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
+  /** Per-subject budget each operation's cost is spent from (absent: only limits.maxCost applies). */
+  costBudget?: CostBudget;
+  /** Whose cost budget an operation of this context draws on (see costSubject). */
+  costSubjectOf(context: Context): string;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -59,7 +70,7 @@ function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, request
       return {
         async didEncounterErrors({ errors, contextValue }) {
           for (const error of errors) {
-            if (!isClientSafe(error)) logger.error({ err: error.originalError ?? error, requestId: requestIdOf(contextValue) }, 'operation failed');
+            if (!isClientSafe(error)) logger.error({ err: loggableError(error.originalError ?? error), requestId: requestIdOf(contextValue) }, 'operation failed');
           }
         },
       };
@@ -87,6 +98,17 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  registerResponseSizeLimit(fastify, {
+    maxBytes: options.limits.maxResponseBytes,
+    path: GRAPHQL_PATH,
+    onTooLarge: () => options.metrics.countOversizedResponse(),
+  });
+  const costGate = createCostGate({
+    schema: options.schema,
+    maxCost: options.limits.maxCost,
+    budget: options.costBudget,
+    onCost: (cost, outcome) => options.metrics.observeOperationCost(cost, outcome),
+  });
 
   // Errors Fastify raises before Apollo runs (bad JSON, too large, unsupported media type) keep
   // their 4xx status but get a GraphQL-shaped body, so clients parse one kind of error.
@@ -109,7 +131,11 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     schema: options.schema,
     validationRules: createValidationRules(options.limits),
     maxTokens: options.limits.maxTokens,
+    isIntrospectionEnabled: options.isIntrospectionEnabled,
+    maxPayloadBytes: options.bodyLimitBytes,
     limits: options.websocketLimits,
+    costGate,
+    costSubjectOf: options.costSubjectOf,
     authenticate: options.authenticate,
     createContext: options.createContext,
   });
@@ -121,7 +147,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     // Safe to turn off: sessions travel only in the Authorization header, which a cross-site
     // "simple" request cannot carry, and turning it on would block plain `curl` GET queries.
     csrfPrevention: false,
-    formatError,
+    // Without introspection, "Did you mean …?" hints would still spell out the schema.
+    formatError: createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled }),
     validationRules: createValidationRules(options.limits),
     parseOptions: { maxTokens: options.limits.maxTokens },
     stopOnTerminationSignals: false,
@@ -131,6 +158,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
       errorLoggingPlugin<Context>(options.logger, (context) => context.requestId),
+      costGatePlugin<Context>(costGate, options.costSubjectOf),
+      subscriptionsOverWebSocketOnly(),
       options.isIntrospectionEnabled
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
         : ApolloServerPluginLandingPageDisabled(),
@@ -154,8 +183,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   const cachedResponse = async (request: FastifyRequest): Promise<string | undefined> => {
     const body = request.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
     if (!responseCache || request.method !== 'POST' || typeof body?.query !== 'string') return undefined;
-    const scope = responseScope(body.query, body.operationName);
-    if (scope === null) return undefined;
+    const canonical = canonicalRequest(options.schema, body.query, body.operationName, body.variables);
+    if (canonical === null) return undefined;
     let authentication: Authentication;
     try {
       authentication = await options.authenticate(request.headers.authorization);
@@ -165,18 +194,20 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     const state = request as ResponseCacheState;
     state.authentication = authentication;
     const { viewer } = authentication;
-    const viewerScope = scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
-    const lookup = await responseCache.lookup(responseCache.keyOf(viewerScope, body.query, body.operationName, body.variables));
+    const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+    const lookup = await responseCache.lookup(responseCache.keyOf(viewerScope, canonical.operation));
     if (lookup && 'body' in lookup) return lookup.body;
     state.responseMiss = lookup ?? undefined;
     return undefined;
   };
   if (responseCache) {
     fastify.addHook('onSend', async (request, reply, payload) => {
-      const miss = (request as ResponseCacheState).responseMiss;
+      const { responseMiss: miss, authentication } = request as ResponseCacheState;
       // Only complete, error-free answers are kept.
       if (miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
-        responseCache.store(miss, payload);
+        // Who pays for the store from their budget: the viewer, else the address.
+        const viewer = authentication?.viewer;
+        responseCache.store(miss, payload, viewer ? `user:${viewer.id}` : `address:${request.ip}`);
       }
       return payload;
     });
@@ -191,21 +222,21 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       return apolloHandler.call(this, request as never, reply as never);
     },
   });
-  fastify.get('/metrics', async (_request, reply) => {
-    void reply.header('content-type', options.metrics.registry.contentType);
-    return options.metrics.registry.metrics();
-  });
-  registerHealthRoutes(fastify, {
-    checks: options.readinessChecks,
-    details: options.readinessDetails,
-    isAcceptingTraffic: () => isAcceptingTraffic,
-  });
+  const health = { checks: options.readinessChecks, details: options.readinessDetails, isAcceptingTraffic: () => isAcceptingTraffic };
+  if (options.isOperatorDataPublic) registerMetricsRoute(fastify, options.metrics.registry);
+  registerHealthRoutes(fastify, { ...health, showDetails: options.isOperatorDataPublic });
+  const operatorServer =
+    options.metricsPort === undefined
+      ? undefined
+      : createOperatorServer({ ...health, registry: options.metrics.registry, logger: options.logger as FastifyBaseLogger });
 
   return {
     fastify,
     apollo,
     websocket,
+    operatorServer,
     async listen(port: number, host: string): Promise<string> {
+      if (operatorServer) await operatorServer.listen({ port: options.metricsPort, host });
       await fastify.listen({ port, host });
       const address = fastify.server.address();
       const boundPort = typeof address === 'object' && address ? address.port : port;
@@ -216,6 +247,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       isAcceptingTraffic = false;
       await websocket.close();
       await fastify.close();
+      await operatorServer?.close();
       await apollo.stop();
     },
   };

@@ -5,15 +5,17 @@
 // subscriptions per connection (TOO_MANY_SUBSCRIPTIONS), and events queued per subscriber (the
 // feed closes a slow consumer's socket, see subscriptions/subscription-feeds.ts).
 import type { Server as HttpServer } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RequestInfo } from '../auth/viewer';
 import { AppError, ErrorCode } from '../errors';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 import type { Authentication } from './auth-header';
-import { formatError } from './format-error';
+import type { CostGate } from './cost';
+import { createErrorFormatter } from './format-error';
 import { SocketSessions } from './socket-sessions';
 
 /**
@@ -37,7 +39,15 @@ export interface WebSocketOptions<Context> {
   schema: GraphQLSchema;
   validationRules: ValidationRule[];
   maxTokens: number;
+  /** Off: `__schema`/`__type` are validation errors and "Did you mean …?" hints are dropped, as over HTTP. */
+  isIntrospectionEnabled: boolean;
+  /** Largest frame accepted (the HTTP body limit); a bigger one closes the socket with 1009. */
+  maxPayloadBytes: number;
   limits: WebSocketLimits;
+  /** The same operation cost limit and budget as HTTP (cost.ts). */
+  costGate: CostGate;
+  /** Whose cost budget an operation of this context draws on. */
+  costSubjectOf(context: Context): string;
   /** Resolves connectionParams.authorization; throws for a bad token. */
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh context for one operation of an authenticated socket. */
@@ -61,10 +71,45 @@ function unwrapStreamError(error: GraphQLError): GraphQLError {
   return error.originalError instanceof GraphQLError ? error.originalError : error;
 }
 
+/**
+ * Apollo would execute a subscription sent over HTTP like a query, running its event resolver
+ * without an event (an internal error): answer 400 and point at the websocket instead.
+ */
+export function subscriptionsOverWebSocketOnly(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation !== 'subscription') return;
+          throw new GraphQLError('Subscriptions run over the graphql-ws websocket on this URL, not over HTTP.', {
+            extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
+          });
+        },
+      };
+    },
+  };
+}
+
 export function attachWebSocketServer<Context>(options: WebSocketOptions<Context>) {
   const { limits } = options;
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path });
-  const rules = [...specifiedRules, ...options.validationRules];
+  // ws would otherwise take frames up to 100 MiB: the same bound as an HTTP body instead.
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayloadBytes });
+  const rules = [
+    ...specifiedRules,
+    ...options.validationRules,
+    ...(options.isIntrospectionEnabled ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
+  const formatError = createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled });
+  // One SubscriberSocket per websocket, so feeds can share per-socket state (the replay budget).
+  const subscriberSockets = new WeakMap<WebSocket, SubscriberSocket>();
+  const subscriberSocketOf = (socket: WebSocket): SubscriberSocket => {
+    let subscriber = subscriberSockets.get(socket);
+    if (!subscriber) {
+      subscriber = { close: (code, reason) => socket.close(code, reason) };
+      subscriberSockets.set(socket, subscriber);
+    }
+    return subscriber;
+  };
   const sessions = new SocketSessions(options.authenticate);
   let operationCount = 0;
 
@@ -95,7 +140,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
           return false; // graphql-ws closes with 4403 Forbidden (a no-op once closed above)
         }
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has reserved this id in ctx.subscriptions already, so it counts itself.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
           return [
@@ -115,17 +160,18 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
         if (errors.length) return errors.map((error) => withCode(error, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED));
         const socket: WebSocket = ctx.extra.socket;
         operationCount += 1;
-        return {
-          schema: options.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: options.createContext(
-            sessions.authenticationOf(socket) ?? ANONYMOUS,
-            { requestId: `ws-${id}-${operationCount}`, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' },
-            { close: (code, reason) => socket.close(code, reason) },
-          ),
-        };
+        const contextValue = options.createContext(
+          sessions.authenticationOf(socket) ?? ANONYMOUS,
+          { requestId: `ws-${id}-${operationCount}`, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' },
+          subscriberSocketOf(socket),
+        );
+        try {
+          await options.costGate.admit({ document, operationName: payload.operationName, variables: payload.variables }, options.costSubjectOf(contextValue));
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result),
       onError: (_ctx, _id, _payload, errors) =>

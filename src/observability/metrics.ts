@@ -1,6 +1,6 @@
 // Prometheus metrics at /metrics (prom-client). Hot-path code only bumps plain counters (the
 // cache's CacheStats, the database's statement count); they are read here at scrape time.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GroupLag } from '../projections/group-lag';
 import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
 
@@ -15,7 +15,7 @@ export interface MetricsSources {
   consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   websocketConnections(): number;
-  responseCache(): { hits: number; misses: number };
+  responseCache(): { hits: number; misses: number; storedBytes: number };
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -107,6 +107,7 @@ export function createMetrics(sources: MetricsSources) {
     ['streamgate_websocket_connections', 'Open websockets', () => sources.websocketConnections()],
     ['streamgate_response_cache_hits_total', 'Queries answered from a cached response', () => sources.responseCache().hits],
     ['streamgate_response_cache_misses_total', 'Cacheable queries that executed (and stored their response)', () => sources.responseCache().misses],
+    ['streamgate_response_cache_stored_bytes_total', 'Bytes of cached responses (keys and values) this replica wrote to Redis', () => sources.responseCache().storedBytes],
     ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
     ['streamgate_subscription_queued_events', 'Events queued for subscribers, not yet sent', () => sources.subscriptions.queuedCount],
     ['streamgate_subscription_events_delivered_total', 'Events handed to subscribers', () => sources.subscriptions.eventsDelivered],
@@ -126,11 +127,32 @@ export function createMetrics(sources: MetricsSources) {
   // attributing each statement to its request would need AsyncLocalStorage, whose promise hooks
   // cost more than the rest of the bookkeeping together.
   const operations = new Counter({ name: 'streamgate_http_operations_total', help: 'GraphQL HTTP requests served', registers: [registry] });
+  const operationCosts = new Histogram({
+    name: 'streamgate_operation_cost',
+    help: 'Computed cost of GraphQL operations (HTTP and websocket), by outcome: admitted, too-costly, rate-limited',
+    labelNames: ['outcome'],
+    buckets: [10, 100, 1000, 5000, 20_000, 100_000, 1_000_000],
+    registers: [registry],
+  });
+  const rejections = new Counter({
+    name: 'streamgate_operations_rejected_total',
+    help: 'Operations refused for their cost (cost), a spent cost budget (cost_budget) or an oversized response (response_size)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
 
   return {
     registry,
     countOperation(): void {
       operations.inc();
+    },
+    /** An operation's computed cost; an uncountable one (Infinity) only counts as a rejection. */
+    observeOperationCost(cost: number, outcome: 'admitted' | 'too-costly' | 'rate-limited'): void {
+      if (Number.isFinite(cost)) operationCosts.observe({ outcome }, cost);
+      if (outcome !== 'admitted') rejections.inc({ reason: outcome === 'too-costly' ? 'cost' : 'cost_budget' });
+    },
+    countOversizedResponse(): void {
+      rejections.inc({ reason: 'response_size' });
     },
   };
 }

@@ -47,6 +47,10 @@ export interface RedisKeys {
   sessionRevocationsChannel(): string;
   /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
+  /** Prefix of the per-viewer query cost budgets (rate-limiter-flexible appends its own key). */
+  costBudget(): string;
+  /** Prefix of the byte budgets of stored whole responses, per client and overall (on the cache's instance). */
+  responseCacheBudget(): string;
   /** A cached whole response (response-cache.ts), by a digest of the viewer and the operation. */
   cachedResponse(digest: string): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -83,6 +87,8 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     topProductsStaging: (token) => `${derived()}:top-products:staging:${token}`,
     sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
+    costBudget: () => `${prefix}:cost-budget`,
+    responseCacheBudget: () => `${prefix}:response-budget`,
     cachedResponse: (digest) => `${derived()}:r:${digest}`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

@@ -13,6 +13,7 @@ import type { RedisKeys } from '../redis/keys';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 import { AppError, ErrorCode } from '../errors';
 import { EventFeed } from './event-feed';
+import { ReplayBudget } from './replay-budget';
 import { assertCursorOfDatabase, replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
 
 /** Close code for a websocket whose subscriber stopped reading (its queue hit the bound). */
@@ -36,6 +37,10 @@ export interface SubscriptionFeedsOptions {
   maxReplayEntries?: number;
   /** Most events queued for one subscriber before its socket is closed. @default 1000 */
   maxQueuedEvents?: number;
+  /** Stream entries the resumes of one socket may replay per window (see ReplayBudget). @default 20000 */
+  replayBudgetEntries?: number;
+  /** @default 60000 */
+  replayBudgetWindowMs?: number;
   onError?(error: unknown): void;
 }
 
@@ -52,6 +57,7 @@ export class SubscriptionFeeds {
   private readonly feeds = new Set<EventFeed>();
   private readonly maxReplayEntries: number;
   private readonly maxQueuedEvents: number;
+  private readonly replayBudget: ReplayBudget;
   private stopWatchingReconnects: () => void = () => undefined;
   /** Subscribers cut off for not reading, since start. */
   slowConsumerCloses = 0;
@@ -61,6 +67,7 @@ export class SubscriptionFeeds {
   constructor(private readonly options: SubscriptionFeedsOptions) {
     this.maxReplayEntries = options.maxReplayEntries ?? 10_000;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 1000;
+    this.replayBudget = new ReplayBudget({ entriesPerWindow: options.replayBudgetEntries, windowMs: options.replayBudgetWindowMs });
   }
 
   start(): void {
@@ -103,10 +110,16 @@ export class SubscriptionFeeds {
     const { pubSub, redis, keys } = this.options;
     const streamKey = keys.stream(stream);
     let subscriptionId: number | undefined;
+    // The client's own resume is charged to its socket; catch-ups after a lost connection are ours.
+    let chargedSocket = after !== null ? socket : undefined;
+    if (chargedSocket) this.replayBudget.assertAvailable(chargedSocket);
     const feed: EventFeed = new EventFeed({
       matches,
       replayAfter: (afterId, visit) =>
-        replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, this.options.currentDatabase(), visit),
+        replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, this.options.currentDatabase(), (event) => {
+          if (chargedSocket) this.replayBudget.charge(chargedSocket);
+          visit(event);
+        }),
       maxQueuedEvents: this.maxQueuedEvents,
       onDelivered: () => (this.eventsDelivered += 1),
       onOverflow: () => {
@@ -128,6 +141,7 @@ export class SubscriptionFeeds {
       if (feed.hasEnded) unsubscribe(pubSub, subscriptionId);
       if (after !== null) await assertCursorOfDatabase(redis, streamKey, after, this.options.currentDatabase());
       await feed.start(after ?? (await streamTail(redis, streamKey)));
+      chargedSocket = undefined;
     } catch (error) {
       void feed.return();
       if (error instanceof GraphQLError) throw error;

@@ -1,11 +1,12 @@
 // What an HTTP client sees, bad input included: GraphQL-shaped errors with the right code and
 // status, never a 500 or a stack trace in production mode, and the server keeps serving.
+import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ env: { NODE_ENV: 'production', GRAPHQL_MAX_DEPTH: '6' } });
+  gateway = await startTestGateway({ env: { NODE_ENV: 'production', GRAPHQL_MAX_DEPTH: '6', METRICS_PORT: '0' } });
 });
 
 afterAll(() => gateway?.stop());
@@ -15,6 +16,9 @@ async function post(body: string, headers: Record<string, string> = { 'content-t
   const text = await response.text();
   return { status: response.status, text, json: JSON.parse(text) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
 }
+
+/** The METRICS_PORT listener, where production serves the /readyz details. */
+const operatorBase = () => `http://127.0.0.1:${(gateway.app.server.operatorServer?.server.address() as AddressInfo).port}`;
 
 const codeOf = (json: { errors?: Array<{ extensions?: { code?: string } }> }) => json.errors?.[0]?.extensions?.code;
 
@@ -122,7 +126,8 @@ it('reports health and readiness', async () => {
   expect(health.status).toBe(200);
   const ready = await fetch(`${base}/readyz`);
   expect(ready.status).toBe(200);
-  expect(await ready.json()).toEqual({
+  expect(await ready.json()).toEqual({ status: 'ready' });
+  expect(await (await fetch(`${operatorBase()}/readyz`)).json()).toEqual({
     status: 'ready',
     checks: { redis: 'ok', database: 'ok' },
     details: { outboxBacklog: 0, isRelayLeader: true },
@@ -134,7 +139,8 @@ it('reports not ready while Redis is down, and ready again once it is back', asy
   await gateway.redisServer.kill();
   const down = await fetch(`${base}/readyz`);
   expect(down.status).toBe(503);
-  const body = (await down.json()) as { status: string; checks: Record<string, string> };
+  expect(await down.json()).toEqual({ status: 'unavailable' });
+  const body = (await (await fetch(`${operatorBase()}/readyz`)).json()) as { status: string; checks: Record<string, string> };
   expect(body.status).toBe('unavailable');
   expect(body.checks.redis).toMatch(/^down/);
   expect(body.checks.database).toBe('ok');

@@ -2,6 +2,7 @@ import { Arg, Args, ArgsType, Authorized, Ctx, Field, ID, Int, Mutation, Query, 
 import type { ProductRow } from '../../db/schema';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
+import { pageComplexity } from '../common/complexity';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Product, ProductConnection, UpdateProductInput } from './product.type';
 
@@ -18,7 +19,7 @@ export class ProductResolver {
     return loaders.productById.load(parseId(id));
   }
 
-  @Query(() => ProductConnection, { description: 'The catalogue, in id order.' })
+  @Query(() => ProductConnection, { description: 'The catalogue, in id order.', complexity: pageComplexity })
   async products(@Args(() => ProductsArgs) { search, ...pageArgs }: ProductsArgs, @Ctx() { services, loaders }: GatewayContext) {
     const page = toPageRequest(pageArgs);
     return toConnection(search ? await services.products.search(page, search) : await loaders.productPages.load(page));

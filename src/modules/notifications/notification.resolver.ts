@@ -3,6 +3,7 @@ import type { NotificationRow, OrderRow } from '../../db/schema';
 import { badUserInput } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
+import { pageComplexity } from '../common/complexity';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Order } from '../orders/order.type';
 import { MAX_MARK_READ_IDS } from './notification.service';
@@ -17,7 +18,7 @@ class NotificationsArgs extends PageArgs {
 @Resolver(() => Notification)
 export class NotificationResolver {
   @Authorized()
-  @Query(() => NotificationConnection, { description: 'Your notifications, newest first.' })
+  @Query(() => NotificationConnection, { description: 'Your notifications, newest first.', complexity: pageComplexity })
   async notifications(@Args(() => NotificationsArgs) { unreadOnly, ...pageArgs }: NotificationsArgs, @Ctx() { viewer, services }: GatewayContext) {
     return toConnection(await services.notifications.list(viewer!.id, toPageRequest(pageArgs), unreadOnly ?? false));
   }

@@ -4,6 +4,7 @@ import { canSee, isAdmin } from '../../auth/viewer';
 import { forbidden } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
+import { fixedListComplexity, pageComplexity } from '../common/complexity';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Product } from '../catalog/product.type';
 import type { UserRecord } from '../users/user.loader';
@@ -27,7 +28,7 @@ export class OrderResolver {
   }
 
   @Authorized()
-  @Query(() => OrderConnection, { description: 'Your orders, newest first (all orders for admins).' })
+  @Query(() => OrderConnection, { description: 'Your orders, newest first (all orders for admins).', complexity: pageComplexity })
   async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, loaders }: GatewayContext) {
     const scope = isAdmin(viewer) ? 'all' : viewer!.id;
     return toConnection(await loaders.orderPages.load({ scope, status: status ?? null, ...toPageRequest(pageArgs) }));
@@ -72,7 +73,9 @@ export class OrderResolver {
     return user;
   }
 
-  @FieldResolver(() => [OrderItem])
+  // Counted as 10 lines rather than the 50 an order may have: most orders have a few, and a page
+  // of 100 orders with their items and products has to fit the default GRAPHQL_MAX_COST.
+  @FieldResolver(() => [OrderItem], { complexity: fixedListComplexity(10) })
   items(@Root() order: OrderRow, @Ctx() { loaders }: GatewayContext): Promise<OrderItemRow[]> {
     return loaders.itemsByOrderId.load(order.id);
   }
@@ -90,7 +93,7 @@ export class OrderItemResolver {
 
 @Resolver(() => User)
 export class UserOrdersResolver {
-  @FieldResolver(() => OrderConnection, { description: "The user's orders, newest first." })
+  @FieldResolver(() => OrderConnection, { description: "The user's orders, newest first.", complexity: pageComplexity })
   async orders(@Root() user: UserRecord, @Args(() => PageArgs) args: PageArgs, @Ctx() { viewer, loaders }: GatewayContext) {
     if (!canSee(viewer, user.id)) throw forbidden("You may not read this user's orders.");
     return toConnection(await loaders.orderPages.load({ scope: user.id, status: null, ...toPageRequest(args) }));

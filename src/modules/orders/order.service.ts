@@ -15,6 +15,8 @@ import { orderCacheType, orderItemsCacheType, orderPageCacheType, orderScopesOf 
 
 export const MAX_ORDER_LINES = 50;
 export const MAX_LINE_QUANTITY = 1000;
+/** orders.total_cents is a 32-bit integer column. */
+export const MAX_TOTAL_CENTS = 2_147_483_647;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 export interface OrderLineInput {
@@ -140,6 +142,11 @@ export function createOrderService({ events }: { events: EventWriter }) {
           placed.push({ productId: item.productId, quantity: item.quantity, unitPriceCents: product.priceCents });
         }
         const totalCents = placed.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+        // Checked before the INSERT (the transaction rolls the stock back): past the column the
+        // database would answer with an out-of-range error that is the server's, not the client's.
+        if (totalCents > MAX_TOTAL_CENTS) {
+          throw badUserInput(`An order may total at most ${MAX_TOTAL_CENTS} cents; this one totals ${totalCents}.`, { argumentName: 'items' });
+        }
         const [order] = await tx.insert(orders).values({ userId: viewer.id, status: 'PENDING', totalCents }).returning();
         await tx.insert(orderItems).values(placed.map((line) => ({ orderId: order!.id, ...line })));
         const outboxId = await emit({

@@ -3,6 +3,8 @@ import { canSee } from '../../auth/viewer';
 import { unauthenticated } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
+import { pageComplexity } from '../common/complexity';
+import { requireText } from '../common/input';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import type { UserRecord } from './user.loader';
 import { LoginPayload, UpdateProfileInput, UpdateUserInput, User, UserConnection } from './user.type';
@@ -22,7 +24,7 @@ export class UserResolver {
   }
 
   @Authorized('ADMIN')
-  @Query(() => UserConnection, { description: 'All users, oldest first (admins only).' })
+  @Query(() => UserConnection, { description: 'All users, oldest first (admins only).', complexity: pageComplexity })
   async users(@Args(() => PageArgs) args: PageArgs, @Ctx() { loaders }: GatewayContext) {
     return toConnection(await loaders.userPages.load(toPageRequest(args)));
   }
@@ -35,7 +37,8 @@ export class UserResolver {
     @Arg('password') password: string,
     @Ctx() { services, clientAddress }: GatewayContext,
   ): Promise<LoginPayload> {
-    return services.users.login(email, password, clientAddress);
+    // Checked here, before the limiter and the SQL: the login path itself is auth's.
+    return services.users.login(requireText('email', email), password, clientAddress);
   }
 
   @Mutation(() => Boolean, { description: "Ends this request's session; false when it had already ended." })

@@ -7,7 +7,7 @@ import { getUnmatchableHash, verifyPassword } from '../../auth/password';
 import type { LoginLimiter } from '../../auth/login-limiter';
 import type { SessionStore } from '../../auth/session.store';
 import { AppError, ErrorCode, unauthenticated } from '../../errors';
-import { requireChanges, requireLength } from '../common/input';
+import { requireChanges, requireLength, requireText } from '../common/input';
 import { userCacheType, type UserRecord } from './user.loader';
 
 export interface UserServiceDeps {
@@ -24,6 +24,8 @@ export interface UserChanges {
 }
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** RFC 5321's limit on a whole address. */
+const EMAIL_MAX_LENGTH = 320;
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
@@ -48,16 +50,14 @@ export function createUserService({ db, events, sessions, loginLimiter }: UserSe
   return {
     /** Checks the credentials and opens a session; the same error for an unknown email and a wrong password. */
     async login(email: string, password: string, clientAddress: string) {
-      const normalizedEmail = email.trim().toLowerCase();
-      await loginLimiter.assertAllowed(normalizedEmail, clientAddress);
+      // Capped before anything else: the email becomes part of Redis keys.
+      const normalizedEmail = requireLength('email', email.trim().toLowerCase(), 1, EMAIL_MAX_LENGTH);
+      const attempt = await loginLimiter.startAttempt(normalizedEmail, clientAddress);
       const [user] = await db.select().from(users).where(eq(users.email, normalizedEmail)).limit(1);
       // Verify against a dummy hash for unknown emails too, so timing does not tell which emails exist.
       const isValid = await verifyPassword(password, user?.passwordHash ?? (await getUnmatchableHash()));
-      if (!user || !isValid) {
-        await loginLimiter.recordFailure(normalizedEmail, clientAddress);
-        throw unauthenticated('Invalid email or password.');
-      }
-      await loginLimiter.recordSuccess(normalizedEmail, clientAddress);
+      if (!user || !isValid) throw unauthenticated('Invalid email or password.');
+      await attempt.succeeded();
       return { ...(await createSessionWithCurrentRole(user.id, user.role)), user };
     },
 
@@ -72,8 +72,8 @@ export function createUserService({ db, events, sessions, loginLimiter }: UserSe
       const values: Partial<typeof users.$inferInsert> = {};
       if (changes.name != null) values.name = requireLength('name', changes.name.trim(), 1, 200);
       if (changes.email != null) {
-        const email = changes.email.trim().toLowerCase();
-        if (!EMAIL_PATTERN.test(email) || email.length > 320) {
+        const email = requireText('email', changes.email.trim().toLowerCase());
+        if (!EMAIL_PATTERN.test(email) || email.length > EMAIL_MAX_LENGTH) {
           throw new AppError(ErrorCode.BadUserInput, '`email` is not a valid email address.', { extensions: { argumentName: 'email' } });
         }
         values.email = email;

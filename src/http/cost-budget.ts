@@ -1,0 +1,57 @@
+// The cost budget: each viewer (or client address, when anonymous) may spend this many cost points
+// per window, counted in Redis by rate-limiter-flexible so every replica draws on the same budget.
+// A client can send one expensive operation, but not repeat it without bound.
+import type Redis from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Viewer } from '../auth/viewer';
+import { AppError, ErrorCode } from '../errors';
+
+export interface CostBudgetOptions {
+  /** The durable Redis (the command connection): budgets must not be evicted. */
+  redis: Redis;
+  /** Prefix of the budget keys (rate-limiter-flexible appends the subject). */
+  keyPrefix: string;
+  /** Cost points one subject may spend per window. @default 1_000_000 */
+  points?: number;
+  /** @default 60 */
+  windowSeconds?: number;
+  /**
+   * Redis could not be asked: the operation goes ahead (fail-open, like the cache), and this hears
+   * why. @default ignore
+   */
+  onError?: (error: unknown) => void;
+}
+
+export interface CostBudget {
+  /** Takes `cost` points from the subject's budget; throws RATE_LIMITED (with retryAfterSeconds) when it is spent. */
+  spend(subject: string, cost: number): Promise<void>;
+}
+
+/** Whose budget an operation draws on: the viewer's when logged in, else the client address's. */
+export function costSubject(viewer: Pick<Viewer, 'id'> | null | undefined, clientAddress: string): string {
+  return viewer ? `user:${viewer.id}` : `address:${clientAddress}`;
+}
+
+export function rateLimited(retryAfterSeconds: number): AppError {
+  return new AppError(ErrorCode.RateLimited, `Query cost budget spent; try again in ${retryAfterSeconds} s.`, {
+    extensions: { retryAfterSeconds },
+  });
+}
+
+export function createCostBudget({ redis, keyPrefix, points = 1_000_000, windowSeconds = 60, onError = () => undefined }: CostBudgetOptions): CostBudget {
+  const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: windowSeconds });
+  return {
+    async spend(subject, cost) {
+      if (cost <= 0) return;
+      try {
+        await limiter.consume(subject, cost);
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) return onError(rejection);
+        // consume() counted the points anyway: give them back, so a refused operation spends
+        // nothing and a cheaper one that still fits the rest of the budget is admitted.
+        await limiter.reward(subject, cost).catch(onError);
+        throw rateLimited(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+      }
+    },
+  };
+}
