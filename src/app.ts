@@ -20,7 +20,8 @@ import { L1Cache } from './cache/l1';
 import { recordingTypesRead, ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
-import { costSubject, createCostBudget } from './http/cost-budget';
+import { createCostBudget } from './http/cost-budget';
+import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
 import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
@@ -227,6 +228,17 @@ export async function createApp({
     accountWindowSeconds: config.LOGIN_ACCOUNT_WINDOW_SECONDS,
     knownAddressTtlSeconds: config.LOGIN_KNOWN_ADDRESS_TTL_SECONDS,
   });
+  // One budget per viewer (or address) for query cost and replayed stream entries alike.
+  const costBudget =
+    config.GRAPHQL_COST_BUDGET > 0
+      ? createCostBudget({
+          redis: connections.command,
+          keyPrefix: keys.costBudget(),
+          points: config.GRAPHQL_COST_BUDGET,
+          windowSeconds: config.GRAPHQL_COST_BUDGET_WINDOW_SECONDS,
+          onError: (error) => logger.warn({ reason: describeError(error) }, 'cost budget unavailable; operation admitted'),
+        })
+      : undefined;
   const { pubSub, redisPubSub } = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
   const subscriptions = new SubscriptionFeeds({
     pubSub: redisPubSub,
@@ -237,6 +249,7 @@ export async function createApp({
     maxReplayEntries: config.SUBSCRIPTION_REPLAY_LIMIT,
     replayBudgetEntries: config.SUBSCRIPTION_REPLAY_BUDGET,
     replayBudgetWindowMs: config.SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS * 1000,
+    replayBudgetOfClient: costBudget && { admit: (subject) => costBudget.spend(subject, 1), charge: (subject, entries) => costBudget.charge(subject, entries) },
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
@@ -311,16 +324,7 @@ export async function createApp({
     },
     authenticate: authenticateRequest,
     createContext,
-    costBudget:
-      config.GRAPHQL_COST_BUDGET > 0
-        ? createCostBudget({
-            redis: connections.command,
-            keyPrefix: keys.costBudget(),
-            points: config.GRAPHQL_COST_BUDGET,
-            windowSeconds: config.GRAPHQL_COST_BUDGET_WINDOW_SECONDS,
-            onError: (error) => logger.warn({ reason: describeError(error) }, 'cost budget unavailable; operation admitted'),
-          })
-        : undefined,
+    costBudget,
     costSubjectOf: (context) => costSubject(context.viewer, context.clientAddress),
   });
   const revocations = new SessionRevocations({

@@ -12,6 +12,11 @@ export const isAdmin = (viewer: Viewer | null): boolean => viewer?.role === 'ADM
 export const canSee = (viewer: Viewer | null, ownerId: number): boolean =>
   viewer !== null && (viewer.role === 'ADMIN' || viewer.id === ownerId);
 
+/** Whose budgets (query cost, replays) a request draws on: the viewer's when logged in, else the client address's. */
+export function costSubject(viewer: Pick<Viewer, 'id'> | null | undefined, clientAddress: string): string {
+  return viewer ? `user:${viewer.id}` : `address:${clientAddress}`;
+}
+
 /** What the transport (HTTP or websocket) knows of a request besides its session. */
 export interface RequestInfo {
   requestId: string;

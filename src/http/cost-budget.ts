@@ -3,7 +3,6 @@
 // A client can send one expensive operation, but not repeat it without bound.
 import type Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Viewer } from '../auth/viewer';
 import { AppError, ErrorCode } from '../errors';
 
 export interface CostBudgetOptions {
@@ -25,11 +24,11 @@ export interface CostBudgetOptions {
 export interface CostBudget {
   /** Takes `cost` points from the subject's budget; throws RATE_LIMITED (with retryAfterSeconds) when it is spent. */
   spend(subject: string, cost: number): Promise<void>;
-}
-
-/** Whose budget an operation draws on: the viewer's when logged in, else the client address's. */
-export function costSubject(viewer: Pick<Viewer, 'id'> | null | undefined, clientAddress: string): string {
-  return viewer ? `user:${viewer.id}` : `address:${clientAddress}`;
+  /**
+   * Takes `cost` points for work already done (a replay whose length was known only afterwards),
+   * even past the budget, so the subject's next operation is refused. Never throws.
+   */
+  charge(subject: string, cost: number): Promise<void>;
 }
 
 export function rateLimited(retryAfterSeconds: number): AppError {
@@ -52,6 +51,9 @@ export function createCostBudget({ redis, keyPrefix, points = 1_000_000, windowS
         await limiter.reward(subject, cost).catch(onError);
         throw rateLimited(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
       }
+    },
+    async charge(subject, cost) {
+      if (cost > 0) await limiter.penalty(subject, cost).catch(onError);
     },
   };
 }

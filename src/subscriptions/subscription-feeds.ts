@@ -41,6 +41,13 @@ export interface SubscriptionFeedsOptions {
   replayBudgetEntries?: number;
   /** @default 60000 */
   replayBudgetWindowMs?: number;
+  /**
+   * A client's cost budget (shared by its sockets and replicas, and by its queries), so a client
+   * that spreads resumes over many sockets still pays for every replayed entry: `admit` rejects
+   * with RATE_LIMITED once the budget is spent; `charge` takes what a replay read, afterwards.
+   * @default replays are bounded per socket only
+   */
+  replayBudgetOfClient?: { admit(costSubject: string): Promise<void>; charge(costSubject: string, entries: number): Promise<void> };
   onError?(error: unknown): void;
 }
 
@@ -51,6 +58,8 @@ export interface OpenFeedOptions {
   after: string | null;
   matches(event: StreamEvent): boolean;
   socket?: SubscriberSocket;
+  /** Whose cost budget a resume draws on (costSubject of the viewer or address). */
+  costSubject?: string;
 }
 
 export class SubscriptionFeeds {
@@ -106,18 +115,23 @@ export class SubscriptionFeeds {
    * Subscribes to the live channel, then replays the stream after the cursor (or from its current
    * end): resolves once the feed is gap-free, or rejects with CURSOR_EXPIRED.
    */
-  async open({ channel, stream, after, matches, socket }: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
+  async open({ channel, stream, after, matches, socket, costSubject }: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
     const { pubSub, redis, keys } = this.options;
     const streamKey = keys.stream(stream);
     let subscriptionId: number | undefined;
     // The client's own resume is charged to its socket; catch-ups after a lost connection are ours.
     let chargedSocket = after !== null ? socket : undefined;
     if (chargedSocket) this.replayBudget.assertAvailable(chargedSocket);
+    const chargedSubject = after !== null ? costSubject : undefined;
+    let replayed = 0;
+    // A client whose budget is spent replays nothing.
+    if (chargedSubject) await this.options.replayBudgetOfClient?.admit(chargedSubject);
     const feed: EventFeed = new EventFeed({
       matches,
       replayAfter: (afterId, visit) =>
         replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, this.options.currentDatabase(), (event) => {
           if (chargedSocket) this.replayBudget.charge(chargedSocket);
+          if (chargedSubject) replayed += 1;
           visit(event);
         }),
       maxQueuedEvents: this.maxQueuedEvents,
@@ -142,6 +156,9 @@ export class SubscriptionFeeds {
       if (after !== null) await assertCursorOfDatabase(redis, streamKey, after, this.options.currentDatabase());
       await feed.start(after ?? (await streamTail(redis, streamKey)));
       chargedSocket = undefined;
+      // Charged after the fact (the replay's length was not known before), even past the budget:
+      // the client's next resume or query is then refused.
+      if (chargedSubject) await this.options.replayBudgetOfClient?.charge(chargedSubject, replayed);
     } catch (error) {
       void feed.return();
       if (error instanceof GraphQLError) throw error;

@@ -3,7 +3,7 @@
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { badUserInput, unauthenticated } from '../../errors';
 import type { EventType as DomainEventType } from '../../events/event-types';
-import type { Viewer } from '../../auth/viewer';
+import { costSubject, type Viewer } from '../../auth/viewer';
 import type { OpenFeedOptions } from '../../subscriptions/subscription-feeds';
 import { normalizeStreamId } from '../../subscriptions/stream-ids';
 import type { StreamEvent } from '../../subscriptions/stream-replay';
@@ -69,7 +69,7 @@ export function openFeed(
       });
     }
   }
-  return context.services.subscriptions.open({ ...options, after: cursor, socket: context.socket });
+  return context.services.subscriptions.open({ ...options, after: cursor, socket: context.socket, costSubject: costSubject(context.viewer, context.clientAddress) });
 }
 
 /**
