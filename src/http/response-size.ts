@@ -5,10 +5,41 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, ErrorCode } from '../errors';
 
-export function responseTooLarge(sizeBytes: number, maxBytes: number): AppError {
-  return new AppError(ErrorCode.ResponseTooLarge, `The response (${sizeBytes} bytes) exceeds the limit of ${maxBytes} bytes; ask for fewer items or fields.`, {
-    extensions: { sizeBytes, maxBytes },
+/** `sizeBytes`: the measured size, or null when it was only found to be over (the websocket's walk). */
+export function responseTooLarge(sizeBytes: number | null, maxBytes: number): AppError {
+  const size = sizeBytes === null ? '' : ` (${sizeBytes} bytes)`;
+  return new AppError(ErrorCode.ResponseTooLarge, `The response${size} exceeds the limit of ${maxBytes} bytes; ask for fewer items or fields.`, {
+    extensions: { ...(sizeBytes === null ? {} : { sizeBytes }), maxBytes },
   });
+}
+
+/**
+ * Whether `value` serialized as JSON would be longer than `maxBytes`, found without serializing it:
+ * a walk that adds up the lengths and stops as soon as they pass the limit, so it costs at most
+ * about `maxBytes` of work and allocates nothing. Strings count their UTF-8 bytes.
+ */
+export function exceedsJsonBytes(value: unknown, maxBytes: number): boolean {
+  let total = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') total += Buffer.byteLength(item) + 2;
+    else if (item === null || typeof item !== 'object') total += String(item).length;
+    else if (Array.isArray(item)) {
+      // Brackets and commas first: a huge array is found over before any of it is pushed.
+      total += 1 + item.length;
+      if (total > maxBytes) return true;
+      for (const element of item) pending.push(element);
+    } else {
+      total += 1;
+      for (const [key, field] of Object.entries(item)) {
+        total += Buffer.byteLength(key) + 4;
+        pending.push(field);
+      }
+    }
+    if (total > maxBytes) return true;
+  }
+  return false;
 }
 
 /** The body sent instead of an oversized one (the same shape as any error response). */

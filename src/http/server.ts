@@ -133,6 +133,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     maxTokens: options.limits.maxTokens,
     isIntrospectionEnabled: options.isIntrospectionEnabled,
     maxPayloadBytes: options.bodyLimitBytes,
+    maxResponseBytes: options.limits.maxResponseBytes,
+    onResponseTooLarge: () => options.metrics.countOversizedResponse(),
     limits: options.websocketLimits,
     costGate,
     costSubjectOf: options.costSubjectOf,

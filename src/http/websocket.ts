@@ -16,6 +16,7 @@ import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 import type { Authentication } from './auth-header';
 import type { CostGate } from './cost';
 import { createErrorFormatter } from './format-error';
+import { exceedsJsonBytes, responseTooLarge } from './response-size';
 import { SocketSessions } from './socket-sessions';
 
 /**
@@ -43,6 +44,10 @@ export interface WebSocketOptions<Context> {
   isIntrospectionEnabled: boolean;
   /** Largest frame accepted (the HTTP body limit); a bigger one closes the socket with 1009. */
   maxPayloadBytes: number;
+  /** Largest result sent (GRAPHQL_MAX_RESPONSE_BYTES, as over HTTP); a bigger one becomes RESPONSE_TOO_LARGE. */
+  maxResponseBytes: number;
+  /** Hears each result that was replaced. @default none */
+  onResponseTooLarge?(): void;
   limits: WebSocketLimits;
   /** The same operation cost limit and budget as HTTP (cost.ts). */
   costGate: CostGate;
@@ -173,7 +178,12 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
         }
         return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      onNext: (_ctx, _id, _payload, _args, result) => maskErrors(result),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!exceedsJsonBytes(result, options.maxResponseBytes)) return maskErrors(result);
+        options.onResponseTooLarge?.();
+        // The operation goes on: a later, smaller event is delivered again.
+        return { errors: [responseTooLarge(null, options.maxResponseBytes)] };
+      },
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((error) => {
           const original = unwrapStreamError(error);

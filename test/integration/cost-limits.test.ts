@@ -138,4 +138,23 @@ describe('response size', () => {
     const metrics = await (await fetch(pair.a.url.replace(/\/graphql$/, '/metrics'))).text();
     expect(metrics).toMatch(/^streamgate_operations_rejected_total\{reason="response_size"\} 1$/m);
   });
+
+  it('replaces a result over the limit on the websocket too, and keeps serving the socket', async () => {
+    const socket = await openRawSocket(pair.b.wsUrl);
+    try {
+      // A viewer of its own: the others' budgets went to the tests above.
+      await socket.init({ authorization: `Bearer ${await pair.b.login('user4@example.com', 'password')}` });
+      socket.send({ id: 'large', type: 'subscribe', payload: { query: PRODUCTS } });
+      const [result] = await socket.waitForNext<{ data?: unknown; errors: ProtocolError[] }>('large', 1);
+      expect(result!.data).toBeUndefined();
+      expect(result!.errors[0]!.extensions).toMatchObject({ code: 'RESPONSE_TOO_LARGE', maxBytes: MAX_RESPONSE_BYTES });
+      expect(JSON.stringify(result).length).toBeLessThan(1000);
+
+      socket.send({ id: 'small', type: 'subscribe', payload: { query: '{ products(first: 2) { edges { node { id } } } }' } });
+      const [small] = await socket.waitForNext<{ data: { products: { edges: unknown[] } } }>('small', 1);
+      expect(small!.data.products.edges).toHaveLength(2);
+    } finally {
+      await socket.dispose();
+    }
+  });
 });
