@@ -27,7 +27,7 @@ import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } 
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
-import { connectRedis, connectRedisConnections, type RedisConnections } from './redis/connection';
+import { connectRedis, connectRedisConnections, evictingMemoryPolicy, type RedisConnections } from './redis/connection';
 import { readGroupLags } from './projections/group-lag';
 import { startProjectionWorker } from './projections/projection-worker';
 import { createRedisKeys, type RedisKeys } from './redis/keys';
@@ -124,6 +124,13 @@ export async function createApp({
   }
   for (const role of ['command', 'subscriber', 'cache'] as const) {
     connections[role].on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
+  }
+  const evictingPolicy = await evictingMemoryPolicy(connections.command);
+  if (evictingPolicy) {
+    logger.warn(
+      { maxmemoryPolicy: evictingPolicy },
+      'REDIS_URL evicts keys under memory pressure: sessions, events and published markers can be lost. Give it noeviction, and put the cache on REDIS_CACHE_URL',
+    );
   }
 
   // Everything Redis derives from the database is bound to its identity; a change (reseed,

@@ -75,6 +75,19 @@ export interface RedisConnections {
   close(): Promise<void>;
 }
 
+/**
+ * The durable role's memory policy, when it is one that evicts (sessions, streams and markers would
+ * be dropped under memory pressure), else null. Null too when CONFIG is not allowed (managed Redis).
+ */
+export async function evictingMemoryPolicy(redis: Redis): Promise<string | null> {
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    return policy && policy !== 'noeviction' ? policy : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Opens the connections of every role; fails fast with RedisUnreachableError. */
 export async function connectRedisConnections(
   options: RedisConnectionOptions & {

@@ -4,7 +4,7 @@
 // write was acknowledged may show older data, and nothing on the durable instance (sessions,
 // events) is lost.
 import Redis from 'ioredis';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
 import { mutate, readStream, RESTOCK_PRODUCT } from '../support/orders';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
@@ -80,5 +80,24 @@ describe.each(['allkeys-lru', 'noeviction'])('a cache instance at maxmemory with
     // The durable instance kept every session and every event.
     for (const token of customers) expect((await gateway.graphql('{ me { id } }', { token })).status).toBe(200);
     expect((await readStream(durable, 'catalog')).length - streamBefore).toBe(WRITES);
+  });
+});
+
+describe('a durable Redis that evicts', () => {
+  const EVICTION_WARNING = /REDIS_URL evicts keys under memory pressure/;
+
+  it('is named in a warning at start; a noeviction one is not', async () => {
+    for (const policy of ['allkeys-lru', 'noeviction']) {
+      const durable = await startRedisServer({ args: ['--maxmemory-policy', policy] });
+      const log = recordingLogger();
+      const gateway = await startTestGateway({ redisServer: durable, seed: { users: 3, products: 1, orders: 0 }, logger: log.logger });
+      try {
+        const warnings = log.lines.filter((line) => EVICTION_WARNING.test(String(line.msg)));
+        expect(warnings.map((line) => line.maxmemoryPolicy)).toEqual(policy === 'noeviction' ? [] : [policy]);
+      } finally {
+        await gateway.stop();
+        await durable.stop();
+      }
+    }
   });
 });
