@@ -243,6 +243,7 @@ export async function createApp({
           keyPrefix: keys.costBudget(),
           points: config.GRAPHQL_COST_BUDGET,
           windowSeconds: config.GRAPHQL_COST_BUDGET_WINDOW_SECONDS,
+          timeoutMs: config.CACHE_TIMEOUT_MS,
           onError: (error) => logger.warn({ reason: describeError(error) }, 'cost budget unavailable; operation admitted'),
         })
       : undefined;

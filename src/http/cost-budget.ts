@@ -15,6 +15,11 @@ export interface CostBudgetOptions {
   /** @default 60 */
   windowSeconds?: number;
   /**
+   * Longest wait for Redis before the operation goes ahead anyway: during an outage the command
+   * connection queues commands until it reconnects, and a query must not wait for that. @default 250
+   */
+  timeoutMs?: number;
+  /**
    * Redis could not be asked: the operation goes ahead (fail-open, like the cache), and this hears
    * why. @default ignore
    */
@@ -37,13 +42,24 @@ export function rateLimited(retryAfterSeconds: number): AppError {
   });
 }
 
-export function createCostBudget({ redis, keyPrefix, points = 1_000_000, windowSeconds = 60, onError = () => undefined }: CostBudgetOptions): CostBudget {
+class BudgetTimeout extends Error {
+  override readonly name = 'BudgetTimeout';
+}
+
+export function createCostBudget({ redis, keyPrefix, points = 1_000_000, windowSeconds = 60, timeoutMs = 250, onError = () => undefined }: CostBudgetOptions): CostBudget {
   const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: windowSeconds });
+  const withinTimeout = <T>(work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BudgetTimeout(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
+  };
   return {
     async spend(subject, cost) {
       if (cost <= 0) return;
       try {
-        await limiter.consume(subject, cost);
+        await withinTimeout(limiter.consume(subject, cost));
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) return onError(rejection);
         // consume() counted the points anyway: give them back, so a refused operation spends
