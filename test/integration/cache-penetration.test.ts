@@ -18,7 +18,9 @@ let redis: Redis;
 
 beforeAll(async () => {
   gateway = await startTestGateway({
-    env: { CACHE_NEGATIVE_TTL_SECONDS: String(NEGATIVE_TTL_SECONDS) },
+    // Leases that outlast a slow machine: 100 lease holders queue for the test's small database pool,
+    // and a lease that expired (or a wait that gave up) would add reads this test is not about.
+    env: { CACHE_NEGATIVE_TTL_SECONDS: String(NEGATIVE_TTL_SECONDS), CACHE_LEASE_TTL_MS: '30000', CACHE_LEASE_WAIT_MS: '10000' },
     seed: { users: 5, products: 20, orders: 0 },
   });
   execute = createOperationRunner(gateway.app);
