@@ -67,6 +67,8 @@ export class SubscriptionFeeds {
   private readonly maxReplayEntries: number;
   private readonly maxQueuedEvents: number;
   private readonly replayBudget: ReplayBudget;
+  /** The last resume of each socket, which its next one waits for. */
+  private readonly resumesInFlight = new WeakMap<SubscriberSocket, Promise<void>>();
   private stopWatchingReconnects: () => void = () => undefined;
   /** Subscribers cut off for not reading, since start. */
   slowConsumerCloses = 0;
@@ -115,7 +117,25 @@ export class SubscriptionFeeds {
    * Subscribes to the live channel, then replays the stream after the cursor (or from its current
    * end): resolves once the feed is gap-free, or rejects with CURSOR_EXPIRED.
    */
-  async open({ channel, stream, after, matches, socket, costSubject }: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
+  open(options: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
+    const resumingSocket = options.after !== null ? options.socket : undefined;
+    if (!resumingSocket) return this.openFeed(options);
+    // One resume at a time per socket: resumes run together would all charge the socket's budget
+    // entry by entry and all run out midway, none finishing; in turn, the first ones finish and
+    // only the rest are refused (and retried by the client from their cursors).
+    const previous = this.resumesInFlight.get(resumingSocket) ?? Promise.resolve();
+    const opening = previous.then(() => this.openFeed(options));
+    this.resumesInFlight.set(
+      resumingSocket,
+      opening.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return opening;
+  }
+
+  private async openFeed({ channel, stream, after, matches, socket, costSubject }: OpenFeedOptions): Promise<AsyncIterableIterator<StreamEvent>> {
     const { pubSub, redis, keys } = this.options;
     const streamKey = keys.stream(stream);
     let subscriptionId: number | undefined;

@@ -67,3 +67,51 @@ it('charges every replayed entry to the client: a resume on a fresh socket is re
   expect(error?.extensions?.code).toBe('RATE_LIMITED');
   expect(error?.extensions?.retryAfterSeconds as number).toBeGreaterThan(0);
 });
+
+describe('several resumes on one socket at once', () => {
+  /** Entries in the stream; every one is read (and charged) by a replay, only the last few are product 1's. */
+  const HISTORY = 1200;
+  const OF_PRODUCT_1 = 3;
+  let concurrent: TestGateway;
+
+  beforeAll(async () => {
+    // Room for two whole replays of the history on one socket, not three.
+    concurrent = await startTestGateway({ seed: { users: 3, products: 2, orders: 0 }, env: { SUBSCRIPTION_REPLAY_BUDGET: String(2 * HISTORY + 500) } });
+    const restocks: DomainEvent[] = Array.from({ length: HISTORY }, (_, index) => {
+      const productId = index >= HISTORY - OF_PRODUCT_1 ? 1 : 2;
+      return {
+        id: randomUUID(),
+        type: 'ProductRestocked',
+        version: EVENT_VERSION,
+        occurredAt: new Date().toISOString(),
+        aggregate: { type: 'Product', id: String(productId) },
+        data: { productId, added: 1, stock: 100 + index, version: 2 + index },
+      };
+    });
+    const writer = new Redis(concurrent.redisServer.url);
+    for (let start = 0; start < HISTORY; start += 500) await publishEvents(writer, concurrent.app.keys.stream('catalog'), restocks.slice(start, start + 500));
+    writer.disconnect();
+  });
+
+  afterAll(() => concurrent?.stop());
+
+  it('run one after another: the first ones finish whole, only those past the budget are refused', async () => {
+    const socket = await openRawSocket(concurrent.wsUrl);
+    sockets.push(socket);
+    await socket.init();
+    const ids = ['a', 'b', 'c'];
+    for (const id of ids) socket.send({ id, type: 'subscribe', payload: { query: PRODUCT_CHANGED, variables: { after: '0-0' } } });
+    const isRefusal = (message: { type: string; payload?: unknown }) =>
+      message.type === 'error' || (message.type === 'next' && 'errors' in (message.payload as object));
+    const delivered = (id: string) => socket.messages.filter((message) => message.id === id && message.type === 'next' && !isRefusal(message)).length;
+    // Each resume ends one of two ways: refused, or its replay delivered (product 1's events are last).
+    const outcomes = await Promise.all(
+      ids.map(async (id) => {
+        const last = await socket.waitForMessage((message) => message.id === id && (isRefusal(message) || delivered(id) >= OF_PRODUCT_1), `${id} answered`);
+        return isRefusal(last) ? 'refused' : `delivered ${delivered(id)}`;
+      }),
+    );
+    // Run together, all three would charge the socket entry by entry (a page of 1,000 at a time) and all run out midway.
+    expect(outcomes.sort()).toEqual([`delivered ${OF_PRODUCT_1}`, `delivered ${OF_PRODUCT_1}`, 'refused']);
+  });
+});
