@@ -30,7 +30,7 @@ import { createMetrics } from './observability/metrics';
 import { connectRedis, connectRedisConnections, evictingMemoryPolicy, type RedisConnections } from './redis/connection';
 import { readGroupLags } from './projections/group-lag';
 import { startProjectionWorker } from './projections/projection-worker';
-import { createRedisKeys, type RedisKeys } from './redis/keys';
+import type { RedisKeys } from './redis/keys';
 import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
 import { SubscriptionFeeds } from './subscriptions/subscription-feeds';
@@ -141,7 +141,7 @@ export async function createApp({
     redis: defineEventScripts(connections.command),
     derivedStateConnections: connections.isCacheSeparate ? [connections.command, connections.cache] : [connections.command],
     subscriber: connections.subscriber,
-    keysFor: (id) => createRedisKeys(config.REDIS_PREFIX, () => id),
+    prefix: config.REDIS_PREFIX,
     logger,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
     pollIntervalMs: database.kind === 'postgres' ? config.DATABASE_IDENTITY_CHECK_MS : 0,
@@ -155,7 +155,7 @@ export async function createApp({
     await database.close();
     throw error;
   }
-  const keys = createRedisKeys(config.REDIS_PREFIX, () => identity.current);
+  const keys = identity.keys;
   const cacheStats = new CacheStats();
   const l1 =
     config.CACHE_L1_TYPES.size > 0

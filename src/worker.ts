@@ -14,7 +14,6 @@ import { createLogger, type Logger } from './logger';
 import { startProjectionWorker } from './projections/projection-worker';
 import { rebuildTopProducts } from './projections/top-products.rebuild';
 import { closeRedisConnections, connectRedis, REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
-import { createRedisKeys } from './redis/keys';
 import { defineEventScripts, defineProjectionScripts } from './redis/scripts';
 import { DatabaseIdentity } from './events/database-identity';
 
@@ -102,7 +101,7 @@ async function main(): Promise<void> {
     database,
     redis: defineEventScripts(redis),
     derivedStateConnections: [redis],
-    keysFor: (id) => createRedisKeys(config.REDIS_PREFIX, () => id),
+    prefix: config.REDIS_PREFIX,
     logger,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
     pollIntervalMs: config.DATABASE_IDENTITY_CHECK_MS,
@@ -118,7 +117,7 @@ async function main(): Promise<void> {
     await closeEverything();
     exitWith(`cannot bind Redis to the database: ${describeError(error)}`);
   }
-  const keys = createRedisKeys(config.REDIS_PREFIX, () => identity.current);
+  const { keys } = identity;
 
   if (rebuild === 'top-products') {
     try {

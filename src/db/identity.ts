@@ -22,6 +22,9 @@ export interface StoredIdentity {
   lastOutboxId: number;
 }
 
+/** The identity of the database a statement runs in, as an expression (read with the rows it concerns). */
+export const currentDatabaseIdentity = sql<string>`(select ${databaseIdentity.id} from ${databaseIdentity})`;
+
 const currentDatabaseOid = sql`(select oid::bigint from pg_database where datname = current_database())`;
 
 export async function readDatabaseIdentity(db: Db): Promise<StoredIdentity> {

@@ -19,7 +19,7 @@ import { describeError } from '../config';
 import type { Database } from '../db/client';
 import { DATABASE_IDENTITY_CHANNEL, mintDatabaseIdentity, readDatabaseIdentity } from '../db/identity';
 import type { Logger } from '../logger';
-import type { RedisKeys } from '../redis/keys';
+import { createRedisKeys, type RedisKeys } from '../redis/keys';
 import type { EventScripts } from '../redis/scripts';
 import { STREAMS } from './event-types';
 
@@ -31,8 +31,8 @@ export interface DatabaseIdentityOptions {
   derivedStateConnections: readonly Redis[];
   /** The subscriber connection, to hear other processes announce an identity (none in one-shot tools). */
   subscriber?: Redis;
-  /** Keys for a given identity (the identity is part of derived keys). */
-  keysFor(identity: string): RedisKeys;
+  /** REDIS_PREFIX: derived keys are built under it with each identity. */
+  prefix: string;
   logger: Logger;
   /** Approximate MAXLEN of each stream (the boundary entry is trimmed like any). @default 100000 */
   streamMaxLength?: number;
@@ -52,7 +52,17 @@ export class DatabaseIdentity {
   private stopListening: (() => Promise<void>) | undefined;
   private isStopped = false;
 
-  constructor(private readonly options: DatabaseIdentityOptions) {}
+  /** The process's keys: derived ones are built with the identity in force at each call. */
+  readonly keys: RedisKeys;
+
+  constructor(private readonly options: DatabaseIdentityOptions) {
+    this.keys = createRedisKeys(options.prefix, () => this.identity);
+  }
+
+  /** Keys built with a given identity (the identity is part of every derived key). */
+  private keysFor(identity: string): RedisKeys {
+    return createRedisKeys(this.options.prefix, () => identity);
+  }
 
   /** The identity derived keys are built with now. */
   get current(): string {
@@ -62,11 +72,11 @@ export class DatabaseIdentity {
   /** Reads the identity and notes it in Redis; then watches for changes. */
   async start(): Promise<void> {
     await this.check();
-    const { database, subscriber, keysFor } = this.options;
+    const { database, subscriber } = this.options;
     this.stopListening = await database.listen(DATABASE_IDENTITY_CHANNEL, () => void this.check().catch(this.logCheckFailure));
     if (subscriber) {
       subscriber.on('message', this.onMessage);
-      await subscriber.subscribe(keysFor(this.identity).databaseChangedChannel());
+      await subscriber.subscribe(this.keysFor(this.identity).databaseChangedChannel());
     }
     const pollIntervalMs = this.options.pollIntervalMs ?? 2000;
     if (pollIntervalMs > 0) {
@@ -103,7 +113,7 @@ export class DatabaseIdentity {
   }
 
   private async checkOnce(): Promise<void> {
-    const { database, redis, keysFor, logger } = this.options;
+    const { database, redis, logger } = this.options;
     // The background handle: these polls must not show up in the per-request SQL statement counts.
     const stored = await readDatabaseIdentity(database.backgroundDb);
     let identity = stored.id;
@@ -113,7 +123,7 @@ export class DatabaseIdentity {
       replaced = stored.id;
       logger.warn({ previous: stored.id, identity }, 'the database was recreated or restored from a dump: it gets a new identity');
     } else {
-      const lastPublished = Number((await redis.get(keysFor(identity).lastPublishedOutboxId())) ?? 0);
+      const lastPublished = Number((await redis.get(this.keysFor(identity).lastPublishedOutboxId())) ?? 0);
       if (lastPublished > stored.lastOutboxId) {
         identity = await mintDatabaseIdentity(database.backgroundDb, stored.id);
         replaced = stored.id;
@@ -134,8 +144,8 @@ export class DatabaseIdentity {
 
   /** Notes the identity in Redis (adoptDatabase-n.lua); resolves to the one noted before. */
   private async adopt(identity: string): Promise<string> {
-    const { redis, keysFor } = this.options;
-    const keys = keysFor(identity);
+    const { redis } = this.options;
+    const keys = this.keysFor(identity);
     const streams = STREAMS.map((name) => keys.stream(name));
     return String(
       await redis.adoptDatabase(1 + streams.length, keys.databaseIdentity(), ...streams, identity, this.options.streamMaxLength ?? 100_000, keys.databaseChangedChannel()),
@@ -153,7 +163,7 @@ export class DatabaseIdentity {
 
   /** Another process announced an identity: perhaps our database's new one; read it again (never trust it blindly). */
   private readonly onMessage = (channel: string, message: string): void => {
-    if (this.isStopped || channel !== this.options.keysFor(this.identity).databaseChangedChannel() || message === this.identity) return;
+    if (this.isStopped || channel !== this.keysFor(this.identity).databaseChangedChannel() || message === this.identity) return;
     void this.check().catch(this.logCheckFailure);
   };
 
@@ -163,7 +173,7 @@ export class DatabaseIdentity {
 
   /** Deletes the keys derived from an old identity, a batch at a time (they would otherwise wait for their TTLs). */
   private async discardDerivedState(identity: string): Promise<void> {
-    const pattern = this.options.keysFor(identity).derivedKeysPattern(identity);
+    const pattern = this.keysFor(identity).derivedKeysPattern();
     for (const connection of this.options.derivedStateConnections) {
       try {
         let cursor = '0';

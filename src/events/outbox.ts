@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { cacheTypeKey, type CacheType } from '../cache/cache-type';
 import type { Db } from '../db/client';
-import { databaseIdentity, outbox } from '../db/schema';
+import { currentDatabaseIdentity } from '../db/identity';
+import { outbox } from '../db/schema';
 import { EVENT_STREAM, EVENT_VERSION, type CacheInvalidation, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 
 /** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits. */
@@ -28,9 +29,6 @@ export interface AppendedEvent {
   outboxId: number;
   database: string;
 }
-
-/** The identity of the database a statement runs in, as an expression (read with the rows it concerns). */
-export const currentDatabaseIdentity = sql<string>`(select ${databaseIdentity.id} from ${databaseIdentity})`;
 
 /** Inserts the event into the outbox (in `tx`). */
 export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {

@@ -19,7 +19,8 @@ import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
 import type { CacheInvalidation, DomainEvent } from './event-types';
-import { currentDatabaseIdentity, OUTBOX_NOTIFY_CHANNEL } from './outbox';
+import { currentDatabaseIdentity } from '../db/identity';
+import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */

@@ -11,8 +11,8 @@ export interface RedisKeys {
   databaseIdentity(): string;
   /** Every process announces here the identity it starts working with (others then check theirs). */
   databaseChangedChannel(): string;
-  /** SCAN pattern of every key derived from the database `identity`. */
-  derivedKeysPattern(identity: string): string;
+  /** SCAN pattern of every key derived from the database (of the identity these keys were built with). */
+  derivedKeysPattern(): string;
   /** Highest outbox id published from this database: a database behind it was restored from a backup. */
   lastPublishedOutboxId(): string;
   /** Session record, by SHA-256 of the opaque token (the token itself is never stored). */
@@ -69,7 +69,7 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
   return {
     databaseIdentity: () => `${prefix}:database`,
     databaseChangedChannel: () => `${prefix}:database-changed`,
-    derivedKeysPattern: (identity) => `${prefix}:${identity}:*`,
+    derivedKeysPattern: () => `${derived()}:*`,
     lastPublishedOutboxId: () => `${derived()}:outbox:last-published`,
     session: (tokenHash) => `${derived()}:session:${tokenHash}`,
     userSessions: (userId) => `${derived()}:user-sessions:${userId}`,
