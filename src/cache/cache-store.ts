@@ -5,13 +5,12 @@
 // across all replicas one loads it while the others wait briefly and read it from Redis, and a
 // reader whose lease was deleted by an invalidation cannot write back what it loaded before the
 // write. Redis failing or slow never fails a read: the batch goes to Postgres (fail-open).
-import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
 import { cacheTypeKey, type CacheType } from './cache-type';
-import { invalidationCall, readGeneration } from './invalidation';
+import { invalidationCall, readGeneration, uniqueToken } from './invalidation';
 import { invalidationMessage, type L1Cache } from './l1';
 import { LeaseWaiters } from './lease-waiters';
 
@@ -79,11 +78,6 @@ const ABSENT = '!';
 const LEASE_TAKEN = 1;
 const INVALIDATION_CHUNK = 500;
 const UNDELIVERED_RETRY_MS = 500;
-
-/** Lease tokens only need to be unique: a random per-process part and a counter, no crypto per batch. */
-const leaseTokenPrefix = randomBytes(9).toString('base64url');
-let leaseTokenCount = 0;
-const nextLeaseToken = () => `${leaseTokenPrefix}.${(leaseTokenCount += 1).toString(36)}`;
 
 interface Pending<Id> {
   index: number;
@@ -218,7 +212,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       });
       stats.add(type.name, 'l1Hits', ids.length - pending.length);
 
-      const token = nextLeaseToken();
+      const token = uniqueToken();
       const deadline = Date.now() + leaseWaitMs;
       const fillFromDatabase = async (entries: typeof pending) => {
         const rows = await loadFromDatabase(entries.map((entry) => entry.id));

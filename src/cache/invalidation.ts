@@ -13,12 +13,12 @@ export interface StaleEntries {
   keyIds: readonly string[];
 }
 
-/** Generation tokens only need to be unique: a random per-process part and a counter. */
+/** Tokens only need to be unique: a random per-process part and a counter, no crypto per call. */
 const tokenPrefix = randomBytes(9).toString('base64url');
 let tokenCount = 0;
 
-/** A generation value never used before (what an invalidation, or a first reader, sets). */
-export const newGenerationToken = (): string => `${tokenPrefix}.${(tokenCount += 1).toString(36)}`;
+/** A value never used before: a lease's token, or a generation (what an invalidation, or a first reader, sets). */
+export const uniqueToken = (): string => `${tokenPrefix}.${(tokenCount += 1).toString(36)}`;
 
 /** Arguments of one invalidateEntries call for `entries`; `l1Messages` are published by the script too. */
 export function invalidationCall(
@@ -31,7 +31,7 @@ export function invalidationCall(
   const allKeys = [...generationKeys, ...staleKeys];
   return {
     numberOfKeys: allKeys.length,
-    keysAndArguments: [...allKeys, String(generationKeys.length), newGenerationToken(), keys.cacheInvalidationChannel(), ...l1Messages],
+    keysAndArguments: [...allKeys, String(generationKeys.length), uniqueToken(), keys.cacheInvalidationChannel(), ...l1Messages],
   };
 }
 
@@ -41,6 +41,6 @@ export function invalidationCall(
  * response or fill could have been guarded by.
  */
 export async function readGeneration(redis: Redis, generationKey: string): Promise<string> {
-  const token = newGenerationToken();
+  const token = uniqueToken();
   return (await redis.set(generationKey, token, 'NX', 'GET')) ?? token;
 }
