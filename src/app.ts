@@ -284,8 +284,6 @@ export async function createApp({
           keys,
           types: loaderCacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
-          // A counter, not state derived from the data (so not under keys' database identity).
-          budgetKeyPrefix: keys.responseCacheBudget(),
           maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
           clientBudgetBytes: config.CACHE_RESPONSE_CLIENT_BUDGET_BYTES,

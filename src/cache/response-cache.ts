@@ -31,11 +31,6 @@ export interface ResponseCacheOptions {
   /** The cache types responses may read; a response that read any other is not stored. */
   types: ReadonlyArray<CacheType<never, unknown>>;
   ttlMs: number;
-  /**
-   * Prefix of the budget counters ("<prefix>:total", "<prefix>:client:<client>"). Not derived
-   * from the database: what was spent stays spent across a reseed.
-   */
-  budgetKeyPrefix: string;
   /** A larger response (in bytes, as sent) is not stored. @default 262_144 */
   maxResponseBytes?: number;
   /** Bytes of stored responses all replicas together may hold at once. @default 67_108_864 */
@@ -88,7 +83,7 @@ export class ResponseCache {
     // of two windows coexist: each window may spend half of a budget.
     const windowSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
     const budget = (name: string, bytes: number) =>
-      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${options.budgetKeyPrefix}:${name}`, points: Math.floor(bytes / 2), duration: windowSeconds });
+      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${options.keys.responseCacheBudget()}:${name}`, points: Math.floor(bytes / 2), duration: windowSeconds });
     this.totalBudget = budget('total', budgetBytes);
     this.clientBudget = budget('client', clientBudgetBytes);
   }
@@ -137,6 +132,7 @@ export class ResponseCache {
    * (responses that read the type are then not stored). Only this rare path costs a second round trip.
    */
   private async startGeneration(generationKey: string): Promise<string | null> {
+    this.options.countRoundTrip?.();
     try {
       return await readGeneration(this.options.redis, generationKey);
     } catch (error) {
@@ -173,15 +169,18 @@ export class ResponseCache {
   private async storeWithinBudget(key: string, value: string, bytes: number, client: string): Promise<void> {
     const { redis, ttlMs } = this.options;
     const cost = bytes + ENTRY_OVERHEAD_BYTES;
-    try {
-      // The client's budget first: a client over its own budget spends nothing of the total.
-      this.options.countRoundTrip?.();
-      await this.clientBudget.consume(client, cost);
-      this.options.countRoundTrip?.();
-      await this.totalBudget.consume('all', cost);
-    } catch (rejection) {
-      // Over a budget, or Redis did not answer: not stored either way.
+    // Over a budget, or Redis did not answer: not stored either way.
+    const refused = (rejection: unknown) => {
       if (!(rejection instanceof RateLimiterRes)) this.options.onError?.(rejection);
+      return false;
+    };
+    // The client's budget first: a client over its own budget spends nothing of the total.
+    this.options.countRoundTrip?.();
+    if (!(await this.clientBudget.consume(client, cost).then(() => true, refused))) return;
+    this.options.countRoundTrip?.();
+    if (!(await this.totalBudget.consume('all', cost).then(() => true, refused))) {
+      // Nothing stored: the client gets back what it was charged (a consume counts even when it refuses).
+      await this.clientBudget.reward(client, cost).catch(refused);
       return;
     }
     this.options.countRoundTrip?.();

@@ -12,7 +12,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import { ErrorCode } from '../errors';
-import type { RequestInfo } from '../auth/viewer';
+import { costSubject, type RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
 import { createErrorFormatter, INTERNAL_ERROR_MESSAGE, isClientSafe, loggableError } from './format-error';
 import { createOperatorServer, registerHealthRoutes, registerMetricsRoute, type ReadinessCheck } from './health';
@@ -208,8 +208,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       // Only complete, error-free answers are kept.
       if (miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
         // Who pays for the store from their budget: the viewer, else the address.
-        const viewer = authentication?.viewer;
-        responseCache.store(miss, payload, viewer ? `user:${viewer.id}` : `address:${request.ip}`);
+        responseCache.store(miss, payload, costSubject(authentication?.viewer, request.ip));
       }
       return payload;
     });

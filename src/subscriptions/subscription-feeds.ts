@@ -150,8 +150,10 @@ export class SubscriptionFeeds {
       matches,
       replayAfter: (afterId, visit) =>
         replayStreamAfter(redis, streamKey, afterId, this.maxReplayEntries, this.options.currentDatabase(), (event) => {
-          if (chargedSocket) this.replayBudget.charge(chargedSocket);
-          if (chargedSubject) replayed += 1;
+          if (chargedSocket) {
+            this.replayBudget.charge(chargedSocket);
+            replayed += 1;
+          }
           visit(event);
         }),
       maxQueuedEvents: this.maxQueuedEvents,
@@ -175,15 +177,18 @@ export class SubscriptionFeeds {
       if (feed.hasEnded) unsubscribe(pubSub, subscriptionId);
       if (after !== null) await assertCursorOfDatabase(redis, streamKey, after, this.options.currentDatabase());
       await feed.start(after ?? (await streamTail(redis, streamKey)));
-      chargedSocket = undefined;
-      // Charged after the fact (the replay's length was not known before), even past the budget:
-      // the client's next resume or query is then refused.
-      if (chargedSubject) await this.options.replayBudgetOfClient?.charge(chargedSubject, replayed);
     } catch (error) {
       void feed.return();
       if (error instanceof GraphQLError) throw error;
       this.options.onError?.(error);
       throw new AppError(ErrorCode.ServiceUnavailable, 'Subscriptions cannot start right now (Redis is unreachable); try again shortly.');
+    } finally {
+      // Only the client's own resume is charged; catch-ups after a lost connection are ours.
+      chargedSocket = undefined;
+      // Charged after the fact (the replay's length was not known before), even past the budget,
+      // and whether the replay finished or not (a cursor too old still read up to the limit): the
+      // client's next resume or query is then refused.
+      if (chargedSubject) await this.options.replayBudgetOfClient?.charge(chargedSubject, replayed);
     }
     return feed;
   }

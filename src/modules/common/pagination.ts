@@ -2,7 +2,7 @@
 // the last row's id, so a page costs one indexed range scan however deep it is.
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import { badUserInput } from '../../errors';
-import { MAX_ROW_ID } from './ids';
+import { MAX_INTEGER_COLUMN } from './ids';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -37,7 +37,7 @@ export function encodeCursor(id: number): string {
 export function decodeCursor(cursor: string): number {
   const decoded = /^[A-Za-z0-9_-]{1,64}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
   const id = decoded.startsWith(CURSOR_PREFIX) ? Number(decoded.slice(CURSOR_PREFIX.length)) : NaN;
-  if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ROW_ID) {
+  if (!Number.isSafeInteger(id) || id < 1 || id > MAX_INTEGER_COLUMN) {
     throw badUserInput('`after` is not a valid cursor: pass an `endCursor` from an earlier page.', { argumentName: 'after' });
   }
   return id;

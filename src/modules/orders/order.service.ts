@@ -10,13 +10,14 @@ import type { EventWriter } from '../../events/event-writer';
 import type { OrderLine } from '../../events/event-types';
 import { staleEntries } from '../../events/outbox';
 import { productCacheType } from '../catalog/product.loader';
+import { MAX_INTEGER_COLUMN } from '../common/ids';
 import { requireRange } from '../common/input';
 import { orderCacheType, orderItemsCacheType, orderPageCacheType, orderScopesOf } from './order.loader';
 
 export const MAX_ORDER_LINES = 50;
 export const MAX_LINE_QUANTITY = 1000;
-/** orders.total_cents is a 32-bit integer column. */
-export const MAX_TOTAL_CENTS = 2_147_483_647;
+/** orders.total_cents is an `integer` column. */
+export const MAX_TOTAL_CENTS = MAX_INTEGER_COLUMN;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 export interface OrderLineInput {

@@ -4,7 +4,6 @@ import { unauthenticated } from '../../errors';
 import type { GatewayContext } from '../context';
 import { parseId } from '../common/ids';
 import { pageComplexity } from '../common/complexity';
-import { requireText } from '../common/input';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import type { UserRecord } from './user.loader';
 import { LoginPayload, UpdateProfileInput, UpdateUserInput, User, UserConnection } from './user.type';
@@ -37,8 +36,7 @@ export class UserResolver {
     @Arg('password') password: string,
     @Ctx() { services, clientAddress }: GatewayContext,
   ): Promise<LoginPayload> {
-    // Checked here, before the limiter and the SQL: the login path itself is auth's.
-    return services.users.login(requireText('email', email), password, clientAddress);
+    return services.users.login(email, password, clientAddress);
   }
 
   @Mutation(() => Boolean, { description: "Ends this request's session; false when it had already ended." })
