@@ -4,6 +4,7 @@
 import type Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode } from '../errors';
+import { withTimeout } from './with-timeout';
 
 export interface CostBudgetOptions {
   /** The durable Redis (the command connection): budgets must not be evicted. */
@@ -42,24 +43,13 @@ export function rateLimited(retryAfterSeconds: number): AppError {
   });
 }
 
-class BudgetTimeout extends Error {
-  override readonly name = 'BudgetTimeout';
-}
-
 export function createCostBudget({ redis, keyPrefix, points = 1_000_000, windowSeconds = 60, timeoutMs = 250, onError = () => undefined }: CostBudgetOptions): CostBudget {
   const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: windowSeconds });
-  const withinTimeout = <T>(work: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BudgetTimeout(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
-  };
   return {
     async spend(subject, cost) {
       if (cost <= 0) return;
       try {
-        await withinTimeout(limiter.consume(subject, cost));
+        await withTimeout(limiter.consume(subject, cost), timeoutMs, `Redis did not answer within ${timeoutMs} ms`);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) return onError(rejection);
         // consume() counted the points anyway: give them back, so a refused operation spends

@@ -103,7 +103,9 @@ export function costGatePlugin<Context extends BaseContext>(gate: CostGate, subj
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, operationName, request, contextValue }) {
+        async didResolveOperation({ document, operation, operationName, request, contextValue }) {
+          // A subscription over HTTP is refused by its own plugin (these hooks run together): it spends nothing.
+          if (operation?.operation === 'subscription') return;
           try {
             await gate.admit({ document, operationName, variables: request.variables }, subjectOf(contextValue));
           } catch (error) {

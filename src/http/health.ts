@@ -3,6 +3,7 @@
 // backlog) are for operators: in production only on the METRICS_PORT listener.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { withTimeout } from './with-timeout';
 
 export interface ReadinessCheck {
   name: string;
@@ -19,14 +20,6 @@ export interface HealthRoutesOptions {
   timeoutMs?: number;
   /** Include each check's state and the details in /readyz; otherwise only `status`. @default true */
   showDetails?: boolean;
-}
-
-function withTimeout(promise: Promise<void>, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** `/healthz`: the process is alive. `/readyz`: it can serve (Redis and the database answer). */
