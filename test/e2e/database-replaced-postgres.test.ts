@@ -1,12 +1,12 @@
 // PostgreSQL replaced under a running gateway, Redis kept: `npm run seed` while it serves (it must
 // notice by itself), and a copy of the database taken earlier started as a restored backup.
 // PostgreSQL only (skipped without DATABASE_URL).
-import { Client } from 'pg';
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase } from '../support/gateway-process';
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
 import { loginAt } from '../support/replica-clients';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { adminQuery } from '../support/scratch-postgres';
 import { startSubscriber } from '../support/subscriber';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
@@ -53,7 +53,7 @@ describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
     await gateway.stop();
     const source = new URL(database.env.DATABASE_URL!);
     const restoredName = `${source.pathname.slice(1)}_restored`;
-    await adminQuery(source, `create database ${restoredName} template ${source.pathname.slice(1)}`);
+    await adminQuery(process.env.DATABASE_URL!, `create database ${restoredName} template ${source.pathname.slice(1)}`);
     const restored = new URL(source);
     restored.pathname = `/${restoredName}`;
     try {
@@ -71,19 +71,7 @@ describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
         await after.stop();
       }
     } finally {
-      await adminQuery(source, `drop database if exists ${restoredName} with (force)`);
+      await adminQuery(process.env.DATABASE_URL!, `drop database if exists ${restoredName} with (force)`);
     }
   });
 });
-
-async function adminQuery(url: URL, statement: string): Promise<void> {
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}

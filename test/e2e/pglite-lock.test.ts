@@ -1,10 +1,9 @@
 // One process per PGlite directory, with real processes: `npm run seed` beside a running gateway is
 // refused with one line (and the gateway keeps serving what it served), so is a second gateway; a
 // gateway that stopped or was killed leaves the directory to the next process.
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { STALE_LOCK_MS } from '../../src/db/pglite-dir-lock';
 import { runGatewayToExit, startGatewayProcess, type GatewayEnv, type GatewayProcess } from '../support/gateway-process';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -134,9 +133,12 @@ describeOnPglitePass('one process per PGlite directory', () => {
     const killed = await startGateway(dir);
     expect(await killed.kill()).toEqual({ code: null, signal: 'SIGKILL' });
 
-    // Nothing ran at the kill to remove the lock: it stays until it is stale, its last refresh STALE_LOCK_MS ago.
-    const { mtimeMs } = await stat(path.join(dir, 'streamgate.lock'));
-    await delay(Math.max(0, mtimeMs + STALE_LOCK_MS + 100 - Date.now()));
+    // Nothing ran at the kill to remove the lock: while it is fresh, the directory is still refused.
+    const lock = path.join(dir, 'streamgate.lock');
+    expect((await runSeed(dir)).code).toBe(1);
+    // Its last refresh made STALE_LOCK_MS old (rather than waited for): now it is stale, and taken over.
+    const stale = new Date(Date.now() - STALE_LOCK_MS - 1000);
+    await utimes(lock, stale, stale);
     const seed = await runSeed(dir);
 
     expect(seed).toMatchObject({ code: 0, stderr: '' });

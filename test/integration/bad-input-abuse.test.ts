@@ -34,8 +34,8 @@ afterAll(async () => {
   await gateway.stop();
 });
 
-/** The error lines the gateway logged, as text (to look for user values in them). */
-const errorLog = () => JSON.stringify(log.lines.filter((line) => Number(line.level) >= 50));
+/** Everything the gateway logged, at any level, as text (to look for user values in it: use values no log line has otherwise). */
+const everythingLogged = () => JSON.stringify(log.lines);
 
 async function expectStillServing() {
   const { status, body } = await gateway.graphql<{ product: { id: string } }>('{ product(id: "1") { id } }');
@@ -65,18 +65,18 @@ describe('a NUL character', () => {
   });
 
   it('in a login email is BAD_USER_INPUT, and the email is not logged', async () => {
-    const email = `mallory${NUL}@evil.example`;
+    const email = `mallory7f3${NUL}@evil.example`;
     const { body } = await gateway.graphql('mutation ($email: String!) { login(email: $email, password: "x") { token } }', {
       variables: { email },
     });
     expect(body.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-    expect(errorLog()).not.toContain('mallory');
+    expect(everythingLogged()).not.toContain('mallory7f3');
     await expectStillServing();
   });
 
   it('in a profile name or email is BAD_USER_INPUT, nothing is written, and the values are not logged', async () => {
     const before = await writeSnapshot(gateway.database.db, redis);
-    for (const input of [{ name: `Eve${NUL}` }, { email: `eve${NUL}@evil.example` }]) {
+    for (const input of [{ name: `Eve7f3${NUL}` }, { email: `eve7f3${NUL}@evil.example` }]) {
       const { body } = await gateway.graphql('mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { id } }', {
         variables: { input },
         token: tokens.alice,
@@ -84,7 +84,7 @@ describe('a NUL character', () => {
       expect(body.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     }
     expect(await writeSnapshot(gateway.database.db, redis)).toEqual(before);
-    expect(errorLog()).not.toContain('eve');
+    expect(everythingLogged()).not.toContain('ve7f3');
     await expectStillServing();
   });
 });

@@ -3,6 +3,7 @@
 // locking the user out of an address they log in from, and an oversized email never reaches Redis.
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
+import { createOperationRunner } from '../support/operations';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 const admin = demoAccounts[0]!;
@@ -45,17 +46,10 @@ async function loginOverHttp(email: string, password: string): Promise<LoginOutc
   return { token: body.data?.login.token, code: body.errors?.[0]?.extensions?.code, extensions: body.errors?.[0]?.extensions };
 }
 
-let requestCount = 0;
 /** Through Apollo with a context of our own, to come from any address. */
 async function loginFrom(clientAddress: string, email: string, password: string): Promise<LoginOutcome> {
-  requestCount += 1;
-  const response = await gateway.app.server.apollo.executeOperation<{ login: { token: string } }>(
-    { query: LOGIN, variables: { email, password } },
-    { contextValue: gateway.app.createContext({ viewer: null, sessionToken: null }, { requestId: `abuse-${requestCount}`, clientAddress }) },
-  );
-  if (response.body.kind !== 'single') throw new Error('expected a single result');
-  const { data, errors } = response.body.singleResult;
-  return { token: data?.login.token, code: errors?.[0]?.extensions?.code, extensions: errors?.[0]?.extensions };
+  const { data, errors } = await createOperationRunner(gateway.app, clientAddress)<{ login: { token: string } }>(LOGIN, { email, password });
+  return { token: data?.login.token, code: errors?.[0]?.extensions?.code as string | undefined, extensions: errors?.[0]?.extensions };
 }
 
 const countCodes = (outcomes: LoginOutcome[], code: string) => outcomes.filter((outcome) => outcome.code === code).length;

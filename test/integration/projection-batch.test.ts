@@ -5,10 +5,8 @@
 // twice) change nothing, a batch of which a crashed worker had already applied a part applies
 // exactly the rest, and an event that breaks its batch's transaction fails alone. Real
 // redis-server, real database (PGlite, or PostgreSQL with DATABASE_URL).
-import { Writable } from 'node:stream';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type Redis from 'ioredis';
-import pino from 'pino';
 import { notifications, outbox, processedEvents, users } from '../../src/db/schema';
 import { fieldsOf } from '../../src/events/consumer-entry';
 import type { DomainEvent, OrderLine } from '../../src/events/event-types';
@@ -18,6 +16,7 @@ import { createProjection, PROJECTION_NAMES, type ProjectionDeps } from '../../s
 import { unitChangesOf } from '../../src/projections/top-products.projection';
 import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
+import { recordingLogger } from '../support/gateway';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
 import { redisConnections, startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
@@ -35,7 +34,8 @@ const connections = redisConnections(() => redisServer);
 const connection = connections.open;
 const running: ProjectionWorker[] = [];
 /** What the workers logged at info and above: a batch that fell back to one event at a time, a failure. */
-const logged: Array<{ msg: string }> = [];
+const log = recordingLogger();
+const logged = log.lines;
 let testNumber = 0;
 
 beforeAll(async () => {
@@ -64,21 +64,12 @@ function newKeys(): RedisKeys {
 }
 
 async function startWorker(keys: RedisKeys, maxDeliveries?: number): Promise<ProjectionWorker> {
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logged.push(JSON.parse(chunk.toString()) as { msg: string });
-        done();
-      },
-    }),
-  );
   const worker = await startProjectionWorker({
     db: database.db,
     redis: await connection(),
     openBlockingConnection: connection,
     keys,
-    logger,
+    logger: log.logger,
     groups: PROJECTION_NAMES,
     consumer: 'batch-worker',
     batchSize: EVENTS,

@@ -134,8 +134,11 @@ it('never serves a response again after its generation was evicted (a counter co
   const query = '{ product(id: "3") { id name stock } }';
   await evictGenerations();
   await post(pair.b, query);
+  const hitsBefore = pair.b.app.responseCache!.hits;
   const cached = await post(pair.b, query);
   expect(cached.body.data).toEqual({ product: expect.objectContaining({ id: '3' }) });
+  // Not vacuous: the response really was stored and served, so the write below has one to revive.
+  expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 1);
 
   // A write invalidates product 3; then memory pressure evicts the generation it set.
   const restocked = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: '3', quantity: 5 }, tokens.admin);

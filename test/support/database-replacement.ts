@@ -11,6 +11,9 @@ import type { GatewayProcess } from './gateway-process';
 import { PLACE_ORDER, readStream } from './orders';
 import { loginAt, mutateAt, postGraphQL, waitForChannelSubscribers } from './replica-clients';
 import { startSubscriber } from './subscriber';
+import { productCacheType } from '../../src/modules/catalog/product.loader';
+import { entityKeys } from './cache-entries';
+import { boundRedisKeys } from './redis-keys';
 
 const PRODUCT = '{ product(id: "1") { name stock } }';
 const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id } } }';
@@ -50,6 +53,9 @@ export async function useOldDatabase(gateway: GatewayProcess, redisUrl: string):
   await mutateAt(gateway.url, PRODUCT, {});
   const redis = new Redis(redisUrl);
   try {
+    // Not vacuous: the old database's row of product 1 is in the cache, for the new gateway to ignore.
+    const cached = entityKeys(await boundRedisKeys(redis), productCacheType, 1);
+    expect(await redis.hget(cached.value, productCacheType.locate(1).field)).not.toBeNull();
     const entries = await readStream(redis, 'orders');
     return { token, product, cursor: entries.at(-1)!.streamId };
   } finally {

@@ -8,7 +8,8 @@ export interface OperationResult<Data> {
   errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
 }
 
-export function createOperationRunner(app: App) {
+/** `clientAddress`: where the operations come from (rate limits and budgets are keyed by it). */
+export function createOperationRunner(app: App, clientAddress = '127.0.0.1') {
   let requestCount = 0;
   return async function execute<Data = Record<string, unknown>>(
     query: string,
@@ -19,7 +20,7 @@ export function createOperationRunner(app: App) {
     requestCount += 1;
     const response = await app.server.apollo.executeOperation(
       { query, variables },
-      { contextValue: app.createContext(authentication, { requestId: `test-${requestCount}`, clientAddress: '127.0.0.1' }) },
+      { contextValue: app.createContext(authentication, { requestId: `test-${requestCount}`, clientAddress }) },
     );
     assert(response.body.kind === 'single');
     return response.body.singleResult as OperationResult<Data>;

@@ -31,7 +31,8 @@ export async function createScratchPostgresDatabase(baseUrl: string, namePrefix:
   };
 }
 
-async function adminQuery(url: string, statement: string): Promise<void> {
+/** Runs one statement on its own connection to `url` (CREATE/DROP DATABASE cannot run in a pool's transaction). */
+export async function adminQuery(url: string, statement: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
