@@ -32,6 +32,9 @@ export class AppError extends GraphQLError {
   }
 }
 
+/** A thrown value as an Error (what a batch puts in the slot of a key that failed). */
+export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
 export const badUserInput = (message: string, extensions?: Record<string, unknown>) =>
   new AppError(ErrorCode.BadUserInput, message, { extensions });
 export const unauthenticated = (message = 'You must be logged in to do this.', httpStatus?: number) =>

@@ -332,7 +332,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
       if (results.length !== ready.length) throw new Error(`the batch handler gave ${results.length} results for ${ready.length} entries`);
       return results;
     } catch (error) {
-      if (this.listenerCount('batchFailed') > 0) this.emit('batchFailed', error instanceof Error ? error : new Error(errorMessage(error)), ready.length);
+      this.emit('batchFailed', error instanceof Error ? error : new Error(errorMessage(error)), ready.length);
       return [];
     }
   }

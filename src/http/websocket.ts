@@ -105,16 +105,6 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
     ...(options.isIntrospectionEnabled ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   const formatError = createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled });
-  // One SubscriberSocket per websocket, so feeds can share per-socket state (the replay budget).
-  const subscriberSockets = new WeakMap<WebSocket, SubscriberSocket>();
-  const subscriberSocketOf = (socket: WebSocket): SubscriberSocket => {
-    let subscriber = subscriberSockets.get(socket);
-    if (!subscriber) {
-      subscriber = { close: (code, reason) => socket.close(code, reason) };
-      subscriberSockets.set(socket, subscriber);
-    }
-    return subscriber;
-  };
   const sessions = new SocketSessions(options.authenticate);
   let operationCount = 0;
 
@@ -168,7 +158,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
         const contextValue = options.createContext(
           sessions.authenticationOf(socket) ?? ANONYMOUS,
           { requestId: `ws-${id}-${operationCount}`, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' },
-          subscriberSocketOf(socket),
+          socket,
         );
         try {
           await options.costGate.admit({ document, operationName: payload.operationName, variables: payload.variables }, options.costSubjectOf(contextValue));

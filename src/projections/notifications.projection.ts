@@ -8,6 +8,7 @@ import type { BatchEventHandler, EventHandler } from '../events/consumer';
 import type { DomainEvent, EventDataByType, NotificationKind } from '../events/event-types';
 import { appendEvent } from '../events/outbox';
 import { applyEachOnce } from './processed-events';
+import { asError } from '../errors';
 
 export const NOTIFICATIONS_GROUP = 'notifications';
 
@@ -87,7 +88,7 @@ export function createNotificationsBatchHandler({ db }: { db: Db }): BatchEventH
         if (notification) batch.push(notification);
         results.push(null);
       } catch (error) {
-        results.push(error instanceof Error ? error : new Error(String(error)));
+        results.push(asError(error));
       }
     }
     await applyNotifications(db, batch);

@@ -9,6 +9,7 @@ import type { BatchEventHandler, EventHandler } from '../events/consumer';
 import type { DomainEvent, OrderLine } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
 import type { ProjectionScripts } from '../redis/scripts';
+import { asError } from '../errors';
 
 export const TOP_PRODUCTS_GROUP = 'top-products';
 
@@ -85,7 +86,7 @@ export function createTopProductsBatchHandler(options: TopProductsProjectionOpti
         pipeline.applyTopProductsDelta(3, ...deltaArguments(keys, event.id, changes, markerTtlSeconds));
         sent.push(index);
       } catch (error) {
-        results.push(error instanceof Error ? error : new Error(String(error)));
+        results.push(asError(error));
       }
     }
     if (sent.length === 0) return results;

@@ -5,6 +5,7 @@
 // A bad key fails only its own page, never the pages it was batched with: a cursor past the id
 // range is refused before any SQL, and a batch whose query throws anyway is run again key by key.
 import DataLoader from 'dataloader';
+import { asError } from '../../errors';
 import type { CacheStore } from '../../cache/cache-store';
 import type { CacheType, IdPage } from '../../cache/cache-type';
 import { toPage, type Page, type PageRequest } from './pagination';
@@ -83,7 +84,6 @@ async function loadEachOnFailure<Key, Result>(keys: Key[], load: (keys: Key[]) =
   }
 }
 
-const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
 /** Runs `load` once per group of keys that share page arguments, and returns results in key order. */
 export async function loadGrouped<Key, Result>(
