@@ -228,7 +228,7 @@ export async function createApp({
   const sessions = createSessionStore({ redis: connections.command, keys, ttlSeconds: config.SESSION_TTL_SECONDS });
   const loginLimiter = createLoginLimiter({
     redis: connections.command,
-    keyPrefix: keys.loginFailures(),
+    keys,
     maxFailures: config.LOGIN_MAX_FAILURES,
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     maxAccountFailures: config.LOGIN_ACCOUNT_MAX_FAILURES,

@@ -13,11 +13,12 @@
 import type Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode } from '../errors';
+import type { RedisKeys } from '../redis/keys';
 
 export interface LoginLimiterOptions {
   redis: Redis;
-  /** Prefix of the limiter's keys; the account counters and known addresses get sub-prefixes of it. */
-  keyPrefix: string;
+  /** Where the counters and the known addresses live (redis/keys.ts). */
+  keys: Pick<RedisKeys, 'loginFailures' | 'loginAccountFailures' | 'knownLoginAddress'>;
   /** Failed attempts allowed per (email, address) per window. @default 10 */
   maxFailures?: number;
   /** @default 900 (15 minutes) */
@@ -44,23 +45,21 @@ export interface LoginLimiter {
 export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
   const {
     redis,
-    keyPrefix,
+    keys,
     maxFailures = 10,
     windowSeconds = 900,
     maxAccountFailures = 20,
     accountWindowSeconds = 300,
     knownAddressTtlSeconds = 30 * 24 * 3600,
   } = options;
-  const perClient = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: maxFailures, duration: windowSeconds });
-  // "-account" rather than ":account": no account key can then equal a pair key, whatever the email holds.
+  const perClient = new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.loginFailures(), points: maxFailures, duration: windowSeconds });
   const perAccount = new RateLimiterRedis({
     storeClient: redis,
-    keyPrefix: `${keyPrefix}-account`,
+    keyPrefix: keys.loginAccountFailures(),
     points: maxAccountFailures,
     duration: accountWindowSeconds,
   });
   const pairOf = (email: string, clientAddress: string) => `${email}|${clientAddress}`;
-  const knownKeyOf = (email: string, clientAddress: string) => `${keyPrefix}-known:${pairOf(email, clientAddress)}`;
 
   /** Consumes one point; a used-up limit becomes RATE_LIMITED (any other rejection is a Redis error). */
   async function consumeOrThrow(limiter: RateLimiterRedis, key: string): Promise<void> {
@@ -78,7 +77,7 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
     async startAttempt(email, clientAddress) {
       const pair = pairOf(email, clientAddress);
       await consumeOrThrow(perClient, pair);
-      const isKnownAddress = (await redis.exists(knownKeyOf(email, clientAddress))) === 1;
+      const isKnownAddress = (await redis.exists(keys.knownLoginAddress(email, clientAddress))) === 1;
       if (!isKnownAddress) {
         try {
           await consumeOrThrow(perAccount, email);
@@ -94,7 +93,7 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
             perClient.delete(pair),
             // Only this attempt's point: deleting would hand an attacker a fresh budget whenever the user logs in.
             isKnownAddress ? undefined : perAccount.reward(email),
-            redis.set(knownKeyOf(email, clientAddress), '1', 'EX', knownAddressTtlSeconds),
+            redis.set(keys.knownLoginAddress(email, clientAddress), '1', 'EX', knownAddressTtlSeconds),
           ]);
         },
       };

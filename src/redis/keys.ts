@@ -45,8 +45,12 @@ export interface RedisKeys {
   topProductsStaging(token: string): string;
   /** Pub/sub channel announcing revoked sessions, so every replica closes their websockets. */
   sessionRevocationsChannel(): string;
-  /** Prefix of the failed-login counters (rate-limiter-flexible appends its own key). */
+  /** Prefix of the failed-login counters per (email, address) (rate-limiter-flexible appends its own key). */
   loginFailures(): string;
+  /** Prefix of the failed-login counters per account, from addresses it does not know. */
+  loginAccountFailures(): string;
+  /** Marks an address as known to an account (it logged in from there lately). */
+  knownLoginAddress(email: string, clientAddress: string): string;
   /** Prefix of the per-viewer query cost budgets (rate-limiter-flexible appends its own key). */
   costBudget(): string;
   /** Prefix of the byte budgets of stored whole responses, per client and overall (on the cache's instance). */
@@ -87,6 +91,9 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     topProductsStaging: (token) => `${derived()}:top-products:staging:${token}`,
     sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
+    // "-account" rather than ":account": no account key can then equal a pair key, whatever the email holds.
+    loginAccountFailures: () => `${prefix}:login-failures-account`,
+    knownLoginAddress: (email, clientAddress) => `${prefix}:login-failures-known:${email}|${clientAddress}`,
     costBudget: () => `${prefix}:cost-budget`,
     responseCacheBudget: () => `${prefix}:response-budget`,
     cachedResponse: (digest) => `${derived()}:r:${digest}`,
