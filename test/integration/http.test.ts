@@ -1,6 +1,5 @@
 // What an HTTP client sees, bad input included: GraphQL-shaped errors with the right code and
 // status, never a 500 or a stack trace in production mode, and the server keeps serving.
-import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 let gateway: TestGateway;
@@ -18,7 +17,7 @@ async function post(body: string, headers: Record<string, string> = { 'content-t
 }
 
 /** The METRICS_PORT listener, where production serves the /readyz details. */
-const operatorBase = () => `http://127.0.0.1:${(gateway.app.server.operatorServer?.server.address() as AddressInfo).port}`;
+const operatorBase = () => gateway.operatorOrigin!;
 
 const codeOf = (json: { errors?: Array<{ extensions?: { code?: string } }> }) => json.errors?.[0]?.extensions?.code;
 

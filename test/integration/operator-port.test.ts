@@ -1,7 +1,6 @@
 // In production /metrics and the /readyz details (check errors that name hosts, the outbox
 // backlog) are not served on the public API port: only on METRICS_PORT. Load balancers keep
 // /healthz and a bare /readyz status on the API port.
-import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 let gateway: TestGateway;
@@ -11,8 +10,7 @@ let operatorOrigin: string;
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 2, products: 2, orders: 0 }, env: { NODE_ENV: 'production', METRICS_PORT: '0' } });
   apiOrigin = new URL(gateway.url).origin;
-  const address = gateway.app.server.operatorServer?.server.address() as AddressInfo | null | undefined;
-  operatorOrigin = `http://127.0.0.1:${address?.port}`;
+  operatorOrigin = gateway.operatorOrigin!;
 });
 
 afterAll(async () => {

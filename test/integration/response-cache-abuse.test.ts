@@ -3,7 +3,6 @@
 // CACHE_RESPONSE_MAX_BYTES are not stored, and what responses are stored is bounded per client
 // and in total, so a flood of distinct cacheable anonymous requests grows Redis memory by less
 // than CACHE_RESPONSE_BUDGET_BYTES. Variables nested thousands deep never cause a 500.
-import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
 
@@ -151,8 +150,7 @@ it('grows Redis memory by less than CACHE_RESPONSE_BUDGET_BYTES under a flood of
   expect(grownBytes).toBeLessThan(BUDGET_BYTES);
   const storedBytes = gateway.app.responseCache!.storedBytes - storedBefore;
   expect(storedBytes).toBeGreaterThan(0);
-  const { port } = gateway.app.server.operatorServer!.server.address() as AddressInfo;
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metrics = await (await fetch(`${gateway.operatorOrigin!}/metrics`)).text();
   const reported = Number(/^streamgate_response_cache_stored_bytes_total (\d+)/m.exec(metrics)?.[1]);
   expect(reported).toBe(gateway.app.responseCache!.storedBytes);
   expect(reported).toBeLessThanOrEqual(BUDGET_BYTES);

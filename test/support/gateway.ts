@@ -1,6 +1,7 @@
 // A real gateway in the test process: its own redis-server, its own database, a free port.
 import { createApp, type App } from '../../src/app';
 import { loadConfig, type ConfigInput } from '../../src/config';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createLogger, type Logger } from '../../src/logger';
 import { demoAccounts } from '../../src/db/seed';
@@ -11,6 +12,8 @@ export interface TestGateway {
   app: App;
   url: string;
   wsUrl: string;
+  /** `http://127.0.0.1:<METRICS_PORT>` when the gateway runs an operator listener (METRICS_PORT set), else null. */
+  operatorOrigin: string | null;
   redisServer: RedisServerHandle;
   database: TestDatabase;
   /** POSTs a GraphQL operation; returns the status and parsed body. */
@@ -70,6 +73,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     app,
     url,
     wsUrl: url.replace(/^http/, 'ws'),
+    operatorOrigin: operatorOriginOf(app),
     redisServer,
     database,
     graphql,
@@ -99,4 +103,9 @@ export function recordingLogger(): { logger: Logger; lines: Array<Record<string,
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
+}
+
+function operatorOriginOf(app: App): string | null {
+  const address = app.server.operatorServer?.server.address() as AddressInfo | null | undefined;
+  return address ? `http://127.0.0.1:${address.port}` : null;
 }
