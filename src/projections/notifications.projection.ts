@@ -4,7 +4,7 @@
 // NotificationAdded event per row goes into the outbox in the same transaction.
 import type { Db } from '../db/client';
 import { notifications } from '../db/schema';
-import type { BatchEventHandler, EventHandler } from '../events/consumer';
+import type { BatchEventHandler } from '../events/consumer';
 import type { DomainEvent, EventDataByType, NotificationKind } from '../events/event-types';
 import { appendEvent } from '../events/outbox';
 import { applyEachOnce } from './processed-events';
@@ -67,14 +67,6 @@ async function applyNotifications(db: Db, batch: NewNotification[]): Promise<voi
       });
     }
   });
-}
-
-export function createNotificationsHandler({ db }: { db: Db }): EventHandler {
-  return async (event) => {
-    // Other order events (OrderPlaced) notify nobody: nothing to apply, nothing to record.
-    const notification = notificationOf(event);
-    if (notification) await applyNotifications(db, [notification]);
-  };
 }
 
 /** The whole batch in one transaction; an event without valid data gets its Error and is left out. */

@@ -8,8 +8,8 @@ import type { BatchEventHandler, EventHandler } from '../events/consumer';
 import type { StreamName } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
 import type { ProjectionScripts } from '../redis/scripts';
-import { createNotificationsBatchHandler, createNotificationsHandler, NOTIFICATIONS_GROUP } from './notifications.projection';
-import { createTopProductsBatchHandler, createTopProductsHandler, TOP_PRODUCTS_GROUP, TopProductsRebuildingError } from './top-products.projection';
+import { createNotificationsBatchHandler, NOTIFICATIONS_GROUP } from './notifications.projection';
+import { createTopProductsBatchHandler, TOP_PRODUCTS_GROUP, TopProductsRebuildingError } from './top-products.projection';
 
 export const PROJECTION_NAMES = [NOTIFICATIONS_GROUP, TOP_PRODUCTS_GROUP] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
@@ -29,12 +29,24 @@ export interface Projection {
   batchHandler: BatchEventHandler;
 }
 
+/** A projection's handler for one event: its batch handler with a batch of one (one way to apply an event). */
+export function oneAtATime(batchHandler: BatchEventHandler): EventHandler {
+  return async (event, delivery) => {
+    const [error] = await batchHandler([{ event, delivery }]);
+    if (error) throw error;
+  };
+}
+
+function projection(group: ProjectionName, stream: StreamName, batchHandler: BatchEventHandler): Projection {
+  return { group, stream, handler: oneAtATime(batchHandler), batchHandler };
+}
+
 export function createProjection(name: ProjectionName, deps: ProjectionDeps): Projection {
   switch (name) {
     case NOTIFICATIONS_GROUP:
-      return { group: name, stream: 'orders', handler: createNotificationsHandler(deps), batchHandler: createNotificationsBatchHandler(deps) };
+      return projection(name, 'orders', createNotificationsBatchHandler(deps));
     case TOP_PRODUCTS_GROUP:
-      return { group: name, stream: 'orders', handler: createTopProductsHandler(deps), batchHandler: createTopProductsBatchHandler(deps) };
+      return projection(name, 'orders', createTopProductsBatchHandler(deps));
     default: {
       const unknown: never = name;
       throw new Error(`unknown projection ${String(unknown)}`);

@@ -5,7 +5,7 @@
 // such script per event, all in one pipeline: one round trip, each event still atomic on its own.
 import type { ChainableCommander } from 'ioredis';
 import type Redis from 'ioredis';
-import type { BatchEventHandler, EventHandler } from '../events/consumer';
+import type { BatchEventHandler } from '../events/consumer';
 import type { DomainEvent, OrderLine } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
 import type { ProjectionScripts } from '../redis/scripts';
@@ -54,17 +54,6 @@ function deltaArguments(keys: RedisKeys, eventId: string, changes: Map<number, n
 type ProjectionPipeline = ChainableCommander & { applyTopProductsDelta(numberOfKeys: number, ...keysAndArgs: Array<string | number>): ChainableCommander };
 
 const rebuilding = () => new TopProductsRebuildingError('top products are being rebuilt; the event is applied afterwards');
-
-export function createTopProductsHandler(options: TopProductsProjectionOptions): EventHandler {
-  const { redis, keys } = options;
-  const markerTtlSeconds = options.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS;
-  return async (event) => {
-    const changes = unitChangesOf(event);
-    if (changes.size === 0) return;
-    const result = await redis.applyTopProductsDelta(3, ...deltaArguments(keys, event.id, changes, markerTtlSeconds));
-    if (result === -1) throw rebuilding();
-  };
-}
 
 /**
  * One pipeline for the batch. Each event's slot: null when applied (or already applied, or nothing

@@ -9,7 +9,8 @@ import type Redis from 'ioredis';
 import { notifications, orders, processedEvents } from '../../src/db/schema';
 import { ConsumerGroupRunner, type ConsumerGroupOptions, type DeliveryInfo, type EntryFailure, type EventHandler } from '../../src/events/consumer';
 import type { DomainEvent } from '../../src/events/event-types';
-import { createNotificationsHandler, NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
+import { createNotificationsBatchHandler, NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
+import { oneAtATime } from '../../src/projections/projections';
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
 import { createRedisKeys } from '../../src/redis/keys';
 import { createLogger } from '../../src/logger';
@@ -97,7 +98,7 @@ describe('notifications consumer group', () => {
     // A consumer reads all three, applies the first, and crashes before its XACK.
     const read = (await redis.xreadgroup('GROUP', NOTIFICATIONS_GROUP, 'crashed', 'COUNT', 10, 'STREAMS', ORDERS, '>')) as unknown[];
     expect(read).toHaveLength(1);
-    await createNotificationsHandler({ db: database.db })(paid, { streamId: ids[0]!, deliveries: 1 });
+    await oneAtATime(createNotificationsBatchHandler({ db: database.db }))(paid, { streamId: ids[0]!, deliveries: 1 });
     expect(await pendingCount(redis, ORDERS, NOTIFICATIONS_GROUP)).toBe(3);
 
     // Another worker claims the three idle entries: the applied event and its duplicate add nothing.
