@@ -10,20 +10,20 @@ import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
 import type { SubscriberSocket } from './subscriptions/subscription-feeds';
 import type { RequestInfo } from './auth/viewer';
-import { createCacheStore, type CacheStore } from './cache/cache-store';
+import { createCacheStore, recordingDependencies, type CacheStore } from './cache/cache-store';
 import { createEventWriter } from './events/event-writer';
 import { PublishWaiters } from './events/publish-waiters';
 import { OutboxRelay } from './events/relay';
 import { DatabaseIdentity } from './events/database-identity';
 import { cursorExpired } from './subscriptions/stream-replay';
 import { L1Cache } from './cache/l1';
-import { recordingTypesRead, ResponseCache } from './cache/response-cache';
+import { ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
-import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
+import { createLoaders, createServices, volatileCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
@@ -267,7 +267,6 @@ export async function createApp({
   const metrics = createMetrics({
     cacheStats,
     sqlStatements: () => database.sqlStats.statements,
-    pendingInvalidations: () => cache.pendingInvalidations(),
     outboxBacklog: () => relay.backlog(),
     outboxRowsSkipped: () => relay.skippedRows,
     consumerGroupLags: () => readGroupLags(connections.command, keys),
@@ -280,14 +279,13 @@ export async function createApp({
   const responseCache =
     config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
       ? new ResponseCache({
-          redis: connections.cache,
+          redis: defineCacheScripts(connections.cache),
           keys,
-          types: loaderCacheTypes,
+          volatileTypes: volatileCacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
           maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
           clientBudgetBytes: config.CACHE_RESPONSE_CLIENT_BUDGET_BYTES,
-          isUsable: () => cache.pendingInvalidations() === 0,
           countRoundTrip: () => void (cacheStats.redisRoundTrips += 1),
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
         })
@@ -295,7 +293,7 @@ export async function createApp({
   const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
-    loaders: createLoaders(database.db, request.typesRead ? recordingTypesRead(cache, request.typesRead) : cache),
+    loaders: createLoaders(database.db, request.dependencies ? recordingDependencies(cache, request.dependencies) : cache),
     services,
     socket,
   });
@@ -374,7 +372,6 @@ export async function createApp({
         await projections?.stop();
         for (const connection of blockingConnections) connection.disconnect();
         await publishWaiters.stop();
-        cache.close();
         await l1?.stop();
         await connections.close();
         await database.close();

@@ -3,6 +3,7 @@
 // Revocations are also published, so every replica closes the websockets they authenticated.
 import { createHash, randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { RedisKeys } from '../redis/keys';
 import type { UserRole } from '../db/schema';
 import { revocationMessage } from './session-revocations';
@@ -49,6 +50,19 @@ function parseSession(raw: string | null): Session | null {
 }
 
 export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOptions): SessionStore {
+  // The index must live as long as its longest session, but extending it on every request would
+  // double the Redis commands of every authenticated request: this process extends each user's
+  // index at most once per tenth of the lifetime, by the lifetime plus that tenth, so it still
+  // outlives every session touched in between (a longer TTL is harmless: stale members are
+  // pruned on logoutAll).
+  const throttleMs = ttlSeconds * 100;
+  const indexTtlSeconds = Math.ceil(ttlSeconds * 1.1);
+  const indexExtendedRecently = new LRUCache<number, true>({ max: 100_000, ttl: Math.max(1, throttleMs) });
+  const extendIndex = (userId: number) => {
+    if (indexExtendedRecently.has(userId)) return;
+    indexExtendedRecently.set(userId, true);
+    redis.expire(keys.userSessions(userId), indexTtlSeconds).catch(() => indexExtendedRecently.delete(userId));
+  };
   return {
     async create(userId, role) {
       const token = randomBytes(32).toString('base64url');
@@ -59,7 +73,7 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
         .set(keys.session(tokenHash), JSON.stringify(session), 'EX', ttlSeconds)
         .sadd(keys.userSessions(userId), tokenHash)
         // The index outlives each of its sessions; stale members are harmless and pruned on logoutAll.
-        .expire(keys.userSessions(userId), ttlSeconds)
+        .expire(keys.userSessions(userId), indexTtlSeconds)
         .exec();
       return { token, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
     },
@@ -68,8 +82,7 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
       if (!TOKEN_PATTERN.test(token)) return null;
       const key = keys.session(hashToken(token));
       const session = parseSession(await redis.getex(key, 'EX', ttlSeconds));
-      // The index must live as long as its longest session; not awaited, it adds no latency.
-      if (session) redis.expire(keys.userSessions(session.userId), ttlSeconds).catch(() => undefined);
+      if (session) extendIndex(session.userId);
       return session;
     },
 

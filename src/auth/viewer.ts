@@ -1,4 +1,5 @@
 // The viewer is who makes a request: taken from the session, carried in the GraphQL context.
+import type { ResponseDependencies } from '../cache/dependencies';
 import type { UserRole } from '../db/schema';
 
 export interface Viewer {
@@ -22,6 +23,6 @@ export interface RequestInfo {
   requestId: string;
   /** The client's IP address as the socket reports it. */
   clientAddress: string;
-  /** Set when the response may be cached: the loaders note the cache types they read here. */
-  typesRead?: Set<string>;
+  /** Set when the response may be cached: the loaders record the cache keys they read here. */
+  dependencies?: ResponseDependencies;
 }

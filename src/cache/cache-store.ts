@@ -5,14 +5,17 @@
 // across all replicas one loads it while the others wait briefly and read it from Redis, and a
 // reader whose lease was deleted by an invalidation cannot write back what it loaded before the
 // write. Redis failing or slow never fails a read: the batch goes to Postgres (fail-open).
+// Every value comes with its key's version, recorded for the response cache when a request asks.
+// Invalidation is not done here: the outbox relay does it for every event (cache/invalidation.ts).
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
-import { cacheTypeKey, type CacheType } from './cache-type';
-import { invalidationCall, readGeneration, uniqueToken } from './invalidation';
-import { invalidationMessage, type L1Cache } from './l1';
-import { LeaseWaiters } from './lease-waiters';
+import { cacheTypeKey, type CacheType, type Versions } from './cache-type';
+import type { ResponseDependencies } from './dependencies';
+import { readGeneration, uniqueToken } from './invalidation';
+import type { L1Cache } from './l1';
+import { LeaseWaiters, type PeekReply } from './lease-waiters';
 
 export interface CacheStoreOptions {
   /** A connection with the cache scripts, a command timeout and no offline queue (fail fast). */
@@ -46,38 +49,29 @@ export interface CacheStore {
   /**
    * Values in the order of the ids (null when absent, or the Error `loadFromDatabase` put in an id's
    * slot). Rejects when `loadFromDatabase` throws; either way a failed entry's lease is released.
+   * With `dependencies`, each key read is recorded with its version (or the response untracked).
    */
   load<Id, Value, Loaded extends Value | null | Error>(
     type: CacheType<Id, Value>,
     ids: readonly Id[],
     loadFromDatabase: LoadFromDatabase<Id, Value, Loaded>,
+    dependencies?: ResponseDependencies,
   ): Promise<Array<Value | null | Loaded>>;
-  /**
-   * Deletes the values and leases of these keys (entity ids or list scopes) in one round trip, and
-   * tells every replica's L1. Never throws: if Redis cannot be reached the keys are kept and sent
-   * again when it is back, and until then this replica reads around the cache.
-   */
-  invalidate(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void>;
-  /** Stops retrying undelivered invalidations (the app is stopping). */
-  close(): void;
-  /** Invalidations not yet delivered to Redis (key count). */
-  pendingInvalidations(): number;
-  /** Resolves once no invalidation is waiting for Redis. */
-  invalidationsDelivered(): Promise<void>;
   /**
    * For rows read without leases (a list page's rows): call before the query, then `fill` with
    * the rows after it. Null when the cache cannot be used (nothing will be filled).
    */
   readGeneration(type: CacheType<unknown, unknown>): Promise<string | null>;
-  /** Caches rows read since `generation` was read, unless an entry of the type was invalidated in between. */
-  fill<Id, Value>(type: CacheType<Id, Value>, entries: Array<[Id, Value]>, generation: string | null): Promise<void>;
+  /**
+   * Caches rows read since `generation` was read, unless an entry of the type was invalidated in
+   * between; with `dependencies`, records the rows' versions (untracked when refused).
+   */
+  fill<Id, Value>(type: CacheType<Id, Value>, entries: Array<[Id, Value]>, generation: string | null, dependencies?: ResponseDependencies): Promise<void>;
 }
 
 /** What an absent row is cached as; no encoded value starts with "!". */
 const ABSENT = '!';
 const LEASE_TAKEN = 1;
-const INVALIDATION_CHUNK = 500;
-const UNDELIVERED_RETRY_MS = 500;
 
 interface Pending<Id> {
   index: number;
@@ -100,65 +94,44 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     const base = value === ABSENT ? options.negativeTtlMs : (options.ttlMsByType?.get(type) ?? options.ttlMs);
     return Math.round(base * (0.9 + Math.random() * 0.2));
   };
-  const undelivered = new Map<CacheType<unknown, unknown>, Set<string>>();
-  const countUndelivered = () => [...undelivered.values()].reduce((sum, ids) => sum + ids.size, 0);
-
-  async function sendInvalidation(type: CacheType<unknown, unknown>, keyIds: readonly string[]): Promise<void> {
-    const name = cacheTypeKey(type);
-    for (let start = 0; start < keyIds.length; start += INVALIDATION_CHUNK) {
-      const chunk = keyIds.slice(start, start + INVALIDATION_CHUNK);
-      const { numberOfKeys, keysAndArguments } = invalidationCall(keys, [{ type: name, name: type.name, keyIds: chunk }], [
-        invalidationMessage(type.name, chunk),
-      ]);
-      countRoundTrip();
-      await redis.invalidateEntries(numberOfKeys, ...keysAndArguments);
-    }
-  }
-
-  // Undelivered invalidations are sent again when the connection is back ('ready'), and on a
-  // timer too: a call can time out while the connection stays up.
-  let retryTimer: NodeJS.Timeout | undefined;
-  let isClosed = false;
-  const onDelivered: Array<() => void> = [];
-  async function deliverUndelivered(): Promise<void> {
-    clearTimeout(retryTimer);
-    retryTimer = undefined;
-    for (const [type, keyIds] of [...undelivered]) {
-      try {
-        await sendInvalidation(type, [...keyIds]);
-        undelivered.delete(type);
-      } catch (error) {
-        onError(error);
-        break;
-      }
-    }
-    if (undelivered.size === 0) {
-      for (const resolve of onDelivered.splice(0)) resolve();
-    } else if (!isClosed) {
-      retryTimer ??= setTimeout(() => void deliverUndelivered(), UNDELIVERED_RETRY_MS);
-      retryTimer.unref();
-    }
-  }
-  const onReady = () => void deliverUndelivered();
-  redis.on('ready', onReady);
-
   const keysOf = (type: string, entries: Array<Pick<Pending<unknown>, 'keyId'>>) =>
     entries.flatMap((entry) => [keys.cacheValue(type, entry.keyId), keys.cacheLease(type, entry.keyId)]);
 
-  const leaseWaiters = new LeaseWaiters(async (type, entries) => {
-    countRoundTrip();
-    return (await redis.peekEntries(entries.length * 2, ...keysOf(type, entries), ...entries.map((entry) => entry.field))) as unknown[];
-  });
+  /** Whether the scripts read and create a key's volatile version too (the type has a volatile part). */
+  const volatileFlag = (type: CacheType<never, unknown>) => (type.volatilePart ? '1' : '0');
+  /** A script reply of three elements per entry: the value or a status, then the two versions. */
+  const byEntry = (replies: unknown[], count: number) =>
+    Array.from({ length: count }, (_, index): [unknown, Versions] => [
+      replies[3 * index],
+      { stable: String(replies[3 * index + 1]), volatile: String(replies[3 * index + 2]) },
+    ]);
 
-  async function readOrLease<Id>(type: string, entries: Array<Pending<Id>>, token: string): Promise<unknown[]> {
+  const leaseWaiters = new LeaseWaiters(async (type, hasVolatilePart, entries) => {
     countRoundTrip();
-    return (await redis.readOrLease(
+    const replies = (await redis.peekEntries(
       entries.length * 2,
-      ...keysOf(type, entries as Array<Pending<unknown>>),
-      token,
-      leaseTtlMs,
+      ...keysOf(type, entries),
+      uniqueToken(),
+      options.ttlMs,
+      hasVolatilePart ? '1' : '0',
       ...entries.map((entry) => entry.field),
     )) as unknown[];
+    return byEntry(replies, entries.length).map(([reply, versions]): PeekReply => (typeof reply === 'string' ? { value: reply, versions } : (reply as 0 | 1)));
+  });
+
+  /** Per entry: the value, 1 (lease taken) or 0 (wait), and the key's versions (empty with 0). */
+  async function readOrLease<Id>(type: CacheType<never, unknown>, entries: Array<Pending<Id>>, token: string): Promise<Array<[unknown, Versions]>> {
+    countRoundTrip();
+    const replies = (await redis.readOrLease(
+      entries.length * 2,
+      ...keysOf(cacheTypeKey(type), entries as Array<Pending<unknown>>),
+      token,
+      leaseTtlMs,
+      options.ttlMs,
+      volatileFlag(type),
+      ...entries.map((entry) => entry.field),
+    )) as unknown[];
+    return byEntry(replies, entries.length);
   }
 
   async function writeLeased(type: CacheType<unknown, unknown>, entries: Array<Pending<unknown>>, encoded: string[], token: string): Promise<void> {
@@ -189,11 +162,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   }
 
   return {
-    async load(type, ids, loadFromDatabase) {
-      if (!isEnabled || ids.length === 0) return loadFromDatabase([...ids]);
-      if (undelivered.size > 0) {
-        // Redis may still hold entries this replica invalidated while it was unreachable.
-        stats.add(type.name, 'failOpens');
+    async load(type, ids, loadFromDatabase, dependencies) {
+      if (ids.length === 0) return [];
+      if (!isEnabled) {
+        dependencies?.untrack();
         return loadFromDatabase([...ids]);
       }
       const name = cacheTypeKey(type as CacheType<unknown, unknown>);
@@ -211,6 +183,8 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         else results[index] = decode(cached);
       });
       stats.add(type.name, 'l1Hits', ids.length - pending.length);
+      // An L1 value has no version: a response that used one cannot be guarded.
+      if (pending.length < ids.length) dependencies?.untrack();
 
       const token = uniqueToken();
       const deadline = Date.now() + leaseWaitMs;
@@ -219,8 +193,9 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));
         return rows;
       };
-      const hit = (entry: (typeof pending)[number], raw: string) => {
+      const hit = (entry: (typeof pending)[number], raw: string, versions: Versions) => {
         results[entry.index] = decode(raw);
+        dependencies?.add(name, entry.keyId, versions);
         if (useL1) l1!.set(type.name, entry.keyId, entry.field, raw, l1Generation);
         stats.add(type.name, 'hits');
       };
@@ -249,41 +224,49 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const waitForLeaseHolders = async (waiting: typeof pending): Promise<typeof pending> => {
         if (waiting.length === 0) return [];
         stats.add(type.name, 'leaseWaits', waiting.length);
-        const outcomes = await Promise.all(waiting.map((entry) => leaseWaiters.wait(name, entry.keyId, entry.field, deadline)));
+        const outcomes = await Promise.all(
+          waiting.map((entry) => leaseWaiters.wait(name, !!type.volatilePart, entry.keyId, entry.field, deadline)),
+        );
         const retry: typeof waiting = [];
         const timedOut: typeof waiting = [];
         outcomes.forEach((outcome, position) => {
           const entry = waiting[position]!;
-          if (outcome.kind === 'value') hit(entry, outcome.raw);
+          if (outcome.kind === 'value') hit(entry, outcome.raw, outcome.versions);
           else if (outcome.kind === 'retry' && Date.now() < deadline) retry.push(entry);
           else timedOut.push(entry);
         });
         if (timedOut.length > 0) {
           // The lease outlived our patience: read Postgres, and leave the cache to its holder.
           stats.add(type.name, 'leaseWaitTimeouts', timedOut.length);
+          dependencies?.untrack();
           await fillFromDatabase(timedOut);
         }
         return retry;
       };
 
       for (let attempt = 0; pending.length > 0; attempt += 1) {
-        let replies: unknown[];
+        let replies: Array<[unknown, Versions]>;
         try {
-          replies = await readOrLease(name, pending, token);
+          replies = await readOrLease(type as CacheType<never, unknown>, pending, token);
         } catch (error) {
           // Fail open: Redis is down or slow; Postgres answers and nothing is written back.
           stats.add(type.name, 'failOpens');
           onError(error);
+          dependencies?.untrack();
           await fillFromDatabase(pending);
           break;
         }
         const leased: typeof pending = [];
         const waiting: typeof pending = [];
         pending.forEach((entry, position) => {
-          const reply = replies[position];
-          if (typeof reply === 'string') hit(entry, reply);
-          else if (reply === LEASE_TAKEN) leased.push(entry);
-          else waiting.push(entry);
+          const [reply, versions] = replies[position]!;
+          if (typeof reply === 'string') hit(entry, reply, versions);
+          else if (reply === LEASE_TAKEN) {
+            // The versions when the lease was taken, before the load: any invalidation after it
+            // deletes them, so what the load brings is guarded by them.
+            dependencies?.add(name, entry.keyId, versions);
+            leased.push(entry);
+          } else waiting.push(entry);
         });
         if (attempt === 0) stats.add(type.name, 'misses', leased.length + waiting.length);
 
@@ -295,36 +278,8 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       return results as never;
     },
 
-    async invalidate(type, keyIds) {
-      if (keyIds.length === 0) return;
-      l1?.invalidate(type.name, keyIds);
-      stats.add(type.name, 'invalidations', keyIds.length);
-      try {
-        await sendInvalidation(type, keyIds);
-      } catch (error) {
-        onError(error);
-        const pending = undelivered.get(type) ?? new Set<string>();
-        for (const keyId of keyIds) pending.add(keyId);
-        undelivered.set(type, pending);
-        if (!retryTimer && !isClosed) {
-          retryTimer = setTimeout(() => void deliverUndelivered(), UNDELIVERED_RETRY_MS);
-          retryTimer.unref();
-        }
-      }
-    },
-
-    close() {
-      isClosed = true;
-      clearTimeout(retryTimer);
-      redis.off('ready', onReady);
-    },
-
-    pendingInvalidations: countUndelivered,
-    invalidationsDelivered: () =>
-      undelivered.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDelivered.push(resolve)),
-
     async readGeneration(type) {
-      if (!isEnabled || undelivered.size > 0) return null;
+      if (!isEnabled) return null;
       try {
         countRoundTrip();
         return await readGeneration(redis, keys.cacheGeneration(cacheTypeKey(type)));
@@ -334,23 +289,41 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       }
     },
 
-    async fill(type, entries, generation) {
-      if (generation === null || entries.length === 0) return;
+    async fill(type, entries, generation, dependencies) {
+      if (entries.length === 0) return;
+      if (generation === null) return dependencies?.untrack();
       const name = cacheTypeKey(type as CacheType<unknown, unknown>);
-      const args: Array<string | number> = [generation];
+      const args: Array<string | number> = [generation, uniqueToken(), volatileFlag(type as CacheType<never, unknown>)];
+      const keyIds: string[] = [];
       const valueKeys = entries.map(([id, value]) => {
         const { keyId, field } = type.locate(id);
         const encoded = type.encode(value);
         args.push(field, encoded, jitteredTtlMs(type.name, encoded));
+        keyIds.push(keyId);
         return keys.cacheValue(name, keyId);
       });
+      let reply: number | [number, ...string[]];
       try {
         countRoundTrip();
-        const written = (await redis.fillUnchanged(valueKeys.length + 1, keys.cacheGeneration(name), ...valueKeys, ...args)) as number;
-        if (written > 0) stats.add(type.name, 'writeBacks', written);
+        reply = (await redis.fillUnchanged(valueKeys.length + 1, keys.cacheGeneration(name), ...valueKeys, ...args)) as typeof reply;
       } catch (error) {
         onError(error);
+        return dependencies?.untrack();
       }
+      // -1: an entry of the type was invalidated since the generation was read; a row may be stale.
+      if (!Array.isArray(reply)) return dependencies?.untrack();
+      const [written, ...versions] = reply;
+      if (written > 0) stats.add(type.name, 'writeBacks', written);
+      keyIds.forEach((keyId, index) => dependencies?.add(name, keyId, { stable: versions[2 * index]!, volatile: versions[2 * index + 1]! }));
     },
+  };
+}
+
+/** The cache as one request's loaders see it: every key they read is recorded in `dependencies`. */
+export function recordingDependencies(cache: CacheStore, dependencies: ResponseDependencies): CacheStore {
+  return {
+    ...cache,
+    load: (type, ids, loadFromDatabase) => cache.load(type, ids, loadFromDatabase, dependencies),
+    fill: (type, entries, generation) => cache.fill(type, entries, generation, dependencies),
   };
 }

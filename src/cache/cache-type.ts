@@ -16,9 +16,28 @@ export interface CacheType<Id, Value> {
   locate(id: Id): EntryLocation;
   encode(value: Value): string;
   decode(raw: string): Value;
+  /**
+   * Columns that change on their own, often (a product's stock, with its updatedAt): a change to
+   * only them invalidates only this part (`staleEntries(type, ids, 'volatile')`), and a cached
+   * response that read none of them stays a hit. Entity types only.
+   */
+  readonly volatilePart?: VolatilePart;
+}
+
+export interface VolatilePart {
+  /** The GraphQL object type these rows are served as. */
+  graphqlType: string;
+  /** Its fields that read no volatile column; selecting any other field of it reads the volatile part. */
+  stableFields: readonly string[];
 }
 
 export const ENTITY_FIELD = '_';
+
+/** A cache key's versions as a script read them ('' for the volatile one of a type without a volatile part). */
+export interface Versions {
+  stable: string;
+  volatile: string;
+}
 
 /** The type's segment in Redis keys: its name and encoding version, e.g. "Product.v1". */
 export const cacheTypeKey = (type: Pick<CacheType<unknown, unknown>, 'name' | 'version'>) => `${type.name}.v${type.version}`;
@@ -45,11 +64,13 @@ export function rowCacheType<Row extends object>(
   version: number,
   columns: ReadonlyArray<keyof Row & string>,
   dateColumns: ReadonlyArray<keyof Row & string> = [],
+  volatilePart?: VolatilePart,
 ): CacheType<number, Row> {
   const codec = rowCodec(columns, dateColumns);
   return {
     name,
     version,
+    volatilePart,
     locate: (id) => ({ keyId: String(id), field: ENTITY_FIELD }),
     encode: (row) => JSON.stringify(codec.toValues(row)),
     decode: (raw) => codec.fromValues(JSON.parse(raw) as unknown[]),

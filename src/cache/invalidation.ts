@@ -1,44 +1,83 @@
-// The cache's one invalidation protocol (invalidateEntries-n.lua), as the outbox relay and
-// CacheStore.invalidate call it: which keys an invalidation touches, and the generation tokens.
+// The cache's one invalidation protocol. Every change names the cache keys it makes stale
+// (`staleEntries`, written into its outbox row); the outbox relay calls `invalidate` for them
+// before it publishes the event, so no subscriber and no returning mutation sees an event whose
+// stale entries survive. One script (invalidateEntries-n.lua) deletes each key's values, leases
+// and version (so no lease holder writes back an older value, and no cached response recorded
+// with that version is served again), and moves the type's generation (so a fill of rows read
+// before it is refused). L1s hear of it from the event's publish script (`l1Messages`).
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
+import type { CacheScripts } from '../redis/scripts';
+import { cacheTypeKey, ENTITY_FIELD, type CacheType } from './cache-type';
+import { invalidationMessage } from './l1';
 
-/** Some entries of one cache type that a change made stale. */
+/** Some keys of one cache type that a change made stale (stored as JSON in the outbox row). */
 export interface StaleEntries {
   /** The cache type's key ("Product.v1"). */
   type: string;
-  /** Its name ("Product"), as L1 messages carry it. */
+  /** Its name ("Product"), as L1 knows it. */
   name: string;
-  keyIds: readonly string[];
+  keyIds: string[];
+  /** 'volatile': the change touched only the type's volatile part (absent: the whole keys). */
+  part?: 'volatile';
 }
+
+/**
+ * The stale entries of `type`: entity ids, or list scopes; with 'volatile', a change to only the
+ * type's volatile columns (a product's stock).
+ */
+export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<string | number>, part?: 'volatile'): StaleEntries {
+  if (part && !type.volatilePart) throw new Error(`cache type ${type.name} has no volatile part`);
+  return { type: cacheTypeKey(type), name: type.name, keyIds: keyIds.map(String), ...(part && { part }) };
+}
+
+/** Keys (values and leases) per script call: bounds one call's run time on Redis. */
+const KEYS_PER_CALL = 1000;
+
+/**
+ * Invalidates `entries` (of any number of changes) on the cache's instance: one pipelined round
+ * trip. Rejects if any call failed; calling again is harmless.
+ */
+export async function invalidate(redis: Redis & CacheScripts, keys: RedisKeys, entries: readonly StaleEntries[]): Promise<void> {
+  // Key ids per type and part; a key stale as a whole need not also lose its volatile part.
+  const stale = new Map<string, { type: string; part: 'all' | 'volatile'; keyIds: Set<string> }>();
+  for (const entry of entries) {
+    const part = entry.part ?? 'all';
+    const group = stale.get(`${entry.type} ${part}`) ?? { type: entry.type, part, keyIds: new Set<string>() };
+    for (const keyId of entry.keyIds) group.keyIds.add(keyId);
+    stale.set(`${entry.type} ${part}`, group);
+  }
+  for (const group of stale.values()) {
+    if (group.part === 'volatile') for (const keyId of stale.get(`${group.type} all`)?.keyIds ?? []) group.keyIds.delete(keyId);
+  }
+  if (stale.size === 0) return;
+  const pipeline = redis.pipeline() as unknown as CacheScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+  for (const { type, part, keyIds } of stale.values()) {
+    const staleKeys = [...keyIds].flatMap((keyId) => [keys.cacheValue(type, keyId), keys.cacheLease(type, keyId)]);
+    for (let start = 0; start < staleKeys.length; start += KEYS_PER_CALL) {
+      const chunk = staleKeys.slice(start, start + KEYS_PER_CALL);
+      void pipeline.invalidateEntries(chunk.length + 1, keys.cacheGeneration(type), ...chunk, uniqueToken(), part, ENTITY_FIELD);
+    }
+  }
+  const failure = ((await pipeline.exec()) ?? []).find(([error]) => error)?.[0];
+  if (failure) throw failure;
+}
+
+/** What the publish script tells every replica's L1 about `entries`. */
+export const l1Messages = (entries: readonly StaleEntries[]): string[] => entries.map((entry) => invalidationMessage(entry.name, entry.keyIds));
 
 /** Tokens only need to be unique: a random per-process part and a counter, no crypto per call. */
 const tokenPrefix = randomBytes(9).toString('base64url');
 let tokenCount = 0;
 
-/** A value never used before: a lease's token, or a generation (what an invalidation, or a first reader, sets). */
+/** A value never used before: a lease's token, a key's version, a generation. */
 export const uniqueToken = (): string => `${tokenPrefix}.${(tokenCount += 1).toString(36)}`;
-
-/** Arguments of one invalidateEntries call for `entries`; `l1Messages` are published by the script too. */
-export function invalidationCall(
-  keys: RedisKeys,
-  entries: readonly StaleEntries[],
-  l1Messages: readonly string[] = [],
-): { numberOfKeys: number; keysAndArguments: string[] } {
-  const generationKeys = [...new Set(entries.map((entry) => keys.cacheGeneration(entry.type)))];
-  const staleKeys = entries.flatMap((entry) => entry.keyIds.flatMap((keyId) => [keys.cacheValue(entry.type, keyId), keys.cacheLease(entry.type, keyId)]));
-  const allKeys = [...generationKeys, ...staleKeys];
-  return {
-    numberOfKeys: allKeys.length,
-    keysAndArguments: [...allKeys, String(generationKeys.length), uniqueToken(), keys.cacheInvalidationChannel(), ...l1Messages],
-  };
-}
 
 /**
  * The generation in force for a type: a type never invalidated, or whose generation was evicted,
- * starts at a new token (unless another reader set one first). Never '0' or any value a stored
- * response or fill could have been guarded by.
+ * starts at a new token (unless another reader set one first). Never '0' or any value a fill
+ * could have been guarded by.
  */
 export async function readGeneration(redis: Redis, generationKey: string): Promise<string> {
   const token = uniqueToken();

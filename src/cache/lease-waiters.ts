@@ -6,10 +6,14 @@
 // A waiter only takes an answer from a poll sent after it started waiting: a value read before it
 // arrived might predate a write acknowledged in between.
 
-export type WaitOutcome = { kind: 'value'; raw: string } | { kind: 'retry' } | { kind: 'timeout' };
+import type { Versions } from './cache-type';
 
-/** Per entry: the value, 0 (a live lease) or 1 (no value and no live lease). */
-export type Peek = (typeKey: string, entries: Array<{ keyId: string; field: string }>) => Promise<unknown[]>;
+export type WaitOutcome = { kind: 'value'; raw: string; versions: Versions } | { kind: 'retry' } | { kind: 'timeout' };
+
+/** One entry as a poll found it: its value (with its key's versions), 0 (a live lease) or 1 (no value and no live lease). */
+export type PeekReply = { value: string; versions: Versions } | 0 | 1;
+
+export type Peek = (typeKey: string, hasVolatilePart: boolean, entries: Array<{ keyId: string; field: string }>) => Promise<PeekReply[]>;
 
 interface Waiter {
   deadline: number;
@@ -24,6 +28,7 @@ interface WaitedEntry {
 
 export class LeaseWaiters {
   private readonly byType = new Map<string, Map<string, WaitedEntry>>();
+  private readonly hasVolatilePart = new Map<string, boolean>();
   private readonly polling = new Set<string>();
 
   constructor(
@@ -32,8 +37,9 @@ export class LeaseWaiters {
     private readonly intervalMs = 5,
   ) {}
 
-  wait(typeKey: string, keyId: string, field: string, deadline: number): Promise<WaitOutcome> {
+  wait(typeKey: string, hasVolatilePart: boolean, keyId: string, field: string, deadline: number): Promise<WaitOutcome> {
     if (Date.now() >= deadline) return Promise.resolve({ kind: 'timeout' });
+    this.hasVolatilePart.set(typeKey, hasVolatilePart);
     return new Promise((resolve) => {
       let entries = this.byType.get(typeKey);
       if (!entries) this.byType.set(typeKey, (entries = new Map()));
@@ -56,9 +62,9 @@ export class LeaseWaiters {
     }
     // Only the waiters present now get this poll's answers; later arrivals wait for the next one.
     const batch = [...entries.values()].map((entry) => ({ entry, waiters: [...entry.waiters] }));
-    let replies: unknown[] | null;
+    let replies: PeekReply[] | null;
     try {
-      replies = await this.peek(typeKey, batch.map(({ entry }) => entry));
+      replies = await this.peek(typeKey, this.hasVolatilePart.get(typeKey) ?? false, batch.map(({ entry }) => entry));
     } catch {
       replies = null; // Redis trouble: send them back to the normal path, which fails open
     }
@@ -70,7 +76,7 @@ export class LeaseWaiters {
         entry.waiters.splice(entry.waiters.indexOf(waiter), 1);
       };
       for (const waiter of waiters) {
-        if (typeof reply === 'string') done({ kind: 'value', raw: reply }, waiter);
+        if (typeof reply === 'object') done({ kind: 'value', raw: reply.value, versions: reply.versions }, waiter);
         else if (reply === 1) done({ kind: 'retry' }, waiter);
         else if (now >= waiter.deadline) done({ kind: 'timeout' }, waiter);
       }

@@ -1,16 +1,15 @@
 // Whole responses of read-only queries, cached in Redis as the bytes sent, so a repeated query
-// skips GraphQL execution altogether: one MGET answers it. Correctness rests on the per-type
-// generation tokens every invalidation replaces (invalidateEntries-n.lua): a response is stored
-// with the generations, read at the start of its request, of every cache type its loaders
-// touched, and is served only while all of them are unchanged. A change to any entry of those
-// types makes it a miss, so no reader ever gets a response older than an acknowledged write;
-// writes therefore lower the hit rate, never the freshness. A generation that is missing (never
-// set, or evicted under memory pressure) matches no stored response: it gets a new token, never
-// one a response was stored with.
+// skips GraphQL execution altogether: one script call (readResponse-1.lua) answers it. Correctness
+// rests on the versions of cache keys (cache/dependencies.ts): a response is stored with the
+// version of every entity and list scope its loaders read, each read in the same step as the
+// value, and is served only while all of them are unchanged. Every acknowledged write has deleted
+// the versions of what it changed before it was acknowledged, so no reader ever gets a response
+// older than an acknowledged write, and a write makes exactly the responses that read what it
+// changed misses: another user's order, or a product the response did not read, leaves it a hit.
 //
-// Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), only
-// while this replica has no undelivered invalidations, and only for queries the HTTP layer deems
-// cacheable (root fields that read through the loaders); the key includes the viewer.
+// Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), and
+// only for queries whose root fields the modules declare cacheable (`cacheableField`); the key
+// includes the viewer unless every root field is public.
 //
 // Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
 // canonical request (http/cacheable-query.ts), a response over `maxResponseBytes` is not stored,
@@ -20,16 +19,27 @@ import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisKeys } from '../redis/keys';
-import type { CacheStore } from './cache-store';
-import { cacheTypeKey, type CacheType } from './cache-type';
-import { readGeneration } from './invalidation';
+import type { CacheScripts } from '../redis/scripts';
+import type { CacheType } from './cache-type';
+import { ResponseDependencies } from './dependencies';
+
+/** The field extension a module sets on a Query field whose answers may be cached whole. */
+export const RESPONSE_CACHE_EXTENSION = 'responseCache';
+
+/** How a root field's answers may be cached (the value of its RESPONSE_CACHE_EXTENSION). */
+export interface CacheableField {
+  /** 'public': the same for every viewer (shared); 'viewer': one per viewer. */
+  scope: 'public' | 'viewer';
+  /** Arguments that, when given, make the field read around the cache (never cached then). */
+  unlessArguments?: readonly string[];
+}
 
 export interface ResponseCacheOptions {
-  /** The cache's fail-fast connection. */
-  redis: Redis;
+  /** The cache's fail-fast connection, with the cache scripts. */
+  redis: Redis & CacheScripts;
   keys: RedisKeys;
-  /** The cache types responses may read; a response that read any other is not stored. */
-  types: ReadonlyArray<CacheType<never, unknown>>;
+  /** The loaders' cache types that have a volatile part (which documents read it is decided per document). */
+  volatileTypes?: ReadonlyArray<CacheType<never, unknown>>;
   ttlMs: number;
   /** A larger response (in bytes, as sent) is not stored. @default 262_144 */
   maxResponseBytes?: number;
@@ -37,25 +47,18 @@ export interface ResponseCacheOptions {
   budgetBytes?: number;
   /** Bytes of stored responses one client (a viewer, else an address) may hold at once. @default 4_194_304 */
   clientBudgetBytes?: number;
-  /** False while the cache cannot be trusted (undelivered invalidations). */
-  isUsable(): boolean;
   /** Counts a Redis round trip (the cache's /metrics counter). */
   countRoundTrip?(): void;
   onError?(error: unknown): void;
 }
 
-/** A miss: what the response, once computed, is stored against. */
+/** A miss: where the response, once computed, is stored, and what its loaders read (filled in during execution). */
 export interface ResponseMiss {
   key: string;
-  /** Generation of each cache type when the request started (types without one are absent). */
-  generations: Map<string, string>;
-  /** Cache types the request's loaders touched (filled in during execution). */
-  typesRead: Set<string>;
+  dependencies: ResponseDependencies;
 }
 
 export type ResponseLookup = { body: string } | ResponseMiss | null;
-
-const HEADER_END = '\n';
 /**
  * Redis's own bookkeeping per key (dict and expiry entries, object headers, allocator rounding),
  * counted against the budgets: about 220 bytes for a 500-byte response on Redis 7.
@@ -63,8 +66,6 @@ const HEADER_END = '\n';
 const ENTRY_OVERHEAD_BYTES = 256;
 
 export class ResponseCache {
-  /** The types' keys ("Product.v1"), whose generations are read with every lookup. */
-  private readonly typeKeys: string[];
   private readonly maxResponseBytes: number;
   private readonly totalBudget: RateLimiterRedis;
   private readonly clientBudget: RateLimiterRedis;
@@ -77,7 +78,6 @@ export class ResponseCache {
 
   constructor(private readonly options: ResponseCacheOptions) {
     const { redis, ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
-    this.typeKeys = options.types.map((type) => cacheTypeKey(type));
     this.maxResponseBytes = maxResponseBytes;
     // A response outlives the budget window it was stored in by at most one TTL, so the responses
     // of two windows coexist: each window may spend half of a budget.
@@ -94,68 +94,42 @@ export class ResponseCache {
     return this.options.keys.cachedResponse(digest);
   }
 
-  /** The stored body if it is still valid, else a miss to fill; null when the cache is not usable. */
-  async lookup(key: string): Promise<ResponseLookup> {
-    if (!this.options.isUsable()) return null;
-    // Built per lookup: the keys carry the database identity, which a reseed changes.
-    const generationKeys = this.typeKeys.map((type) => this.options.keys.cacheGeneration(type));
-    let values: Array<string | null>;
+  get volatileTypes(): ReadonlyArray<CacheType<never, unknown>> {
+    return this.options.volatileTypes ?? [];
+  }
+
+  /**
+   * The stored body if it is still current, else a miss to fill (recording the volatile parts of
+   * `readsVolatileOf` where the document reads them); null when Redis did not answer.
+   */
+  async lookup(key: string, readsVolatileOf?: ReadonlySet<string>): Promise<ResponseLookup> {
+    const { redis, keys } = this.options;
+    let body: unknown;
     this.options.countRoundTrip?.();
     try {
-      values = await this.options.redis.mget(key, ...generationKeys);
+      // The prefix carries the database identity, which a reseed changes: built per lookup.
+      body = await redis.readResponse(1, key, keys.cacheValuePrefix());
     } catch (error) {
       this.options.onError?.(error);
       return null;
     }
-    const generations = new Map<string, string>();
-    const starting: Array<Promise<void>> = [];
-    this.typeKeys.forEach((type, index) => {
-      const generation = values[index + 1];
-      if (generation) generations.set(type, generation);
-      else starting.push(this.startGeneration(generationKeys[index]!).then((started) => void (started && generations.set(type, started))));
-    });
-    await Promise.all(starting);
-    const stored = values[0];
-    if (stored) {
-      const headerEnd = stored.indexOf(HEADER_END);
-      if (headerEnd > 0 && isCurrent(stored.slice(0, headerEnd), generations)) {
-        this.hits += 1;
-        return { body: stored.slice(headerEnd + 1) };
-      }
+    if (typeof body === 'string') {
+      this.hits += 1;
+      return { body };
     }
     this.misses += 1;
-    return { key, generations, typesRead: new Set() };
+    return { key, dependencies: new ResponseDependencies(readsVolatileOf) };
   }
 
   /**
-   * A type without a generation (first use, or evicted) gets one; null when Redis did not answer
-   * (responses that read the type are then not stored). Only this rare path costs a second round trip.
-   */
-  private async startGeneration(generationKey: string): Promise<string | null> {
-    this.options.countRoundTrip?.();
-    try {
-      return await readGeneration(this.options.redis, generationKey);
-    } catch (error) {
-      this.options.onError?.(error);
-      return null;
-    }
-  }
-
-  /**
-   * Stores a computed body in the background, unless it read a type without a known generation
-   * (nothing would guard it), is too large, or `client` (who asked for it) or the deployment has
-   * spent its budget.
+   * Stores a computed body in the background, unless something it read has no version (nothing
+   * would guard it), it is too large, or `client` (who asked for it) or the deployment has spent
+   * its budget.
    */
   store(miss: ResponseMiss, body: string, client: string): void {
-    const header: string[] = [];
-    for (const type of miss.typesRead) {
-      const generation = miss.generations.get(type);
-      if (generation === undefined) return;
-      header.push(`${type}=${generation}`);
-    }
-    if (header.length === 0 || !this.options.isUsable()) return;
-    if (Buffer.byteLength(body) > this.maxResponseBytes) return;
-    const value = `${header.join(',')}${HEADER_END}${body}`;
+    const header = miss.dependencies.header();
+    if (header === null || Buffer.byteLength(body) > this.maxResponseBytes) return;
+    const value = `${header}\n${body}`;
     const bytes = Buffer.byteLength(miss.key) + Buffer.byteLength(value);
     const storing = this.storeWithinBudget(miss.key, value, bytes, client).finally(() => this.storing.delete(storing));
     this.storing.add(storing);
@@ -191,27 +165,4 @@ export class ResponseCache {
       this.options.onError?.(error);
     }
   }
-}
-
-function isCurrent(header: string, generations: Map<string, string>): boolean {
-  for (const entry of header.split(',')) {
-    const separator = entry.lastIndexOf('=');
-    if (generations.get(entry.slice(0, separator)) !== entry.slice(separator + 1)) return false;
-  }
-  return true;
-}
-
-/** The cache as one request's loaders see it, noting every cache type they read. */
-export function recordingTypesRead(cache: CacheStore, typesRead: Set<string>): CacheStore {
-  return {
-    ...cache,
-    load(type, ids, loadFromDatabase) {
-      typesRead.add(cacheTypeKey(type));
-      return cache.load(type, ids, loadFromDatabase);
-    },
-    readGeneration(type) {
-      typesRead.add(cacheTypeKey(type));
-      return cache.readGeneration(type);
-    },
-  };
 }

@@ -54,11 +54,3 @@ export interface DomainEvent<Type extends EventType = EventType> {
   data: EventDataByType[Type];
 }
 
-/** A cache entry an event makes stale: the relay deletes it in the same script as the XADD. */
-export interface CacheInvalidation {
-  /** Versioned cache type key, e.g. "Product.v1". */
-  type: string;
-  /** The type's name as L1 knows it, e.g. "Product". */
-  name: string;
-  keyIds: string[];
-}

@@ -2,11 +2,11 @@
 // events of one aggregate get increasing outbox ids in commit order.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { cacheTypeKey, type CacheType } from '../cache/cache-type';
+import type { StaleEntries } from '../cache/invalidation';
 import type { Db } from '../db/client';
 import { currentDatabaseIdentity } from '../db/identity';
 import { outbox } from '../db/schema';
-import { EVENT_STREAM, EVENT_VERSION, type CacheInvalidation, type DomainEvent, type EventDataByType, type EventType } from './event-types';
+import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 
 /** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits. */
 export const OUTBOX_NOTIFY_CHANNEL = 'streamgate_outbox';
@@ -15,13 +15,8 @@ export interface NewEvent<Type extends EventType> {
   type: Type;
   aggregate: DomainEvent['aggregate'];
   data: EventDataByType[Type];
-  /** Cache entries this change makes stale; the relay deletes them when it publishes. */
-  invalidates: CacheInvalidation[];
-}
-
-/** `invalidates` entry for some keys of a cache type. */
-export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<string | number>): CacheInvalidation {
-  return { type: cacheTypeKey(type), name: type.name, keyIds: keyIds.map(String) };
+  /** Cache entries this change makes stale (`staleEntries`); the relay invalidates them before it publishes. */
+  invalidates: StaleEntries[];
 }
 
 /** An appended row: its outbox id, and the identity of the database it went into. */

@@ -1,5 +1,5 @@
 // The outbox relay: publishes committed outbox rows, in id order, pipelined per batch: first the
-// cache invalidations of every row (invalidateEntries, on the cache's instance), then one
+// cache invalidations of every row (cache/invalidation.ts, on the cache's instance), then one
 // publishEvent script per row (stream, subscribers, L1, the waiting mutation; on the durable
 // instance). Invalidating first means no subscriber or returning mutation sees an event while a
 // cache entry it made stale survives; a crash in between only repeats an invalidation. Exactly one
@@ -13,12 +13,11 @@ import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-o
 import type { Database } from '../db/client';
 import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
 import type { Logger } from '../logger';
-import { invalidationCall } from '../cache/invalidation';
-import { invalidationMessage } from '../cache/l1';
+import { invalidate, l1Messages, type StaleEntries } from '../cache/invalidation';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
-import type { CacheInvalidation, DomainEvent } from './event-types';
+import type { DomainEvent } from './event-types';
 import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
@@ -162,7 +161,9 @@ export class OutboxRelay {
       await this.options.identity.check();
       throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this process was still using another one (checked again; retrying)`);
     }
-    await this.invalidate(rows);
+    // Publishing an event whose stale entries survive would break read-your-writes: a failure
+    // throws, and the batch is retried.
+    await invalidate(this.options.cache, this.options.keys, rows.flatMap((row) => row.invalidations as StaleEntries[]));
     const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const row of rows) {
       const { numberOfKeys, keysAndArguments } = this.publishArguments(row);
@@ -192,22 +193,6 @@ export class OutboxRelay {
     return rows.length;
   }
 
-  /** Deletes what the rows' events made stale, in one round trip to the cache's instance. */
-  private async invalidate(rows: readonly OutboxRow[]): Promise<void> {
-    const pipeline = this.options.cache.pipeline() as unknown as CacheScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
-    let calls = 0;
-    for (const row of rows) {
-      const invalidations = row.invalidations as CacheInvalidation[];
-      if (invalidations.length === 0) continue;
-      const { numberOfKeys, keysAndArguments } = invalidationCall(this.options.keys, invalidations);
-      void pipeline.invalidateEntries(numberOfKeys, ...keysAndArguments);
-      calls += 1;
-    }
-    if (calls === 0) return;
-    const failure = ((await pipeline.exec()) ?? []).find(([error]) => error)?.[0];
-    // Publishing an event whose stale entries survive would break read-your-writes: wait and retry.
-    if (failure) throw failure;
-  }
 
   /** A row whose marker existed: published before (a relay that died before marking it), or a marker of another history. */
   private noteSkipped(outboxId: number, streamId: string): void {
@@ -217,9 +202,8 @@ export class OutboxRelay {
 
   private publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
     const { keys } = this.options;
-    const invalidations = row.invalidations as CacheInvalidation[];
+    const messages = l1Messages(row.invalidations as StaleEntries[]);
     const event = row.payload as DomainEvent;
-    const l1Messages = invalidations.map((entry) => invalidationMessage(entry.name, entry.keyIds));
     const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
     const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), keys.lastPublishedOutboxId()];
     return {
@@ -232,8 +216,8 @@ export class OutboxRelay {
         keys.cacheInvalidationChannel(),
         keys.outboxPublishedChannel(),
         row.id,
-        l1Messages.length,
-        ...l1Messages,
+        messages.length,
+        ...messages,
         channels.length,
         ...channels,
         'eventId',

@@ -1,18 +1,18 @@
 // The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), graphql-ws on the
 // same path, health routes, and errors shaped as GraphQL responses even when they happen before
 // Apollo sees the request (malformed JSON, oversized or unsupported bodies). A repeated cacheable
-// query is answered from the response cache before Apollo runs (cache/response-cache.ts).
+// query is answered from the response cache before Apollo runs (response-cache-plugin.ts).
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import { ErrorCode } from '../errors';
-import { costSubject, type RequestInfo } from '../auth/viewer';
+import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
 import { createErrorFormatter, INTERNAL_ERROR_MESSAGE, isClientSafe, loggableError } from './format-error';
 import { createOperatorServer, registerHealthRoutes, registerMetricsRoute, type ReadinessCheck } from './health';
@@ -21,8 +21,9 @@ import { costGatePlugin, createCostGate } from './cost';
 import type { CostBudget } from './cost-budget';
 import { registerResponseSizeLimit } from './response-size';
 import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
-import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
-import { canonicalRequest } from './cacheable-query';
+import type { ResponseCache } from '../cache/response-cache';
+import { CacheableQueries } from './cacheable-query';
+import { responseCachePlugin, responseCacheState } from './response-cache-plugin';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -56,12 +57,6 @@ export interface GatewayServerOptions<Context extends BaseContext> {
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** What the response-cache lookup leaves on a request for Apollo's context and the onSend hook. */
-interface ResponseCacheState {
-  authentication?: Authentication;
-  responseMiss?: ResponseMiss;
-}
 
 /** Logs the errors that formatError masks, with the request id the client got in `x-request-id`. */
 function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, requestIdOf: (context: Context) => string): ApolloServerPlugin<Context> {
@@ -171,57 +166,30 @@ export async function createGatewayServer<Context extends BaseContext & { reques
 
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request) => {
-      const state = request as ResponseCacheState;
-      return options.createContext(state.authentication ?? (await options.authenticate(request.headers.authorization)), {
+      const cached = request[responseCacheState];
+      return options.createContext(cached?.authentication ?? (await options.authenticate(request.headers.authorization)), {
         requestId: request.id,
         clientAddress: request.ip,
-        typesRead: state.responseMiss?.typesRead,
+        dependencies: cached?.miss?.dependencies,
       });
     },
   });
 
-  const { responseCache } = options;
-  /** The cached body of a repeatable query, if valid; otherwise notes the miss for onSend. */
-  const cachedResponse = async (request: FastifyRequest): Promise<string | undefined> => {
-    const body = request.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
-    if (!responseCache || request.method !== 'POST' || typeof body?.query !== 'string') return undefined;
-    const canonical = canonicalRequest(options.schema, body.query, body.operationName, body.variables);
-    if (canonical === null) return undefined;
-    let authentication: Authentication;
-    try {
-      authentication = await options.authenticate(request.headers.authorization);
-    } catch {
-      return undefined; // Apollo's context answers the error (401, 503)
-    }
-    const state = request as ResponseCacheState;
-    state.authentication = authentication;
-    const { viewer } = authentication;
-    const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
-    const lookup = await responseCache.lookup(responseCache.keyOf(viewerScope, canonical.operation));
-    if (lookup && 'body' in lookup) return lookup.body;
-    state.responseMiss = lookup ?? undefined;
-    return undefined;
-  };
-  if (responseCache) {
-    fastify.addHook('onSend', async (request, reply, payload) => {
-      const { responseMiss: miss, authentication } = request as ResponseCacheState;
-      // Only complete, error-free answers are kept.
-      if (miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
-        // Who pays for the store from their budget: the viewer, else the address.
-        responseCache.store(miss, payload, costSubject(authentication?.viewer, request.ip));
-      }
-      return payload;
+  fastify.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url === GRAPHQL_PATH) options.metrics.countOperation();
+  });
+  if (options.responseCache) {
+    await fastify.register(responseCachePlugin, {
+      cache: options.responseCache,
+      queries: new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache.volatileTypes),
+      path: GRAPHQL_PATH,
+      authenticate: options.authenticate,
     });
   }
   fastify.route({
     url: GRAPHQL_PATH,
     method: ['GET', 'POST', 'OPTIONS'],
-    async handler(request, reply) {
-      options.metrics.countOperation();
-      const cached = await cachedResponse(request);
-      if (cached !== undefined) return reply.type('application/json; charset=utf-8').send(cached);
-      return apolloHandler.call(this, request as never, reply as never);
-    },
+    handler: apolloHandler,
   });
   const health = { checks: options.readinessChecks, details: options.readinessDetails, isAcceptingTraffic: () => isAcceptingTraffic };
   if (options.isOperatorDataPublic) registerMetricsRoute(fastify, options.metrics.registry);

@@ -7,7 +7,6 @@ import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
 export interface MetricsSources {
   cacheStats: CacheStats;
   sqlStatements(): number;
-  pendingInvalidations(): number;
   outboxBacklog(): Promise<number>;
   /** Outbox rows the relay found already published (their marker existed) and skipped, since start. */
   outboxRowsSkipped(): number;
@@ -41,14 +40,6 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set(sources.cacheStats.redisRoundTrips);
-    },
-  });
-  new Gauge({
-    name: 'streamgate_cache_pending_invalidations',
-    help: 'Invalidations waiting for Redis to come back',
-    registers: [registry],
-    collect() {
-      this.set(sources.pendingInvalidations());
     },
   });
   new Gauge({

@@ -19,11 +19,16 @@ export interface RedisKeys {
   session(tokenHash: string): string;
   /** Set of the session token hashes of one user, for logoutAll. */
   userSessions(userId: number): string;
-  /** Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list scope. */
+  /**
+   * Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list
+   * scope, and the key's version ("~v"). Always `cacheValuePrefix()` + "<type>:<keyId>".
+   */
   cacheValue(type: string, keyId: string): string;
+  /** What every cacheValue key starts with (readResponse-1.lua builds a response's dependency keys from it). */
+  cacheValuePrefix(): string;
   /** The leases of the fields of `cacheValue(type, keyId)`. */
   cacheLease(type: string, keyId: string): string;
-  /** Counts the invalidations of a cache type; a fill of rows read before a change is refused. */
+  /** Moves with every invalidation of a cache type; a fill of rows read before a change is refused. */
   cacheGeneration(type: string): string;
   /** Pub/sub channel telling every replica's L1 which cache keys were invalidated. */
   cacheInvalidationChannel(): string;
@@ -78,6 +83,7 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     session: (tokenHash) => `${derived()}:session:${tokenHash}`,
     userSessions: (userId) => `${derived()}:user-sessions:${userId}`,
     cacheValue: (type, keyId) => `${derived()}:c:${type}:${keyId}`,
+    cacheValuePrefix: () => `${derived()}:c:`,
     cacheLease: (type, keyId) => `${derived()}:l:${type}:${keyId}`,
     cacheGeneration: (type) => `${derived()}:g:${type}`,
     cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,

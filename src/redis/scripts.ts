@@ -1,14 +1,23 @@
 // Lua scripts live in scripts/*.lua, one per file, named verbNoun-<numberOfKeys> ("-n": any number,
 // given per call). Each is registered once per connection with ioredis defineCommand, which sends
-// EVALSHA and falls back to EVAL after a Redis restart emptied the script cache.
+// EVALSHA and falls back to EVAL after a Redis restart emptied the script cache. What several
+// scripts share (how a cache key's version is kept, how a lease is read) is written once, in
+// scripts/includes/, and pulled in BullMQ-style by a line `--- @include "includes/<name>"`.
 import fs from 'node:fs';
 import path from 'node:path';
 import type Redis from 'ioredis';
 
 const SCRIPTS_DIR = path.join(__dirname, 'scripts');
+const INCLUDE_LINE = /^--- @include "([\w/-]+)"$/gm;
 
-function readScript(name: string): string {
-  return fs.readFileSync(path.join(SCRIPTS_DIR, `${name}.lua`), 'utf8');
+/** A script's text with its includes inlined (each include once per script). */
+export function readScript(name: string, included = new Set<string>()): string {
+  const text = fs.readFileSync(path.join(SCRIPTS_DIR, `${name}.lua`), 'utf8');
+  return text.replace(INCLUDE_LINE, (_line, include: string) => {
+    if (included.has(include)) return '';
+    included.add(include);
+    return readScript(include, included).trimEnd();
+  });
 }
 
 /** Variadic commands: the caller passes the number of keys first, then keys, then arguments. */
@@ -21,6 +30,7 @@ export interface CacheScripts {
   fillUnchanged: VariadicCommand;
   peekEntries: VariadicCommand;
   releaseLeases: VariadicCommand;
+  readResponse: VariadicCommand;
 }
 
 const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
@@ -30,6 +40,7 @@ const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
   fillUnchanged: 'fillUnchanged-n',
   peekEntries: 'peekEntries-n',
   releaseLeases: 'releaseLeases-n',
+  readResponse: 'readResponse-1',
 };
 
 export interface EventScripts {

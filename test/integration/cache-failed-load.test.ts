@@ -7,14 +7,13 @@
 import type { RedisKeys } from '../../src/redis/keys';
 import Redis from 'ioredis';
 import { desc, eq, inArray } from 'drizzle-orm';
-import type { CacheType } from '../../src/cache/cache-type';
 import { orders, products } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import type { CacheCounterName, CacheStats } from '../../src/observability/cache-counters';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { encodeCursor } from '../../src/modules/common/pagination';
 import { createOrderLoaders, orderPageCacheType, type OrderPageKey } from '../../src/modules/orders/order.loader';
-import { deferred, entityKeys, readCachedValue } from '../support/cache-entries';
+import { deferred, entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
 import type { TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
@@ -117,7 +116,7 @@ describe('a load whose SQL throws', () => {
     });
     await firstLoading.promise;
     // A write elsewhere deletes the first reader's lease; a second reader misses and takes a new one.
-    await pair.a.app.cache.invalidate(productCacheType as CacheType<unknown, unknown>, [String(id)]);
+    await invalidateEntries(pair.a.app, productCacheType, [String(id)]);
     const secondLoad = pair.b.app.cache.load(productCacheType, [id], async (ids) => {
       secondLeased.resolve();
       await firstFailed.promise;

@@ -4,7 +4,7 @@
 import Redis from 'ioredis';
 import { products } from '../../src/db/schema';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
-import { ABSENT_MARKER, readCacheEntry } from '../support/cache-entries';
+import { ABSENT_MARKER, invalidateEntries, readCacheEntry } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner, type OperationResult } from '../support/operations';
 
@@ -92,7 +92,7 @@ it('shows a row created later under an absent id once that id is invalidated', a
   const stillCached = await execute<ProductData>(PRODUCT, { id: String(id) });
   expect(stillCached.data).toEqual({ product: null });
 
-  await gateway.app.cache.invalidate(productCacheType, [String(id)]);
+  await invalidateEntries(gateway.app, productCacheType, [String(id)]);
   const fresh = await execute<ProductData>(PRODUCT, { id: String(id) });
   expect(fresh.errors).toBeUndefined();
   expect(fresh.data).toEqual({ product: { id: String(id), name: 'Late arrival', priceCents: 4200 } });

@@ -11,7 +11,7 @@ import { products, type ProductRow } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { orderedByKeys } from '../../src/modules/common/batch';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
-import { deferred, entityKeys, readCachedValue } from '../support/cache-entries';
+import { deferred, entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
 
@@ -86,7 +86,7 @@ const naiveReadThrough: ReadThrough = async (id, loadFromDatabase) => {
  * finished. Resolves to what the reader loaded.
  */
 async function readAcrossWrite(readThrough: ReadThrough, id: number, write: () => Promise<void>): Promise<ProductRow | null> {
-  await gateway.app.cache.invalidate(productCacheType, [String(id)]);
+  await invalidateEntries(gateway.app, productCacheType, [String(id)]);
   expect(await cachedProduct(id)).toBeUndefined();
 
   const readDone = deferred();
@@ -148,14 +148,14 @@ describe('entity reads (leases)', () => {
     // ...and every later reader is served the stale row until the entry expires.
     expect(await queryProductName(PRODUCT_ID)).toBe(v1.name);
 
-    await gateway.app.cache.invalidate(productCacheType, [String(PRODUCT_ID)]);
+    await invalidateEntries(gateway.app, productCacheType, [String(PRODUCT_ID)]);
     expect(await queryProductName(PRODUCT_ID)).toBe('Naive v2');
   });
 });
 
 describe('list-page fills (generation)', () => {
   it('refuses to fill rows read before a write that invalidated the type, and fills rows read after it', async () => {
-    await gateway.app.cache.invalidate(productCacheType, [String(PRODUCT_ID)]);
+    await invalidateEntries(gateway.app, productCacheType, [String(PRODUCT_ID)]);
 
     const generationBeforeRead = await gateway.app.cache.readGeneration(productCacheType);
     expect(generationBeforeRead).not.toBeNull();
@@ -174,14 +174,14 @@ describe('list-page fills (generation)', () => {
   });
 
   it('would have cached the stale row had the fill ignored the generation (the control)', async () => {
-    await gateway.app.cache.invalidate(productCacheType, [String(PRODUCT_ID)]);
+    await invalidateEntries(gateway.app, productCacheType, [String(PRODUCT_ID)]);
     const v1 = await productRowInDatabase(PRODUCT_ID);
     await updateProductName(PRODUCT_ID, 'Filled v3');
     // The generation read after the write lets the same stale row in: the generation is the only guard.
     await gateway.app.cache.fill(productCacheType, [[PRODUCT_ID, v1]], await gateway.app.cache.readGeneration(productCacheType));
     expect(await cachedProduct(PRODUCT_ID)).toEqual(v1);
 
-    await gateway.app.cache.invalidate(productCacheType, [String(PRODUCT_ID)]);
+    await invalidateEntries(gateway.app, productCacheType, [String(PRODUCT_ID)]);
     expect(await queryProductName(PRODUCT_ID)).toBe('Filled v3');
   });
 });

@@ -1,12 +1,16 @@
 // Whole responses cached in Redis (src/cache/response-cache.ts), across two replicas: a repeated
 // query is answered without executing, per viewer, never for a revoked session, never for
 // documents that read around the loaders or that failed; and never older than an acknowledged
-// write, which the generation guard ensures even when an invalidation lands while a response is
-// being computed (pinned down deterministically, and in a race).
+// write, which the versions of the entities and list scopes a response read ensure even when an
+// invalidation lands while it is being computed (pinned down deterministically, and in a race),
+// while writes to anything else leave it a hit.
 import Redis from 'ioredis';
+import { recordingDependencies } from '../../src/cache/cache-store';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
+import { createLoaders } from '../../src/modules/context';
+import { entityKeys, invalidateEntries } from '../support/cache-entries';
 import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
+import { line, mutate, PLACE_ORDER, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 
 const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
@@ -110,41 +114,81 @@ it('stores nothing for documents that read around the loaders, for mutations, or
   expect((await post(pair.b, '{ product(id: "x") { id } }')).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 });
 
-it('refuses a response computed across an invalidation (the generation guard)', async () => {
-  const cache = pair.b.app.responseCache!;
-  const key = cache.keyOf('anonymous', `${PRICE}\n{"id":"2"}`);
-  const miss = await cache.lookup(key);
-  if (!miss || 'body' in miss) throw new Error('expected a miss');
-  miss.typesRead.add('Product.v1');
-  // An update is committed and invalidated after the request read its generations, while the
-  // (old) response is still being computed; it is stored only afterwards.
-  await pair.b.app.cache.invalidate(productCacheType, ['2']);
-  cache.store(miss, '{"data":{"product":{"id":"2","priceCents":-1}}}', 'test');
-  await cache.settled();
-  await expect(cache.lookup(key)).resolves.not.toHaveProperty('body');
-  expect((await post(pair.b, PRICE, { id: '2' })).body.data).not.toEqual({ product: { id: '2', priceCents: -1 } });
-});
+describe('entity-level dependencies', () => {
+  /**
+   * Computes a response to `key` the way a request does (its loaders record what they read) from
+   * product `id`, runs `between` after the read and before the store, then stores it.
+   */
+  async function storeAcross(key: string, id: number, between: () => Promise<void>) {
+    const { app } = pair.b;
+    const miss = await app.responseCache!.lookup(key);
+    if (!miss || 'body' in miss) throw new Error('expected a miss');
+    const loaders = createLoaders(app.database.db, recordingDependencies(app.cache, miss.dependencies));
+    const product = await loaders.productById.load(id);
+    await between();
+    app.responseCache!.store(miss, JSON.stringify({ data: { product: { id: String(id), priceCents: product!.priceCents } } }), 'test');
+    await app.responseCache!.settled();
+    return app.responseCache!.lookup(key);
+  }
+  const keyFor = (name: string) => pair.b.app.responseCache!.keyOf('anonymous', `${name}\n${Date.now()}`);
 
-it('never serves a response again after its generation was evicted (a counter counting up again would)', async () => {
-  const generationKeys = () => redis.keys(pair.a.app.keys.cacheGeneration('*'));
-  const evictGenerations = async () => {
-    const found = await generationKeys();
-    if (found.length) await redis.del(...found);
-  };
-  const query = '{ product(id: "3") { id name stock } }';
-  await evictGenerations();
-  await post(pair.b, query);
-  const hitsBefore = pair.b.app.responseCache!.hits;
-  const cached = await post(pair.b, query);
-  expect(cached.body.data).toEqual({ product: expect.objectContaining({ id: '3' }) });
-  // Not vacuous: the response really was stored and served, so the write below has one to revive.
-  expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 1);
+  it('refuses a response computed across an invalidation of an entity it read (the version guard)', async () => {
+    // Control: stored with nothing in between, it is served.
+    await expect(storeAcross(keyFor('control'), 2, async () => undefined)).resolves.toHaveProperty('body');
+    // A write to product 2 is invalidated after the request read it, while the (old) response is
+    // still being computed; it is stored only afterwards, and never served.
+    await expect(storeAcross(keyFor('across'), 2, () => invalidateEntries(pair.a.app, productCacheType, [2]))).resolves.not.toHaveProperty('body');
+    // A write to another product leaves it current.
+    await expect(storeAcross(keyFor('unrelated'), 2, () => invalidateEntries(pair.a.app, productCacheType, [5]))).resolves.toHaveProperty('body');
+  });
 
-  // A write invalidates product 3; then memory pressure evicts the generation it set.
-  const restocked = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: '3', quantity: 5 }, tokens.admin);
-  await evictGenerations();
-  const after = await post(pair.b, query);
-  expect(after.body.data).toEqual({ product: expect.objectContaining({ id: '3', stock: restocked.restockProduct.stock }) });
+  it("keeps other viewers' responses when one customer orders, and misses exactly those that read what changed", async () => {
+    const { a, b } = pair;
+    const hits = () => b.app.responseCache!.hits;
+    const otherProduct = '{ product(id: "7") { id name stock } }';
+    const price = '{ product(id: "8") { id name priceCents } }';
+    const stock = '{ product(id: "8") { id stock } }';
+    const cached: Array<[string, string | undefined]> = [[MY_ORDERS, tokens.alice], [MY_ORDERS, tokens.bob], [otherProduct, undefined], [price, undefined], [stock, undefined]];
+    for (const [query, token] of cached) await post(b, query, {}, token);
+    // Bob orders product 8 on A: his orders page and product 8's stock change; Alice's orders,
+    // product 7 and product 8's name and price do not.
+    await mutate(a, PLACE_ORDER, { input: { items: [line(8)] } }, tokens.bob);
+
+    const before = hits();
+    const statementsBefore = b.app.database.sqlStats.statements;
+    const kept = [cached[0]!, cached[2]!, cached[3]!];
+    const answers = [];
+    for (const [query, token] of kept) answers.push((await post(b, query, {}, token)).text);
+    expect(hits()).toBe(before + 3);
+    expect(b.app.database.sqlStats.statements).toBe(statementsBefore);
+    // ...and still right (the uncached gateway shares the database, so it is asked only now).
+    for (const [index, [query, token]] of kept.entries()) expect(answers[index]).toBe((await post(uncached, query, {}, token)).text);
+
+    for (const [query, token] of [cached[1]!, cached[4]!]) {
+      expect((await post(b, query, {}, token)).text).toBe((await post(uncached, query, {}, token)).text);
+    }
+    expect(hits()).toBe(before + 3);
+  });
+
+  it('never serves a response again once a key it read lost its version (evicted, expired), even with no write', async () => {
+    const query = '{ product(id: "3") { id name stock } }';
+    await post(pair.b, query);
+    const hitsBefore = pair.b.app.responseCache!.hits;
+    await post(pair.b, query);
+    // Not vacuous: the response really was stored and served.
+    expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 1);
+
+    // A write invalidates product 3; then memory pressure evicts the entry a later read filled.
+    const restocked = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: '3', quantity: 5 }, tokens.admin);
+    await redis.del(entityKeys(pair.a.app.keys, productCacheType, 3).value);
+    const after = await post(pair.b, query);
+    expect(after.body.data).toEqual({ product: expect.objectContaining({ id: '3', stock: restocked.restockProduct.stock }) });
+    await post(pair.b, query);
+    await redis.del(entityKeys(pair.a.app.keys, productCacheType, 3).value);
+    const misses = pair.b.app.responseCache!.misses;
+    await post(pair.b, query);
+    expect(pair.b.app.responseCache!.misses).toBe(misses + 1);
+  });
 });
 
 it('never answers older than an acknowledged write while writes on A race with cached reads on B', async () => {

@@ -1,7 +1,10 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
-// gateway's), and a deferred promise for tests that interleave a reader and a writer by hand.
+// gateway's), invalidates them as a write would, and a deferred promise for tests that interleave a
+// reader and a writer by hand.
 import type Redis from 'ioredis';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
+import { invalidate, staleEntries } from '../../src/cache/invalidation';
+import { defineCacheScripts } from '../../src/redis/scripts';
 import type { RedisKeys } from '../../src/redis/keys';
 
 /** What an absent row is cached as (see cache-store.ts). */
@@ -48,4 +51,17 @@ export async function readCachedValue<Id, Value>(
   const { raw } = await readCacheEntry(redis, keys, type, id);
   if (raw === null) return undefined;
   return raw === ABSENT_MARKER ? null : type.decode(raw);
+}
+
+/**
+ * Invalidates keys of `type` exactly as the outbox relay does for an event that names them
+ * (src/cache/invalidation.ts), on the gateway's own cache connection: a write's invalidation
+ * without the write.
+ */
+export async function invalidateEntries(
+  app: { redisConnections: { cache: Redis }; keys: RedisKeys },
+  type: CacheType<never, unknown>,
+  keyIds: Array<string | number>,
+): Promise<void> {
+  await invalidate(defineCacheScripts(app.redisConnections.cache), app.keys, [staleEntries(type, keyIds)]);
 }

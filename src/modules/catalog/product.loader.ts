@@ -7,11 +7,16 @@ import { createEntityLoader, idOrderedPageCacheType, pageKeyOf } from '../common
 import { createPageLoader } from '../common/page-loader';
 import type { PageRequest } from '../common/pagination';
 
+/**
+ * Products, with their stock (and updatedAt, version) as the volatile part: every order changes a
+ * product's stock, and a cached response that read only names and prices stays valid then.
+ */
 export const productCacheType = rowCacheType<ProductRow>(
   'Product',
   1,
   ['id', 'sku', 'name', 'description', 'priceCents', 'stock', 'version', 'createdAt', 'updatedAt'],
   ['createdAt', 'updatedAt'],
+  { graphqlType: 'Product', stableFields: ['__typename', 'id', 'sku', 'name', 'description', 'priceCents'] },
 );
 
 /** The catalogue in id order (unfiltered): changes only when a product is created or removed. */

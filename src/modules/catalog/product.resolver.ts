@@ -5,6 +5,7 @@ import { parseId } from '../common/ids';
 import { pageComplexity } from '../common/complexity';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import { Product, ProductConnection, UpdateProductInput } from './product.type';
+import { Cacheable } from '../common/cacheable';
 
 @ArgsType()
 class ProductsArgs extends PageArgs {
@@ -14,11 +15,13 @@ class ProductsArgs extends PageArgs {
 
 @Resolver(() => Product)
 export class ProductResolver {
+  @Cacheable({ scope: 'public' })
   @Query(() => Product, { nullable: true })
   product(@Arg('id', () => ID) id: string, @Ctx() { loaders }: GatewayContext): Promise<ProductRow | null> {
     return loaders.productById.load(parseId(id));
   }
 
+  @Cacheable({ scope: 'public', unlessArguments: ['search'] })
   @Query(() => ProductConnection, { description: 'The catalogue, in id order.', complexity: pageComplexity })
   async products(@Args(() => ProductsArgs) { search, ...pageArgs }: ProductsArgs, @Ctx() { services, loaders }: GatewayContext) {
     const page = toPageRequest(pageArgs);

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
 import type { EventWriter } from '../../events/event-writer';
-import { staleEntries } from '../../events/outbox';
+import { staleEntries } from '../../cache/invalidation';
 import type { Db } from '../../db/client';
 import { products, type ProductRow } from '../../db/schema';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
@@ -91,7 +91,7 @@ export function createProductService({ db, events }: { db: Db; events: EventWrit
           type: 'ProductRestocked',
           aggregate: { type: 'Product', id: String(productId) },
           data: { productId, added: quantity, stock: updated.stock, version: updated.version },
-          invalidates: [staleEntries(productCacheType, [productId])],
+          invalidates: [staleEntries(productCacheType, [productId], 'volatile')],
         });
         return updated;
       });

@@ -10,6 +10,7 @@ import { Product } from '../catalog/product.type';
 import type { UserRecord } from '../users/user.loader';
 import { User } from '../users/user.type';
 import { Order, OrderConnection, OrderItem, OrderStatus, PlaceOrderInput } from './order.type';
+import { Cacheable } from '../common/cacheable';
 
 @ArgsType()
 class OrdersArgs extends PageArgs {
@@ -20,6 +21,7 @@ class OrdersArgs extends PageArgs {
 @Resolver(() => Order)
 export class OrderResolver {
   @Authorized()
+  @Cacheable({ scope: 'viewer' })
   @Query(() => Order, { nullable: true, description: 'One of your orders (any order for admins); null otherwise.' })
   async order(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<OrderRow | null> {
     const order = await loaders.orderById.load(parseId(id));
@@ -28,6 +30,7 @@ export class OrderResolver {
   }
 
   @Authorized()
+  @Cacheable({ scope: 'viewer' })
   @Query(() => OrderConnection, { description: 'Your orders, newest first (all orders for admins).', complexity: pageComplexity })
   async orders(@Args(() => OrdersArgs) { status, ...pageArgs }: OrdersArgs, @Ctx() { viewer, loaders }: GatewayContext) {
     const scope = isAdmin(viewer) ? 'all' : viewer!.id;

@@ -8,7 +8,7 @@ import { canSee, isAdmin, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
 import type { EventWriter } from '../../events/event-writer';
 import type { OrderLine } from '../../events/event-types';
-import { staleEntries } from '../../events/outbox';
+import { staleEntries } from '../../cache/invalidation';
 import { productCacheType } from '../catalog/product.loader';
 import { MAX_INTEGER_COLUMN } from '../common/ids';
 import { requireRange } from '../common/input';
@@ -35,12 +35,12 @@ const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
 
 const orderNotFound = (orderId: number) => new AppError(ErrorCode.NotFound, `Order ${orderId} was not found.`);
 
-/** The cache entries an order change makes stale. */
+/** The cache entries an order change makes stale (of its products, only the stock changed). */
 function orderInvalidations(order: Pick<OrderRow, 'id' | 'userId'>, productIds: number[] = []) {
   return [
     staleEntries(orderCacheType, [order.id]),
     staleEntries(orderPageCacheType, orderScopesOf(order.userId)),
-    ...(productIds.length ? [staleEntries(productCacheType, productIds)] : []),
+    ...(productIds.length ? [staleEntries(productCacheType, productIds, 'volatile')] : []),
   ];
 }
 

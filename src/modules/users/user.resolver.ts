@@ -7,15 +7,18 @@ import { pageComplexity } from '../common/complexity';
 import { PageArgs, toConnection, toPageRequest } from '../common/pagination';
 import type { UserRecord } from './user.loader';
 import { LoginPayload, UpdateProfileInput, UpdateUserInput, User, UserConnection } from './user.type';
+import { Cacheable } from '../common/cacheable';
 
 @Resolver(() => User)
 export class UserResolver {
+  @Cacheable({ scope: 'viewer' })
   @Query(() => User, { nullable: true, description: 'The logged-in user; null when the request has no session.' })
   me(@Ctx() { viewer, loaders }: GatewayContext): Promise<UserRecord | null> | null {
     return viewer ? loaders.userById.load(viewer.id) : null;
   }
 
   @Authorized()
+  @Cacheable({ scope: 'viewer' })
   @Query(() => User, { nullable: true, description: 'A user: yourself, or anyone for admins; null otherwise.' })
   async user(@Arg('id', () => ID) id: string, @Ctx() { viewer, loaders }: GatewayContext): Promise<UserRecord | null> {
     const userId = parseId(id);
@@ -23,6 +26,7 @@ export class UserResolver {
   }
 
   @Authorized('ADMIN')
+  @Cacheable({ scope: 'viewer' })
   @Query(() => UserConnection, { description: 'All users, oldest first (admins only).', complexity: pageComplexity })
   async users(@Args(() => PageArgs) args: PageArgs, @Ctx() { loaders }: GatewayContext) {
     return toConnection(await loaders.userPages.load(toPageRequest(args)));

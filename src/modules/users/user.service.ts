@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { EventWriter } from '../../events/event-writer';
-import { staleEntries } from '../../events/outbox';
+import { staleEntries } from '../../cache/invalidation';
 import type { Db } from '../../db/client';
 import { users, type UserRole } from '../../db/schema';
 import { getUnmatchableHash, verifyPassword } from '../../auth/password';

@@ -1,19 +1,25 @@
 -- fillUnchanged-n: caches rows that were read without leases (the rows of a list page, read by
 -- the page query), but only if no entry of their type was invalidated since the reader looked at
 -- the type's generation before its query: otherwise a row may predate a write, and nothing is
--- written. Existing values are left alone (they are at least as fresh).
+-- written. Existing values are left alone (they are at least as fresh). Returns each key's
+-- versions, which a response that used the rows is then stored with.
 -- KEYS: the type's generation key, then value key 1, value key 2, ...
--- ARGV: the generation read before the query, then per entry: field, value, TTL in ms
--- Reply: the number of entries written, or -1 when the generation moved (or was evicted)
+-- ARGV: the generation read before the query, token for new versions (with "/<n>" appended for
+--       key n), '1' if the type has a volatile part else '0', then per entry: field, value, TTL ms
+-- Reply: { number of entries written, stable version 1, volatile version 1, stable version 2, ... },
+--        or -1 when the generation moved (or was evicted)
+--- @include "includes/entryVersions"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return -1
 end
-local written = 0
+local withVolatile = ARGV[3] == '1'
+local reply = { 0 }
 for i = 2, #KEYS do
-  local field, value, ttlMs = ARGV[3 * i - 4], ARGV[3 * i - 3], tonumber(ARGV[3 * i - 2])
+  local field, value, ttlMs = ARGV[3 * i - 2], ARGV[3 * i - 1], tonumber(ARGV[3 * i])
   if redis.call('HSETNX', KEYS[i], field, value) == 1 then
     redis.call('PEXPIRE', KEYS[i], ttlMs)
-    written = written + 1
+    reply[1] = reply[1] + 1
   end
+  reply[2 * i - 2], reply[2 * i - 1] = entryVersions(KEYS[i], ARGV[2] .. '/' .. i, ttlMs, withVolatile)
 end
-return written
+return reply

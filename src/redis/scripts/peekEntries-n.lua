@@ -1,20 +1,24 @@
 -- peekEntries-n: how waiting readers look at entries another reader holds the lease of, without
--- taking a lease themselves: the value once it is there, else whether a live lease still covers it.
+-- taking a lease themselves: the value (with its key's versions) once it is there, else whether a
+-- live lease still covers it.
 -- KEYS: value key 1, lease key 1, value key 2, lease key 2, ...
--- ARGV: field 1, field 2, ...
--- Reply: per entry, the value (a string), 0 (a live lease: keep waiting) or 1 (neither: the lease
---        was invalidated or expired, so read again and maybe take the lease)
-local time = redis.call('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- ARGV: token for new versions (with "/<n>" appended for key n), version TTL ms, '1' if the type
+--       has a volatile part else '0', field 1, field 2, ...
+-- Reply: per entry three elements: the value (a string), 0 (a live lease: keep waiting) or 1
+--        (neither: the lease was invalidated or expired, so read again and maybe take the lease);
+--        then the stable and the volatile version ('' and '' without a value)
+--- @include "includes/leases"
+--- @include "includes/entryVersions"
+local now = nowMs()
 local reply = {}
 for i = 1, #KEYS / 2 do
-  local value = redis.call('HGET', KEYS[2 * i - 1], ARGV[i])
+  local value = redis.call('HGET', KEYS[2 * i - 1], ARGV[i + 3])
   if value then
-    reply[i] = value
+    reply[3 * i - 2] = value
+    reply[3 * i - 1], reply[3 * i] = entryVersions(KEYS[2 * i - 1], ARGV[1] .. '/' .. i, tonumber(ARGV[2]), ARGV[3] == '1')
   else
-    local lease = redis.call('HGET', KEYS[2 * i], ARGV[i])
-    local leaseExpiresMs = lease and tonumber(string.match(lease, '@(%d+)$'))
-    reply[i] = (leaseExpiresMs and leaseExpiresMs > nowMs) and 0 or 1
+    reply[3 * i - 2] = isLeaseLive(redis.call('HGET', KEYS[2 * i], ARGV[i + 3]), now) and 0 or 1
+    reply[3 * i - 1], reply[3 * i] = '', ''
   end
 end
 return reply

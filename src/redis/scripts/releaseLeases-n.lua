@@ -5,12 +5,11 @@
 -- KEYS: lease key 1, lease key 2, ...
 -- ARGV: lease token, field 1, field 2, ...
 -- Reply: the number of leases released
-local prefix = ARGV[1] .. '@'
+--- @include "includes/leases"
 local released = 0
 for i = 1, #KEYS do
   local field = ARGV[i + 1]
-  local lease = redis.call('HGET', KEYS[i], field)
-  if lease and string.sub(lease, 1, #prefix) == prefix then
+  if isLeaseOf(redis.call('HGET', KEYS[i], field), ARGV[1]) then
     redis.call('HDEL', KEYS[i], field)
     released = released + 1
   end

@@ -1,0 +1,78 @@
+// The response cache in front of Apollo, as one Fastify plugin: a repeated cacheable query is
+// answered from its stored bytes before GraphQL runs (cache/response-cache.ts); a miss carries
+// what it needs to be stored (where, and the dependencies its loaders record) to the GraphQL
+// context and to the onSend hook that stores the answer. The session is checked on every request
+// before a lookup, so a revoked session never gets a cached private answer, and the check is done
+// once: the context reuses it.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { costSubject } from '../auth/viewer';
+import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
+import type { Authentication } from './auth-header';
+import type { CacheableQueries } from './cacheable-query';
+
+/** Where the plugin keeps its per-request state (no string property a client could name). */
+export const responseCacheState = Symbol('streamgate.responseCache');
+
+export interface ResponseCacheRequestState {
+  /** The session, checked before the lookup (the GraphQL context reuses it). */
+  authentication: Authentication;
+  /** Set on a miss: where to store the answer and what its loaders read. */
+  miss?: ResponseMiss;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [responseCacheState]: ResponseCacheRequestState | null;
+  }
+}
+
+export interface ResponseCachePluginOptions {
+  cache: ResponseCache;
+  queries: CacheableQueries;
+  /** The GraphQL route (POST requests to it are looked up). */
+  path: string;
+  authenticate(authorization: unknown): Promise<Authentication>;
+}
+
+interface GraphQLBody {
+  query?: unknown;
+  variables?: unknown;
+  operationName?: unknown;
+}
+
+export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
+  async (fastify, { cache, queries, path, authenticate }) => {
+    fastify.decorateRequest(responseCacheState, null);
+
+    fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.method !== 'POST' || request.routeOptions.url !== path) return;
+      const body = request.body as GraphQLBody | undefined;
+      if (typeof body?.query !== 'string') return;
+      const canonical = queries.canonicalRequest(body.query, body.operationName, body.variables);
+      if (canonical === null) return;
+      let authentication: Authentication;
+      try {
+        authentication = await authenticate(request.headers.authorization);
+      } catch {
+        return; // Apollo's context answers the error (401, 503)
+      }
+      const { viewer } = authentication;
+      const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+      const lookup = await cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf);
+      if (lookup && 'body' in lookup) return reply.type('application/json; charset=utf-8').send(lookup.body);
+      request[responseCacheState] = { authentication, miss: lookup ?? undefined };
+    });
+
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      const state = request[responseCacheState];
+      // Only complete, error-free answers are kept.
+      if (state?.miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
+        // Who pays for the store from their budget: the viewer, else the address.
+        cache.store(state.miss, payload, costSubject(state.authentication.viewer, request.ip));
+      }
+      return payload;
+    });
+  },
+  { name: 'streamgate-response-cache', fastify: '5.x' },
+);

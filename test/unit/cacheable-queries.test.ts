@@ -1,0 +1,90 @@
+// Which documents the response cache may answer, and what their answers depend on, decided from
+// the gateway's own schema (the modules' @Cacheable declarations) without Redis: unit tests of
+// http/cacheable-query.ts and cache/dependencies.ts.
+import { createHash } from 'node:crypto';
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { GraphQLSchema } from 'graphql';
+import { ResponseDependencies } from '../../src/cache/dependencies';
+import { CacheableQueries } from '../../src/http/cacheable-query';
+import { volatileCacheTypes } from '../../src/modules/context';
+import { buildGatewaySchema } from '../../src/modules/schema';
+
+let queries: CacheableQueries;
+beforeAll(async () => {
+  const schema: GraphQLSchema = await buildGatewaySchema(createPubSub());
+  queries = new CacheableQueries(schema, 5000, volatileCacheTypes);
+});
+
+const decide = (query: string, variables?: unknown) => queries.canonicalRequest(query, undefined, variables);
+
+describe('CacheableQueries', () => {
+  it('caches documents whose root fields the modules declared, public only when all of them are', () => {
+    expect(decide('{ product(id: "1") { name } products(first: 2) { edges { node { id } } } }')?.scope).toBe('public');
+    expect(decide('{ product(id: "1") { name } me { id } }')?.scope).toBe('viewer');
+    expect(decide('{ orders(first: 2) { edges { node { id } } } }')?.scope).toBe('viewer');
+  });
+
+  it('never caches undeclared root fields, declared ones with an excluded argument, mutations or subscriptions', () => {
+    for (const query of [
+      '{ notifications(first: 2) { edges { node { id } } } }',
+      '{ topProducts { units } }',
+      '{ products(first: 2, search: "a") { edges { node { id } } } }',
+      'query ($s: String) { products(first: 2, search: $s) { edges { node { id } } } }',
+      '{ __schema { types { name } } }',
+      '{ ...F } fragment F on Query { product(id: "1") { id } }',
+      'mutation { logout }',
+      'subscription { serverTime }',
+      '{ product(id: "1") { name } ',
+    ]) {
+      expect(decide(query)).toBeNull();
+    }
+  });
+
+  it('reads the volatile part of Product exactly when a document selects a field outside its stable ones, fragments included', () => {
+    const readsStock = (query: string) => decide(query)!.readsVolatileOf.has('Product.v1');
+    expect(readsStock('{ product(id: "1") { id name priceCents } }')).toBe(false);
+    expect(readsStock('{ orders(first: 2) { edges { node { items { product { name priceCents } } } } } }')).toBe(false);
+    expect(readsStock('{ product(id: "1") { id stock } }')).toBe(true);
+    expect(readsStock('{ product(id: "1") { updatedAt } }')).toBe(true);
+    expect(readsStock('{ product(id: "1") { ...P } } fragment P on Product { name ... on Product { stock } }')).toBe(true);
+    expect(readsStock('{ orders(first: 2) { edges { node { items { product { stock } } } } } }')).toBe(true);
+  });
+
+  it('keys equal requests alike: whitespace, comments, undeclared and differently typed variables do not matter', () => {
+    const a = decide('query ($id: ID!) { product(id: $id) { name } }', { id: 2 });
+    const b = decide('query ($id: ID!)   # a comment\n{ product(id: $id) { name } }', { id: '2', junk: { deep: [1, 2, 3] } });
+    expect(a?.operation).toBe(b?.operation);
+    expect(decide('query ($id: ID!) { product(id: $id) { name } }', { id: {} })).toBeNull();
+  });
+});
+
+describe('ResponseDependencies', () => {
+  const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+  it('records the stable version of a key, or the volatile one where the document reads it, as readResponse-1.lua checks them', () => {
+    const dependencies = new ResponseDependencies(new Set(['Product.v1']));
+    dependencies.add('Order.v1', '7', { stable: 'o7', volatile: '' });
+    dependencies.add('Product.v1', '3', { stable: 'p3', volatile: 'p3!' });
+    dependencies.add('Order.v1', '8', { stable: 'o8', volatile: '' });
+    dependencies.add('Order.v1', '7', { stable: 'o7', volatile: '' });
+    expect(dependencies.header()).toBe(`${sha1('o7,o8,p3!')} Order.v1:7,8;Product.v1:3!`);
+  });
+
+  it('refuses to be stored when a key was seen at two versions, read without one, or read nothing', () => {
+    const seenTwice = new ResponseDependencies();
+    seenTwice.add('Order.v1', '7', { stable: 'a', volatile: '' });
+    seenTwice.add('Order.v1', '7', { stable: 'b', volatile: '' });
+    expect(seenTwice.header()).toBeNull();
+
+    const untracked = new ResponseDependencies();
+    untracked.add('Order.v1', '7', { stable: 'a', volatile: '' });
+    untracked.untrack();
+    expect(untracked.header()).toBeNull();
+
+    const unsafeId = new ResponseDependencies();
+    unsafeId.add('Order.v1', '7,8', { stable: 'a', volatile: '' });
+    expect(unsafeId.header()).toBeNull();
+
+    expect(new ResponseDependencies().header()).toBeNull();
+  });
+});
