@@ -14,10 +14,9 @@
 // Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
 // canonical request (http/cacheable-query.ts), a response over `maxResponseBytes` is not stored,
 // and every store is paid for from a byte budget per client and one for the whole deployment,
-// counted in Redis so every replica shares them.
+// counted in Redis so every replica shares them (storeResponse-3.lua: one round trip per store).
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheType } from './cache-type';
@@ -67,8 +66,10 @@ const ENTRY_OVERHEAD_BYTES = 256;
 
 export class ResponseCache {
   private readonly maxResponseBytes: number;
-  private readonly totalBudget: RateLimiterRedis;
-  private readonly clientBudget: RateLimiterRedis;
+  /** A response outlives the budget window it was stored in by at most one TTL, so the responses of two windows coexist: each window may spend half of a budget. */
+  private readonly windowBudgetBytes: number;
+  private readonly clientWindowBudgetBytes: number;
+  private readonly windowMs: number;
   /** Stores on their way to Redis (see settled()). */
   private readonly storing = new Set<Promise<void>>();
   hits = 0;
@@ -77,15 +78,11 @@ export class ResponseCache {
   storedBytes = 0;
 
   constructor(private readonly options: ResponseCacheOptions) {
-    const { redis, ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
+    const { ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.maxResponseBytes = maxResponseBytes;
-    // A response outlives the budget window it was stored in by at most one TTL, so the responses
-    // of two windows coexist: each window may spend half of a budget.
-    const windowSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
-    const budget = (name: string, bytes: number) =>
-      new RateLimiterRedis({ storeClient: redis, keyPrefix: `${options.keys.responseCacheBudget()}:${name}`, points: Math.floor(bytes / 2), duration: windowSeconds });
-    this.totalBudget = budget('total', budgetBytes);
-    this.clientBudget = budget('client', clientBudgetBytes);
+    this.windowMs = Math.max(1000, ttlMs);
+    this.windowBudgetBytes = Math.floor(budgetBytes / 2);
+    this.clientWindowBudgetBytes = Math.floor(clientBudgetBytes / 2);
   }
 
   /** The Redis key of a response: the viewer's scope and the canonical request, hashed. */
@@ -141,26 +138,22 @@ export class ResponseCache {
   }
 
   private async storeWithinBudget(key: string, value: string, bytes: number, client: string): Promise<void> {
-    const { redis, ttlMs } = this.options;
-    const cost = bytes + ENTRY_OVERHEAD_BYTES;
-    // Over a budget, or Redis did not answer: not stored either way.
-    const refused = (rejection: unknown) => {
-      if (!(rejection instanceof RateLimiterRes)) this.options.onError?.(rejection);
-      return false;
-    };
-    // The client's budget first: a client over its own budget spends nothing of the total.
-    this.options.countRoundTrip?.();
-    if (!(await this.clientBudget.consume(client, cost).then(() => true, refused))) return;
-    this.options.countRoundTrip?.();
-    if (!(await this.totalBudget.consume('all', cost).then(() => true, refused))) {
-      // Nothing stored: the client gets back what it was charged (a consume counts even when it refuses).
-      await this.clientBudget.reward(client, cost).catch(refused);
-      return;
-    }
+    const { redis, keys, ttlMs } = this.options;
     this.options.countRoundTrip?.();
     try {
-      await redis.set(key, value, 'PX', ttlMs);
-      this.storedBytes += bytes;
+      const stored = await redis.storeResponse(
+        3,
+        keys.responseCacheBudget(client),
+        keys.responseCacheBudget(),
+        key,
+        bytes + ENTRY_OVERHEAD_BYTES,
+        this.clientWindowBudgetBytes,
+        this.windowBudgetBytes,
+        this.windowMs,
+        ttlMs,
+        value,
+      );
+      if (stored === 1) this.storedBytes += bytes;
     } catch (error) {
       this.options.onError?.(error);
     }

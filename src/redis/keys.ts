@@ -58,8 +58,8 @@ export interface RedisKeys {
   knownLoginAddress(email: string, clientAddress: string): string;
   /** Prefix of the per-viewer query cost budgets (rate-limiter-flexible appends its own key). */
   costBudget(): string;
-  /** Prefix of the byte budgets of stored whole responses, per client and overall (on the cache's instance). */
-  responseCacheBudget(): string;
+  /** Bytes of whole responses stored in the current window: by one client, or (no client) by everyone (on the cache's instance). */
+  responseCacheBudget(client?: string): string;
   /** A cached whole response (response-cache.ts), by a digest of the viewer and the operation. */
   cachedResponse(digest: string): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
@@ -101,7 +101,7 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     loginAccountFailures: () => `${prefix}:login-failures-account`,
     knownLoginAddress: (email, clientAddress) => `${prefix}:login-failures-known:${email}|${clientAddress}`,
     costBudget: () => `${prefix}:cost-budget`,
-    responseCacheBudget: () => `${prefix}:response-budget`,
+    responseCacheBudget: (client) => (client === undefined ? `${prefix}:response-budget:all` : `${prefix}:response-budget:client:${client}`),
     cachedResponse: (digest) => `${derived()}:r:${digest}`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
   };

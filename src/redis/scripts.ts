@@ -31,6 +31,7 @@ export interface CacheScripts {
   peekEntries: VariadicCommand;
   releaseLeases: VariadicCommand;
   readResponse: VariadicCommand;
+  storeResponse: VariadicCommand;
 }
 
 const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
@@ -41,6 +42,7 @@ const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
   peekEntries: 'peekEntries-n',
   releaseLeases: 'releaseLeases-n',
   readResponse: 'readResponse-1',
+  storeResponse: 'storeResponse-3',
 };
 
 export interface EventScripts {
