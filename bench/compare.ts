@@ -5,6 +5,8 @@
 // Peers (bench/peers/, their packages in bench/node_modules, installed here on first run):
 // ceiling (node:http, precomputed bytes), Mercurius + graphql-jit + mercurius-cache (Redis),
 // GraphQL Yoga + DataLoader + response cache (Redis), plain Apollo Server 5 + DataLoader.
+// After its read rows, each server but the ceiling (which cannot take a write) gets the mixed
+// rows (bench/mixed.ts): the same reads while other customers place orders.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,20 +14,24 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../test/support/redis-server';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, WARMUP_SECONDS, freePort, load, login, metric, metricOrNull, prepareDatabase, runBenchmark, writeReadmeSection, type MetricsSource } from './harness';
+import { MIXED_RATES, measureMixed, mixedMarkdown, openStocks, type MixedOptions, type MixedRow, type MixedTarget } from './mixed';
 
-const WARMUP_SECONDS = 3;
 const COLD_REQUESTS = 2000;
 const LOGGED_IN_USERS = 100;
+/** The customers who place orders in the mixed rows: users 9701-9720, none of them a reader (4 + 97 k, up to 9607). */
+const WRITERS = 20;
+const FIRST_WRITER = 9701;
 const PEER_PORT = 4100;
 const PRODUCT_QUERY = 'query ($id: ID!) { product(id: $id) { id name priceCents stock } }';
 const ORDERS_QUERY = '{ orders(first: 20) { edges { node { id items { product { name priceCents } } user { name } } } } }';
 const PEERS = ['ceiling', 'mercurius', 'yoga', 'apollo'] as const;
 type ServerName = (typeof PEERS)[number] | 'streamgate';
+/** BENCH_SERVERS (e.g. "streamgate,apollo") runs only those servers; the gateway still starts first for the logins. */
+const SERVERS = new Set((process.env.BENCH_SERVERS ?? ['streamgate', ...PEERS].join(',')).split(',').map((name) => name.trim()));
 
-interface Server {
+interface Server extends MixedTarget {
   name: ServerName;
-  url: string;
   /** SQL statements and Redis round trips (commands, for the peers) served so far. */
   costs(): Promise<{ sql: number; redis: number }>;
   stop(): Promise<void>;
@@ -76,17 +82,27 @@ async function startPeer(name: (typeof PEERS)[number], env: Record<string, strin
   };
 }
 
-function gatewayServer(gateway: GatewayProcess): Server {
+function gatewayServer(gateway: GatewayProcess, metricsPort: number): Server {
+  // In production the gateway serves /metrics on its METRICS_PORT only.
+  const metrics: MetricsSource = { url: gateway.url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
   return {
     name: 'streamgate',
     url: gateway.url,
     costs: async () => ({
-      sql: await metric(gateway, 'streamgate_sql_statements_total'),
-      redis: await metric(gateway, 'streamgate_cache_redis_round_trips_total'),
+      sql: await metric(metrics, 'streamgate_sql_statements_total'),
+      redis: await metric(metrics, 'streamgate_cache_redis_round_trips_total'),
     }),
+    responseCache: async () => {
+      const hits = await metricOrNull(metrics, 'streamgate_response_cache_hits_total');
+      const misses = await metricOrNull(metrics, 'streamgate_response_cache_misses_total');
+      return hits === null || misses === null ? null : { hits, misses };
+    },
     stop: async () => void (await gateway.stop()),
   };
 }
+
+/** The sessions (`sg:<database identity>:session:…`, src/redis/keys.ts) and the identity the gateway noted. */
+const KEPT_KEYS = /^sg:(?:database$|[^:]+:(?:session|user-sessions):)/;
 
 /** Empties every cache (ours and the peers'), keeping the sessions. */
 async function emptyCaches(redis: Redis): Promise<void> {
@@ -94,7 +110,7 @@ async function emptyCaches(redis: Redis): Promise<void> {
   do {
     const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
     cursor = next;
-    const doomed = keys.filter((key) => !key.startsWith('sg:session') && !key.startsWith('sg:user-sessions'));
+    const doomed = keys.filter((key) => !KEPT_KEYS.test(key));
     if (doomed.length) await redis.del(...doomed);
   } while (cursor !== '0');
 }
@@ -130,6 +146,12 @@ async function measureServer(server: Server, redis: Redis, tokens: string[]): Pr
   return rows;
 }
 
+/** Its read rows, then (but for the ceiling) its mixed rows, while the server is up. */
+async function measureAll(server: Server, redis: Redis, tokens: string[], mixedOptions: MixedOptions): Promise<{ rows: Row[]; mixed: MixedRow[] }> {
+  const rows = await measureServer(server, redis, tokens);
+  return { rows, mixed: server.name === 'ceiling' ? [] : await measureMixed(server, mixedOptions) };
+}
+
 function markdown(rows: Row[]): string {
   const lines = [
     '| query | server | req/s | p50 ms | p99 ms | × ceiling | × best peer | SQL/req | Redis/req | bad |',
@@ -137,11 +159,14 @@ function markdown(rows: Row[]): string {
   ];
   for (const query of [...new Set(rows.map((row) => row.query))].sort()) {
     const ofQuery = rows.filter((row) => row.query === query);
-    const ceiling = ofQuery.find((row) => row.server === 'ceiling')?.requestsPerSecond ?? NaN;
-    const bestPeer = Math.max(...ofQuery.filter((row) => row.server !== 'ceiling' && row.server !== 'streamgate').map((row) => row.requestsPerSecond));
+    const ceiling = ofQuery.find((row) => row.server === 'ceiling')?.requestsPerSecond;
+    const peers = ofQuery.filter((row) => row.server !== 'ceiling' && row.server !== 'streamgate');
+    const bestPeer = peers.length ? Math.max(...peers.map((row) => row.requestsPerSecond)) : undefined;
+    // '—' when BENCH_SERVERS left the reference out.
+    const ratio = (value: number, of: number | undefined) => (of ? (value / of).toFixed(2) : '—');
     for (const row of ofQuery.sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)) {
       lines.push(
-        `| ${query} | ${row.server} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${(row.requestsPerSecond / ceiling).toFixed(2)} | ${(row.requestsPerSecond / bestPeer).toFixed(2)} | ${row.sqlPerRequest} | ${row.redisPerRequest} | ${row.badResponses} |`,
+        `| ${query} | ${row.server} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${ratio(row.requestsPerSecond, ceiling)} | ${ratio(row.requestsPerSecond, bestPeer)} | ${row.sqlPerRequest} | ${row.redisPerRequest} | ${row.badResponses} |`,
       );
     }
   }
@@ -151,16 +176,26 @@ function markdown(rows: Row[]): string {
 async function main(): Promise<void> {
   installPeers();
   const databaseEnv = prepareDatabase();
+  // Before any server: on PGlite the bench reads the stock while it can still open the directory.
+  const stocks = await openStocks(databaseEnv);
   const redisServer = await startRedisServer();
   const redis = new Redis(redisServer.url);
   const answersFile = path.join(os.tmpdir(), `streamgate-ceiling-${process.pid}.json`);
   const rows: Row[] = [];
+  const mixed: MixedRow[] = [];
   try {
+    const metricsPort = await freePort();
     const gateway = await startGatewayProcess({
-      env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', ...GATEWAY_BENCH_ENV },
+      env: { ...databaseEnv, REDIS_URL: redisServer.url, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', METRICS_PORT: String(metricsPort), ...GATEWAY_BENCH_ENV },
       readyTimeoutMs: 120_000,
     });
     const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));
+    const writerTokens = await Promise.all(Array.from({ length: WRITERS }, (_, index) => login(gateway, `user${FIRST_WRITER + index}@example.com`)));
+    const mixedOptions: MixedOptions = { productQuery: PRODUCT_QUERY, ordersQuery: ORDERS_QUERY, readerTokens: tokens, writerTokens, stocks };
+    const record = (measured: { rows: Row[]; mixed: MixedRow[] }) => {
+      rows.push(...measured.rows);
+      mixed.push(...measured.mixed);
+    };
     // The ceiling's answers: the gateway's own responses to one request of each query.
     const answer = async (body: string) =>
       (await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[0]}` }, body })).text();
@@ -171,13 +206,16 @@ async function main(): Promise<void> {
         'orders(': await answer(JSON.stringify({ query: ORDERS_QUERY })),
       }),
     );
-    const ours = gatewayServer(gateway);
-    rows.push(...(await measureServer(ours, redis, tokens)));
-    await ours.stop();
-    for (const name of PEERS) {
+    const ours = gatewayServer(gateway, metricsPort);
+    try {
+      if (SERVERS.has('streamgate')) record(await measureAll(ours, redis, tokens, mixedOptions));
+    } finally {
+      await ours.stop();
+    }
+    for (const name of PEERS.filter((peerName) => SERVERS.has(peerName))) {
       const peer = await startPeer(name, { ...databaseEnv, REDIS_URL: redisServer.url, CEILING_ANSWERS: answersFile });
       try {
-        rows.push(...(await measureServer(peer, redis, tokens)));
+        record(await measureAll(peer, redis, tokens, mixedOptions));
       } finally {
         await peer.stop();
       }
@@ -185,17 +223,23 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
     await redisServer.stop();
+    await stocks.close();
     fs.rmSync(answersFile, { force: true });
   }
   const date = new Date().toISOString().slice(0, 10);
   const machine = `${process.platform} ${process.arch}, ${os.cpus().length} cores, Node ${process.version}, ${databaseEnv.DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`;
-  fs.writeFileSync(path.join(ROOT, `bench/results/${date}.json`), JSON.stringify({ date, machine, connections: CONNECTIONS, seconds: DURATION_SECONDS, rows }, null, 2));
+  fs.writeFileSync(path.join(ROOT, `bench/results/${date}.json`), JSON.stringify({ date, machine, connections: CONNECTIONS, seconds: DURATION_SECONDS, rows, mixed }, null, 2));
   const table = markdown(rows);
   writeReadmeSection(
     'compare',
     `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per warm row after ${WARMUP_SECONDS} s warm-up; cold = the first ${COLD_REQUESTS} requests after emptying every cache. Redis/req is round trips for streamgate, commands for the peers.\n\n${table}`,
   );
-  console.log(`\n${table}\n\nwritten to bench/README.md and bench/results/${date}.json`);
+  const mixedTable = mixedMarkdown(mixed);
+  writeReadmeSection(
+    'mixed',
+    `${date}, ${machine}; reads as above (50/50 anonymous (a) and (b) as one of ${LOGGED_IN_USERS} readers, ${CONNECTIONS} connections) while ${WRITERS} other customers place orders from the bench process at ${MIXED_RATES.join(', ')}/s (one unit of a random product with stock); ${WARMUP_SECONDS} s warm-up, then ${DURATION_SECONDS} s per row. A stale read shows more stock than the stock before the row minus the units of the orders acknowledged before it was sent; × read-only is against the same server at 0/s, × best fresh peer against the fastest peer with no stale read at that rate; response cache hits are streamgate's (/metrics).\n\n${mixedTable}`,
+  );
+  console.log(`\n${table}\n\n${mixedTable}\n\nwritten to bench/README.md and bench/results/${date}.json`);
 }
 
 runBenchmark(main);

@@ -1,6 +1,7 @@
 // Shared by the benchmarks: the seeded database (seeded once), the gateway's /metrics, autocannon
 // load with every response checked, and logins.
 import fs from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import autocannon, { type Result } from 'autocannon';
@@ -10,15 +11,24 @@ export const ROOT = path.join(__dirname, '..');
 export const SIZES = { users: 10_000, products: 2_000, orders: 100_000 };
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 export const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Warm-up before each measured run of `npm run bench`. */
+export const WARMUP_SECONDS = 3;
 /** How `npm start` runs the gateway (see package.json). */
 const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=64';
 
 /**
- * What every benchmarked gateway runs with: its Node options, and a cost budget (GRAPHQL_COST_BUDGET)
- * that is still checked on every executed operation (its Redis round trip is part of what is
- * measured) but is large enough that the load generator, one client, is never throttled.
+ * What every benchmarked gateway runs with: its Node options, and budgets that are still checked on
+ * every request (their Redis work is part of what is measured) but large enough that the load
+ * generator, one client at one address, is never throttled: the query cost budget
+ * (GRAPHQL_COST_BUDGET), and the bytes of whole responses one client may store per TTL
+ * (CACHE_RESPONSE_CLIENT_BUDGET_BYTES: every anonymous read of the bench comes from 127.0.0.1, where
+ * a real deployment's anonymous readers come from many addresses).
  */
-export const GATEWAY_BENCH_ENV = { NODE_OPTIONS: GATEWAY_NODE_OPTIONS, GRAPHQL_COST_BUDGET: '1000000000' } as const;
+export const GATEWAY_BENCH_ENV = {
+  NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+  GRAPHQL_COST_BUDGET: '1000000000',
+  CACHE_RESPONSE_CLIENT_BUDGET_BYTES: String(64 * 1024 * 1024),
+} as const;
 
 function seedIfNeeded(env: NodeJS.ProcessEnv, marker: string): void {
   if (fs.existsSync(marker)) return;
@@ -51,19 +61,45 @@ export function prepareDatabase(): Record<string, string> {
   return { DATABASE_URL: url.toString() };
 }
 
-export async function metric(gateway: GatewayProcess, name: string): Promise<number> {
-  const text = await (await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).text();
+/** A port nothing listens on now, for a gateway's METRICS_PORT. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Where a gateway serves /metrics: `metricsUrl` when it was started with a METRICS_PORT (in
+ * production that is the only place), else its API port (outside production).
+ */
+export type MetricsSource = Pick<GatewayProcess, 'url'> & { metricsUrl?: string };
+
+/** A counter of the gateway's /metrics, or null when the gateway has no such metric. */
+export async function metricOrNull(gateway: MetricsSource, name: string): Promise<number | null> {
+  const text = await (await fetch(gateway.metricsUrl ?? gateway.url.replace(/\/graphql$/, '/metrics'))).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
+  return line ? Number(line.split(' ')[1]) : null;
+}
+
+export async function metric(gateway: MetricsSource, name: string): Promise<number> {
+  return (await metricOrNull(gateway, name)) ?? 0;
+}
+
+/** The `data` of a good GraphQL response (no `errors`, every root field non-null), else null. */
+export function goodData(body: string | Buffer | undefined): Record<string, unknown> | null {
+  try {
+    const parsed = JSON.parse(String(body)) as { data?: Record<string, unknown> | null; errors?: unknown };
+    return !parsed.errors && !!parsed.data && Object.values(parsed.data).every((value) => value !== null) ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 export function isGoodBody(body: string | Buffer | undefined): boolean {
-  try {
-    const parsed = JSON.parse(String(body)) as { data?: Record<string, unknown> | null; errors?: unknown };
-    return !parsed.errors && !!parsed.data && Object.values(parsed.data).every((value) => value !== null);
-  } catch {
-    return false;
-  }
+  return goodData(body) !== null;
 }
 
 export function load(gateway: Pick<GatewayProcess, 'url'>, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) {

@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const server = new ApolloServer<DataLoaderContext>({ typeDefs, resolvers: dataLoaderResolvers(data) });
   await startStandaloneServer(server, {
     listen: { port: port(), host: '127.0.0.1' },
-    context: async ({ req }) => ({ viewerId: await viewerId(redis, req.headers.authorization), loaders: createLoaders(data) }),
+    context: async ({ req }) => ({ viewerId: await viewerId(redis, data, req.headers.authorization), loaders: createLoaders(data) }),
   });
   announceReady('apollo');
 }

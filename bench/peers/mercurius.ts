@@ -1,9 +1,10 @@
 // Peer: Mercurius with graphql-jit (`jit: 1`), its loaders (batched per request), and
-// mercurius-cache on Redis for the query fields (orders per viewer), as its docs recommend.
+// mercurius-cache on Redis for the query fields (orders per viewer), as its docs recommend:
+// with invalidation by references, which placeOrder invalidates (its products, the viewer's orders).
 import Fastify from 'fastify';
 import mercurius from 'mercurius';
 import mercuriusCache from 'mercurius-cache';
-import { announceReady, openData, openRedis, port, typeDefs, viewerId, type OrderItemRow, type OrderRow } from './common';
+import { announceReady, invalidatesOnWrite, openData, openRedis, port, typeDefs, viewerId, type OrderItemRow, type OrderRow, type PlaceOrderInput, type ProductRow } from './common';
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   await app.register(mercurius, {
     schema: typeDefs,
     jit: 1,
-    context: async (request) => ({ viewerId: await viewerId(redis, request.headers.authorization) }),
+    context: async (request) => ({ viewerId: await viewerId(redis, data, request.headers.authorization) }),
     resolvers: {
       Query: {
         product: async (_root: unknown, { id }: { id: string }) => (await data.productsByIds([Number(id)]))[0],
@@ -26,6 +27,12 @@ async function main(): Promise<void> {
           if (context.viewerId === null) throw new Error('log in');
           const orders = await data.ordersOfUser(context.viewerId, first);
           return { edges: orders.map((order) => ({ cursor: String(order.id), node: order })) };
+        },
+      },
+      Mutation: {
+        placeOrder: (_root: unknown, { input }: { input: PlaceOrderInput }, context: { viewerId: number | null }) => {
+          if (context.viewerId === null) throw new Error('log in');
+          return data.placeOrder(context.viewerId, input);
         },
       },
     },
@@ -39,15 +46,29 @@ async function main(): Promise<void> {
       },
     },
   });
+  type Context = { viewerId: number | null };
+  const invalidation = invalidatesOnWrite();
+  // Invalidation by references (mercurius-cache's README): each cached field names what it
+  // shows, and placeOrder invalidates the products it took stock from and the viewer's orders.
+  const productReferences = (_args: unknown, _key: string, result: ProductRow | null) => (result ? [`product:${result.id}`] : null);
+  const ordersReferences = ({ ctx }: { ctx: Context }) => [`orders:user:${ctx.viewerId}`];
+  const placeOrderInvalidates = (_self: unknown, { input }: { input: PlaceOrderInput }, context: Context) => [
+    `orders:user:${context.viewerId}`,
+    ...input.items.map((line) => `product:${Number(line.productId)}`),
+  ];
   await app.register(mercuriusCache, {
     ttl: 300,
-    storage: { type: 'redis', options: { client: redis, invalidation: false } },
+    storage: { type: 'redis', options: { client: redis, invalidation } },
     policy: {
       Query: {
-        product: true,
+        product: invalidation ? { references: productReferences } : true,
         // Per viewer: the key includes the session's user.
-        orders: { extendKey: (_source: unknown, _args: unknown, context: { viewerId: number | null }) => `user:${context.viewerId}` },
+        orders: {
+          extendKey: (_source: unknown, _args: unknown, context: Context) => `user:${context.viewerId}`,
+          ...(invalidation && { references: ordersReferences }),
+        },
       },
+      ...(invalidation && { Mutation: { placeOrder: { invalidate: placeOrderInvalidates } } }),
     },
   });
   await app.listen({ port: port(), host: '127.0.0.1' });
