@@ -13,8 +13,11 @@ export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 export const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** Warm-up before each measured run of `npm run bench`. */
 export const WARMUP_SECONDS = 3;
-/** How `npm start` runs the gateway (see package.json). */
-const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=64';
+/**
+ * How `npm start` runs the gateway (see package.json); BENCH_GATEWAY_NODE_OPTIONS adds to it, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/profiles` for a CPU profile of the gateway over the whole run.
+ */
+const GATEWAY_NODE_OPTIONS = `--max-semi-space-size=64 ${process.env.BENCH_GATEWAY_NODE_OPTIONS ?? ''}`.trim();
 
 /**
  * What every benchmarked gateway runs with: its Node options, and budgets that are still checked on

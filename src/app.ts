@@ -23,7 +23,7 @@ import { createGatewayServer, type GatewayServer } from './http/server';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
-import { createLoaders, createServices, volatileCacheTypes, type GatewayContext } from './modules/context';
+import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
@@ -281,7 +281,7 @@ export async function createApp({
       ? new ResponseCache({
           redis: defineCacheScripts(connections.cache),
           keys,
-          volatileTypes: volatileCacheTypes,
+          types: loaderCacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
           maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,

@@ -83,7 +83,7 @@ export const configSchema = z.object({
   CACHE_ENABLED: booleanFromEnv.default(true),
   /** Whole responses of repeated read-only queries, kept while every type they read is unchanged (off with an L1). */
   CACHE_RESPONSES: booleanFromEnv.default(true),
-  CACHE_RESPONSE_TTL_SECONDS: integer(1, 86_400).default(60),
+  CACHE_RESPONSE_TTL_SECONDS: integer(1, 86_400).default(300),
   /** Base TTL of cached rows and pages; each write gets ±10% jitter. */
   CACHE_TTL_SECONDS: integer(1, 7 * 24 * 3600).default(300),
   /** Per-type base TTLs, e.g. "Product=600,Order=120". */

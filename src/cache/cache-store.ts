@@ -106,15 +106,21 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       { stable: String(replies[3 * index + 1]), volatile: String(replies[3 * index + 2]) },
     ]);
 
+  /** How long a type's versions hash lives after its last new version (losing it only costs misses). */
+  const versionsTtlMs = options.ttlMs * 2;
+  /** Per entry: its field and key id (how the scripts find its value and its versions). */
+  const fieldsAndKeyIds = (entries: Array<{ field: string; keyId: string }>) => entries.flatMap((entry) => [entry.field, entry.keyId]);
+
   const leaseWaiters = new LeaseWaiters(async (type, hasVolatilePart, entries) => {
     countRoundTrip();
     const replies = (await redis.peekEntries(
-      entries.length * 2,
+      entries.length * 2 + 1,
       ...keysOf(type, entries),
+      keys.cacheVersions(type),
       uniqueToken(),
-      options.ttlMs,
+      versionsTtlMs,
       hasVolatilePart ? '1' : '0',
-      ...entries.map((entry) => entry.field),
+      ...fieldsAndKeyIds(entries),
     )) as unknown[];
     return byEntry(replies, entries.length).map(([reply, versions]): PeekReply => (typeof reply === 'string' ? { value: reply, versions } : (reply as 0 | 1)));
   });
@@ -122,14 +128,16 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   /** Per entry: the value, 1 (lease taken) or 0 (wait), and the key's versions (empty with 0). */
   async function readOrLease<Id>(type: CacheType<never, unknown>, entries: Array<Pending<Id>>, token: string): Promise<Array<[unknown, Versions]>> {
     countRoundTrip();
+    const name = cacheTypeKey(type);
     const replies = (await redis.readOrLease(
-      entries.length * 2,
-      ...keysOf(cacheTypeKey(type), entries as Array<Pending<unknown>>),
+      entries.length * 2 + 1,
+      ...keysOf(name, entries as Array<Pending<unknown>>),
+      keys.cacheVersions(name),
       token,
       leaseTtlMs,
-      options.ttlMs,
+      versionsTtlMs,
       volatileFlag(type),
-      ...entries.map((entry) => entry.field),
+      ...fieldsAndKeyIds(entries),
     )) as unknown[];
     return byEntry(replies, entries.length);
   }
@@ -194,8 +202,9 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         return rows;
       };
       const hit = (entry: (typeof pending)[number], raw: string, versions: Versions) => {
-        results[entry.index] = decode(raw);
-        dependencies?.add(name, entry.keyId, versions);
+        const value = decode(raw);
+        results[entry.index] = value;
+        dependencies?.add(name, entry.keyId, versions, value === null ? [] : type.coveredBy?.(value, entry.keyId));
         if (useL1) l1!.set(type.name, entry.keyId, entry.field, raw, l1Generation);
         stats.add(type.name, 'hits');
       };
@@ -293,19 +302,25 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       if (entries.length === 0) return;
       if (generation === null) return dependencies?.untrack();
       const name = cacheTypeKey(type as CacheType<unknown, unknown>);
-      const args: Array<string | number> = [generation, uniqueToken(), volatileFlag(type as CacheType<never, unknown>)];
+      const args: Array<string | number> = [generation, uniqueToken(), versionsTtlMs, volatileFlag(type as CacheType<never, unknown>)];
       const keyIds: string[] = [];
       const valueKeys = entries.map(([id, value]) => {
         const { keyId, field } = type.locate(id);
         const encoded = type.encode(value);
-        args.push(field, encoded, jitteredTtlMs(type.name, encoded));
+        args.push(field, encoded, jitteredTtlMs(type.name, encoded), keyId);
         keyIds.push(keyId);
         return keys.cacheValue(name, keyId);
       });
       let reply: number | [number, ...string[]];
       try {
         countRoundTrip();
-        reply = (await redis.fillUnchanged(valueKeys.length + 1, keys.cacheGeneration(name), ...valueKeys, ...args)) as typeof reply;
+        reply = (await redis.fillUnchanged(
+          valueKeys.length + 2,
+          keys.cacheGeneration(name),
+          keys.cacheVersions(name),
+          ...valueKeys,
+          ...args,
+        )) as typeof reply;
       } catch (error) {
         onError(error);
         return dependencies?.untrack();
@@ -314,7 +329,9 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       if (!Array.isArray(reply)) return dependencies?.untrack();
       const [written, ...versions] = reply;
       if (written > 0) stats.add(type.name, 'writeBacks', written);
-      keyIds.forEach((keyId, index) => dependencies?.add(name, keyId, { stable: versions[2 * index]!, volatile: versions[2 * index + 1]! }));
+      keyIds.forEach((keyId, index) =>
+        dependencies?.add(name, keyId, { stable: versions[2 * index]!, volatile: versions[2 * index + 1]! }, type.coveredBy?.(entries[index]![1], keyId)),
+      );
     },
   };
 }

@@ -22,6 +22,12 @@ export interface CacheType<Id, Value> {
    * response that read none of them stays a hit. Entity types only.
    */
   readonly volatilePart?: VolatilePart;
+  /**
+   * Keys (type key and key id) that every invalidation of this key also invalidates whole (an
+   * order's list scopes, whose pages it is on). A response that read one of them first need not
+   * record this key: its version there already guards it. Fewer dependencies, cheaper hits.
+   */
+  coveredBy?(value: Value, keyId: string): ReadonlyArray<readonly [type: string, keyId: string]>;
 }
 
 export interface VolatilePart {

@@ -32,8 +32,8 @@ export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<stri
   return { type: cacheTypeKey(type), name: type.name, keyIds: keyIds.map(String), ...(part && { part }) };
 }
 
-/** Keys (values and leases) per script call: bounds one call's run time on Redis. */
-const KEYS_PER_CALL = 1000;
+/** Cache keys per script call: bounds one call's run time on Redis. */
+const KEYS_PER_CALL = 500;
 
 /**
  * Invalidates `entries` (of any number of changes) on the cache's instance: one pipelined round
@@ -54,10 +54,21 @@ export async function invalidate(redis: Redis & CacheScripts, keys: RedisKeys, e
   if (stale.size === 0) return;
   const pipeline = redis.pipeline() as unknown as CacheScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
   for (const { type, part, keyIds } of stale.values()) {
-    const staleKeys = [...keyIds].flatMap((keyId) => [keys.cacheValue(type, keyId), keys.cacheLease(type, keyId)]);
-    for (let start = 0; start < staleKeys.length; start += KEYS_PER_CALL) {
-      const chunk = staleKeys.slice(start, start + KEYS_PER_CALL);
-      void pipeline.invalidateEntries(chunk.length + 1, keys.cacheGeneration(type), ...chunk, uniqueToken(), part, ENTITY_FIELD);
+    const all = [...keyIds];
+    for (let start = 0; start < all.length; start += KEYS_PER_CALL) {
+      const chunk = all.slice(start, start + KEYS_PER_CALL);
+      const staleKeys = chunk.flatMap((keyId) => [keys.cacheValue(type, keyId), keys.cacheLease(type, keyId)]);
+      void pipeline.invalidateEntries(
+        staleKeys.length + 3,
+        keys.cacheGeneration(type),
+        keys.cacheStableGeneration(type),
+        keys.cacheVersions(type),
+        ...staleKeys,
+        uniqueToken(),
+        part,
+        ENTITY_FIELD,
+        ...chunk,
+      );
     }
   }
   const failure = ((await pipeline.exec()) ?? []).find(([error]) => error)?.[0];

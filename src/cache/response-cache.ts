@@ -1,5 +1,5 @@
 // Whole responses of read-only queries, cached in Redis as the bytes sent, so a repeated query
-// skips GraphQL execution altogether: one script call (readResponse-1.lua) answers it. Correctness
+// skips GraphQL execution altogether: one script call (readResponse-n.lua) answers it. Correctness
 // rests on the versions of cache keys (cache/dependencies.ts): a response is stored with the
 // version of every entity and list scope its loaders read, each read in the same step as the
 // value, and is served only while all of them are unchanged. Every acknowledged write has deleted
@@ -19,8 +19,9 @@ import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
-import type { CacheType } from './cache-type';
+import { cacheTypeKey, type CacheType } from './cache-type';
 import { ResponseDependencies } from './dependencies';
+import { uniqueToken } from './invalidation';
 
 /** The field extension a module sets on a Query field whose answers may be cached whole. */
 export const RESPONSE_CACHE_EXTENSION = 'responseCache';
@@ -37,8 +38,8 @@ export interface ResponseCacheOptions {
   /** The cache's fail-fast connection, with the cache scripts. */
   redis: Redis & CacheScripts;
   keys: RedisKeys;
-  /** The loaders' cache types that have a volatile part (which documents read it is decided per document). */
-  volatileTypes?: ReadonlyArray<CacheType<never, unknown>>;
+  /** Every cache type the loaders read: a lookup reads their generations. */
+  types: ReadonlyArray<CacheType<never, unknown>>;
   ttlMs: number;
   /** A larger response (in bytes, as sent) is not stored. @default 262_144 */
   maxResponseBytes?: number;
@@ -57,7 +58,8 @@ export interface ResponseMiss {
   dependencies: ResponseDependencies;
 }
 
-export type ResponseLookup = { body: string } | ResponseMiss | null;
+/** A hit's body is the stored bytes, never decoded: they are sent as they are. */
+export type ResponseLookup = { body: Buffer } | ResponseMiss | null;
 /**
  * Redis's own bookkeeping per key (dict and expiry entries, object headers, allocator rounding),
  * counted against the budgets: about 220 bytes for a 500-byte response on Redis 7.
@@ -77,7 +79,11 @@ export class ResponseCache {
   /** Bytes (keys and values) this replica wrote to Redis. */
   storedBytes = 0;
 
+  /** The generations a lookup reads: of each type ("<type>"), and of the stable part of types with a volatile one ("<type>:stable"). */
+  private readonly slots: string[];
+
   constructor(private readonly options: ResponseCacheOptions) {
+    this.slots = options.types.flatMap((type) => (type.volatilePart ? [cacheTypeKey(type), `${cacheTypeKey(type)}:stable`] : [cacheTypeKey(type)]));
     const { ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.maxResponseBytes = maxResponseBytes;
     this.windowMs = Math.max(1000, ttlMs);
@@ -91,8 +97,9 @@ export class ResponseCache {
     return this.options.keys.cachedResponse(digest);
   }
 
+  /** The cache types with a volatile part (which documents read it is decided per document). */
   get volatileTypes(): ReadonlyArray<CacheType<never, unknown>> {
-    return this.options.volatileTypes ?? [];
+    return this.options.types.filter((type) => type.volatilePart);
   }
 
   /**
@@ -101,21 +108,24 @@ export class ResponseCache {
    */
   async lookup(key: string, readsVolatileOf?: ReadonlySet<string>): Promise<ResponseLookup> {
     const { redis, keys } = this.options;
-    let body: unknown;
+    let reply: unknown;
     this.options.countRoundTrip?.();
+    // Keys carry the database identity, which a reseed changes: built per lookup.
+    const generationKeys = this.slots.map((slot) => (slot.endsWith(':stable') ? keys.cacheStableGeneration(slot.slice(0, -7)) : keys.cacheGeneration(slot)));
     try {
-      // The prefix carries the database identity, which a reseed changes: built per lookup.
-      body = await redis.readResponse(1, key, keys.cacheValuePrefix());
+      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, keys.cacheVersionsPrefix(), uniqueToken());
     } catch (error) {
       this.options.onError?.(error);
       return null;
     }
-    if (typeof body === 'string') {
+    if (Buffer.isBuffer(reply)) {
       this.hits += 1;
-      return { body };
+      return { body: reply };
     }
     this.misses += 1;
-    return { key, dependencies: new ResponseDependencies(readsVolatileOf) };
+    const [, ...generations] = reply as [0, ...Buffer[]];
+    const atStart = new Map(this.slots.map((slot, index) => [slot, { index, generation: String(generations[index]) }]));
+    return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart) };
   }
 
   /**
@@ -126,7 +136,8 @@ export class ResponseCache {
   store(miss: ResponseMiss, body: string, client: string): void {
     const header = miss.dependencies.header();
     if (header === null || Buffer.byteLength(body) > this.maxResponseBytes) return;
-    const value = `${header}\n${body}`;
+    // The header's length first (readResponse-n.lua reads the header and the body apart).
+    const value = `${String(Buffer.byteLength(header)).padStart(8, '0')}${header}${body}`;
     const bytes = Buffer.byteLength(miss.key) + Buffer.byteLength(value);
     const storing = this.storeWithinBudget(miss.key, value, bytes, client).finally(() => this.storing.delete(storing));
     this.storing.add(storing);

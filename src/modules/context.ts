@@ -10,11 +10,11 @@ import type { SessionStore } from '../auth/session.store';
 import type { RequestInfo, Viewer } from '../auth/viewer';
 import type { RedisKeys } from '../redis/keys';
 import type { SubscriberSocket, SubscriptionFeeds } from '../subscriptions/subscription-feeds';
-import { createProductLoaders, productCacheType } from './catalog/product.loader';
+import { createProductLoaders, productCacheType, productPageCacheType } from './catalog/product.loader';
 import { createProductService } from './catalog/product.service';
-import { createOrderLoaders } from './orders/order.loader';
+import { createOrderLoaders, orderCacheType, orderItemsCacheType, orderPageCacheType } from './orders/order.loader';
 import { createOrderService } from './orders/order.service';
-import { createUserLoaders } from './users/user.loader';
+import { createUserLoaders, userCacheType, userPageCacheType } from './users/user.loader';
 import { createUserService } from './users/user.service';
 import { createNotificationService } from './notifications/notification.service';
 import { createTopProductsService } from './leaderboards/top-products.service';
@@ -68,8 +68,16 @@ export function createLoaders(db: Db, cache: CacheStore) {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-/** The loaders' cache types with a volatile part: whole responses that read none of it survive its changes. */
-export const volatileCacheTypes = [productCacheType];
+/** Every cache type the loaders read (whole responses record the generations of each). */
+export const loaderCacheTypes = [
+  userCacheType,
+  userPageCacheType,
+  productCacheType,
+  productPageCacheType,
+  orderCacheType,
+  orderItemsCacheType,
+  orderPageCacheType,
+] as const;
 
 
 export interface GatewayContext extends RequestInfo {

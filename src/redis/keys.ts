@@ -19,17 +19,18 @@ export interface RedisKeys {
   session(tokenHash: string): string;
   /** Set of the session token hashes of one user, for logoutAll. */
   userSessions(userId: number): string;
-  /**
-   * Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list
-   * scope, and the key's version ("~v"). Always `cacheValuePrefix()` + "<type>:<keyId>".
-   */
+  /** Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list scope. */
   cacheValue(type: string, keyId: string): string;
-  /** What every cacheValue key starts with (readResponse-1.lua builds a response's dependency keys from it). */
-  cacheValuePrefix(): string;
+  /** The versions of every key of a cache type, a hash by key id. Always `cacheVersionsPrefix()` + type. */
+  cacheVersions(type: string): string;
+  /** What every cacheVersions key starts with (readResponse-n.lua names a response's dependencies with it). */
+  cacheVersionsPrefix(): string;
   /** The leases of the fields of `cacheValue(type, keyId)`. */
   cacheLease(type: string, keyId: string): string;
   /** Moves with every invalidation of a cache type; a fill of rows read before a change is refused. */
   cacheGeneration(type: string): string;
+  /** Moves with every invalidation of a cache type's keys as a whole (not of only their volatile part). */
+  cacheStableGeneration(type: string): string;
   /** Pub/sub channel telling every replica's L1 which cache keys were invalidated. */
   cacheInvalidationChannel(): string;
   /** A domain stream (orders, catalog, users). */
@@ -83,9 +84,11 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     session: (tokenHash) => `${derived()}:session:${tokenHash}`,
     userSessions: (userId) => `${derived()}:user-sessions:${userId}`,
     cacheValue: (type, keyId) => `${derived()}:c:${type}:${keyId}`,
-    cacheValuePrefix: () => `${derived()}:c:`,
+    cacheVersions: (type) => `${derived()}:v:${type}`,
+    cacheVersionsPrefix: () => `${derived()}:v:`,
     cacheLease: (type, keyId) => `${derived()}:l:${type}:${keyId}`,
     cacheGeneration: (type) => `${derived()}:g:${type}`,
+    cacheStableGeneration: (type) => `${derived()}:g:${type}:stable`,
     cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
     stream: (name) => `${prefix}:stream:${name}`,
     deadLetterStream: (name) => `${prefix}:stream:${name}:dlq`,

@@ -31,17 +31,19 @@ export interface CacheScripts {
   peekEntries: VariadicCommand;
   releaseLeases: VariadicCommand;
   readResponse: VariadicCommand;
+  /** readResponse with the reply's strings as Buffers (ioredis adds a `…Buffer` variant of every command). */
+  readResponseBuffer: VariadicCommand;
   storeResponse: VariadicCommand;
 }
 
-const CACHE_SCRIPTS: Record<keyof CacheScripts, string> = {
+const CACHE_SCRIPTS: Record<Exclude<keyof CacheScripts, 'readResponseBuffer'>, string> = {
   readOrLease: 'readOrLease-n',
   writeLeased: 'writeLeased-n',
   invalidateEntries: 'invalidateEntries-n',
   fillUnchanged: 'fillUnchanged-n',
   peekEntries: 'peekEntries-n',
   releaseLeases: 'releaseLeases-n',
-  readResponse: 'readResponse-1',
+  readResponse: 'readResponse-n',
   storeResponse: 'storeResponse-3',
 };
 

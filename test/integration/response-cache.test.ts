@@ -8,9 +8,10 @@ import Redis from 'ioredis';
 import { recordingDependencies } from '../../src/cache/cache-store';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { createLoaders } from '../../src/modules/context';
-import { entityKeys, invalidateEntries } from '../support/cache-entries';
+import { cacheTypeKey } from '../../src/cache/cache-type';
+import { invalidateEntries } from '../support/cache-entries';
 import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { line, mutate, PLACE_ORDER, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
+import { line, mutate, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 
 const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
@@ -170,21 +171,39 @@ describe('entity-level dependencies', () => {
     expect(hits()).toBe(before + 3);
   });
 
-  it('never serves a response again once a key it read lost its version (evicted, expired), even with no write', async () => {
+  it("misses a customer's cached orders when one of them changes status, though the order itself is covered by the list", async () => {
+    const { a, b } = pair;
+    const token = await a.login('alice@streamgate.dev', 'alice-password');
+    const placed = await mutate<{ placeOrder: { id: string } }>(a, PLACE_ORDER, { input: { items: [line(2)] } }, token);
+    await post(b, MY_ORDERS, {}, token);
+    const before = await post(b, MY_ORDERS, {}, token);
+    expect(before.text).toContain(`"id":"${placed.placeOrder.id}","status":"PENDING"`);
+    await mutate(a, PAY_ORDER, { id: placed.placeOrder.id }, token);
+    const after = await post(b, MY_ORDERS, {}, token);
+    expect(after.text).toContain(`"id":"${placed.placeOrder.id}","status":"PAID"`);
+  });
+
+  it('never serves a response again once the versions and generations it was stored with are lost (evicted, expired), even with no write', async () => {
     const query = '{ product(id: "3") { id name stock } }';
+    // Memory pressure evicts every key that could vouch for the response: the type's versions and generations.
+    const evictVersions = () => {
+      const { keys } = pair.a.app;
+      const type = cacheTypeKey(productCacheType);
+      return redis.del(keys.cacheVersions(type), keys.cacheGeneration(type), keys.cacheStableGeneration(type));
+    };
     await post(pair.b, query);
     const hitsBefore = pair.b.app.responseCache!.hits;
     await post(pair.b, query);
     // Not vacuous: the response really was stored and served.
     expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 1);
 
-    // A write invalidates product 3; then memory pressure evicts the entry a later read filled.
+    // A write invalidates product 3; then memory pressure evicts the versions a later read set.
     const restocked = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: '3', quantity: 5 }, tokens.admin);
-    await redis.del(entityKeys(pair.a.app.keys, productCacheType, 3).value);
+    await evictVersions();
     const after = await post(pair.b, query);
     expect(after.body.data).toEqual({ product: expect.objectContaining({ id: '3', stock: restocked.restockProduct.stock }) });
     await post(pair.b, query);
-    await redis.del(entityKeys(pair.a.app.keys, productCacheType, 3).value);
+    await evictVersions();
     const misses = pair.b.app.responseCache!.misses;
     await post(pair.b, query);
     expect(pair.b.app.responseCache!.misses).toBe(misses + 1);

@@ -6,13 +6,13 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { ResponseDependencies } from '../../src/cache/dependencies';
 import { CacheableQueries } from '../../src/http/cacheable-query';
-import { volatileCacheTypes } from '../../src/modules/context';
+import { loaderCacheTypes } from '../../src/modules/context';
 import { buildGatewaySchema } from '../../src/modules/schema';
 
 let queries: CacheableQueries;
 beforeAll(async () => {
   const schema: GraphQLSchema = await buildGatewaySchema(createPubSub());
-  queries = new CacheableQueries(schema, 5000, volatileCacheTypes);
+  queries = new CacheableQueries(schema, 5000, loaderCacheTypes.filter((type) => type.volatilePart));
 });
 
 const decide = (query: string, variables?: unknown) => queries.canonicalRequest(query, undefined, variables);
@@ -61,13 +61,42 @@ describe('CacheableQueries', () => {
 describe('ResponseDependencies', () => {
   const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
-  it('records the stable version of a key, or the volatile one where the document reads it, as readResponse-1.lua checks them', () => {
-    const dependencies = new ResponseDependencies(new Set(['Product.v1']));
-    dependencies.add('Order.v1', '7', { stable: 'o7', volatile: '' });
-    dependencies.add('Product.v1', '3', { stable: 'p3', volatile: 'p3!' });
-    dependencies.add('Order.v1', '8', { stable: 'o8', volatile: '' });
-    dependencies.add('Order.v1', '7', { stable: 'o7', volatile: '' });
-    expect(dependencies.header()).toBe(`${sha1('o7,o8,p3!')} Order.v1:7,8;Product.v1:3!`);
+  it('records the stable version of a key, or the volatile one where the document reads it, per type with its generation, as readResponse-n.lua checks them', () => {
+    const generations = new Map([
+      ['Order.v1', { index: 0, generation: 'g-order' }],
+      ['Product.v1', { index: 1, generation: 'g-product' }],
+      ['Product.v1:stable', { index: 2, generation: 'g-product-stable' }],
+    ]);
+    const readsStock = new ResponseDependencies(new Set(['Product.v1']), generations);
+    readsStock.add('Order.v1', '7', { stable: 'o7', volatile: '' });
+    readsStock.add('Product.v1', '3', { stable: 'p3', volatile: 'p3!' });
+    readsStock.add('Order.v1', '8', { stable: 'o8', volatile: '' });
+    readsStock.add('Order.v1', '7', { stable: 'o7', volatile: '' });
+    expect(readsStock.header()).toBe(`0|g-order|${sha1('o7,o8')}|Order.v1|7,8;1|g-product|${sha1('p3!')}|Product.v1|3!`);
+
+    // Reading only names and prices, it is guarded by the generation of stable changes.
+    const readsNames = new ResponseDependencies(new Set(), generations);
+    readsNames.add('Product.v1', '3', { stable: 'p3', volatile: 'p3!' });
+    expect(readsNames.header()).toBe(`2|g-product-stable|${sha1('p3')}|Product.v1|3`);
+
+    // A type the lookup read no generation of is always checked version by version.
+    const unknownType = new ResponseDependencies();
+    unknownType.add('User.v1', '1', { stable: 'u1', volatile: '' });
+    expect(unknownType.header()).toBe(`-1||${sha1('u1')}|User.v1|1`);
+  });
+
+  it('leaves out a key covered by one read before it (every invalidation of it invalidates the cover), and only then', () => {
+    const scopeFirst = new ResponseDependencies();
+    scopeFirst.add('OrderPages.v1', 'user-2', { stable: 's', volatile: '' });
+    scopeFirst.add('Order.v1', '7', { stable: 'o7', volatile: '' }, [['OrderPages.v1', 'user-2']]);
+    scopeFirst.add('OrderItems.v1', '7', { stable: 'i7', volatile: '' }, [['Order.v1', '7']]);
+    expect(scopeFirst.header()).toBe(`-1||${sha1('s')}|OrderPages.v1|user-2`);
+
+    // Read before its cover, a key is recorded: an invalidation in between would escape the cover's version.
+    const orderFirst = new ResponseDependencies();
+    orderFirst.add('Order.v1', '7', { stable: 'o7', volatile: '' }, [['OrderPages.v1', 'user-2']]);
+    orderFirst.add('OrderPages.v1', 'user-2', { stable: 's', volatile: '' });
+    expect(orderFirst.header()).toBe(`-1||${sha1('o7')}|Order.v1|7;-1||${sha1('s')}|OrderPages.v1|user-2`);
   });
 
   it('refuses to be stored when a key was seen at two versions, read without one, or read nothing', () => {

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { CacheStore } from '../../cache/cache-store';
-import { ENTITY_FIELD, idPageCacheType, rowCacheType, rowCodec, type CacheType } from '../../cache/cache-type';
+import { cacheTypeKey, ENTITY_FIELD, idPageCacheType, rowCacheType, rowCodec, type CacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
 import { orderItems, orders, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema';
 import { groupedByKeys } from '../common/batch';
@@ -15,12 +15,15 @@ export interface OrderPageKey extends PageRequest {
   status: OrderStatus | null;
 }
 
-export const orderCacheType = rowCacheType<OrderRow>(
-  'Order',
-  1,
-  ['id', 'userId', 'status', 'totalCents', 'version', 'createdAt', 'updatedAt'],
-  ['createdAt', 'updatedAt'],
-);
+/** Scope keys: a change to an order of user U invalidates `orderScopesOf(U)`. */
+export const orderScopeKey = (scope: number | 'all') => (scope === 'all' ? 'all' : `user-${scope}`);
+export const orderScopesOf = (userId: number) => [orderScopeKey(userId), orderScopeKey('all')];
+
+export const orderCacheType: CacheType<number, OrderRow> = {
+  ...rowCacheType<OrderRow>('Order', 1, ['id', 'userId', 'status', 'totalCents', 'version', 'createdAt', 'updatedAt'], ['createdAt', 'updatedAt']),
+  // Every change to an order invalidates its user's scopes too (order.service.ts, orderInvalidations).
+  coveredBy: (order) => orderScopesOf(order.userId).map((scope) => [cacheTypeKey(orderPageCacheType), scope] as const),
+};
 
 const itemCodec = rowCodec<OrderItemRow>(['id', 'orderId', 'productId', 'quantity', 'unitPriceCents']);
 
@@ -31,11 +34,9 @@ export const orderItemsCacheType: CacheType<number, OrderItemRow[]> = {
   locate: (orderId) => ({ keyId: String(orderId), field: ENTITY_FIELD }),
   encode: (items) => JSON.stringify(items.map(itemCodec.toValues)),
   decode: (raw) => (JSON.parse(raw) as unknown[][]).map(itemCodec.fromValues),
+  // Invalidated only when the order is placed, together with the order itself.
+  coveredBy: (_items, orderId) => [[cacheTypeKey(orderCacheType), orderId]],
 };
-
-/** Scope keys: a change to an order of user U invalidates `orderScopesOf(U)`. */
-export const orderScopeKey = (scope: number | 'all') => (scope === 'all' ? 'all' : `user-${scope}`);
-export const orderScopesOf = (userId: number) => [orderScopeKey(userId), orderScopeKey('all')];
 
 export const orderPageCacheType = idPageCacheType<OrderPageKey>('OrderPages', 1, (key) => ({
   keyId: orderScopeKey(key.scope),
