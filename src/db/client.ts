@@ -44,7 +44,7 @@ export interface Database {
    */
   tryAdvisoryLock(key: number): Promise<HeldLock | null>;
   /** Calls `onNotify` for each NOTIFY on `channel` (from any replica) until the returned stop is called. */
-  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -149,7 +149,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
           listener = undefined;
           throw error;
         }));
-        const onNotification = (message: { channel: string }) => message.channel === channel && onNotify();
+        const onNotification = (message: { channel: string; payload?: string }) => message.channel === channel && onNotify(message.payload ?? '');
         client.on('notification', onNotification);
         listening.set(channel, (listening.get(channel) ?? 0) + 1);
         if (listening.get(channel) === 1) await client.query(`listen "${channel}"`);
@@ -201,7 +201,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
     tryAdvisoryLock: async () => ({ lost: new Promise<void>(() => undefined), release: async () => undefined }),
     listen: async (channel, onNotify) => {
-      const stop = await client.listen(channel, () => onNotify());
+      const stop = await client.listen(channel, (payload) => onNotify(payload));
       return () => stop();
     },
     close: async () => {

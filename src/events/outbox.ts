@@ -8,7 +8,7 @@ import { currentDatabaseIdentity } from '../db/identity';
 import { outbox } from '../db/schema';
 import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 
-/** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits. */
+/** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits; the payload is "<database identity> <outbox id>". */
 export const OUTBOX_NOTIFY_CHANNEL = 'streamgate_outbox';
 
 export interface NewEvent<Type extends EventType> {
@@ -47,6 +47,6 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       invalidations: event.invalidates,
     })
     .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
-  await tx.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '')`);
+  await tx.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${`${row!.database} ${row!.outboxId}`})`);
   return row!;
 }

@@ -24,6 +24,8 @@ import { subscriptionChannels } from './subscription-channels';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
 const RELAY_LOCK_KEY = 7_041_978;
+/** Published rows remembered so that their own NOTIFY does not wake the relay again. */
+const RECENTLY_PUBLISHED_LIMIT = 1000;
 
 export interface RelayOptions {
   database: Database;
@@ -59,12 +61,23 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private stopListening: (() => Promise<void>) | undefined;
   private lastPruneMs = 0;
+  /** Rows this relay published lately ("<database> <outbox id>", as NOTIFY names them): their NOTIFY, arriving after, wakes nothing. */
+  private readonly recentlyPublished = new Set<string>();
+  /** The unpublished rows query, built once (drizzle builds a query's SQL on every run otherwise). */
+  private readonly unpublishedRows;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 100;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.unpublishedRows = options.database.backgroundDb
+      .select({ ...getTableColumns(outbox), database: currentDatabaseIdentity })
+      .from(outbox)
+      .where(isNull(outbox.publishedAt))
+      .orderBy(asc(outbox.id))
+      .limit(this.batchSize)
+      .prepare('streamgate_relay_unpublished');
   }
 
   /** True while this replica holds the relay lock. */
@@ -74,7 +87,11 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.isRunning = true;
-    this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, () => this.wake());
+    this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => {
+      // The local commit that NOTIFYed usually woke this relay directly, and it published the row
+      // before the NOTIFY arrived: looking for rows again would find none.
+      if (!this.recentlyPublished.has(payload)) this.wake();
+    });
     this.loop = this.run();
   }
 
@@ -148,12 +165,7 @@ export class OutboxRelay {
   /** Publishes the oldest unpublished rows; returns how many. */
   private async publishBatch(): Promise<number> {
     const db = this.options.database.backgroundDb;
-    const rows = await db
-      .select({ ...getTableColumns(outbox), database: currentDatabaseIdentity })
-      .from(outbox)
-      .where(isNull(outbox.publishedAt))
-      .orderBy(asc(outbox.id))
-      .limit(this.batchSize);
+    const rows = await this.unpublishedRows.execute();
     if (rows.length === 0) return 0;
     // The rows' own database, read with them: a relay that has not yet noticed a reseed must not
     // publish the new rows against the old database's markers.
@@ -181,6 +193,11 @@ export class OutboxRelay {
       published.push({ id: row.id, streamId: String(streamId) });
     }
     if (published.length > 0) {
+      for (const row of published) this.recentlyPublished.add(`${rows[0]!.database} ${row.id}`);
+      for (const oldest of this.recentlyPublished) {
+        if (this.recentlyPublished.size <= RECENTLY_PUBLISHED_LIMIT) break;
+        this.recentlyPublished.delete(oldest);
+      }
       await db.execute(sql`
         update outbox set published_at = now(), stream_id = published.stream_id
         from (values ${sql.join(
