@@ -15,7 +15,9 @@ const REQUESTS_PER_REPLICA = 250;
 let pair: TwoGateways;
 
 beforeAll(async () => {
-  pair = await startTwoGateways({ seed: { users: 10, products: 20, orders: 20 } });
+  // Patient leases: on a busy machine the holder's load can take longer than the 1 s default wait,
+  // and readers that give up read the database (the bound below is about leases, not speed).
+  pair = await startTwoGateways({ seed: { users: 10, products: 20, orders: 20 }, env: { CACHE_LEASE_WAIT_MS: '10000', CACHE_LEASE_TTL_MS: '20000' } });
 });
 
 afterAll(() => pair?.stop());
