@@ -1,14 +1,16 @@
 // Writing events: inside the mutation's transaction, after it locked the aggregate's rows, so
 // events of one aggregate get increasing outbox ids in commit order.
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import type { StaleEntries } from '../cache/invalidation';
 import type { Db } from '../db/client';
 import { currentDatabaseIdentity } from '../db/identity';
 import { outbox } from '../db/schema';
 import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 
-/** NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits; the payload is "<database identity> <outbox id>". */
+/**
+ * NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits; the
+ * payload is "<database identity> <outbox id>". The outbox_notify trigger sends it (migration 0003).
+ */
 export const OUTBOX_NOTIFY_CHANNEL = 'streamgate_outbox';
 
 export interface NewEvent<Type extends EventType> {
@@ -47,6 +49,6 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       invalidations: event.invalidates,
     })
     .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
-  await tx.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${`${row!.database} ${row!.outboxId}`})`);
+  // The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
   return row!;
 }
