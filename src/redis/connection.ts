@@ -108,7 +108,10 @@ export async function connectRedisConnections(
       throw error;
     }
   };
-  const command = await open('command', { maxRetriesPerRequest: 1 });
+  // Auto-pipelining here too: every authenticated request checks its session on this connection,
+  // and concurrent requests' commands then share one socket write (one syscall each was a fifth
+  // of the gateway's time serving cached answers).
+  const command = await open('command', { maxRetriesPerRequest: 1, enableAutoPipelining: true });
   const subscriber = await open('subscriber', {});
   // Auto-pipelining: the cache batches of concurrent requests share round trips.
   const cache = await open('cache', {
