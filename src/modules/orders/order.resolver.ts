@@ -42,13 +42,20 @@ export class OrderResolver {
     description:
       'Places an order: stock is taken in the same transaction (CONFLICT when short). With an idempotencyKey, a retry returns the first order.',
   })
-  placeOrder(
+  async placeOrder(
     @Arg('input', () => PlaceOrderInput) input: PlaceOrderInput,
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
-    @Ctx() { viewer, services }: GatewayContext,
+    @Ctx() { viewer, services, loaders }: GatewayContext,
   ): Promise<OrderRow> {
     const lines = input.items.map((item) => ({ productId: parseId(item.productId, 'productId'), quantity: item.quantity }));
-    return services.orders.place(viewer!, lines, idempotencyKey);
+    const { order, written } = await services.orders.place(viewer!, lines, idempotencyKey);
+    // The answer shows the order as its own transaction wrote it: its items and products need no
+    // second read (this request's loaders only; nothing goes to the cache from here).
+    if (written) {
+      loaders.itemsByOrderId.prime(order.id, written.items);
+      for (const product of written.products) loaders.productById.prime(product.id, product);
+    }
+    return order;
   }
 
   @Authorized()

@@ -3,7 +3,7 @@
 // decrement is conditional, row by row, in product id order so concurrent orders cannot deadlock).
 import { and, asc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { idempotencyKeys, orderItems, orders, products, type OrderRow, type OrderStatus } from '../../db/schema';
+import { idempotencyKeys, orderItems, orders, products, type OrderItemRow, type OrderRow, type OrderStatus, type ProductRow } from '../../db/schema';
 import { canSee, isAdmin, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
 import type { EventWriter } from '../../events/event-writer';
@@ -23,6 +23,15 @@ const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 export interface OrderLineInput {
   productId: number;
   quantity: number;
+}
+
+/**
+ * A placed order, with the rows its transaction wrote (absent for an idempotent replay): its items
+ * and its products after the stock was taken, so the answer needs no second read of them.
+ */
+export interface PlacedOrder {
+  order: OrderRow;
+  written?: { items: OrderItemRow[]; products: ProductRow[] };
 }
 
 /** Allowed transitions: from → to. */
@@ -98,7 +107,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
      * Places an order for the viewer. With an idempotency key, a retry (even a concurrent one)
      * returns the first attempt's order instead of placing another.
      */
-    async place(viewer: Viewer, lines: OrderLineInput[], idempotencyKey?: string | null): Promise<OrderRow> {
+    async place(viewer: Viewer, lines: OrderLineInput[], idempotencyKey?: string | null): Promise<PlacedOrder> {
       const items = normaliseLines(lines);
       if (idempotencyKey != null && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
         throw badUserInput('`idempotencyKey` must be 1-200 letters, digits or _.:-', { argumentName: 'idempotencyKey' });
@@ -122,17 +131,18 @@ export function createOrderService({ events }: { events: EventWriter }) {
             // Like the first attempt, a replay returns only once the order's event is out, so the
             // caller reads it on any replica.
             if (outboxId) awaitPublished(outboxId);
-            return order;
+            return { order };
           }
         }
 
         const placed: OrderLine[] = [];
+        const stockTaken: ProductRow[] = [];
         for (const item of items) {
           const [product] = await tx
             .update(products)
             .set({ stock: sql`${products.stock} - ${item.quantity}`, version: sql`${products.version} + 1`, updatedAt: new Date() })
             .where(and(eq(products.id, item.productId), gte(products.stock, item.quantity)))
-            .returning({ id: products.id, priceCents: products.priceCents });
+            .returning();
           if (!product) {
             const [existing] = await tx.select({ stock: products.stock }).from(products).where(eq(products.id, item.productId));
             if (!existing) throw badUserInput(`Product ${item.productId} does not exist.`, { argumentName: 'items', productId: item.productId });
@@ -141,6 +151,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
             });
           }
           placed.push({ productId: item.productId, quantity: item.quantity, unitPriceCents: product.priceCents });
+          stockTaken.push(product);
         }
         const totalCents = placed.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
         // Checked before the INSERT (the transaction rolls the stock back): past the column the
@@ -149,7 +160,10 @@ export function createOrderService({ events }: { events: EventWriter }) {
           throw badUserInput(`An order may total at most ${MAX_TOTAL_CENTS} cents; this one totals ${totalCents}.`, { argumentName: 'items' });
         }
         const [order] = await tx.insert(orders).values({ userId: viewer.id, status: 'PENDING', totalCents }).returning();
-        await tx.insert(orderItems).values(placed.map((line) => ({ orderId: order!.id, ...line })));
+        const itemRows = await tx
+          .insert(orderItems)
+          .values(placed.map((line) => ({ orderId: order!.id, ...line })))
+          .returning();
         const outboxId = await emit({
           type: 'OrderPlaced',
           aggregate: { type: 'Order', id: String(order!.id) },
@@ -163,7 +177,7 @@ export function createOrderService({ events }: { events: EventWriter }) {
             .set({ response: { orderId: order!.id, outboxId } })
             .where(and(eq(idempotencyKeys.userId, viewer.id), eq(idempotencyKeys.key, idempotencyKey)));
         }
-        return order!;
+        return { order: order!, written: { items: itemRows, products: stockTaken } };
       });
     },
 
