@@ -79,11 +79,20 @@ export class ResponseCache {
   /** Bytes (keys and values) this replica wrote to Redis. */
   storedBytes = 0;
 
-  /** The generations a lookup reads: of each type ("<type>"), and of the stable part of types with a volatile one ("<type>:stable"). */
-  private readonly slots: string[];
+  /**
+   * The generations a lookup reads, by the names ResponseDependencies knows them by: of each type
+   * ("<type>"), and of the stable part of types with a volatile one ("<type>:stable").
+   */
+  private readonly slots: Array<{ name: string; key(keys: RedisKeys): string }>;
+  /** The slots' keys, built once per database identity (they carry it), not on every lookup. */
+  private generationKeys = { versionsPrefix: '', keys: [] as string[] };
 
   constructor(private readonly options: ResponseCacheOptions) {
-    this.slots = options.types.flatMap((type) => (type.volatilePart ? [cacheTypeKey(type), `${cacheTypeKey(type)}:stable`] : [cacheTypeKey(type)]));
+    this.slots = options.types.flatMap((type) => {
+      const name = cacheTypeKey(type);
+      const anyChange = { name, key: (keys: RedisKeys) => keys.cacheGeneration(name) };
+      return type.volatilePart ? [anyChange, { name: `${name}:stable`, key: (keys: RedisKeys) => keys.cacheStableGeneration(name) }] : [anyChange];
+    });
     const { ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.maxResponseBytes = maxResponseBytes;
     this.windowMs = Math.max(1000, ttlMs);
@@ -110,10 +119,14 @@ export class ResponseCache {
     const { redis, keys } = this.options;
     let reply: unknown;
     this.options.countRoundTrip?.();
-    // Keys carry the database identity, which a reseed changes: built per lookup.
-    const generationKeys = this.slots.map((slot) => (slot.endsWith(':stable') ? keys.cacheStableGeneration(slot.slice(0, -7)) : keys.cacheGeneration(slot)));
+    // Keys carry the database identity, which a reseed changes: rebuilt when it did.
+    const versionsPrefix = keys.cacheVersionsPrefix();
+    if (this.generationKeys.versionsPrefix !== versionsPrefix) {
+      this.generationKeys = { versionsPrefix, keys: this.slots.map((slot) => slot.key(keys)) };
+    }
+    const generationKeys = this.generationKeys.keys;
     try {
-      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, keys.cacheVersionsPrefix(), uniqueToken());
+      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, versionsPrefix, uniqueToken());
     } catch (error) {
       this.options.onError?.(error);
       return null;
@@ -124,7 +137,7 @@ export class ResponseCache {
     }
     this.misses += 1;
     const [, ...generations] = reply as [0, ...Buffer[]];
-    const atStart = new Map(this.slots.map((slot, index) => [slot, { index, generation: String(generations[index]) }]));
+    const atStart = new Map(this.slots.map((slot, index) => [slot.name, { index, generation: String(generations[index]) }]));
     return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart) };
   }
 
