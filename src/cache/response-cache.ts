@@ -8,7 +8,7 @@
 // changed misses: another user's order, or a product the response did not read, leaves it a hit.
 //
 // Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), and
-// only for queries whose root fields the modules declare cacheable (`cacheableField`); the key
+// only for queries whose root fields the modules declare cacheable (`@Cacheable`); the key
 // includes the viewer unless every root field is public.
 //
 // Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
