@@ -200,7 +200,7 @@ export async function createApp({
   const events = createEventWriter({
     database,
     waiters: publishWaiters,
-    wakeRelay: () => relay.wake(),
+    announceCommitted: (rows) => rows.forEach((row) => relay.announce(row)),
     publishWaitMs: config.OUTBOX_PUBLISH_WAIT_MS,
     onDatabaseSeen: (seen) => seen !== identity.current && void identity.check().catch(() => undefined),
     onPublishTimeout: (row) => logger.warn(row, 'event not published in time; the mutation returns anyway and the relay keeps trying'),

@@ -5,7 +5,7 @@
 import type { Database, Db } from '../db/client';
 import type { EventType } from './event-types';
 import { databaseIdentity } from '../db/schema';
-import { appendEvent, type NewEvent } from './outbox';
+import { appendEvent, outboxRowName, type NewEvent } from './outbox';
 import type { PublishWaiters } from './publish-waiters';
 
 /** Appends an event in the transaction; returns its outbox id. */
@@ -17,8 +17,8 @@ export type AwaitPublished = (outboxId: number) => void;
 export interface EventWriterOptions {
   database: Database;
   waiters: PublishWaiters;
-  /** Wakes the local relay after a commit (a NOTIFY wakes it too, on any replica). */
-  wakeRelay(): void;
+  /** Tells the local relay of committed rows (`outboxRowName`); their NOTIFY reaches the relay on any replica too. */
+  announceCommitted(rows: string[]): void;
   /** Longest wait for publication before returning anyway. */
   publishWaitMs: number;
   /** The transaction's rows belong to this database identity; the process may not have noticed it yet. */
@@ -63,7 +63,7 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
       options.afterCommit?.();
       if (outboxIds.length > 0 && database !== undefined) {
         options.onDatabaseSeen?.(database);
-        options.wakeRelay();
+        options.announceCommitted(outboxIds.map((id) => outboxRowName(database!, id)));
         await Promise.all(outboxIds.map((id) => waitFor(database!, id)));
       }
       return result;

@@ -13,6 +13,9 @@ import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, ty
  */
 export const OUTBOX_NOTIFY_CHANNEL = 'streamgate_outbox';
 
+/** A row as the NOTIFY payload (and the relay) names it: "<database identity> <outbox id>". */
+export const outboxRowName = (database: string, outboxId: number) => `${database} ${outboxId}`;
+
 export interface NewEvent<Type extends EventType> {
   type: Type;
   aggregate: DomainEvent['aggregate'];

@@ -19,7 +19,7 @@ import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type Redis from 'ioredis';
 import type { DomainEvent } from './event-types';
 import { currentDatabaseIdentity } from '../db/identity';
-import { OUTBOX_NOTIFY_CHANNEL } from './outbox';
+import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
@@ -63,6 +63,15 @@ export class OutboxRelay {
   private lastPruneMs = 0;
   /** Rows this relay published lately ("<database> <outbox id>", as NOTIFY names them): their NOTIFY, arriving after, wakes nothing. */
   private readonly recentlyPublished = new Set<string>();
+  /**
+   * Committed rows announced to this holder (by NOTIFY, or by the local commit) and not yet seen by
+   * one of its batches, each with the number of the batch that was next when it came: a row
+   * announced before a batch's SELECT is in that SELECT's snapshot, so the batch settles it. Without
+   * this, the NOTIFY of a row that arrives while its own batch runs would cost one more, empty,
+   * SELECT per order.
+   */
+  private readonly announced = new Map<string, number>();
+  private batchNumber = 0;
   /** The unpublished rows query, built once (drizzle builds a query's SQL on every run otherwise). */
   private readonly unpublishedRows;
   /** Rows found already published (their marker existed) and skipped, since start. */
@@ -87,11 +96,7 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.isRunning = true;
-    this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => {
-      // The local commit that NOTIFYed usually woke this relay directly, and it published the row
-      // before the NOTIFY arrived: looking for rows again would find none.
-      if (!this.recentlyPublished.has(payload)) this.wake();
-    });
+    this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => this.announce(payload));
     this.loop = this.run();
   }
 
@@ -102,10 +107,21 @@ export class OutboxRelay {
     await this.stopListening?.().catch(() => undefined);
   }
 
-  /** Drain now (a local commit, or a NOTIFY from another replica). Only the lock holder drains. */
+  /** Drain now. Only the lock holder drains. */
   wake(): void {
     if (!this.isHolder && this.isRunning) return;
     this.isWoken = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * A row committed ("<database identity> <outbox id>", as the NOTIFY payload names it): drain
+   * unless a batch already took it. The local commit announces its rows at once; the NOTIFY of
+   * every commit (on any replica) arrives a little later.
+   */
+  announce(row: string): void {
+    if (!this.isHolder || this.recentlyPublished.has(row) || this.announced.has(row)) return;
+    this.announced.set(row, this.batchNumber);
     this.wakeUp?.();
   }
 
@@ -133,6 +149,7 @@ export class OutboxRelay {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
           this.isHolder = false;
+          this.announced.clear();
           await lock.release().catch(() => undefined);
         }
       } catch (error) {
@@ -158,14 +175,16 @@ export class OutboxRelay {
       }
       if (published === this.batchSize) continue;
       await this.pruneNowAndThen();
-      if (!this.isWoken) await this.idle(this.pollIntervalMs);
+      await this.idle(this.pollIntervalMs);
     }
   }
 
   /** Publishes the oldest unpublished rows; returns how many. */
   private async publishBatch(): Promise<number> {
     const db = this.options.database.backgroundDb;
+    const batch = this.batchNumber++;
     const rows = await this.unpublishedRows.execute();
+    this.settleAnnounced(batch);
     if (rows.length === 0) return 0;
     // The rows' own database, read with them: a relay that has not yet noticed a reseed must not
     // publish the new rows against the old database's markers.
@@ -193,7 +212,11 @@ export class OutboxRelay {
       published.push({ id: row.id, streamId: String(streamId) });
     }
     if (published.length > 0) {
-      for (const row of published) this.recentlyPublished.add(`${rows[0]!.database} ${row.id}`);
+      for (const row of published) {
+        const name = outboxRowName(rows[0]!.database, row.id);
+        this.recentlyPublished.add(name);
+        this.announced.delete(name);
+      }
       for (const oldest of this.recentlyPublished) {
         if (this.recentlyPublished.size <= RECENTLY_PUBLISHED_LIMIT) break;
         this.recentlyPublished.delete(oldest);
@@ -210,6 +233,13 @@ export class OutboxRelay {
     return rows.length;
   }
 
+
+  /** Forgets the rows announced before `batch` began: its SELECT saw them, published or not. */
+  private settleAnnounced(batch: number): void {
+    for (const [row, announcedBefore] of this.announced) {
+      if (announcedBefore <= batch) this.announced.delete(row);
+    }
+  }
 
   /** A row whose marker existed: published before (a relay that died before marking it), or a marker of another history. */
   private noteSkipped(outboxId: number, streamId: string): void {
@@ -262,7 +292,7 @@ export class OutboxRelay {
   }
 
   private async idle(ms: number): Promise<void> {
-    if (this.isWoken || !this.isRunning) return;
+    if (this.isWoken || this.announced.size > 0 || !this.isRunning) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {
