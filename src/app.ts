@@ -2,10 +2,10 @@
 // database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
 // for main.ts and for tests, which pass their own database and Redis URL.
 import type Redis from 'ioredis';
-import { describeError, redactUrl, type Config } from './config';
-import { openDatabase, type Database } from './db/client';
-import { isDatabaseEmpty, seedDatabase } from './db/seed';
-import { hashPassword } from './auth/password';
+import type { Config } from './config';
+import { describeError } from './errors';
+import type { Database } from './db/client';
+import { openMigratedDatabase } from './process';
 import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
 import type { SubscriberSocket } from './subscriptions/subscription-feeds';
@@ -20,6 +20,7 @@ import { L1Cache } from './cache/l1';
 import { ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
+import { closeSlowConsumer } from './http/websocket';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
@@ -35,10 +36,6 @@ import { defineCacheScripts, defineEventScripts } from './redis/scripts';
 import { createRedisPubSub } from './subscriptions/pubsub';
 import { SubscriptionFeeds } from './subscriptions/subscription-feeds';
 import { SessionRevocations } from './auth/session-revocations';
-
-export class DatabaseUnreachableError extends Error {
-  override readonly name = 'DatabaseUnreachableError';
-}
 
 export interface AppOptions {
   config: Config;
@@ -81,26 +78,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-async function openMigratedDatabase(config: Config, logger: Logger, givenDatabase?: Database): Promise<Database> {
-  try {
-    const database =
-      givenDatabase ??
-      (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolSize: config.DATABASE_POOL_SIZE }));
-    await database.migrate();
-    if (config.SEED_DEMO_DATA && (await isDatabaseEmpty(database.db))) {
-      const summary = await seedDatabase(database.db, { hashPassword });
-      logger.info(summary, 'seeded demo data into the empty database');
-    }
-    return database;
-  } catch (error) {
-    if (givenDatabase || !config.DATABASE_URL) throw error;
-    throw new DatabaseUnreachableError(
-      `Cannot use the database at ${redactUrl(config.DATABASE_URL)} (${describeError(error)}). ` +
-        'Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded PGlite database.',
-    );
-  }
-}
-
 /** Builds every part; throws RedisUnreachableError or DatabaseUnreachableError when those do not answer. */
 export async function createApp({
   config,
@@ -117,7 +94,13 @@ export async function createApp({
   });
   let database: Database;
   try {
-    database = await openMigratedDatabase(config, logger, givenDatabase);
+    database = await openMigratedDatabase({
+      config,
+      logger,
+      database: givenDatabase,
+      isSeedingAllowed: true,
+      unreachableHint: 'Start PostgreSQL there, fix DATABASE_URL, or unset it to use the embedded PGlite database.',
+    });
   } catch (error) {
     await connections.close();
     throw error;
@@ -247,9 +230,8 @@ export async function createApp({
           onError: (error) => logger.warn({ reason: describeError(error) }, 'cost budget unavailable; operation admitted'),
         })
       : undefined;
-  const { pubSub, redisPubSub } = createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber, channelOf: keys.channel });
   const subscriptions = new SubscriptionFeeds({
-    pubSub: redisPubSub,
+    pubSub: createRedisPubSub({ publisher: connections.command, subscriber: connections.subscriber }),
     subscriber: connections.subscriber,
     redis: connections.command,
     keys,
@@ -259,22 +241,12 @@ export async function createApp({
     replayBudgetWindowMs: config.SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS * 1000,
     replayBudgetOfClient: costBudget && { admit: (subject) => costBudget.spend(subject, 1), charge: (subject, entries) => costBudget.charge(subject, entries) },
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
+    onSlowConsumer: closeSlowConsumer,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
   subscriptions.start();
   const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.command, keys, cache, subscriptions });
-  const schema = await buildGatewaySchema(pubSub);
-  const metrics = createMetrics({
-    cacheStats,
-    sqlStatements: () => database.sqlStats.statements,
-    outboxBacklog: () => relay.backlog(),
-    outboxRowsSkipped: () => relay.skippedRows,
-    consumerGroupLags: () => readGroupLags(connections.command, keys),
-    subscriptions,
-    websocketConnections: () => server.websocket.wsServer.clients.size,
-    responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
-  });
-
+  const schema = await buildGatewaySchema();
   // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
   const responseCache =
     config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
@@ -290,6 +262,15 @@ export async function createApp({
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
         })
       : undefined;
+  const metrics = createMetrics({
+    cacheStats,
+    sqlStatements: () => database.sqlStats.statements,
+    outboxBacklog: () => relay.backlog(),
+    outboxRowsSkipped: () => relay.skippedRows,
+    consumerGroupLags: () => readGroupLags(connections.command, keys),
+    subscriptions,
+    responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
+  });
   const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
@@ -325,6 +306,7 @@ export async function createApp({
       maxConnections: config.WS_MAX_CONNECTIONS,
       maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       sessionCheckIntervalMs: config.WS_SESSION_CHECK_SECONDS * 1000,
+      initTimeoutMs: config.WS_INIT_TIMEOUT_MS,
     },
     authenticate: authenticateRequest,
     createContext,

@@ -117,6 +117,8 @@ export const configSchema = z.object({
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(100),
   /** How often each websocket's session is checked again (expired or missed revocation => 4403). */
   WS_SESSION_CHECK_SECONDS: integer(1, 86_400).default(60),
+  /** How long a new websocket has to send connection_init before it is closed (4408). */
+  WS_INIT_TIMEOUT_MS: integer(10, 600_000).default(3000),
   /** Events queued for one subscriber that is not reading before its socket is closed (4100). */
   SUBSCRIPTION_MAX_QUEUED_EVENTS: integer(1, 1_000_000).default(1000),
   /** Most stream entries a resuming subscription replays; further behind is CURSOR_EXPIRED. */
@@ -178,13 +180,6 @@ export class ConfigError extends Error {
 /** The URL without its password, fit for logs and error messages. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
-}
-
-/** Why something failed, in one line: the message, or for AggregateErrors (dual-stack connects) the inner ones. */
-export function describeError(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length) return [...new Set(error.errors.map(describeError))].join(', ');
-  if (error instanceof Error) return error.message || (('code' in error && String(error.code)) || error.name);
-  return String(error);
 }
 
 /** Reads the settings from `env`; throws a ConfigError naming every bad variable, on one line. */

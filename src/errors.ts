@@ -32,6 +32,18 @@ export class AppError extends GraphQLError {
   }
 }
 
+/** Whether `error` is ours (of `code`, when given): the one test for an AppError, never a look at `extensions.code` alone. */
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.extensions.code === code);
+}
+
+/** Why something failed, in one line: the message, or for AggregateErrors (dual-stack connects) the inner ones. */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length) return [...new Set(error.errors.map(describeError))].join(', ');
+  if (error instanceof Error) return error.message || (('code' in error && String(error.code)) || error.name);
+  return String(error);
+}
+
 /** A thrown value as an Error (what a batch puts in the slot of a key that failed). */
 export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 

@@ -8,24 +8,22 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type Redis from 'ioredis';
-import { ConfigError, describeError, loadConfig, redactUrl, type Config } from './config';
-import { openDatabase, type Database } from './db/client';
+import { ConfigError, loadConfig, type Config } from './config';
+import { describeError } from './errors';
+import type { Database } from './db/client';
 import { createLogger, type Logger } from './logger';
+import { DatabaseUnreachableError, exitOnShutdownSignal, exitWith, openMigratedDatabase } from './process';
 import { startProjectionWorker } from './projections/projection-worker';
 import { rebuildTopProducts } from './projections/top-products.rebuild';
 import { closeRedisConnections, connectRedis, REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 import { defineEventScripts, defineProjectionScripts } from './redis/scripts';
 import { DatabaseIdentity } from './events/database-identity';
 
+const PROCESS_NAME = 'streamgate worker';
 const REBUILDABLE = ['top-products'] as const;
 
 class StartupError extends Error {
   override readonly name = 'StartupError';
-}
-
-function exitWith(message: string): never {
-  process.stderr.write(`streamgate worker: ${message}\n`);
-  process.exit(1);
 }
 
 function parseCommandLine(): { rebuild: (typeof REBUILDABLE)[number] | undefined } {
@@ -35,19 +33,6 @@ function parseCommandLine(): { rebuild: (typeof REBUILDABLE)[number] | undefined
     throw new StartupError(`--rebuild must be one of: ${REBUILDABLE.join(', ')}; got "${rebuild}"`);
   }
   return { rebuild: rebuild as (typeof REBUILDABLE)[number] | undefined };
-}
-
-/** The same database and migrations as the gateway (migrating is safe from several processes at once). */
-async function openMigratedDatabase(config: Config, databaseUrl: string): Promise<Database> {
-  let database: Database | undefined;
-  try {
-    database = await openDatabase({ databaseUrl, poolSize: config.DATABASE_POOL_SIZE });
-    await database.migrate();
-    return database;
-  } catch (error) {
-    await database?.close().catch(() => undefined);
-    throw new StartupError(`Cannot use the database at ${redactUrl(databaseUrl)} (${describeError(error)}). Start PostgreSQL there or fix DATABASE_URL.`);
-  }
 }
 
 async function connect(config: Config, role: string): Promise<Redis> {
@@ -70,13 +55,13 @@ async function main(): Promise<void> {
     config = loadConfig();
     ({ rebuild } = parseCommandLine());
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof StartupError) exitWith(error.message);
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) exitWith(error.message);
+    if (error instanceof ConfigError || error instanceof StartupError) exitWith(PROCESS_NAME, error.message);
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) exitWith(PROCESS_NAME, error.message);
     throw error;
   }
-  const databaseUrl = config.DATABASE_URL;
-  if (!databaseUrl) {
+  if (!config.DATABASE_URL) {
     exitWith(
+      PROCESS_NAME,
       'workers need PostgreSQL: set DATABASE_URL. The embedded PGlite database (PGLITE_DIR) can be opened by one process ' +
         'only, the gateway.',
     );
@@ -87,11 +72,12 @@ async function main(): Promise<void> {
   let database: Database;
   try {
     connections.push(watchConnection(await connect(config, 'command'), 'command', logger));
-    database = await openMigratedDatabase(config, databaseUrl);
+    // The same database and migrations as the gateway.
+    database = await openMigratedDatabase({ config, logger, unreachableHint: 'Start PostgreSQL there or fix DATABASE_URL.' });
   } catch (error) {
     await closeRedisConnections(connections);
-    if (error instanceof RedisUnreachableError) exitWith(`${error.message}. ${REDIS_START_HINT}`);
-    if (error instanceof StartupError) exitWith(error.message);
+    if (error instanceof RedisUnreachableError) exitWith(PROCESS_NAME, `${error.message}. ${REDIS_START_HINT}`);
+    if (error instanceof DatabaseUnreachableError) exitWith(PROCESS_NAME, error.message);
     throw error;
   }
   const [redis] = connections as [Redis];
@@ -115,7 +101,7 @@ async function main(): Promise<void> {
     await identity.start();
   } catch (error) {
     await closeEverything();
-    exitWith(`cannot bind Redis to the database: ${describeError(error)}`);
+    exitWith(PROCESS_NAME, `cannot bind Redis to the database: ${describeError(error)}`);
   }
   const { keys } = identity;
 
@@ -126,7 +112,7 @@ async function main(): Promise<void> {
       logger.info({ ...summary, durationMs: Date.now() - startedAt }, 'rebuilt top products from Postgres');
     } catch (error) {
       await closeEverything();
-      exitWith(`rebuilding top products failed: ${describeError(error)}`);
+      exitWith(PROCESS_NAME, `rebuilding top products failed: ${describeError(error)}`);
     }
     await closeEverything();
     process.exit(0);
@@ -156,28 +142,14 @@ async function main(): Promise<void> {
   });
   logger.info({ groups: config.WORKER_GROUPS, consumer, database: database.kind }, 'Streamgate worker ready');
 
-  const shutdown = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'shutting down after the current batches');
-    const forceExit = setTimeout(() => {
-      logger.error('shutdown grace period elapsed; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS);
-    forceExit.unref();
-    worker
-      .stop()
-      .then(closeEverything)
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  exitOnShutdownSignal({
+    logger,
+    message: 'shutting down after the current batches',
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    stop: () => worker.stop().then(closeEverything),
+  });
 }
 
 main().catch((error: unknown) => {
-  exitWith(`failed to start: ${describeError(error)}`);
+  exitWith(PROCESS_NAME, `failed to start: ${describeError(error)}`);
 });

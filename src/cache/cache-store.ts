@@ -128,11 +128,11 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   /** Per entry: the value, 1 (lease taken) or 0 (wait), and the key's versions (empty with 0). */
   async function readOrLease<Id>(type: CacheType<never, unknown>, entries: Array<Pending<Id>>, token: string): Promise<Array<[unknown, Versions]>> {
     countRoundTrip();
-    const name = cacheTypeKey(type);
+    const typeKey = cacheTypeKey(type);
     const replies = (await redis.readOrLease(
       entries.length * 2 + 1,
-      ...keysOf(name, entries as Array<Pending<unknown>>),
-      keys.cacheVersions(name),
+      ...keysOf(typeKey, entries as Array<Pending<unknown>>),
+      keys.cacheVersions(typeKey),
       token,
       leaseTtlMs,
       versionsTtlMs,
@@ -176,7 +176,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         dependencies?.untrack();
         return loadFromDatabase([...ids]);
       }
-      const name = cacheTypeKey(type as CacheType<unknown, unknown>);
+      const typeKey = cacheTypeKey(type as CacheType<unknown, unknown>);
       const results = new Array<unknown>(ids.length).fill(null);
       const decode = (raw: string) => (raw === ABSENT ? null : type.decode(raw));
       const encode = (value: unknown) => (value === null || value === undefined ? ABSENT : type.encode(value as never));
@@ -204,7 +204,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const hit = (entry: (typeof pending)[number], raw: string, versions: Versions) => {
         const value = decode(raw);
         results[entry.index] = value;
-        dependencies?.add(name, entry.keyId, versions, value === null ? [] : type.coveredBy?.(value, entry.keyId));
+        dependencies?.add(typeKey, entry.keyId, versions, value === null ? [] : type.coveredBy?.(value, entry.keyId));
         if (useL1) l1!.set(type.name, entry.keyId, entry.field, raw, l1Generation);
         stats.add(type.name, 'hits');
       };
@@ -214,7 +214,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         try {
           await fillFromDatabase(leased);
         } catch (error) {
-          await releaseLeases(name, leased, token);
+          await releaseLeases(typeKey, leased, token);
           throw error;
         }
         const isFailed = (entry: (typeof pending)[number]) => results[entry.index] instanceof Error;
@@ -225,7 +225,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
             stats.add(type.name, 'failOpens');
             onError(error);
           }),
-          releaseLeases(name, leased.filter(isFailed), token),
+          releaseLeases(typeKey, leased.filter(isFailed), token),
         ]);
       };
       // Entries another reader holds the lease of: its value once written back, a retry (returned)
@@ -234,7 +234,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         if (waiting.length === 0) return [];
         stats.add(type.name, 'leaseWaits', waiting.length);
         const outcomes = await Promise.all(
-          waiting.map((entry) => leaseWaiters.wait(name, !!type.volatilePart, entry.keyId, entry.field, deadline)),
+          waiting.map((entry) => leaseWaiters.wait(typeKey, !!type.volatilePart, entry.keyId, entry.field, deadline)),
         );
         const retry: typeof waiting = [];
         const timedOut: typeof waiting = [];
@@ -273,7 +273,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
           else if (reply === LEASE_TAKEN) {
             // The versions when the lease was taken, before the load: any invalidation after it
             // deletes them, so what the load brings is guarded by them.
-            dependencies?.add(name, entry.keyId, versions);
+            dependencies?.add(typeKey, entry.keyId, versions);
             leased.push(entry);
           } else waiting.push(entry);
         });
@@ -301,7 +301,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     async fill(type, entries, generation, dependencies) {
       if (entries.length === 0) return;
       if (generation === null) return dependencies?.untrack();
-      const name = cacheTypeKey(type as CacheType<unknown, unknown>);
+      const typeKey = cacheTypeKey(type as CacheType<unknown, unknown>);
       const args: Array<string | number> = [generation, uniqueToken(), versionsTtlMs, volatileFlag(type as CacheType<never, unknown>)];
       const keyIds: string[] = [];
       const valueKeys = entries.map(([id, value]) => {
@@ -309,15 +309,15 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         const encoded = type.encode(value);
         args.push(field, encoded, jitteredTtlMs(type.name, encoded), keyId);
         keyIds.push(keyId);
-        return keys.cacheValue(name, keyId);
+        return keys.cacheValue(typeKey, keyId);
       });
       let reply: number | [number, ...string[]];
       try {
         countRoundTrip();
         reply = (await redis.fillUnchanged(
           valueKeys.length + 2,
-          keys.cacheGeneration(name),
-          keys.cacheVersions(name),
+          keys.cacheGeneration(typeKey),
+          keys.cacheVersions(typeKey),
           ...valueKeys,
           ...args,
         )) as typeof reply;
@@ -330,7 +330,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const [written, ...versions] = reply;
       if (written > 0) stats.add(type.name, 'writeBacks', written);
       keyIds.forEach((keyId, index) =>
-        dependencies?.add(name, keyId, { stable: versions[2 * index]!, volatile: versions[2 * index + 1]! }, type.coveredBy?.(entries[index]![1], keyId)),
+        dependencies?.add(typeKey, keyId, { stable: versions[2 * index]!, volatile: versions[2 * index + 1]! }, type.coveredBy?.(entries[index]![1], keyId)),
       );
     },
   };

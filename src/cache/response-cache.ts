@@ -89,9 +89,9 @@ export class ResponseCache {
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.slots = options.types.flatMap((type) => {
-      const name = cacheTypeKey(type);
-      const anyChange = { name, key: (keys: RedisKeys) => keys.cacheGeneration(name) };
-      return type.volatilePart ? [anyChange, { name: `${name}:stable`, key: (keys: RedisKeys) => keys.cacheStableGeneration(name) }] : [anyChange];
+      const typeKey = cacheTypeKey(type);
+      const anyChange = { name: typeKey, key: (keys: RedisKeys) => keys.cacheGeneration(typeKey) };
+      return type.volatilePart ? [anyChange, { name: `${typeKey}:stable`, key: (keys: RedisKeys) => keys.cacheStableGeneration(typeKey) }] : [anyChange];
     });
     const { ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.maxResponseBytes = maxResponseBytes;

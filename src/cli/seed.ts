@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config';
 import { openDatabase } from '../db/client';
 import { PgliteDirLockedError } from '../db/pglite-dir-lock';
 import { seedDatabase } from '../db/seed';
+import { exitWith } from '../process';
 
 function count(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -53,6 +54,5 @@ main().catch((error: unknown) => {
     error instanceof ConfigError ||
     error instanceof PgliteDirLockedError ||
     (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'));
-  console.error(`seed: ${isUsageError ? (error as Error).message : error instanceof Error ? error.stack : String(error)}`);
-  process.exit(1);
+  exitWith('seed', isUsageError ? (error as Error).message : error instanceof Error ? String(error.stack) : String(error));
 });

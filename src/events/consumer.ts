@@ -15,7 +15,8 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
-import { describeError } from '../config';
+import { backoffMs } from '../backoff';
+import { describeError } from '../errors';
 import { fieldsOf, isOfAnotherDatabase, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
 import type { DomainEvent } from './event-types';
 
@@ -221,7 +222,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
         this.emitError(error);
         // The stream was deleted (FLUSHALL, a new Redis): the group goes with it.
         if (/NOGROUP/.test(errorMessage(error))) await this.createGroup().catch(() => undefined);
-        await this.pause(Math.min(this.options.maxRetryDelayMs, 100 * 2 ** Math.min(failures, 10)));
+        await this.pause(backoffMs(failures, { firstMs: 200, maxMs: this.options.maxRetryDelayMs }));
       }
     }
   }
@@ -356,7 +357,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
           }
           if (this.isStopping) return 'interrupted';
           this.emitError(caught);
-          await this.pause(Math.min(this.options.maxRetryDelayMs, 50 * 2 ** Math.min(attempt, 10)));
+          await this.pause(backoffMs(attempt, { firstMs: 100, maxMs: this.options.maxRetryDelayMs }));
           if (this.isStopping) return 'interrupted';
         }
       }

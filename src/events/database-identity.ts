@@ -15,7 +15,7 @@
 // this one hands out outbox ids below the highest Redis saw published. Either way a new identity
 // is minted.
 import type Redis from 'ioredis';
-import { describeError } from '../config';
+import { describeError } from '../errors';
 import type { Database } from '../db/client';
 import { DATABASE_IDENTITY_CHANNEL, mintDatabaseIdentity, readDatabaseIdentity } from '../db/identity';
 import type { Logger } from '../logger';

@@ -10,6 +10,7 @@
 // are logged and retried.
 import { setTimeout as delay } from 'node:timers/promises';
 import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { backoffMs } from '../backoff';
 import type { Database } from '../db/client';
 import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
 import type { Logger } from '../logger';
@@ -55,7 +56,6 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private isRunning = false;
-  private isHolder = false;
   private wakeUp: (() => void) | undefined;
   private isWoken = false;
   private loop: Promise<void> | undefined;
@@ -76,6 +76,8 @@ export class OutboxRelay {
   private readonly unpublishedRows;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
+  /** True while this replica holds the relay lock (set by the relay only). */
+  isLeader = false;
 
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 100;
@@ -87,11 +89,6 @@ export class OutboxRelay {
       .orderBy(asc(outbox.id))
       .limit(this.batchSize)
       .prepare('streamgate_relay_unpublished');
-  }
-
-  /** True while this replica holds the relay lock. */
-  get isLeader(): boolean {
-    return this.isHolder;
   }
 
   async start(): Promise<void> {
@@ -109,7 +106,7 @@ export class OutboxRelay {
 
   /** Drain now. Only the lock holder drains. */
   wake(): void {
-    if (!this.isHolder && this.isRunning) return;
+    if (!this.isLeader && this.isRunning) return;
     this.isWoken = true;
     this.wakeUp?.();
   }
@@ -120,7 +117,7 @@ export class OutboxRelay {
    * every commit (on any replica) arrives a little later.
    */
   announce(row: string): void {
-    if (!this.isHolder || this.recentlyPublished.has(row) || this.announced.has(row)) return;
+    if (!this.isLeader || this.recentlyPublished.has(row) || this.announced.has(row)) return;
     this.announced.set(row, this.batchNumber);
     this.wakeUp?.();
   }
@@ -144,11 +141,11 @@ export class OutboxRelay {
         }
         let isLost = false;
         void lock.lost.then(() => (isLost = true));
-        this.isHolder = true;
+        this.isLeader = true;
         try {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
-          this.isHolder = false;
+          this.isLeader = false;
           this.announced.clear();
           await lock.release().catch(() => undefined);
         }
@@ -160,17 +157,18 @@ export class OutboxRelay {
   }
 
   private async drainWhile(shouldGoOn: () => boolean): Promise<void> {
-    let backoffMs = 0;
+    let failures = 0;
     while (shouldGoOn()) {
       this.isWoken = false;
       let published: number;
       try {
         published = await this.publishBatch();
-        backoffMs = 0;
+        failures = 0;
       } catch (error) {
-        backoffMs = Math.min(Math.max(backoffMs * 2, 100), 5000);
-        this.options.logger.warn({ reason: error instanceof Error ? error.message : String(error), backoffMs }, 'outbox relay cannot publish; retrying');
-        await delay(backoffMs);
+        failures += 1;
+        const waitMs = backoffMs(failures, { firstMs: 100, maxMs: 5000 });
+        this.options.logger.warn({ reason: error instanceof Error ? error.message : String(error), backoffMs: waitMs }, 'outbox relay cannot publish; retrying');
+        await delay(waitMs);
         continue;
       }
       if (published === this.batchSize) continue;

@@ -7,7 +7,8 @@ export interface Authentication {
   sessionToken: string | null;
 }
 
-const ANONYMOUS: Authentication = { viewer: null, sessionToken: null };
+/** A request or websocket without an Authorization value. */
+export const ANONYMOUS: Authentication = { viewer: null, sessionToken: null };
 
 /**
  * Resolves an `Authorization` value (HTTP header, or websocket connectionParams.authorization).

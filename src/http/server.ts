@@ -136,6 +136,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     authenticate: options.authenticate,
     createContext: options.createContext,
   });
+  options.metrics.watchWebsockets(websocket.wsServer.clients);
 
   const apollo = new ApolloServer<Context>({
     schema: options.schema,

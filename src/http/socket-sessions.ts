@@ -5,10 +5,9 @@
 import type { WebSocket } from 'ws';
 import { hashToken } from '../auth/session.store';
 import type { SessionRevocation } from '../auth/session-revocations';
-import { ErrorCode } from '../errors';
+import { ErrorCode, isAppError } from '../errors';
 import type { Authentication } from './auth-header';
-
-export const REVOKED_CLOSE_CODE = 4403;
+import { CloseCode } from './close-codes';
 
 interface SocketSession {
   authentication: Authentication;
@@ -42,7 +41,7 @@ export class SocketSessions {
   closeRevoked({ userId, tokenHash }: SessionRevocation): void {
     for (const socket of this.socketsByUser.get(userId) ?? []) {
       if (tokenHash === undefined || this.sessions.get(socket)?.tokenHash === tokenHash) {
-        socket.close(REVOKED_CLOSE_CODE, 'Session revoked; log in again');
+        socket.close(CloseCode.Forbidden, 'Session revoked; log in again');
       }
     }
   }
@@ -54,8 +53,7 @@ export class SocketSessions {
         try {
           await this.authenticate(authorization);
         } catch (error) {
-          const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
-          if (code === ErrorCode.Unauthenticated) socket.close(REVOKED_CLOSE_CODE, 'Session expired or revoked; log in again');
+          if (isAppError(error, ErrorCode.Unauthenticated)) socket.close(CloseCode.Forbidden, 'Session expired or revoked; log in again');
         }
       }),
     );

@@ -3,7 +3,8 @@
 // operation gets fresh loaders, the same parse/validation limits as HTTP, and the same error
 // masking. Limits keep one replica's memory bounded: connections per replica (1013 beyond),
 // subscriptions per connection (TOO_MANY_SUBSCRIPTIONS), and events queued per subscriber (the
-// feed closes a slow consumer's socket, see subscriptions/subscription-feeds.ts).
+// feed reports a slow consumer, see subscriptions/subscription-feeds.ts, and closeSlowConsumer
+// closes its socket). Close codes: close-codes.ts.
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -11,19 +12,14 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RequestInfo } from '../auth/viewer';
-import { AppError, ErrorCode } from '../errors';
+import { AppError, ErrorCode, isAppError } from '../errors';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
-import type { Authentication } from './auth-header';
+import { ANONYMOUS, type Authentication } from './auth-header';
+import { CloseCode } from './close-codes';
 import type { CostGate } from './cost';
 import { createErrorFormatter } from './format-error';
 import { exceedsJsonBytes, responseTooLarge } from './response-size';
 import { SocketSessions } from './socket-sessions';
-
-/**
- * "Try again later": a connection over the replica's limit, or one whose session cannot be checked
- * right now (Redis unreachable). Not 4403, which tells a client to log in again.
- */
-export const TRY_AGAIN_LATER_CLOSE_CODE = 1013;
 
 export interface WebSocketLimits {
   /** Open websockets one replica accepts; more are closed with 1013. */
@@ -32,6 +28,8 @@ export interface WebSocketLimits {
   maxSubscriptionsPerConnection: number;
   /** How often every socket's session is checked (and its lifetime extended). */
   sessionCheckIntervalMs: number;
+  /** How long a new socket has to send connection_init before it is closed with 4408. */
+  initTimeoutMs: number;
 }
 
 export interface WebSocketOptions<Context> {
@@ -69,11 +67,14 @@ function withCode(error: GraphQLError, code: ApolloServerErrorCode): GraphQLErro
   });
 }
 
-const ANONYMOUS: Authentication = { viewer: null, sessionToken: null };
-
 /** Errors a subscription's event stream threw reach onError wrapped by graphql-ws: unwrap ours. */
 function unwrapStreamError(error: GraphQLError): GraphQLError {
   return error.originalError instanceof GraphQLError ? error.originalError : error;
+}
+
+/** Closes the socket of a subscriber that stopped reading (SubscriptionFeeds' onSlowConsumer). */
+export function closeSlowConsumer(socket: SubscriberSocket, maxQueuedEvents: number): void {
+  socket.close(CloseCode.SlowConsumer, `Slow consumer: more than ${maxQueuedEvents} events queued; reconnect and resume`);
 }
 
 /**
@@ -111,7 +112,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
   // Registered before graphql-ws's own listener, so an extra connection never gets started.
   wsServer.on('connection', (socket) => {
     if (wsServer.clients.size > limits.maxConnections) {
-      socket.close(TRY_AGAIN_LATER_CLOSE_CODE, 'Too many connections on this replica; try again later');
+      socket.close(CloseCode.TryAgainLater, 'Too many connections on this replica; try again later');
     }
   });
 
@@ -122,15 +123,15 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
 
   const disposable = useServer(
     {
-      connectionInitWaitTimeout: 3000,
+      connectionInitWaitTimeout: limits.initTimeoutMs,
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         try {
           sessions.add(ctx.extra.socket, await options.authenticate(authorization), authorization);
           return true;
         } catch (error) {
-          if (error instanceof AppError && error.extensions.code === ErrorCode.ServiceUnavailable) {
-            ctx.extra.socket.close(TRY_AGAIN_LATER_CLOSE_CODE, 'Sessions cannot be checked right now; try again shortly');
+          if (isAppError(error, ErrorCode.ServiceUnavailable)) {
+            ctx.extra.socket.close(CloseCode.TryAgainLater, 'Sessions cannot be checked right now; try again shortly');
           }
           return false; // graphql-ws closes with 4403 Forbidden (a no-op once closed above)
         }
@@ -192,7 +193,7 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
     /** Closes every socket with 1001 (Going Away), so clients reconnect elsewhere and resume. */
     async close(): Promise<void> {
       clearInterval(sessionChecks);
-      for (const socket of wsServer.clients) socket.close(1001, 'Server shutting down');
+      for (const socket of wsServer.clients) socket.close(CloseCode.GoingAway, 'Server shutting down');
       await disposable.dispose();
     },
   };

@@ -13,13 +13,14 @@ export interface MetricsSources {
   /** Every consumer group of the domain streams (XINFO GROUPS); read once per scrape. */
   consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
-  websocketConnections(): number;
   responseCache(): { hits: number; misses: number; storedBytes: number };
 }
 
 export function createMetrics(sources: MetricsSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'streamgate_' });
+  /** The open websockets, once the server that owns them exists (watchWebsockets). */
+  let websockets: { readonly size: number } | undefined;
 
   for (const counter of CACHE_COUNTER_NAMES) {
     const snake = counter.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
@@ -95,7 +96,7 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
   const gauges: Array<[string, string, () => number]> = [
-    ['streamgate_websocket_connections', 'Open websockets', () => sources.websocketConnections()],
+    ['streamgate_websocket_connections', 'Open websockets', () => websockets?.size ?? 0],
     ['streamgate_response_cache_hits_total', 'Queries answered from a cached response', () => sources.responseCache().hits],
     ['streamgate_response_cache_misses_total', 'Cacheable queries that executed (and stored their response)', () => sources.responseCache().misses],
     ['streamgate_response_cache_stored_bytes_total', 'Bytes of cached responses (keys and values) this replica wrote to Redis', () => sources.responseCache().storedBytes],
@@ -144,6 +145,10 @@ export function createMetrics(sources: MetricsSources) {
     },
     countOversizedResponse(): void {
       rejections.inc({ reason: 'response_size' });
+    },
+    /** The set of open websockets, counted at scrape time; the server that owns it calls this once. */
+    watchWebsockets(clients: { readonly size: number }): void {
+      websockets = clients;
     },
   };
 }

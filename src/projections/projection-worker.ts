@@ -2,7 +2,7 @@
 // with its own blocking Redis connection, sharing one command connection. Used by src/worker.ts;
 // anything else that holds a database and Redis (a gateway on embedded PGlite) could run it too.
 import type Redis from 'ioredis';
-import { describeError } from '../config';
+import { describeError } from '../errors';
 import type { Db } from '../db/client';
 import { ConsumerGroupRunner } from '../events/consumer';
 import type { Logger } from '../logger';

@@ -1,7 +1,8 @@
 // Redis connections by role. Commands and subscriptions need separate connections (a subscribed
 // connection can run nothing else); later roles (blocking stream reads) get their own too.
 import Redis, { type RedisOptions } from 'ioredis';
-import { describeError, redactUrl } from '../config';
+import { redactUrl } from '../config';
+import { describeError } from '../errors';
 
 export interface RedisConnectionOptions {
   url: string;

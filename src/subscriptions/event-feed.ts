@@ -5,12 +5,12 @@
 // until the websocket takes them; a subscriber that lets more than `maxQueuedEvents` pile up is
 // cut off (onOverflow) instead of growing the replica's memory.
 import { GraphQLError } from 'graphql';
+import { backoffMs } from '../backoff';
 import type { StreamEvent } from './stream-replay';
 import { compareStreamIds } from './stream-ids';
 
 /** Backoff between attempts of a catch-up whose replay failed for want of Redis. */
-const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 2000;
+const RETRY_BACKOFF = { firstMs: 200, maxMs: 2000 };
 
 export interface EventFeedOptions {
   /** Whether this subscriber may see the event and asked for it. */
@@ -97,7 +97,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
             this.fail(error);
             return;
           }
-          await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_MS * 2 ** attempt, RETRY_MAX_MS)).unref());
+          await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, RETRY_BACKOFF)).unref());
         }
       }
     });

@@ -1,28 +1,17 @@
 // Subscriptions are fed by Redis pub/sub: one subscriber connection per replica, shared by all its
-// local subscribers of a channel (graphql-redis-subscriptions does the reference counting).
-// type-graphql's `pubSub` option wants `subscribe(key, id?) => AsyncIterable`; RedisPubSub offers
-// `asyncIterableIterator(channel)`, so this adapter maps one onto the other. The gateway's own
-// subscriptions use the RedisPubSub directly (subscription-feeds.ts), to merge it with replays.
+// local subscribers of a channel (graphql-redis-subscriptions does the reference counting). The
+// feeds (subscription-feeds.ts) subscribe through it and merge what arrives with stream replays.
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type Redis from 'ioredis';
-import type { PubSub } from 'type-graphql';
 
 export interface RedisPubSubOptions {
   publisher: Redis;
   /** A connection used for nothing else: once subscribed it can only (un)subscribe. */
   subscriber: Redis;
-  /** Channel name for a routing key (and an optional narrowing id, e.g. a user id). */
-  channelOf(routingKey: string, id?: unknown): string;
 }
 
-export function createRedisPubSub({ publisher, subscriber, channelOf }: RedisPubSubOptions): { pubSub: PubSub; redisPubSub: RedisPubSub } {
-  const redisPubSub = new RedisPubSub({ publisher, subscriber: withHandledUnsubscribes(subscriber) });
-  const pubSub: PubSub = {
-    publish: (routingKey: string, payload: unknown) => void redisPubSub.publish(channelOf(routingKey), payload),
-    subscribe: (routingKey: string, id?: unknown) =>
-      redisPubSub.asyncIterableIterator(channelOf(routingKey, id)) as AsyncIterable<unknown>,
-  };
-  return { pubSub, redisPubSub };
+export function createRedisPubSub({ publisher, subscriber }: RedisPubSubOptions): RedisPubSub {
+  return new RedisPubSub({ publisher, subscriber: withHandledUnsubscribes(subscriber) });
 }
 
 /**

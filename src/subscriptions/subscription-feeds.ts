@@ -16,10 +16,10 @@ import { EventFeed } from './event-feed';
 import { ReplayBudget } from './replay-budget';
 import { assertCursorOfDatabase, replayStreamAfter, streamTail, type StreamEvent } from './stream-replay';
 
-/** Close code for a websocket whose subscriber stopped reading (its queue hit the bound). */
-export const SLOW_CONSUMER_CLOSE_CODE = 4100;
-
-/** The websocket a feed belongs to, so a slow consumer can be closed. */
+/**
+ * The websocket a feed belongs to: resumes are budgeted per socket, and a slow consumer's is handed
+ * to onSlowConsumer (the websocket layer closes it).
+ */
 export interface SubscriberSocket {
   close(code: number, reason: string): void;
 }
@@ -35,8 +35,10 @@ export interface SubscriptionFeedsOptions {
   currentDatabase(): string;
   /** Most stream entries one replay reads; further behind is CURSOR_EXPIRED. @default 10000 */
   maxReplayEntries?: number;
-  /** Most events queued for one subscriber before its socket is closed. @default 1000 */
+  /** Most events queued for one subscriber before its feed ends and onSlowConsumer hears of it. @default 1000 */
   maxQueuedEvents?: number;
+  /** Hears of each subscriber cut off for not reading (maxQueuedEvents queued), with its socket. @default none */
+  onSlowConsumer?(socket: SubscriberSocket, maxQueuedEvents: number): void;
   /** Stream entries the resumes of one socket may replay per window (see ReplayBudget). @default 20000 */
   replayBudgetEntries?: number;
   /** @default 60000 */
@@ -160,7 +162,7 @@ export class SubscriptionFeeds {
       onDelivered: () => (this.eventsDelivered += 1),
       onOverflow: () => {
         this.slowConsumerCloses += 1;
-        socket?.close(SLOW_CONSUMER_CLOSE_CODE, `Slow consumer: more than ${this.maxQueuedEvents} events queued; reconnect and resume`);
+        if (socket) this.options.onSlowConsumer?.(socket, this.maxQueuedEvents);
       },
       onEnd: () => {
         this.feeds.delete(feed);

@@ -7,29 +7,29 @@ import path from 'node:path';
 import { startGatewayProcess, type GatewayEnv } from '../support/gateway-process';
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 
-let redisServer: RedisServerHandle;
+let testRedis: TestRedis;
 let dataDir: string;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
+  testRedis = await startTestRedis();
   dataDir = await mkdtemp(path.join(tmpdir(), 'streamgate-replaced-'));
 });
 
 afterAll(async () => {
-  await redisServer?.stop();
+  await testRedis?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A gateway on the embedded database (never the suite's PostgreSQL) and this file's Redis. */
 const gatewayOn = (pgliteDir: string) =>
-  startGatewayProcess({ env: { PGLITE_DIR: pgliteDir, DATABASE_URL: undefined, REDIS_URL: redisServer.url } satisfies GatewayEnv });
+  startGatewayProcess({ env: { PGLITE_DIR: pgliteDir, DATABASE_URL: undefined, ...testRedis.env } satisfies GatewayEnv });
 
 it('after `npm run seed` with Redis kept: new sessions, new data, a fresh history, events published at once', async () => {
   const dir = path.join(dataDir, 'reseeded');
   const before = await gatewayOn(dir);
-  const old = await useOldDatabase(before, redisServer.url);
+  const old = await useOldDatabase(before, testRedis);
   await before.stop();
 
   const seeded = await runSeedCli({ PGLITE_DIR: dir, DATABASE_URL: undefined }, ['--users', '50', '--products', '100', '--orders', '500', '--seed', '9']);
@@ -37,7 +37,7 @@ it('after `npm run seed` with Redis kept: new sessions, new data, a fresh histor
 
   const after = await gatewayOn(dir);
   try {
-    await expectNewDatabaseHonoured(after, redisServer.url, old, await seededProduct({ seed: 9 }));
+    await expectNewDatabaseHonoured(after, testRedis, old, await seededProduct({ seed: 9 }));
   } finally {
     await after.stop();
   }
@@ -45,7 +45,7 @@ it('after `npm run seed` with Redis kept: new sessions, new data, a fresh histor
 
 it('after a restart on a fresh in-memory database with Redis kept: the same', async () => {
   const before = await gatewayOn('memory://');
-  const old = await useOldDatabase(before, redisServer.url);
+  const old = await useOldDatabase(before, testRedis);
   await before.stop();
 
   const after = await gatewayOn('memory://');
@@ -54,7 +54,7 @@ it('after a restart on a fresh in-memory database with Redis kept: the same', as
     // stock the old database's order left in the cache.
     const fresh = await seededProduct();
     expect(old.product.stock).toBe(fresh.stock - 1);
-    await expectNewDatabaseHonoured(after, redisServer.url, old, fresh);
+    await expectNewDatabaseHonoured(after, testRedis, old, fresh);
   } finally {
     await after.stop();
   }
@@ -67,7 +67,7 @@ it('after the data directory is restored from an earlier copy with Redis kept: t
   await cp(dir, backup, { recursive: true });
 
   const before = await gatewayOn(dir);
-  const old = await useOldDatabase(before, redisServer.url);
+  const old = await useOldDatabase(before, testRedis);
   await before.stop();
   await rm(dir, { recursive: true, force: true });
   await cp(backup, dir, { recursive: true });
@@ -77,7 +77,7 @@ it('after the data directory is restored from an earlier copy with Redis kept: t
     // Same identity row as before (it is a copy), but Redis saw outbox ids this database never
     // handed out: it went back in time, and gets a new identity.
     expect(after.logs().some((line) => /behind what Redis saw published/.test(String(line.msg)))).toBe(true);
-    await expectNewDatabaseHonoured(after, redisServer.url, old, await seededProduct());
+    await expectNewDatabaseHonoured(after, testRedis, old, await seededProduct());
   } finally {
     await after.stop();
   }

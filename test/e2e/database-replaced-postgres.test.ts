@@ -4,32 +4,32 @@
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase } from '../support/gateway-process';
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
-import { loginAt } from '../support/replica-clients';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import { adminQuery } from '../support/scratch-postgres';
 import { startSubscriber } from '../support/subscriber';
+import { login } from '../support/graphql';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
 
 describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   let database: GatewayDatabase;
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
     database = await createGatewayDatabase();
   });
 
   afterAll(async () => {
-    await redisServer?.stop();
+    await testRedis?.stop();
     await database?.dispose();
   });
 
   it('a running gateway notices `npm run seed`: live subscribers are told to refetch, and the new data is served', async () => {
-    const gateway = await startGatewayProcess({ env: { ...database.env, REDIS_URL: redisServer.url } });
+    const gateway = await startGatewayProcess({ env: { ...database.env, ...testRedis.env } });
     try {
-      const old = await useOldDatabase(gateway, redisServer.url);
-      const token = await loginAt(gateway.url, 'bob@streamgate.dev', 'bob-password');
+      const old = await useOldDatabase(gateway, testRedis);
+      const token = await login(gateway.url, 'bob@streamgate.dev', 'bob-password');
       const live = startSubscriber({ urls: gateway.wsUrl, token, query: 'subscription { myOrders { cursor } }', field: 'myOrders', isRetrying: false });
       await live.waitForConnections(1);
 
@@ -40,7 +40,7 @@ describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
       const [told] = await live.waitForError();
       expect(told?.extensions?.code).toBe('CURSOR_EXPIRED');
       await live.dispose();
-      await expectNewDatabaseHonoured(gateway, redisServer.url, old, await seededProduct({ seed: 9 }));
+      await expectNewDatabaseHonoured(gateway, testRedis, old, await seededProduct({ seed: 9 }));
     } finally {
       await gateway.stop();
     }
@@ -48,8 +48,8 @@ describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
 
   it('a backup restored into another database is not taken for the database Redis knows', async () => {
     // The "backup": a copy of the database as the gateway left it, before the orders below.
-    const gateway = await startGatewayProcess({ env: { ...database.env, SEED_DEMO_DATA: 'true', REDIS_URL: redisServer.url } });
-    const backupProduct = await useOldDatabase(gateway, redisServer.url).then((view) => view.product);
+    const gateway = await startGatewayProcess({ env: { ...database.env, SEED_DEMO_DATA: 'true', ...testRedis.env } });
+    const backupProduct = await useOldDatabase(gateway, testRedis).then((view) => view.product);
     await gateway.stop();
     const source = new URL(database.env.DATABASE_URL!);
     const restoredName = `${source.pathname.slice(1)}_restored`;
@@ -58,15 +58,15 @@ describeOnPostgres('PostgreSQL replaced while Redis keeps its data', () => {
     restored.pathname = `/${restoredName}`;
     try {
       // The original moves on: another order, cached by the gateway.
-      const before = await startGatewayProcess({ env: { ...database.env, REDIS_URL: redisServer.url } });
-      const old = await useOldDatabase(before, redisServer.url);
+      const before = await startGatewayProcess({ env: { ...database.env, ...testRedis.env } });
+      const old = await useOldDatabase(before, testRedis);
       await before.stop();
       expect(old.product.stock).toBe(backupProduct.stock - 1);
 
-      const after = await startGatewayProcess({ env: { DATABASE_URL: restored.toString(), REDIS_URL: redisServer.url } });
+      const after = await startGatewayProcess({ env: { DATABASE_URL: restored.toString(), ...testRedis.env } });
       try {
         expect(after.logs().some((line) => /recreated or restored from a dump/.test(String(line.msg)))).toBe(true);
-        await expectNewDatabaseHonoured(after, redisServer.url, old, backupProduct);
+        await expectNewDatabaseHonoured(after, testRedis, old, backupProduct);
       } finally {
         await after.stop();
       }

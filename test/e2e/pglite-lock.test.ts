@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { STALE_LOCK_MS } from '../../src/db/pglite-dir-lock';
 import { runGatewayToExit, startGatewayProcess, type GatewayEnv, type GatewayProcess } from '../support/gateway-process';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { loginAt, mutateAt } from '../support/replica-clients';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import { runSeedCli } from '../support/seed-cli';
+import { login, mutate } from '../support/graphql';
 
 const seedArgs = ['--users', '5', '--products', '3', '--orders', '4', '--seed', '9'];
 const stackTraceLine = /^\s+at /m;
@@ -31,8 +31,8 @@ interface Shop {
 
 /** Every product and the newest 100 orders with their items, as the admin sees them. */
 async function readShop(gateway: GatewayProcess): Promise<Shop> {
-  const token = await loginAt(gateway.url, 'admin@streamgate.dev', 'admin-password');
-  return mutateAt<Shop>(gateway.url, SHOP_QUERY, {}, token);
+  const token = await login(gateway.url, 'admin@streamgate.dev', 'admin-password');
+  return mutate<Shop>(gateway.url, SHOP_QUERY, {}, token);
 }
 
 function stderrLines(stderr: string): string[] {
@@ -48,12 +48,12 @@ function expectOneLineNamingTheDirectory(stderr: string, dir: string): void {
 }
 
 describeOnPglitePass('one process per PGlite directory', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   let scratchDir: string;
   const cleanups: Array<() => unknown> = [];
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
     scratchDir = await mkdtemp(path.join(tmpdir(), 'streamgate-pglite-lock-'));
   });
 
@@ -62,7 +62,7 @@ describeOnPglitePass('one process per PGlite directory', () => {
   });
 
   afterAll(async () => {
-    await redisServer?.stop();
+    await testRedis?.stop();
     if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
   });
 
@@ -73,7 +73,7 @@ describeOnPglitePass('one process per PGlite directory', () => {
   const gatewayEnv = (pgliteDir: string): GatewayEnv => ({
     PGLITE_DIR: pgliteDir,
     DATABASE_URL: undefined,
-    REDIS_URL: redisServer.url,
+    ...testRedis.env,
     CACHE_ENABLED: 'false',
   });
 

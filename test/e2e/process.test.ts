@@ -12,28 +12,12 @@ import {
   type GatewayLogLine,
   type GatewayProcess,
 } from '../support/gateway-process';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { postGraphQL } from '../support/graphql';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../support/redis-topology';
 
 /** Start-up failures must not wait on anything: generous for a loaded CI machine, short for a hang. */
 const failFastMs = 15_000;
 const stackTraceLine = /^\s+at /m;
-
-interface GraphQLBody<Data> {
-  data?: Data | null;
-  errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
-}
-
-async function postGraphQL<Data>(url: string, query: string, options: { variables?: Record<string, unknown>; token?: string } = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-    },
-    body: JSON.stringify({ query, variables: options.variables }),
-  });
-  return { status: response.status, body: (await response.json()) as GraphQLBody<Data> };
-}
 
 function stderrLines(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line !== '');
@@ -42,11 +26,11 @@ function stderrLines(stderr: string): string[] {
 const isSeedLine = (line: GatewayLogLine): boolean => line.msg === 'seeded demo data into the empty database';
 
 describe('gateway process', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   const cleanups: Array<() => unknown> = [];
 
   beforeEach(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
   });
 
   afterEach(async () => {
@@ -54,7 +38,7 @@ describe('gateway process', () => {
       // Newest first: gateways stop before the database they use is dropped.
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     } finally {
-      await redisServer.stop();
+      await testRedis.stop();
     }
   });
 
@@ -65,13 +49,13 @@ describe('gateway process', () => {
   }
 
   async function startGateway(env: GatewayEnv): Promise<GatewayProcess> {
-    const gateway = await startGatewayProcess({ env: { REDIS_URL: redisServer.url, ...env } });
+    const gateway = await startGatewayProcess({ env: { ...testRedis.env, ...env } });
     cleanups.push(() => gateway.kill());
     return gateway;
   }
 
   it('exits 1 with one line naming PORT when PORT is not a number', async () => {
-    const result = await runGatewayToExit({ env: { PORT: 'abc', REDIS_URL: redisServer.url }, exitTimeoutMs: failFastMs });
+    const result = await runGatewayToExit({ env: { PORT: 'abc', ...testRedis.env }, exitTimeoutMs: failFastMs });
 
     expect(result).toMatchObject({ code: 1, signal: null });
     const lines = stderrLines(result.stderr);
@@ -81,9 +65,10 @@ describe('gateway process', () => {
   });
 
   it('exits 1 with one line naming the Redis URL and how to fix it when Redis is unreachable', async () => {
-    // A port this test's own redis-server just left is closed for certain.
-    const { url: closedUrl } = redisServer;
-    await redisServer.stop();
+    // A port a redis-server of the test's own (whatever the topology) just left is closed for certain.
+    const closed = await startOwnRedisServer();
+    const { url: closedUrl } = closed;
+    await closed.stop();
 
     const result = await runGatewayToExit({ env: { REDIS_URL: closedUrl }, exitTimeoutMs: failFastMs });
 
@@ -98,7 +83,7 @@ describe('gateway process', () => {
 
   it('exits 1 with one line naming DATABASE_URL when it is not a PostgreSQL URL', async () => {
     const result = await runGatewayToExit({
-      env: { DATABASE_URL: 'mysql://x', REDIS_URL: redisServer.url },
+      env: { DATABASE_URL: 'mysql://x', ...testRedis.env },
       exitTimeoutMs: failFastMs,
     });
 

@@ -12,24 +12,13 @@
 import Redis from 'ioredis';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase, type GatewayProcess } from '../support/gateway-process';
-import { CANCEL_ORDER, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, SHIP_ORDER } from '../support/orders';
-import {
-  expectedDeliveries,
-  loginAt,
-  mutateAt,
-  orderStreamAfter,
-  postGraphQL,
-  relayLeaders,
-  startRecordingSubscriber,
-  toOrderDelivery,
-  waitForChannelSubscribers,
-  type OrderDelivery,
-  type RecordingSubscriber,
-} from '../support/replica-clients';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { waitUntil } from '../support/stream-events';
-import { streamTail } from '../support/stream-tail';
+import { expectedDeliveries, orderStreamAfter, relayLeaders, startRecordingSubscriber, toOrderDelivery, waitForChannelSubscribers, type OrderDelivery, type RecordingSubscriber } from '../support/replica-clients';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import type { TestSubscriberOptions } from '../support/subscriber';
+import { CANCEL_ORDER, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, SHIP_ORDER } from '../support/documents';
+import { login, mutate, postGraphQL } from '../support/graphql';
+import { waitUntil } from '../support/wait';
+import { streamTailOf } from '../support/streams';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
 
@@ -44,7 +33,7 @@ const USER_IDS = { alice: 2, bob: 3 } as const;
 const generatedUser = (id: number) => ({ id, email: `user${id}@example.com`, password: generatedUserPassword });
 
 describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only: PGlite cannot be shared by processes)', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
   let redis: Redis;
   let replicas: [GatewayProcess, GatewayProcess, GatewayProcess];
@@ -54,11 +43,11 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
   const started: GatewayProcess[] = [];
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
     gatewayDatabase = await createGatewayDatabase();
-    redis = new Redis(redisServer.url);
+    redis = testRedis.connect();
     const env = {
-      REDIS_URL: redisServer.url,
+      ...testRedis.env,
       ...gatewayDatabase.env,
       // Sockets are re-checked only once an hour: a 4403 here can only come from the revocation broadcast.
       WS_SESSION_CHECK_SECONDS: '3600',
@@ -73,11 +62,11 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     const [second, third] = await Promise.all([start(), start()]);
     replicas = [first, second, third];
     tokens = {
-      admin: await loginAt(replicas[0].url, admin.email, admin.password),
-      alice: await loginAt(replicas[1].url, alice.email, alice.password),
-      bob: await loginAt(replicas[2].url, bob.email, bob.password),
+      admin: await login(replicas[0].url, admin.email, admin.password),
+      alice: await login(replicas[1].url, alice.email, alice.password),
+      bob: await login(replicas[2].url, bob.email, bob.password),
     };
-    await mutateAt(replicas[0].url, RESTOCK_PRODUCT, { id: PRODUCT_ID, quantity: 10_000 }, tokens.admin);
+    await mutate(replicas[0].url, RESTOCK_PRODUCT, { id: PRODUCT_ID, quantity: 10_000 }, tokens.admin);
   });
 
   afterAll(async () => {
@@ -89,7 +78,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     try {
       await gatewayDatabase?.dispose();
     } finally {
-      await redisServer?.stop();
+      await testRedis?.stop();
     }
   });
 
@@ -105,10 +94,10 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
   }
 
   const placeOrder = async (replica: GatewayProcess, token: string): Promise<string> =>
-    (await mutateAt<{ placeOrder: { id: string } }>(replica.url, PLACE_ORDER, { input: { items: [{ productId: PRODUCT_ID, quantity: 1 }] } }, token))
+    (await mutate<{ placeOrder: { id: string } }>(replica.url, PLACE_ORDER, { input: { items: [{ productId: PRODUCT_ID, quantity: 1 }] } }, token))
       .placeOrder.id;
   const changeOrder = (replica: GatewayProcess, mutation: string, orderId: string, token: string) =>
-    mutateAt(replica.url, mutation, { id: orderId }, token);
+    mutate(replica.url, mutation, { id: orderId }, token);
 
   /** Waits for `expected.length` events, then checks the raw deliveries and the helper's events against them. */
   async function expectToReceive(subscriber: RecordingSubscriber, expected: OrderDelivery[]): Promise<void> {
@@ -120,8 +109,8 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
   it('delivers every event once, in stream order, to subscribers on every replica while mutations go to one', async () => {
     const [r1, r2, r3] = replicas;
     const user4 = generatedUser(4);
-    const user4Token = await loginAt(r2.url, user4.email, user4.password);
-    const after = await streamTail(redisServer.url, 'orders');
+    const user4Token = await login(r2.url, user4.email, user4.password);
+    const after = await streamTailOf(testRedis, 'orders');
     const bobFirstOrder = await placeOrder(r1, tokens.bob);
 
     const watchers = {
@@ -143,11 +132,11 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     // Live before the traffic starts, so the events travel replica to replica over pub/sub (a
     // replay after `after` would deliver them too, but would not test that).
     await waitForChannelSubscribers(redis, {
-      'sg:ch:user-orders:2': 2,
-      'sg:ch:user-orders:3': 1,
-      'sg:ch:user-orders:4': 1,
-      'sg:ch:order-events': 2,
-      [`sg:ch:order:${bobFirstOrder}`]: 1,
+      [testRedis.keys.channel('user-orders', 2)]: 2,
+      [testRedis.keys.channel('user-orders', 3)]: 1,
+      [testRedis.keys.channel('user-orders', 4)]: 1,
+      [testRedis.keys.channel('order-events')]: 2,
+      [testRedis.keys.channel('order', bobFirstOrder)]: 1,
     });
 
     // Every mutation goes to replica 1; alice's and bob's interleave however their commits fall.
@@ -178,7 +167,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     await changeOrder(r1, CANCEL_ORDER, bobFirstOrder, tokens.bob);
     await changeOrder(r1, CANCEL_ORDER, user4Order, user4Token);
 
-    const entries = await orderStreamAfter(redis, after, 19);
+    const entries = await orderStreamAfter(redis, testRedis.keys.stream('orders'), after, 19);
     expect(entries).toHaveLength(19);
     const expected = {
       alice: expectedDeliveries(entries, (data) => data.userId === USER_IDS.alice),
@@ -203,7 +192,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
 
   it('resumes on another replica after a disconnect: exactly the missed events, then live ones', async () => {
     const [r1, r2, r3] = replicas;
-    const after = await streamTail(redisServer.url, 'orders');
+    const after = await streamTailOf(testRedis, 'orders');
     const onReplica1 = subscribe({ urls: r1.wsUrl, token: tokens.alice, query: MY_ORDERS, field: 'myOrders', after });
     const seen = await placeOrder(r3, tokens.alice);
     await changeOrder(r3, PAY_ORDER, seen, tokens.alice);
@@ -218,7 +207,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     await changeOrder(r3, PAY_ORDER, missed, tokens.alice);
 
     const onReplica2 = subscribe({ urls: r2.wsUrl, token: tokens.alice, query: MY_ORDERS, field: 'myOrders', after: cursor });
-    const missedEntries = await orderStreamAfter(redis, cursor, 4);
+    const missedEntries = await orderStreamAfter(redis, testRedis.keys.stream('orders'), cursor, 4);
     const expectedMissed = expectedDeliveries(missedEntries, (data) => data.userId === USER_IDS.alice);
     expect(expectedMissed.map((delivery) => delivery.type)).toEqual(['ORDER_PLACED', 'ORDER_CANCELLED', 'ORDER_PAID']);
     await expectToReceive(onReplica2, expectedMissed);
@@ -226,12 +215,12 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     // Caught up: what happens now arrives live.
     await placeOrder(r3, tokens.bob);
     const live = await placeOrder(r3, tokens.alice);
-    const expectedAfterCursor = expectedDeliveries(await orderStreamAfter(redis, cursor, 6), (data) => data.userId === USER_IDS.alice);
+    const expectedAfterCursor = expectedDeliveries(await orderStreamAfter(redis, testRedis.keys.stream('orders'), cursor, 6), (data) => data.userId === USER_IDS.alice);
     expect(expectedAfterCursor.at(-1)).toMatchObject({ type: 'ORDER_PLACED', orderId: live });
     await expectToReceive(onReplica2, expectedAfterCursor);
 
     // Before the disconnect plus after it is alice's whole history since `after`, each event once.
-    const wholeHistory = expectedDeliveries(await orderStreamAfter(redis, after, 8), (data) => data.userId === USER_IDS.alice);
+    const wholeHistory = expectedDeliveries(await orderStreamAfter(redis, testRedis.keys.stream('orders'), after, 8), (data) => data.userId === USER_IDS.alice);
     expect(wholeHistory).toHaveLength(6);
     expect([...onReplica1.deliveries, ...onReplica2.deliveries]).toEqual(wholeHistory);
     expect(onReplica1.connectedUrls).toEqual([r1.wsUrl]);
@@ -242,8 +231,8 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
   it("closes a user's websockets on the other replicas with 4403 when logoutAll runs on one", async () => {
     const [r1, r2, r3] = replicas;
     const [leaving, staying] = [generatedUser(5), generatedUser(6)];
-    const leavingToken = await loginAt(r1.url, leaving.email, leaving.password);
-    const stayingToken = await loginAt(r1.url, staying.email, staying.password);
+    const leavingToken = await login(r1.url, leaving.email, leaving.password);
+    const stayingToken = await login(r1.url, staying.email, staying.password);
     const options = { query: MY_ORDERS, field: 'myOrders', isRetrying: false } as const;
     const leavingOn2 = subscribe({ ...options, urls: r2.wsUrl, token: leavingToken });
     const leavingOn3 = subscribe({ ...options, urls: r3.wsUrl, token: leavingToken });
@@ -251,7 +240,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     // Acknowledged means authenticated and registered under its session on that replica.
     await Promise.all([leavingOn2, leavingOn3, stayingOn2].map((subscriber) => subscriber.waitForConnections(1)));
 
-    const loggedOut = await mutateAt<{ logoutAll: number }>(r1.url, 'mutation { logoutAll }', {}, leavingToken);
+    const loggedOut = await mutate<{ logoutAll: number }>(r1.url, 'mutation { logoutAll }', {}, leavingToken);
     expect(loggedOut.logoutAll).toBe(1);
 
     for (const subscriber of [leavingOn2, leavingOn3]) {
@@ -281,7 +270,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     let isCrashNoticed = false;
     let connectAttempts = 0;
     const rotation = [doomed, ...survivors].map((replica) => replica.wsUrl);
-    const after = await streamTail(redisServer.url, 'orders');
+    const after = await streamTailOf(testRedis, 'orders');
     const watcher = subscribe({
       urls: () => (isCrashNoticed ? rotation[connectAttempts++ % rotation.length]! : doomed.wsUrl),
       token: tokens.alice,
@@ -304,7 +293,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
         if (iteration === 6) {
           // Everything so far is published (by the relay's new holder), some of it while the client
           // had no replica: it must get that by replay when it reconnects, the rest live.
-          const published = expectedDeliveries(await orderStreamAfter(redis, after, mutationCount), (data) => data.userId === USER_IDS.alice);
+          const published = expectedDeliveries(await orderStreamAfter(redis, testRedis.keys.stream('orders'), after, mutationCount), (data) => data.userId === USER_IDS.alice);
           whileAway = { cursor: watcher.subscription.cursor, received: watcher.events.length, published: published.length };
           isCrashNoticed = true;
         }
@@ -329,7 +318,7 @@ describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only
     const [, exit] = await Promise.all([traffic, crash]);
     expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
 
-    const entries = await orderStreamAfter(redis, after, mutationCount);
+    const entries = await orderStreamAfter(redis, testRedis.keys.stream('orders'), after, mutationCount);
     // The relay moved to a survivor and published no event twice.
     expect(entries).toHaveLength(mutationCount);
     expect(new Set(entries.map(({ event }) => event.id)).size).toBe(mutationCount);

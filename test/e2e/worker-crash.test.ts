@@ -13,35 +13,31 @@ import { openDatabase, type Database } from '../../src/db/client';
 import { notifications, processedEvents } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
-import { createRedisKeys } from '../../src/redis/keys';
-import { deferred } from '../support/cache-entries';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
-import { boundRedisKeys } from '../support/redis-keys';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { deferred, waitUntil } from '../support/wait';
+import { hasCaughtUp, orderEvent, pendingCount, publishEvents } from '../support/streams';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
-const keys = createRedisKeys('sg');
-const ORDERS = keys.stream('orders');
 const ORDER_COUNT = 200;
 const USERS = 10;
 const PRODUCTS = 5;
 
 describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only: PGlite cannot be shared by two processes)', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
   let database: Database;
   let redis: Redis;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
     gatewayDatabase = await createGatewayDatabase();
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: USERS, products: PRODUCTS, orders: 0, hashPassword });
-    redis = await connectRedis({ url: redisServer.url });
+    redis = await connectRedis({ url: testRedis.url });
   });
 
   afterAll(async () => {
@@ -49,12 +45,13 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
     redis?.disconnect();
     await database?.close();
     await gatewayDatabase?.dispose();
-    await redisServer?.stop();
+    await testRedis?.stop();
   });
 
   it('lets the surviving worker take over: every notification once, top products exact, XPENDING back to 0', async () => {
+    const ORDERS = testRedis.keys.stream('orders');
     const env = {
-      REDIS_URL: redisServer.url,
+      ...testRedis.env,
       ...gatewayDatabase.env,
       // One batch holds every entry, so whoever reads first holds them all until it acknowledges.
       WORKER_BATCH_SIZE: '1000',
@@ -137,10 +134,10 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
       for (const item of event.data.items) expectedUnits[item.productId] = (expectedUnits[item.productId] ?? 0) + item.quantity;
     }
     // The workers bound Redis to this database: its derived keys carry that identity.
-    const reply = await redis.zrange((await boundRedisKeys(redis)).topProducts(), 0, -1, 'WITHSCORES');
+    const reply = await redis.zrange((await testRedis.boundKeys(redis)).topProducts(), 0, -1, 'WITHSCORES');
     const units: Record<string, number> = {};
     for (let i = 0; i + 1 < reply.length; i += 2) units[reply[i]!] = Number(reply[i + 1]);
     expect(units).toEqual(expectedUnits);
-    expect(await redis.exists(keys.deadLetterStream('orders'))).toBe(0);
+    expect(await redis.exists(testRedis.keys.deadLetterStream('orders'))).toBe(0);
   });
 });

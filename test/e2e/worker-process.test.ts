@@ -8,30 +8,28 @@ import { openDatabase, type Database } from '../../src/db/client';
 import { notifications, orderItems, orders } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
-import { createRedisKeys } from '../../src/redis/keys';
-import { boundRedisKeys } from '../support/redis-keys';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { hasCaughtUp, orderEvent, publishEvents, waitUntil } from '../support/stream-events';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../support/redis-topology';
 import { runWorkerToExit, startWorkerProcess } from '../support/worker-process';
+import { hasCaughtUp, orderEvent, publishEvents } from '../support/streams';
+import { waitUntil } from '../support/wait';
 
 const failFastMs = 15_000;
 const stackTraceLine = /^\s+at /m;
 /** Nothing listens here: a database that cannot be reached. */
 const UNREACHABLE_DATABASE_URL = 'postgres://postgres@127.0.0.1:1/none';
-const keys = createRedisKeys('sg');
 
 const stderrLines = (stderr: string) => stderr.split('\n').filter((line) => line !== '');
 
 describe('worker process start-up failures', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
   });
 
   afterAll(async () => {
-    await redisServer?.stop();
+    await testRedis?.stop();
   });
 
   async function expectOneLineExit(env: Record<string, string>, mentions: string[], args: string[] = []) {
@@ -44,60 +42,61 @@ describe('worker process start-up failures', () => {
   }
 
   it('refuses embedded PGlite, which only the gateway process may open', async () => {
-    await expectOneLineExit({ REDIS_URL: redisServer.url }, ['DATABASE_URL', 'PGlite']);
+    await expectOneLineExit({ ...testRedis.env }, ['DATABASE_URL', 'PGlite']);
   });
 
   it('names a bad setting', async () => {
-    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL, WORKER_BATCH_SIZE: '0' }, ['WORKER_BATCH_SIZE']);
+    await expectOneLineExit({ ...testRedis.env, DATABASE_URL: UNREACHABLE_DATABASE_URL, WORKER_BATCH_SIZE: '0' }, ['WORKER_BATCH_SIZE']);
   });
 
   it('names what --rebuild accepts', async () => {
-    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['--rebuild', 'top-products'], ['--rebuild', 'everything']);
+    await expectOneLineExit({ ...testRedis.env, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['--rebuild', 'top-products'], ['--rebuild', 'everything']);
   });
 
   it('names the Redis URL and how to fix it when Redis is unreachable', async () => {
-    const closed = await startRedisServer();
+    // A redis-server of its own whatever the topology: stopped at once, for an address nobody answers on.
+    const closed = await startOwnRedisServer();
     await closed.stop();
     await expectOneLineExit({ REDIS_URL: closed.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, [closed.url, 'REDIS_URL', 'redis-server']);
   });
 
   it('names the database when PostgreSQL is unreachable', async () => {
-    await expectOneLineExit({ REDIS_URL: redisServer.url, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['postgres://postgres@127.0.0.1:1/none', 'DATABASE_URL']);
+    await expectOneLineExit({ ...testRedis.env, DATABASE_URL: UNREACHABLE_DATABASE_URL }, ['postgres://postgres@127.0.0.1:1/none', 'DATABASE_URL']);
   });
 });
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;
 
 describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: workers refuse embedded PGlite)', () => {
-  let redisServer: RedisServerHandle;
+  let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
   let database: Database;
   let redis: Redis;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    redisServer = await startRedisServer();
+    testRedis = await startTestRedis();
     gatewayDatabase = await createGatewayDatabase();
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: 5, products: 6, orders: 60, hashPassword });
-    redis = await connectRedis({ url: redisServer.url });
-    env = { REDIS_URL: redisServer.url, ...(gatewayDatabase.env as Record<string, string>), WORKER_BLOCK_MS: '1000' };
+    redis = await connectRedis({ url: testRedis.url });
+    env = { ...testRedis.env, ...(gatewayDatabase.env as Record<string, string>), WORKER_BLOCK_MS: '1000' };
   });
 
   afterAll(async () => {
     redis?.disconnect();
     await database?.close();
     await gatewayDatabase?.dispose();
-    await redisServer?.stop();
+    await testRedis?.stop();
   });
 
   it('applies published events, and on SIGTERM finishes and exits 0', async () => {
     const worker = await startWorkerProcess({ env: { ...env, WORKER_CONSUMER_NAME: 'solo' } });
     try {
       const events = [1, 2, 3].map((orderId) => orderEvent('OrderPaid', { orderId, userId: 1, status: 'PAID' }));
-      const ids = await publishEvents(redis, keys.stream('orders'), events);
-      await waitUntil(() => hasCaughtUp(redis, keys.stream('orders'), 'notifications', ids.at(-1)!), 'the notifications group has caught up');
+      const ids = await publishEvents(redis, testRedis.keys.stream('orders'), events);
+      await waitUntil(() => hasCaughtUp(redis, testRedis.keys.stream('orders'), 'notifications', ids.at(-1)!), 'the notifications group has caught up');
       expect((await database.db.select({ value: count() }).from(notifications))[0]!.value).toBe(3);
 
       expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
@@ -109,7 +108,7 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
 
   it('--rebuild top-products writes units sold per product from Postgres and exits 0', async () => {
     // An earlier test's worker bound Redis to this database.
-    const bound = await boundRedisKeys(redis);
+    const bound = await testRedis.boundKeys(redis);
     await redis.zadd(bound.topProducts(), 12345, '1');
     const result = await runWorkerToExit({ env, args: ['--rebuild', 'top-products'] });
     expect(result).toMatchObject({ code: 0, signal: null });

@@ -9,7 +9,8 @@ import { demoAccounts } from '../../src/db/seed';
 import { MAX_TOTAL_CENTS } from '../../src/modules/orders/order.service';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError } from '../support/raw-websocket';
-import { line, placeOrder, writeSnapshot } from '../support/orders';
+import { line, placeOrder } from '../support/documents';
+import { writeSnapshot } from '../support/write-snapshot';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const NUL = '\u0000';
@@ -24,7 +25,7 @@ const tokens = { admin: '', alice: '' };
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 5, products: 10, orders: 0 }, logger: log.logger });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   tokens.admin = await gateway.login(admin.email, admin.password);
   tokens.alice = await gateway.login(alice.email, alice.password);
 });
@@ -75,7 +76,7 @@ describe('a NUL character', () => {
   });
 
   it('in a profile name or email is BAD_USER_INPUT, nothing is written, and the values are not logged', async () => {
-    const before = await writeSnapshot(gateway.database.db, redis);
+    const before = await writeSnapshot(gateway.database.db, redis, gateway.redis.keys);
     for (const input of [{ name: `Eve7f3${NUL}` }, { email: `eve7f3${NUL}@evil.example` }]) {
       const { body } = await gateway.graphql('mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { id } }', {
         variables: { input },
@@ -83,7 +84,7 @@ describe('a NUL character', () => {
       });
       expect(body.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     }
-    expect(await writeSnapshot(gateway.database.db, redis)).toEqual(before);
+    expect(await writeSnapshot(gateway.database.db, redis, gateway.redis.keys)).toEqual(before);
     expect(everythingLogged()).not.toContain('ve7f3');
     await expectStillServing();
   });
@@ -93,11 +94,11 @@ describe('an order total past the 32-bit column', () => {
   it('is BAD_USER_INPUT and takes no stock, while the largest total that fits is accepted', async () => {
     await gateway.database.db.update(products).set({ priceCents: MAX_PRICE_CENTS, stock: 1000 }).where(eq(products.id, PRICEY));
     const quantity = Math.floor(MAX_TOTAL_CENTS / MAX_PRICE_CENTS) + 1; // 22 units
-    const before = await writeSnapshot(gateway.database.db, redis);
+    const before = await writeSnapshot(gateway.database.db, redis, gateway.redis.keys);
     const { status, body } = await placeOrder(gateway, tokens.alice, [line(PRICEY, quantity)]);
     expect(status).toBe(200);
     expect(body.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-    expect(await writeSnapshot(gateway.database.db, redis)).toEqual(before);
+    expect(await writeSnapshot(gateway.database.db, redis, gateway.redis.keys)).toEqual(before);
     // The largest total that fits is still accepted.
     const fits = await placeOrder(gateway, tokens.alice, [line(PRICEY, quantity - 1)]);
     expect(fits.body.errors).toBeUndefined();

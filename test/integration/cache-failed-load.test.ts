@@ -13,10 +13,11 @@ import type { CacheCounterName, CacheStats } from '../../src/observability/cache
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { encodeCursor } from '../../src/modules/common/pagination';
 import { createOrderLoaders, orderPageCacheType, type OrderPageKey } from '../../src/modules/orders/order.loader';
-import { deferred, entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
+import { entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
 import type { TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { deferred } from '../support/wait';
 
 /** One past the largest `integer`: as a query parameter against an integer column, the SQL throws. */
 const OUT_OF_RANGE_ID = 2_147_483_648;
@@ -27,7 +28,7 @@ let redisKeys: RedisKeys;
 
 beforeAll(async () => {
   pair = await startTwoGateways({ seed: { users: 5, products: 10, orders: 30 } });
-  redis = new Redis(pair.redisServer.url);
+  redis = pair.redis.connect();
   redisKeys = pair.a.app.keys;
 });
 

@@ -8,15 +8,13 @@ import { demoAccounts } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
 
-const INVALIDATION_CHANNEL = 'sg:cache-invalidations';
-
 let pair: TwoGateways;
 let admin: Redis;
 let adminToken: string;
 
 beforeAll(async () => {
   pair = await startTwoGateways({ env: { CACHE_L1_TYPES: 'Product' }, seed: { users: 10, products: 10, orders: 20 } });
-  admin = new Redis(pair.redisServer.url);
+  admin = pair.redis.connect();
   const account = demoAccounts[0]!;
   adminToken = await pair.a.login(account.email, account.password);
 });
@@ -61,7 +59,7 @@ function invalidationReceived(gateway: TestGateway, id: number): Promise<void> {
   return new Promise((resolve) => {
     const onMessage = (channel: string, message: string) => {
       const [type, ...keyIds] = message.split(' ');
-      if (channel !== INVALIDATION_CHANNEL || type !== 'Product' || !keyIds.includes(String(id))) return;
+      if (channel !== pair.redis.keys.cacheInvalidationChannel() || type !== 'Product' || !keyIds.includes(String(id))) return;
       subscriber.off('message', onMessage);
       resolve();
     };

@@ -5,8 +5,10 @@
 // events) is lost.
 import Redis from 'ioredis';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, readStream, RESTOCK_PRODUCT } from '../support/orders';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
+import { mutate } from '../support/graphql';
+import { readStream } from '../support/streams';
+import { RESTOCK_PRODUCT } from '../support/documents';
 
 const PRODUCTS = 1000;
 const WRITES = 40;
@@ -17,16 +19,17 @@ const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name description stock
 const PAGE = 'query ($after: String) { products(first: 50, after: $after) { edges { node { id description stock } } pageInfo { endCursor } } }';
 
 describe.each(['allkeys-lru', 'noeviction'])('a cache instance at maxmemory with %s', (policy) => {
-  let cacheServer: RedisServerHandle;
+  /** A redis-server of its own whatever the topology: it runs with a maxmemory and a policy of the test's. */
+  let cacheServer: TestRedis;
   let gateway: TestGateway;
   let cacheRedis: Redis;
   let durable: Redis;
 
   beforeAll(async () => {
-    cacheServer = await startRedisServer({ args: ['--maxmemory', CACHE_MAXMEMORY, '--maxmemory-policy', policy] });
+    cacheServer = await startOwnRedisServer({ args: ['--maxmemory', CACHE_MAXMEMORY, '--maxmemory-policy', policy] });
     gateway = await startTestGateway({ seed: { users: CUSTOMERS + 3, products: PRODUCTS, orders: 0 }, env: { REDIS_CACHE_URL: cacheServer.url } });
     cacheRedis = new Redis(cacheServer.url);
-    durable = new Redis(gateway.redisServer.url);
+    durable = gateway.redis.connect();
   });
 
   afterAll(async () => {
@@ -39,7 +42,7 @@ describe.each(['allkeys-lru', 'noeviction'])('a cache instance at maxmemory with
   it('reads never go back behind an acknowledged write, and no session or event is lost', async () => {
     const admin = await gateway.login('admin@streamgate.dev', 'admin-password');
     const customers = await Promise.all(Array.from({ length: CUSTOMERS }, (_, index) => gateway.login(`user${index + 4}@example.com`, 'password')));
-    const streamBefore = (await readStream(durable, 'catalog')).length;
+    const streamBefore = (await readStream(durable, gateway.redis.keys.stream('catalog'))).length;
 
     // Stock only grows (restocks), so "older than acknowledged" is "less than acknowledged".
     const acknowledged = new Map<string, number>();
@@ -79,7 +82,7 @@ describe.each(['allkeys-lru', 'noeviction'])('a cache instance at maxmemory with
 
     // The durable instance kept every session and every event.
     for (const token of customers) expect((await gateway.graphql('{ me { id } }', { token })).status).toBe(200);
-    expect((await readStream(durable, 'catalog')).length - streamBefore).toBe(WRITES);
+    expect((await readStream(durable, gateway.redis.keys.stream('catalog'))).length - streamBefore).toBe(WRITES);
   });
 });
 
@@ -88,9 +91,10 @@ describe('a durable Redis that evicts', () => {
 
   it('is named in a warning at start; a noeviction one is not', async () => {
     for (const policy of ['allkeys-lru', 'noeviction']) {
-      const durable = await startRedisServer({ args: ['--maxmemory-policy', policy] });
+      // Its own redis-server whatever the topology: the test sets its eviction policy.
+      const durable = await startOwnRedisServer({ args: ['--maxmemory-policy', policy] });
       const log = recordingLogger();
-      const gateway = await startTestGateway({ redisServer: durable, seed: { users: 3, products: 1, orders: 0 }, logger: log.logger });
+      const gateway = await startTestGateway({ redis: durable, seed: { users: 3, products: 1, orders: 0 }, logger: log.logger });
       try {
         const warnings = log.lines.filter((line) => EVICTION_WARNING.test(String(line.msg)));
         expect(warnings.map((line) => line.maxmemoryPolicy)).toEqual(policy === 'noeviction' ? [] : [policy]);

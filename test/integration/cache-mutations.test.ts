@@ -25,7 +25,7 @@ let customerToken: string;
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 20, orders: 0 } });
   execute = createOperationRunner(gateway.app);
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   redisKeys = gateway.app.keys;
   adminToken = await gateway.login(admin.email, admin.password);
   customerToken = await gateway.login(alice.email, alice.password);

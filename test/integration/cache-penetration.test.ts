@@ -24,7 +24,7 @@ beforeAll(async () => {
     seed: { users: 5, products: 20, orders: 0 },
   });
   execute = createOperationRunner(gateway.app);
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
 });
 
 afterAll(async () => {

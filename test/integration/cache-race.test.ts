@@ -27,7 +27,7 @@ let adminToken: string;
 
 beforeAll(async () => {
   pair = await startTwoGateways({ seed: { users: 10, products: 10, orders: 20 } });
-  redis = new Redis(pair.redisServer.url);
+  redis = pair.redis.connect();
   const admin = demoAccounts[0]!;
   adminToken = await pair.a.login(admin.email, admin.password);
 });

@@ -5,6 +5,7 @@
 import type Redis from 'ioredis';
 import { encodeCursor } from '../../src/modules/common/pagination';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { serverOf } from '../support/redis-topology';
 import { createOperationRunner } from '../support/operations';
 
 /** A bound on hanging (a read stuck behind a dead connection), not a speed target. */
@@ -15,13 +16,14 @@ let execute: ReturnType<typeof createOperationRunner>;
 let isRedisDown = false;
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ seed: { users: 10, products: 20, orders: 20 } });
+  // Its own redis-server whatever the topology: the test kills and restarts it.
+  gateway = await startTestGateway({ seed: { users: 10, products: 20, orders: 20 }, ownRedisServer: true });
   execute = createOperationRunner(gateway.app);
 });
 
 afterAll(async () => {
   // Stopping the app while Redis is down is another story; here a failed test must not leave it so.
-  if (isRedisDown) await gateway?.redisServer.restart();
+  if (isRedisDown) await serverOf(gateway.redis).restart();
   await gateway?.stop();
 });
 
@@ -30,13 +32,13 @@ const failOpens = () => gateway.app.cacheStats.total('failOpens');
 const productHits = () => gateway.app.cacheStats.byType.get('Product')?.hits ?? 0;
 
 async function killRedis(): Promise<void> {
-  await gateway.redisServer.kill();
+  await serverOf(gateway.redis).kill();
   isRedisDown = true;
 }
 
 /** Restarts redis-server and waits until the cache connection is ready again. */
 async function restartRedis(): Promise<void> {
-  await gateway.redisServer.restart();
+  await serverOf(gateway.redis).restart();
   isRedisDown = false;
   const connection = cacheConnection();
   if (connection.status !== 'ready') await new Promise((resolve) => connection.once('ready', resolve));

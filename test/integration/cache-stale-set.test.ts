@@ -11,9 +11,10 @@ import { products, type ProductRow } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { orderedByKeys } from '../../src/modules/common/batch';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
-import { deferred, entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
+import { entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
+import { deferred } from '../support/wait';
 
 const PRODUCT_ID = 7;
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 5, products: 10, orders: 0 } });
   execute = createOperationRunner(gateway.app);
   adminToken = await gateway.login(demoAccounts[0]!.email, demoAccounts[0]!.password);
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   redisKeys = gateway.app.keys;
 });
 

@@ -78,7 +78,7 @@ it('answers 500 concurrent reads of one cold product on two replicas with at mos
 
 it('goes to the database many times for the same wave when readers do not wait for leases', async () => {
   // Two more replicas on the same Redis and database, whose readers skip waiting for another's lease.
-  const impatient = await startTwoGateways({ env: { CACHE_LEASE_WAIT_MS: '0' }, redisServer: pair.redisServer, database: pair.database });
+  const impatient = await startTwoGateways({ env: { CACHE_LEASE_WAIT_MS: '0' }, redis: pair.redis, database: pair.database });
   try {
     const name = await expectCold(impatient, 8);
     const wave = await productWave(impatient, 8);

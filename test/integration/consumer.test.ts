@@ -12,28 +12,31 @@ import type { DomainEvent } from '../../src/events/event-types';
 import { createNotificationsBatchHandler, NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
 import { oneAtATime } from '../../src/projections/projections';
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
-import { createRedisKeys } from '../../src/redis/keys';
+import type { RedisKeys } from '../../src/redis/keys';
 import { createLogger } from '../../src/logger';
-import { deferred } from '../support/cache-entries';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { redisConnections, startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { entryFields, hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
+import { deferred, waitUntil } from '../support/wait';
+import { redisConnections, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { entryFields, hasCaughtUp, orderEvent, pendingCount, publishEvents, readStreamFields } from '../support/streams';
 
-const keys = createRedisKeys('sg');
-const ORDERS = keys.stream('orders');
+/** The keys of the test's Redis (its prefix), and the orders stream among them; set in beforeAll. */
+let keys: RedisKeys;
+let ORDERS: string;
 const ALICE_ID = 2;
 /** Short, so a failed or crashed delivery comes round again within milliseconds. */
 const CLAIM_IDLE_MS = 50;
 
-let redisServer: RedisServerHandle;
+let testRedis: TestRedis;
 let database: TestDatabase;
 let redis: Redis;
-const connections = redisConnections(() => redisServer);
+const connections = redisConnections(() => testRedis);
 const connection = connections.open;
 const stopAfterEach: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
+  testRedis = await startTestRedis();
+  keys = testRedis.keys;
+  ORDERS = keys.stream('orders');
   database = await createTestDatabase();
   await seedTestData(database, { users: 5, products: 5, orders: 0 });
   redis = await connection();
@@ -46,7 +49,7 @@ afterEach(async () => {
 afterAll(async () => {
   connections.closeAll();
   await database?.close();
-  await redisServer?.stop();
+  await testRedis?.stop();
 });
 
 async function startNotificationsWorker(consumer: string): Promise<ProjectionWorker> {
@@ -84,7 +87,7 @@ async function startRunner(stream: string, handler: EventHandler, options: Parti
   return runner;
 }
 
-const newStream = () => `sg:stream:test-${randomUUID()}`;
+const newStream = () => keys.stream(`test-${randomUUID()}`);
 
 describe('notifications consumer group', () => {
   it('creates each notification exactly once when an event is delivered again or published twice', async () => {
@@ -169,7 +172,7 @@ describe('ConsumerGroupRunner', () => {
       [poison.id, 1],
       [poison.id, 2],
     ]);
-    const dlq = (await redis.xrange(`${stream}:dlq`, '-', '+')).map(([, fields]) => Object.fromEntries(pairs(fields)));
+    const dlq = (await readStreamFields(redis, `${stream}:dlq`)).map((entry) => entry.fields);
     expect(dlq).toEqual(
       expect.arrayContaining([
         {

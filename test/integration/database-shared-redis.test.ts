@@ -2,36 +2,38 @@
 // `npm start` against the default Redis, a staging copy pointed at production's Redis by mistake):
 // each must keep to its own data, sessions and events, and neither may undo the other - no
 // re-binding back and forth, no boundary entries written over and over.
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, placeOrder, line, readStream, UPDATE_PRODUCT } from '../support/orders';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import { startSubscriber } from '../support/subscriber';
 import { waitForChannelSubscribers } from '../support/replica-clients';
+import { mutate } from '../support/graphql';
+import { line, placeOrder, UPDATE_PRODUCT } from '../support/documents';
+import { readStreamFields } from '../support/streams';
 
 const MY_ORDERS = 'subscription { myOrders { cursor order { id } } }';
 const PRODUCT = '{ product(id: "1") { name } }';
 
-let redisServer: RedisServerHandle;
+let sharedRedis: TestRedis;
 let redis: Redis;
 let first: TestGateway;
 let second: TestGateway;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  redis = new Redis(redisServer.url);
-  first = await startTestGateway({ redisServer, seed: { users: 10, products: 10, orders: 20, seed: 1 } });
-  second = await startTestGateway({ redisServer, seed: { users: 10, products: 10, orders: 20, seed: 2 } });
+  sharedRedis = await startTestRedis();
+  redis = sharedRedis.connect();
+  first = await startTestGateway({ redis: sharedRedis, seed: { users: 10, products: 10, orders: 20, seed: 1 } });
+  second = await startTestGateway({ redis: sharedRedis, seed: { users: 10, products: 10, orders: 20, seed: 2 } });
 });
 
 afterAll(async () => {
   redis?.disconnect();
   await second?.stop();
   await first?.stop();
-  await redisServer?.stop();
+  await sharedRedis?.stop();
 });
 
-const boundaries = async () => (await redis.xrange('sg:stream:orders', '-', '+')).filter(([, fields]) => fields.includes('DatabaseReplaced')).length;
+const boundaries = async () => (await readStreamFields(redis, sharedRedis.keys.stream('orders'))).filter((entry) => Object.values(entry.fields).includes('DatabaseReplaced')).length;
 
 it('keeps each gateway to its own data, sessions and events', async () => {
   expect(first.app.identity.current).not.toBe(second.app.identity.current);
@@ -54,7 +56,7 @@ it('keeps each gateway to its own data, sessions and events', async () => {
   const onSecond = startSubscriber({ urls: second.wsUrl, token: aliceOfSecond, query: MY_ORDERS, field: 'myOrders' });
   try {
     await Promise.all([onFirst.waitForConnections(1), onSecond.waitForConnections(1)]);
-    await waitForChannelSubscribers(redis, { 'sg:ch:user-orders:2': 2 });
+    await waitForChannelSubscribers(redis, { [sharedRedis.keys.channel('user-orders', 2)]: 2 });
     const boundariesBefore = await boundaries();
     const placedOnFirst = (await placeOrder(first, aliceOfFirst, [line(1)])).body.data!.placeOrder.id;
     const placedOnSecond = (await placeOrder(second, aliceOfSecond, [line(2)])).body.data!.placeOrder.id;
@@ -66,7 +68,7 @@ it('keeps each gateway to its own data, sessions and events', async () => {
     expect(fromSecond.map((event) => (event.order as { id: string }).id)).toEqual([placedOnSecond]);
 
     // Both published into the one stream, each entry named by its database; nobody re-bound anything.
-    const entries = await readStream(redis, 'orders');
+    const entries = await readStreamFields(redis, sharedRedis.keys.stream('orders'));
     const databases = entries.slice(-3).map((entry) => entry.fields.database);
     expect(databases).toEqual([first.app.identity.current, second.app.identity.current, first.app.identity.current]);
     expect(await boundaries()).toBe(boundariesBefore);
@@ -81,7 +83,7 @@ it('keeps each gateway to its own data, sessions and events', async () => {
     token: aliceOfSecond,
     query: 'subscription ($after: String) { myOrders(after: $after) { cursor } }',
     field: 'myOrders',
-    after: (await readStream(redis, 'orders')).at(-1)!.streamId,
+    after: (await readStreamFields(redis, sharedRedis.keys.stream('orders'))).at(-1)!.streamId,
     isRetrying: false,
   });
   try {

@@ -2,6 +2,7 @@
 // the stream id as the cursor, in the same script as the XADD.
 import Redis from 'ioredis';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { streamTail } from '../support/streams';
 
 let gateway: TestGateway;
 let subscriber: Redis;
@@ -9,8 +10,8 @@ let redis: Redis;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 } });
-  subscriber = new Redis(gateway.redisServer.url);
-  redis = new Redis(gateway.redisServer.url);
+  subscriber = gateway.redis.connect();
+  redis = gateway.redis.connect();
 });
 
 afterAll(async () => {
@@ -31,9 +32,10 @@ function nextMessage(channel: string): Promise<{ cursor: string; event: { type: 
 }
 
 it('publishes an order event on the order, the customer and the firehose channels, with its stream id', async () => {
-  const placing = nextMessage('sg:ch:user-orders:2');
-  const firehose = nextMessage('sg:ch:order-events');
-  await subscriber.subscribe('sg:ch:user-orders:2', 'sg:ch:order-events');
+  const { keys } = gateway.redis;
+  const placing = nextMessage(keys.channel('user-orders', 2));
+  const firehose = nextMessage(keys.channel('order-events'));
+  await subscriber.subscribe(keys.channel('user-orders', 2), keys.channel('order-events'));
   const context = gateway.app.createContext({ viewer: { id: 2, role: 'CUSTOMER' }, sessionToken: null }, { requestId: 't', clientAddress: '127.0.0.1' });
   const response = await gateway.app.server.apollo.executeOperation<{ placeOrder: { id: string } }>(
     { query: 'mutation { placeOrder(input: { items: [{ productId: "3", quantity: 1 }] }) { id } }' },
@@ -42,7 +44,7 @@ it('publishes an order event on the order, the customer and the firehose channel
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   const orderId = Number(response.body.singleResult.data!.placeOrder.id);
 
-  const latestStreamId = async () => (await redis.xrevrange('sg:stream:orders', '+', '-', 'COUNT', 1))[0]![0];
+  const latestStreamId = () => streamTail(redis, keys.stream('orders'));
   const streamId = await latestStreamId();
   for (const message of [await placing, await firehose]) {
     expect(message.cursor).toBe(streamId);
@@ -50,8 +52,8 @@ it('publishes an order event on the order, the customer and the firehose channel
     expect(message.event.data.orderId).toBe(orderId);
   }
 
-  const paid = nextMessage(`sg:ch:order:${orderId}`);
-  await subscriber.subscribe(`sg:ch:order:${orderId}`);
+  const paid = nextMessage(keys.channel('order', orderId));
+  await subscriber.subscribe(keys.channel('order', orderId));
   await gateway.app.server.apollo.executeOperation({ query: `mutation { payOrder(id: "${orderId}") { id } }` }, { contextValue: context });
   const message = await paid;
   expect(message.event.type).toBe('OrderPaid');

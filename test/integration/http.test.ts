@@ -1,11 +1,13 @@
 // What an HTTP client sees, bad input included: GraphQL-shaped errors with the right code and
 // status, never a 500 or a stack trace in production mode, and the server keeps serving.
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { serverOf } from '../support/redis-topology';
 
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ env: { NODE_ENV: 'production', GRAPHQL_MAX_DEPTH: '6', METRICS_PORT: '0' } });
+  // Its own redis-server whatever the topology: the readiness test kills and restarts it.
+  gateway = await startTestGateway({ env: { NODE_ENV: 'production', GRAPHQL_MAX_DEPTH: '6', METRICS_PORT: '0' }, ownRedisServer: true });
 });
 
 afterAll(() => gateway?.stop());
@@ -135,7 +137,7 @@ it('reports health and readiness', async () => {
 
 it('reports not ready while Redis is down, and ready again once it is back', async () => {
   const base = gateway.url.replace(/\/graphql$/, '');
-  await gateway.redisServer.kill();
+  await serverOf(gateway.redis).kill();
   const down = await fetch(`${base}/readyz`);
   expect(down.status).toBe(503);
   expect(await down.json()).toEqual({ status: 'unavailable' });
@@ -143,7 +145,7 @@ it('reports not ready while Redis is down, and ready again once it is back', asy
   expect(body.status).toBe('unavailable');
   expect(body.checks.redis).toMatch(/^down/);
   expect(body.checks.database).toBe('ok');
-  await gateway.redisServer.restart();
+  await serverOf(gateway.redis).restart();
   // ioredis reconnects on its own; readiness follows the connection's ready event.
   await new Promise<void>((resolve) => (gateway.app.redis.status === 'ready' ? resolve() : gateway.app.redis.once('ready', () => resolve())));
   expect((await fetch(`${base}/readyz`)).status).toBe(200);

@@ -25,8 +25,10 @@ beforeAll(async () => {
       LOGIN_ACCOUNT_MAX_FAILURES: String(ACCOUNT_MAX_FAILURES),
       LOGIN_ACCOUNT_WINDOW_SECONDS: String(ACCOUNT_WINDOW_SECONDS),
     },
+    // Its own redis-server whatever the topology: a test scans every key the server holds.
+    ownRedisServer: true,
   });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
 });
 
 afterAll(async () => {

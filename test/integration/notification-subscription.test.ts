@@ -4,11 +4,13 @@
 // replays exactly what came after it.
 import { asc, inArray } from 'drizzle-orm';
 import { notifications } from '../../src/db/schema';
-import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { CANCEL_ORDER, mutate, PAY_ORDER, placeOrder, readStream, SHIP_ORDER } from '../support/orders';
-import { compareStreamIds, waitUntil } from '../support/stream-events';
-import { streamTail } from '../support/stream-tail';
+import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber } from '../support/subscriber';
+import { loginDemoAccounts, mutate } from '../support/graphql';
+import { CANCEL_ORDER, PAY_ORDER, placeOrder, SHIP_ORDER } from '../support/documents';
+import { readStream, streamTailOf } from '../support/streams';
+import { compareStreamIds } from '../../src/subscriptions/stream-ids';
+import { waitUntil } from '../support/wait';
 
 const ALICE_ID = 2;
 
@@ -59,11 +61,11 @@ const payOrder = (orderId: string, token: string) => mutate(gateway, PAY_ORDER, 
 
 /** The projection writes notifications after the order events: wait until `count` are in the stream. */
 const waitForStreamLength = (after: string, count: number) =>
-  waitUntil(async () => (await readStream(gateway.app.redis, 'notifications', after)).length >= count, `${count} notifications in the stream`, 10_000);
+  waitUntil(async () => (await readStream(gateway.app.redis, gateway.redis.keys.stream('notifications'), after)).length >= count, `${count} notifications in the stream`, 10_000);
 
 it('delivers ORDER_PAID then ORDER_SHIPPED to the owner, in order, each backed by exactly one row and one NotificationAdded event', async () => {
-  const after = await streamTail(gateway.redisServer.url, 'notifications');
-  const ordersAfter = await streamTail(gateway.redisServer.url, 'orders');
+  const after = await streamTailOf(gateway.redis, 'notifications');
+  const ordersAfter = await streamTailOf(gateway.redis, 'orders');
   const subscriber = subscribe(tokens.alice, after);
 
   const orderId = await placeOrderAs(tokens.alice);
@@ -90,7 +92,7 @@ it('delivers ORDER_PAID then ORDER_SHIPPED to the owner, in order, each backed b
   });
   expect(compareStreamIds(shipped!.cursor, paid!.cursor)).toBeGreaterThan(0);
 
-  const orderEvents = (await readStream(gateway.app.redis, 'orders', ordersAfter)).filter((entry) => entry.event.type !== 'OrderPlaced');
+  const orderEvents = (await readStream(gateway.app.redis, gateway.redis.keys.stream('orders'), ordersAfter)).filter((entry) => entry.event.type !== 'OrderPlaced');
   expect(orderEvents.map((entry) => entry.event.type)).toEqual(['OrderPaid', 'OrderShipped']);
   const rows = await gateway.database.db
     .select({ id: notifications.id, userId: notifications.userId, kind: notifications.kind, eventId: notifications.eventId })
@@ -101,14 +103,14 @@ it('delivers ORDER_PAID then ORDER_SHIPPED to the owner, in order, each backed b
     { id: Number(notificationOf(paid!).id), userId: ALICE_ID, kind: 'ORDER_PAID', eventId: orderEvents[0]!.event.id },
     { id: Number(notificationOf(shipped!).id), userId: ALICE_ID, kind: 'ORDER_SHIPPED', eventId: orderEvents[1]!.event.id },
   ]);
-  const added = await readStream(gateway.app.redis, 'notifications', after);
+  const added = await readStream(gateway.app.redis, gateway.redis.keys.stream('notifications'), after);
   expect(added.map((entry) => ({ cursor: entry.streamId, id: String((entry.event.data as { notificationId: number }).notificationId) }))).toEqual(
     [paid!, shipped!].map((event) => ({ cursor: event.cursor, id: notificationOf(event).id })),
   );
 });
 
 it("never delivers a customer another customer's notifications, replayed or live", async () => {
-  const after = await streamTail(gateway.redisServer.url, 'notifications');
+  const after = await streamTailOf(gateway.redis, 'notifications');
   const aliceOrders = [await placeOrderAs(tokens.alice), await placeOrderAs(tokens.alice)];
   const bobOrders = [await placeOrderAs(tokens.bob), await placeOrderAs(tokens.bob)];
   // The first two before anyone subscribes (they come from the replay), the last two live.
@@ -128,11 +130,11 @@ it("never delivers a customer another customer's notifications, replayed or live
   await bobSubscriber.waitForEvents(2);
   expect(summary(aliceSubscriber.events).map(({ kind, orderId }) => ({ kind, orderId }))).toEqual(aliceOrders.map((orderId) => ({ kind: 'ORDER_PAID', orderId })));
   expect(summary(bobSubscriber.events).map(({ kind, orderId }) => ({ kind, orderId }))).toEqual(bobOrders.map((orderId) => ({ kind: 'ORDER_PAID', orderId })));
-  expect(await readStream(gateway.app.redis, 'notifications', after)).toHaveLength(4);
+  expect(await readStream(gateway.app.redis, gateway.redis.keys.stream('notifications'), after)).toHaveLength(4);
 });
 
 it('resumes after a cursor with exactly the notifications that came after it, then live ones', async () => {
-  const after = await streamTail(gateway.redisServer.url, 'notifications');
+  const after = await streamTailOf(gateway.redis, 'notifications');
   const live = subscribe(tokens.alice, after);
   const orderId = await placeOrderAs(tokens.alice);
   await payOrder(orderId, tokens.alice);

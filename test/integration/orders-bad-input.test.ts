@@ -8,20 +8,9 @@ import { inArray, sql } from 'drizzle-orm';
 import { products } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import {
-  CANCEL_ORDER,
-  PAY_ORDER,
-  PLACE_ORDER,
-  RESTOCK_PRODUCT,
-  SHIP_ORDER,
-  line,
-  mutate,
-  onlyError,
-  placeOrder,
-  writeSnapshot,
-  type LineInput,
-  type OrderData,
-} from '../support/orders';
+import { CANCEL_ORDER, line, type LineInput, type OrderData, PAY_ORDER, PLACE_ORDER, placeOrder, RESTOCK_PRODUCT, SHIP_ORDER } from '../support/documents';
+import { mutate, onlyError } from '../support/graphql';
+import { writeSnapshot } from '../support/write-snapshot';
 
 const [admin, alice, bob] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const IN_STOCK = 1;
@@ -38,7 +27,7 @@ const aliceOrders = { PENDING: '', PAID: '', SHIPPED: '', CANCELLED: '' };
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 60, orders: 0 } });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   // Before anything reads (and caches) a product.
   await gateway.database.db.update(products).set({ stock: STOCK });
   await gateway.database.db.update(products).set({ stock: 0 }).where(inArray(products.id, [SOLD_OUT]));
@@ -75,14 +64,14 @@ interface Expected {
 
 /** Sends the operation, expects exactly the error described, and that nothing at all was written. */
 async function expectRejected(query: string, variables: Record<string, unknown>, who: Who, expected: Expected): Promise<void> {
-  const before = await writeSnapshot(gateway.database.db, redis);
+  const before = await writeSnapshot(gateway.database.db, redis, gateway.redis.keys);
   const response = await gateway.graphql(query, { variables, token: tokenOf(who) });
   expect(response.body.data ?? null).toBeNull();
   const error = onlyError(response);
   expect(error.code).toBe(expected.code);
   expect(error.message).toMatch(expected.message);
   if (expected.extensions) expect(error.extensions).toMatchObject(expected.extensions);
-  expect(await writeSnapshot(gateway.database.db, redis)).toEqual(before);
+  expect(await writeSnapshot(gateway.database.db, redis, gateway.redis.keys)).toEqual(before);
 }
 
 const lines = (count: number): LineInput[] => Array.from({ length: count }, (_, i) => line(10 + i));

@@ -14,22 +14,10 @@ import { orderCacheType, orderPageCacheType } from '../../src/modules/orders/ord
 import { userCacheType } from '../../src/modules/users/user.loader';
 import { readCacheEntry } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import {
-  CANCEL_ORDER,
-  PAY_ORDER,
-  PLACE_ORDER,
-  RESTOCK_PRODUCT,
-  SHIP_ORDER,
-  UPDATE_PRODUCT,
-  UPDATE_PROFILE,
-  lastStreamId,
-  line,
-  mutate,
-  readStream,
-  type OrderData,
-  type StreamEntry,
-} from '../support/orders';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
+import { CANCEL_ORDER, line, type OrderData, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, SHIP_ORDER, UPDATE_PRODUCT, UPDATE_PROFILE } from '../support/documents';
+import { readStream, type StreamEntry, streamTail } from '../support/streams';
+import { mutate } from '../support/graphql';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;
@@ -92,10 +80,10 @@ describe.each([
     pair = await startTwoGateways({ env: { CACHE_L1_TYPES: l1Types, CACHE_RESPONSES: cacheResponses }, seed: { users: 10, products: 10, orders: 40 } });
     uncached = await startTestGateway({
       env: { CACHE_ENABLED: 'false' },
-      redisServer: pair.redisServer,
+      redis: pair.redis,
       database: withoutClose(pair.database),
     });
-    redis = new Redis(pair.redisServer.url);
+    redis = pair.redis.connect();
     adminToken = await pair.a.login(admin.email, admin.password);
     aliceToken = await pair.a.login(alice.email, alice.password);
     await mutate(pair.a, UPDATE_PRODUCT, { id: String(PRODUCT_ID), input: { stock: STOCK } }, adminToken);
@@ -154,7 +142,7 @@ describe.each([
     data: Record<string, unknown>,
     window: { from: number; to: number },
   ): Promise<StreamEntry> {
-    const entries = await readStream(redis, stream, afterId);
+    const entries = await readStream(redis, pair.redis.keys.stream(stream), afterId);
     expect(entries).toHaveLength(1);
     const [entry] = entries as [StreamEntry];
     const { event, fields } = entry;
@@ -190,7 +178,7 @@ describe.each([
     expect(before.admin.order).toBeNull();
     expect(before.customer.product.stock).toBe(STOCK);
     priceCents = before.customer.product.priceCents;
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const { data, window } = await onA<{ placeOrder: OrderData }>(PLACE_ORDER, { input: { items: [line(PRODUCT_ID, 2)] } }, aliceToken);
     expect(data.placeOrder.id).toBe(String(orderId));
@@ -219,7 +207,7 @@ describe.each([
   it('payOrder: PAID in order(id) and in every page, filtered pages included', async () => {
     const before = await warm(pair.b, orderId);
     expect(idsOf(before.customer.paid)).not.toContain(String(orderId));
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const { data, window } = await onA<{ payOrder: OrderData }>(PAY_ORDER, { id: String(orderId) }, aliceToken);
     expect(data.payOrder.status).toBe('PAID');
@@ -238,7 +226,7 @@ describe.each([
 
   it('shipOrder: SHIPPED for the customer and for the admin', async () => {
     await warm(pair.b, orderId);
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const { data, window } = await onA<{ shipOrder: OrderData }>(SHIP_ORDER, { id: String(orderId) }, adminToken);
     expect(data.shipOrder.status).toBe('SHIPPED');
@@ -259,7 +247,7 @@ describe.each([
     const before = await warm(pair.b, cancelledId);
     expect(before.customer.order!.status).toBe('PAID');
     const stockBefore = before.customer.product.stock;
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const { data, window } = await onA<{ cancelOrder: OrderData }>(CANCEL_ORDER, { id: String(cancelledId) }, aliceToken);
     expect(data.cancelOrder.status).toBe('CANCELLED');
@@ -284,7 +272,7 @@ describe.each([
 
   it('restockProduct: the new stock in product(id), the catalogue page and the items of an order', async () => {
     const before = await warm(pair.b, orderId);
-    const streamStart = await lastStreamId(redis, 'catalog');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('catalog'));
 
     const { data, window } = await onA<{ restockProduct: { stock: number } }>(RESTOCK_PRODUCT, { id: String(PRODUCT_ID), quantity: 25 }, adminToken);
     expect(data.restockProduct.stock).toBe(before.customer.product.stock + 25);
@@ -306,7 +294,7 @@ describe.each([
 
   it('updateProduct: the new name and price everywhere the product appears', async () => {
     await warm(pair.b, orderId);
-    const streamStart = await lastStreamId(redis, 'catalog');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('catalog'));
     const changes = { name: 'Renamed kettle', priceCents: priceCents + 100 };
 
     const { window } = await onA(UPDATE_PRODUCT, { id: String(PRODUCT_ID), input: changes }, adminToken);
@@ -331,7 +319,7 @@ describe.each([
 
   it('updateProfile: the new name and email in me, user(id) and order { user }', async () => {
     await warm(pair.b, orderId);
-    const streamStart = await lastStreamId(redis, 'users');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('users'));
     const changes = { name: 'Alice Renamed', email: 'alice.renamed@streamgate.dev' };
 
     const { window } = await onA(UPDATE_PROFILE, { input: changes }, aliceToken);

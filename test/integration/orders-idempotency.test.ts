@@ -7,19 +7,11 @@ import { and, eq } from 'drizzle-orm';
 import { idempotencyKeys, orders, outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
-import {
-  UPDATE_PRODUCT,
-  entriesOf,
-  lastStreamId,
-  line,
-  mutate,
-  onlyError,
-  placeOrder,
-  productStock,
-  readStream,
-  writeSnapshot,
-} from '../support/orders';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { line, placeOrder, UPDATE_PRODUCT } from '../support/documents';
+import { entriesOf, readStream, streamTail } from '../support/streams';
+import { mutate, onlyError } from '../support/graphql';
+import { productStock, writeSnapshot } from '../support/write-snapshot';
 
 const [admin, alice, bob] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;
@@ -36,7 +28,7 @@ let bobToken: string;
 
 beforeAll(async () => {
   pair = await startTwoGateways({ seed: { users: 10, products: 10, orders: 30 } });
-  redis = new Redis(pair.redisServer.url);
+  redis = pair.redis.connect();
   const adminToken = await pair.a.login(admin.email, admin.password);
   aliceToken = await pair.a.login(alice.email, alice.password);
   bobToken = await pair.b.login(bob.email, bob.password);
@@ -66,7 +58,7 @@ describe('the same key sent 20 times at once', () => {
 
   it('answers every request with the same order, placed once, and every answer is read back on the other replica', async () => {
     const ordersBefore = await ordersOf(ALICE_ID);
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
     // Both replicas have alice's first page cached. A duplicate that waited for the first attempt's
     // commit must still not answer before that attempt's OrderPlaced is published (and the page
     // invalidated), or the other replica shows the page without the order it just answered.
@@ -103,7 +95,7 @@ describe('the same key sent 20 times at once', () => {
 
     const rows = await pair.database.db.select().from(outbox).where(and(eq(outbox.type, 'OrderPlaced'), eq(outbox.aggregateId, orderId)));
     expect(rows).toHaveLength(1);
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entries.map((entry) => [entry.event.type, entry.event.aggregate.id])).toEqual([['OrderPlaced', orderId]]);
 
     const [stored] = await pair.database.db
@@ -114,28 +106,28 @@ describe('the same key sent 20 times at once', () => {
   });
 
   it('answers a later retry with the same order too, writing nothing', async () => {
-    const before = await writeSnapshot(pair.database.db, redis);
+    const before = await writeSnapshot(pair.database.db, redis, pair.redis.keys);
     for (const gateway of [pair.a, pair.b]) {
       const retry = await placeOrder(gateway, aliceToken, items, KEY);
       expect(retry.body.errors).toBeUndefined();
       expect(retry.body.data!.placeOrder).toMatchObject({ id: orderId, status: 'PENDING' });
     }
-    expect(await writeSnapshot(pair.database.db, redis)).toEqual(before);
+    expect(await writeSnapshot(pair.database.db, redis, pair.redis.keys)).toEqual(before);
   });
 
   it('places another order for another key', async () => {
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
     const other = await placeOrder(pair.b, aliceToken, items, 'checkout-7f3a:attempt_2');
     expect(other.body.errors).toBeUndefined();
     const otherId = other.body.data!.placeOrder.id;
     expect(otherId).not.toBe(orderId);
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(STOCK - 6);
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entries.map((entry) => [entry.event.type, entry.event.aggregate.id])).toEqual([['OrderPlaced', otherId]]);
   });
 
   it("treats another user's identical key as theirs: bob's 20 concurrent requests place one order of bob's", async () => {
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
     const bobsBefore = await ordersOf(BOB_ID);
     const answers = await Promise.all(
       Array.from({ length: DUPLICATES }, (_, i) => placeOrder(i % 2 ? pair.a : pair.b, bobToken, [line(PRODUCT_ID, 2)], KEY)),
@@ -150,7 +142,7 @@ describe('the same key sent 20 times at once', () => {
     expect(bobsAfter).toHaveLength(bobsBefore.length + 1);
     expect(bobsAfter.find((row) => String(row.id) === bobsOrderId)).toMatchObject({ userId: BOB_ID, status: 'PENDING' });
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(STOCK - 8);
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entriesOf(entries, 'OrderPlaced', bobsOrderId)).toHaveLength(1);
     expect(entries).toHaveLength(1);
     expect(entries[0]!.event.data).toMatchObject({ userId: BOB_ID, items: [{ productId: PRODUCT_ID, quantity: 2 }] });
@@ -169,13 +161,13 @@ describe('a malformed idempotencyKey', () => {
     ['a key with non-ASCII letters', 'schlüssel'],
     ['a key with a slash', 'orders/1'],
   ])('is refused with BAD_USER_INPUT (%s), writing nothing', async (_case, key) => {
-    const before = await writeSnapshot(pair.database.db, redis);
+    const before = await writeSnapshot(pair.database.db, redis, pair.redis.keys);
     const response = await placeOrder(pair.a, aliceToken, [line(PRODUCT_ID)], key);
     expect(response.body.data ?? null).toBeNull();
     const error = onlyError(response);
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { argumentName: 'idempotencyKey' } });
     expect(error.message).toMatch(/idempotencyKey/);
-    expect(await writeSnapshot(pair.database.db, redis)).toEqual(before);
+    expect(await writeSnapshot(pair.database.db, redis, pair.redis.keys)).toEqual(before);
   });
 
   it('accepts the longest well-formed key (200 characters)', async () => {

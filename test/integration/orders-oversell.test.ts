@@ -9,23 +9,11 @@ import type { Pool, PoolClient } from 'pg';
 import { orderItems, orders, outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
-import {
-  CANCEL_ORDER,
-  PLACE_ORDER,
-  RESTOCK_PRODUCT,
-  UPDATE_PRODUCT,
-  entriesOf,
-  lastStreamId,
-  line,
-  loginGeneratedUsers,
-  mutate,
-  onlyError,
-  placeOrder,
-  productStock,
-  readStream,
-  type OrderData,
-} from '../support/orders';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { CANCEL_ORDER, line, type OrderData, PLACE_ORDER, placeOrder, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/documents';
+import { entriesOf, readStream, streamTail } from '../support/streams';
+import { loginGeneratedUsers, mutate, onlyError } from '../support/graphql';
+import { productStock } from '../support/write-snapshot';
 
 const PRODUCT_ID = 7;
 const STOCK = 50;
@@ -49,7 +37,7 @@ beforeAll(async () => {
       pool.on('release', (_error: unknown, client: PoolClient) => (mostErrorListeners = Math.max(mostErrorListeners, client.listenerCount('error'))));
     }
   }
-  redis = new Redis(pair.redisServer.url);
+  redis = pair.redis.connect();
   const admin = demoAccounts[0]!;
   adminToken = await pair.a.login(admin.email, admin.password);
   const tokens = await loginGeneratedUsers(pair.a, CUSTOMER_IDS);
@@ -84,7 +72,7 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
     // Both replicas have the product cached with its full stock before the rush.
     expect(await stockSeenBy(pair.a)).toBe(STOCK);
     expect(await stockSeenBy(pair.b)).toBe(STOCK);
-    streamStart = await lastStreamId(redis, 'orders');
+    streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const attempts = Array.from({ length: ATTEMPTS }, (_, i) => {
       const customer = customers[i % customers.length]!;
@@ -128,7 +116,7 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
   });
 
   it('has exactly one OrderPlaced per placed order in sg:stream:orders as soon as the mutations returned', async () => {
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entries.map((entry) => entry.event.type)).toEqual(Array(STOCK).fill('OrderPlaced'));
     const orderIds = entries.map((entry) => Number(entry.event.aggregate.id));
     expect(new Set(orderIds).size).toBe(STOCK);
@@ -162,14 +150,14 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
   it('gives a cancelled order its unit back, publishes OrderCancelled after its OrderPlaced, and sells that unit exactly once', async () => {
     const [orderId, { userId }] = [...placed][17]!;
     const owner = customers.find((customer) => customer.userId === userId)!;
-    const before = await lastStreamId(redis, 'orders');
+    const before = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const { cancelOrder } = await mutate<{ cancelOrder: OrderData }>(pair.b, CANCEL_ORDER, { id: String(orderId) }, owner.token);
     expect(cancelOrder).toMatchObject({ id: String(orderId), status: 'CANCELLED' });
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(1);
     expect(await stockSeenBy(pair.a)).toBe(1);
 
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     const [placedEntry] = entriesOf(entries, 'OrderPlaced', orderId);
     const cancelled = entriesOf(entries, 'OrderCancelled', orderId);
     expect(cancelled).toHaveLength(1);
@@ -184,13 +172,13 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
     });
 
     // Ten customers race for the unit that came back: one gets it.
-    const streamBeforeRace = await lastStreamId(redis, 'orders');
+    const streamBeforeRace = await streamTail(redis, pair.redis.keys.stream('orders'));
     const race = await Promise.all(customers.map((customer, i) => placeOrder(i % 2 ? pair.a : pair.b, customer.token, [line(PRODUCT_ID)])));
     const winners = race.filter((response) => response.body.data?.placeOrder);
     expect(winners).toHaveLength(1);
     for (const response of race.filter((candidate) => !candidate.body.data?.placeOrder)) expect(onlyError(response).code).toBe('CONFLICT');
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(0);
-    const raced = await readStream(redis, 'orders', streamBeforeRace);
+    const raced = await readStream(redis, pair.redis.keys.stream('orders'), streamBeforeRace);
     expect(raced.map((entry) => [entry.event.type, entry.event.aggregate.id])).toEqual([['OrderPlaced', winners[0]!.body.data!.placeOrder.id]]);
   });
 });
@@ -201,7 +189,7 @@ describe('ten concurrent cancellations of one order, over both replicas', () => 
     const { restockProduct } = await mutate<{ restockProduct: { stock: number } }>(pair.a, RESTOCK_PRODUCT, { id: String(PRODUCT_ID), quantity: 10 }, adminToken);
     const { placeOrder: order } = await mutate<{ placeOrder: OrderData }>(pair.a, PLACE_ORDER, { input: { items: [line(PRODUCT_ID, 4)] } }, owner!.token);
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(restockProduct.stock - 4);
-    const streamStart = await lastStreamId(redis, 'orders');
+    const streamStart = await streamTail(redis, pair.redis.keys.stream('orders'));
 
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) => pair[i % 2 ? 'a' : 'b'].graphql(CANCEL_ORDER, { variables: { id: order.id }, token: owner!.token })),
@@ -211,7 +199,7 @@ describe('ten concurrent cancellations of one order, over both replicas', () => 
       expect(onlyError(answer)).toMatchObject({ code: 'CONFLICT', message: `Order ${order.id} is CANCELLED; it cannot become CANCELLED.` });
     }
     expect(await productStock(pair.database.db, PRODUCT_ID)).toBe(restockProduct.stock);
-    const entries = await readStream(redis, 'orders', streamStart);
+    const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entries.map((entry) => [entry.event.type, entry.event.aggregate.id])).toEqual([['OrderCancelled', order.id]]);
   });
 });

@@ -4,10 +4,9 @@
 // by the relay. Never is there a stream entry without its committed row.
 import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { orders, outbox, products, type OutboxRow } from '../../src/db/schema';
-import { fieldsOf } from '../../src/events/consumer-entry';
-import { createRedisKeys } from '../../src/redis/keys';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { waitUntil } from '../support/stream-events';
+import { readStreamFields } from '../support/streams';
+import { waitUntil } from '../support/wait';
 
 /** A bound on how long the relay may take to pick up a row nobody woke it for (its poll is 1 s). */
 const PUBLISH_BOUND_MS = 10_000;
@@ -39,14 +38,13 @@ afterAll(async () => {
 });
 
 const db = () => gateway.database.db;
-const ordersStream = () => createRedisKeys(gateway.app.config.REDIS_PREFIX).stream('orders');
 
 /** A stream entry's id and its fields (eventId, type, aggregateType, aggregateId, event). */
-type StreamEntry = Record<string, string | undefined> & { streamId: string };
+type FlatEntry = Record<string, string | undefined> & { streamId: string };
 
-async function streamEntries(): Promise<StreamEntry[]> {
-  const entries = await gateway.app.redis.xrange(ordersStream(), '-', '+');
-  return entries.map(([streamId, fields]): StreamEntry => ({ ...fieldsOf(fields), streamId }));
+async function streamEntries(): Promise<FlatEntry[]> {
+  const entries = await readStreamFields(gateway.app.redis, gateway.app.keys.stream('orders'));
+  return entries.map(({ streamId, fields }): FlatEntry => ({ ...fields, streamId }));
 }
 
 async function snapshot() {

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { asc, gt, isNotNull, sql } from 'drizzle-orm';
 import { outbox } from '../../src/db/schema';
-import { fieldsOf } from '../../src/events/consumer-entry';
-import { createRedisKeys } from '../../src/redis/keys';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
+import { serverOf } from '../support/redis-topology';
 import type { OperationResult } from '../support/operations';
-import { waitUntil } from '../support/stream-events';
+import { readStreamFields } from '../support/streams';
+import { waitUntil } from '../support/wait';
 
 /** How long a mutation waits for its event before returning anyway (small: Redis is down). */
 const PUBLISH_WAIT_MS = 200;
@@ -26,11 +26,12 @@ let isRedisDown = false;
 let requestCount = 0;
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 }, env: { OUTBOX_PUBLISH_WAIT_MS: String(PUBLISH_WAIT_MS) }, logger: log.logger });
+  // Its own redis-server whatever the topology: the test kills and restarts it.
+  gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 }, ownRedisServer: true, env: { OUTBOX_PUBLISH_WAIT_MS: String(PUBLISH_WAIT_MS) }, logger: log.logger });
 });
 
 afterAll(async () => {
-  if (isRedisDown) await gateway?.redisServer.restart();
+  if (isRedisDown) await serverOf(gateway.redis).restart();
   await gateway?.stop();
 });
 
@@ -75,7 +76,7 @@ it('commits mutations while Redis is down, then publishes every event exactly on
   await waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the outbox is drained before the outage', DRAIN_BOUND_MS);
   const baseline = await lastOutboxId();
 
-  await gateway.redisServer.kill();
+  await serverOf(gateway.redis).kill();
   isRedisDown = true;
 
   // Events of three aggregates, two of them with several events whose order matters.
@@ -118,7 +119,7 @@ it('commits mutations while Redis is down, then publishes every event exactly on
   expect(outage.body.details?.outboxBacklog).toBe(eventCount);
   expect(await db().select({ id: outbox.id }).from(outbox).where(isNotNull(outbox.publishedAt)).then((rows) => rows.filter((row) => row.id > baseline))).toEqual([]);
 
-  await gateway.redisServer.restart();
+  await serverOf(gateway.redis).restart();
   isRedisDown = false;
   await waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the relay drained the outbox', DRAIN_BOUND_MS);
 
@@ -134,9 +135,8 @@ it('commits mutations while Redis is down, then publishes every event exactly on
   ]);
   // The restarted Redis started empty (no persistence), so each stream holds exactly what the relay
   // published since: the outage's rows of that stream, in outbox id order, each once.
-  const keys = createRedisKeys(gateway.app.config.REDIS_PREFIX);
   for (const stream of ['catalog', 'orders']) {
-    const entries = (await gateway.app.redis.xrange(keys.stream(stream), '-', '+')).map(([streamId, fields]) => ({ streamId, eventId: fieldsOf(fields).eventId }));
+    const entries = (await readStreamFields(gateway.app.redis, gateway.app.keys.stream(stream))).map(({ streamId, fields }) => ({ streamId, eventId: fields.eventId }));
     const rowsOfStream = rows.filter((row) => row.stream === stream);
     expect(rowsOfStream.length).toBeGreaterThan(1);
     expect(entries.map((entry) => entry.eventId)).toEqual(rowsOfStream.map((row) => row.eventId));

@@ -8,7 +8,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type Redis from 'ioredis';
 import { notifications, outbox, processedEvents, users } from '../../src/db/schema';
-import { fieldsOf } from '../../src/events/consumer-entry';
 import type { DomainEvent, OrderLine } from '../../src/events/event-types';
 import { NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
@@ -18,19 +17,20 @@ import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
 import { recordingLogger } from '../support/gateway';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { redisConnections, startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { hasCaughtUp, orderEvent, pendingCount, publishEvents, waitUntil } from '../support/stream-events';
+import { redisConnections, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { hasCaughtUp, orderEvent, pendingCount, publishEvents, readStreamFields } from '../support/streams';
+import { waitUntil } from '../support/wait';
 
 const EVENTS = 1000;
 /** Short, so entries a crashed consumer left pending are claimed within milliseconds. */
 const CLAIM_IDLE_MS = 50;
 const NOTIFIED_TYPES = new Set(['OrderPaid', 'OrderShipped', 'OrderCancelled']);
 
-let redisServer: RedisServerHandle;
+let testRedis: TestRedis;
 let database: TestDatabase;
 let redis: Redis;
 let userIds: number[];
-const connections = redisConnections(() => redisServer);
+const connections = redisConnections(() => testRedis);
 const connection = connections.open;
 const running: ProjectionWorker[] = [];
 /** What the workers logged at info and above: a batch that fell back to one event at a time, a failure. */
@@ -39,7 +39,7 @@ const logged = log.lines;
 let testNumber = 0;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
+  testRedis = await startTestRedis();
   database = await createTestDatabase();
   await seedTestData(database, { users: 10, products: 10, orders: 0 });
   userIds = (await database.db.select({ id: users.id }).from(users)).map((row) => row.id);
@@ -54,13 +54,13 @@ afterEach(async () => {
 afterAll(async () => {
   connections.closeAll();
   await database?.close();
-  await redisServer?.stop();
+  await testRedis?.stop();
 });
 
 /** Keys of their own for each test (another prefix: other streams, another top-products set). */
 function newKeys(): RedisKeys {
   testNumber += 1;
-  return createRedisKeys(`batch${testNumber}`, () => 'projection-batch-test');
+  return createRedisKeys(`${testRedis.prefix}batch${testNumber}`, () => 'projection-batch-test');
 }
 
 async function startWorker(keys: RedisKeys, maxDeliveries?: number): Promise<ProjectionWorker> {
@@ -248,8 +248,8 @@ describe('the projections on a batch of 1,000 events', () => {
 
     const good = events.filter((event) => event !== bad);
     expect(await expectAppliedOnce(keys, good, events)).toBeGreaterThan(1);
-    const deadLettered = await redis.xrange(keys.deadLetterStream('orders'), '-', '+');
-    expect(deadLettered.map(([, fields]) => fieldsOf(fields))).toEqual([
+    const deadLettered = await readStreamFields(redis, keys.deadLetterStream('orders'));
+    expect(deadLettered.map((entry) => entry.fields)).toEqual([
       expect.objectContaining({ eventId: bad.id, group: NOTIFICATIONS_GROUP, deliveries: '2', streamId: ids[index] }),
     ]);
     expect(logged.map((line) => line.msg)).toEqual([

@@ -13,36 +13,34 @@ import { NOTIFICATIONS_GROUP } from '../../src/projections/notifications.project
 import { startProjectionWorker, type ProjectionWorker } from '../../src/projections/projection-worker';
 import { TOP_PRODUCTS_GROUP } from '../../src/projections/top-products.projection';
 import { rebuildTopProducts } from '../../src/projections/top-products.rebuild';
-import { connectRedis } from '../../src/redis/connection';
-import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
+import type { RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner, errorCodes } from '../support/operations';
-import { hasCaughtUp, orderEvent, publishEvents, waitUntil } from '../support/stream-events';
+import { hasCaughtUp, orderEvent, publishEvents } from '../support/streams';
+import { redisConnections } from '../support/redis-topology';
+import { waitUntil } from '../support/wait';
 
 const [, alice, bob] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;
 const BOB_ID = 3;
-const ORDERS = createRedisKeys('sg').stream('orders');
 /** The gateway's keys: the derived ones (top products) carry the identity of its database. */
 let keys: RedisKeys;
+/** The orders stream of the gateway's Redis; set in beforeAll. */
+let ORDERS: string;
 
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
 let redis: Redis;
 let worker: ProjectionWorker;
-const connections: Redis[] = [];
-
-async function connection(): Promise<Redis> {
-  const opened = await connectRedis({ url: gateway.redisServer.url }, { maxRetriesPerRequest: 1 });
-  connections.push(opened);
-  return opened;
-}
+const connections = redisConnections(() => gateway.redis);
+const connection = connections.open;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 12, orders: 150 } });
   execute = createOperationRunner(gateway.app);
   keys = gateway.app.keys;
+  ORDERS = keys.stream('orders');
   redis = await connection();
   worker = await startProjectionWorker({
     db: gateway.database.db,
@@ -59,7 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
-  for (const opened of connections) opened.disconnect();
+  connections.closeAll();
   await gateway?.stop();
 });
 

@@ -9,12 +9,12 @@
 // once for a committed row with exactly the relay's own arguments before a relay starts again.
 import { asc, eq, sql } from 'drizzle-orm';
 import { outbox, type OutboxRow } from '../../src/db/schema';
-import { fieldsOf } from '../../src/events/consumer-entry';
 import { OutboxRelay } from '../../src/events/relay';
 import { createLogger } from '../../src/logger';
 import { defineCacheScripts, defineEventScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { waitUntil } from '../support/stream-events';
+import { readStreamFields } from '../support/streams';
+import { waitUntil } from '../support/wait';
 
 /** The mutation returns after this wait: nothing publishes while the relay is "crashed". */
 const PUBLISH_WAIT_MS = 200;
@@ -57,8 +57,8 @@ function publishAsTheRelayWould(row: OutboxRow): Promise<unknown> {
 }
 
 async function copiesInStream(row: OutboxRow): Promise<string[]> {
-  const entries = await gateway.app.redis.xrange(keys().stream(row.stream), '-', '+');
-  return entries.filter(([, fields]) => fieldsOf(fields).eventId === row.eventId).map(([streamId]) => streamId);
+  const entries = await readStreamFields(gateway.app.redis, keys().stream(row.stream));
+  return entries.filter((entry) => entry.fields.eventId === row.eventId).map((entry) => entry.streamId);
 }
 
 async function outboxRow(outboxId: number): Promise<OutboxRow> {

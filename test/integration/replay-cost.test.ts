@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { EVENT_VERSION, type DomainEvent } from '../../src/events/event-types';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
-import { publishEvents } from '../support/stream-events';
+import { publishEvents } from '../support/streams';
 
 /** Points per client per window; the replayed history alone is this long. */
 const COST_BUDGET = 60;
@@ -22,7 +22,7 @@ beforeAll(async () => {
     // The per-socket budget is no obstacle here: each socket could replay the whole history.
     env: { GRAPHQL_COST_BUDGET: String(COST_BUDGET), GRAPHQL_COST_BUDGET_WINDOW_SECONDS: '3600', SUBSCRIPTION_REPLAY_BUDGET: '100000' },
   });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   // A history of restocks of product 1 as long as the whole budget, written as the relay writes it.
   const restocks: DomainEvent[] = Array.from({ length: COST_BUDGET }, (_, index) => ({
     id: randomUUID(),
@@ -88,7 +88,7 @@ describe('several resumes on one socket at once', () => {
         data: { productId, added: 1, stock: 100 + index, version: 2 + index },
       };
     });
-    const writer = new Redis(concurrent.redisServer.url);
+    const writer = concurrent.redis.connect();
     for (let start = 0; start < HISTORY; start += 500) await publishEvents(writer, concurrent.app.keys.stream('catalog'), restocks.slice(start, start + 500));
     writer.disconnect();
   });

@@ -10,9 +10,10 @@ import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { createLoaders } from '../../src/modules/context';
 import { cacheTypeKey } from '../../src/cache/cache-type';
 import { invalidateEntries } from '../support/cache-entries';
-import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { line, mutate, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
+import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
+import { loginDemoAccounts, mutate } from '../support/graphql';
+import { line, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/documents';
 
 const MY_ORDERS = '{ orders(first: 5) { edges { node { id status items { quantity product { name } } user { name } } } } }';
 const PRICE = 'query ($id: ID!) { product(id: $id) { id priceCents } }';
@@ -27,10 +28,10 @@ beforeAll(async () => {
   pair = await startTwoGateways({ seed: { users: 10, products: 10, orders: 40 } });
   uncached = await startTestGateway({
     env: { CACHE_ENABLED: 'false' },
-    redisServer: pair.redisServer,
+    redis: pair.redis,
     database: withoutClose(pair.database),
   });
-  redis = new Redis(pair.redisServer.url);
+  redis = pair.redis.connect();
   tokens = await loginDemoAccounts(pair.a);
 });
 

@@ -8,10 +8,11 @@ import Redis from 'ioredis';
 import { hashToken } from '../../src/auth/session.store';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
-import { mutate, RESTOCK_PRODUCT } from '../support/orders';
-import { streamTail } from '../support/stream-tail';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
+import { mutate } from '../support/graphql';
+import { RESTOCK_PRODUCT } from '../support/documents';
+import { streamTailOf } from '../support/streams';
 
 const [admin, alice, bob] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0], (typeof demoAccounts)[0]];
 const PRODUCT_ID = '4';
@@ -37,9 +38,10 @@ const subscribers: TestSubscriber[] = [];
 
 beforeAll(async () => {
   // The periodic re-check stays out of the way: every close here comes from a revocation or a resync.
-  gateways = await startTwoGateways({ seed: { users: 10, products: 10, orders: 10 }, env: { WS_SESSION_CHECK_SECONDS: '3600' } });
+  // Their own redis-server whatever the topology: the test lowers maxclients and kills pub/sub clients.
+  gateways = await startTwoGateways({ seed: { users: 10, products: 10, orders: 10 }, env: { WS_SESSION_CHECK_SECONDS: '3600' }, ownRedisServer: true });
   ({ a, b } = gateways);
-  control = new Redis(gateways.redisServer.url);
+  control = gateways.redis.connect();
   maxClients = ((await control.config('GET', 'maxclients')) as string[])[1];
   adminToken = await a.login(admin.email, admin.password);
 });
@@ -53,7 +55,7 @@ afterAll(async () => {
 
 /** A socket on replica B authenticated with `token`, watching one product; waits until it is acknowledged. */
 async function socketOnB(token: string): Promise<TestSubscriber> {
-  const after = await streamTail(gateways.redisServer.url, 'catalog');
+  const after = await streamTailOf(gateways.redis, 'catalog');
   const subscriber = startSubscriber({ urls: b.wsUrl, token, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: PRODUCT_ID }, after, isRetrying: false });
   subscribers.push(subscriber);
   await subscriber.waitForConnections(1);

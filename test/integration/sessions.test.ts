@@ -13,7 +13,7 @@ let redis: Redis;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ env: { SESSION_TTL_SECONDS: String(TTL_SECONDS), REDIS_PREFIX: 'sessiontest' } });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
 });
 
 afterAll(async () => {

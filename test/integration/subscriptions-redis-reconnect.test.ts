@@ -15,19 +15,20 @@ import Redis from 'ioredis';
 import WebSocket from 'ws';
 import { outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
-import { createRedisKeys } from '../../src/redis/keys';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, placeOrder, readStream, RESTOCK_PRODUCT, type StreamEntry } from '../support/orders';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
-import { compareStreamIds, waitUntil } from '../support/stream-events';
-import { streamTail } from '../support/stream-tail';
+import type { RedisServerHandle } from '../support/redis-server';
+import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber } from '../support/subscriber';
 import { subscribeResumable, type ResumableSubscription, type SubscriptionError } from '../../examples/client/resumable-subscription';
+import { mutate } from '../support/graphql';
+import { placeOrder, RESTOCK_PRODUCT } from '../support/documents';
+import { readStream, type StreamEntry, streamTail, streamTailOf } from '../support/streams';
+import { compareStreamIds } from '../../src/subscriptions/stream-ids';
+import { waitUntil } from '../support/wait';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0]];
 const ALICE_ID = 2;
 const PRODUCT_ID = 1;
-const keys = createRedisKeys('sg');
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type product { id stock } } }';
 const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id status } } }';
@@ -176,12 +177,13 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
   const disposables: Array<{ dispose(): Promise<void> }> = [];
 
   beforeAll(async () => {
-    gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS } });
-    control = new Redis(gateway.redisServer.url);
-    plainListener = new Redis(gateway.redisServer.url, { retryStrategy: (attempt) => Math.min(attempt * 100, 2000) });
+    // Its own redis-server whatever the topology: the test kills clients and lowers maxclients.
+    gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS }, ownRedisServer: true });
+    control = gateway.redis.connect();
+    plainListener = gateway.redis.connect({ retryStrategy: (attempt) => Math.min(attempt * 100, 2000) });
     plainListener.on('error', () => undefined); // refused reconnects while the test holds pub/sub down
     plainListener.on('message', (_channel: string, message: string) => plainCursors.push((JSON.parse(message) as { cursor: string }).cursor));
-    await plainListener.subscribe(keys.channel('product', PRODUCT_ID));
+    await plainListener.subscribe(gateway.redis.keys.channel('product', PRODUCT_ID));
     maxClients = ((await control.config('GET', 'maxclients')) as string[])[1];
   });
 
@@ -195,8 +197,8 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
 
   it('delivers every event exactly once, in stream order, over the same websockets, when the subscriber connection is killed twice', async () => {
     const tokens = { admin: await gateway.login(admin.email, admin.password), alice: await gateway.login(alice.email, alice.password) };
-    const catalogAfter = await streamTail(gateway.redisServer.url, 'catalog');
-    const ordersAfter = await streamTail(gateway.redisServer.url, 'orders');
+    const catalogAfter = await streamTailOf(gateway.redis, 'catalog');
+    const ordersAfter = await streamTailOf(gateway.redis, 'orders');
     const watch = <T extends { dispose(): Promise<void> }>(subscription: T): T => (disposables.push(subscription), subscription);
     const resumable = {
       product: watch(startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after: catalogAfter })),
@@ -226,7 +228,7 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
         await control.config('SET', 'maxclients', '1');
         expect(await control.client('KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(2);
         await closed;
-        gap = { after: (await control.xrevrange(keys.stream('catalog'), '+', '-', 'COUNT', 1))[0]![0], until: '' };
+        gap = { after: await streamTail(control, gateway.redis.keys.stream('catalog')), until: '' };
         release = async () => {
           const ready = nextEvent(subscriber, 'ready');
           await control.config('SET', 'maxclients', maxClients!);
@@ -234,7 +236,7 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
         };
       }
       if (i === 50) {
-        gap!.until = (await control.xrevrange(keys.stream('catalog'), '+', '-', 'COUNT', 1))[0]![0];
+        gap!.until = await streamTail(control, gateway.redis.keys.stream('catalog'));
         expect(subscriber.status).not.toBe('ready');
         await release!();
       }
@@ -245,11 +247,11 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
       }
     }
 
-    const productEntries = ofAggregate(await readStream(control, 'catalog', catalogAfter), 'Product', PRODUCT_ID);
-    const orderEntries = await readStream(control, 'orders', ordersAfter);
+    const productEntries = ofAggregate(await readStream(control, gateway.redis.keys.stream('catalog'), catalogAfter), 'Product', PRODUCT_ID);
+    const orderEntries = await readStream(control, gateway.redis.keys.stream('orders'), ordersAfter);
     expect(productEntries).toHaveLength(N);
     expect(orderEntries).toHaveLength(N / 5);
-    const gapEntries = ofAggregate(await readStream(control, 'catalog', gap!.after), 'Product', PRODUCT_ID).filter((entry) => compareStreamIds(entry.streamId, gap!.until) <= 0);
+    const gapEntries = ofAggregate(await readStream(control, gateway.redis.keys.stream('catalog'), gap!.after), 'Product', PRODUCT_ID).filter((entry) => compareStreamIds(entry.streamId, gap!.until) <= 0);
     expect(gapEntries).toHaveLength(10);
 
     const expected = [
@@ -275,7 +277,8 @@ describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
 
 describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
   const N = 45;
-  let redisServer: RedisServerHandle;
+  /** Its own redis-server whatever the topology: the test kills and restarts it, with AOF on. */
+  let ownRedis: TestRedis & { server: RedisServerHandle };
   let gateway: TestGateway;
   let dataDir: string;
   let requestCount = 0;
@@ -283,14 +286,14 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'streamgate-aof-'));
-    redisServer = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] });
-    gateway = await startTestGateway({ redisServer, seed: { users: 10, products: 10, orders: 10 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS } });
+    ownRedis = await startOwnRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir] });
+    gateway = await startTestGateway({ redis: ownRedis, seed: { users: 10, products: 10, orders: 10 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS } });
   });
 
   afterAll(async () => {
     await Promise.all(subscribers.map((subscriber) => subscriber.dispose()));
     await gateway?.stop();
-    await redisServer?.stop();
+    await ownRedis?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -306,7 +309,7 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
   it('ends every subscriber with exactly the events the stream holds, in order, after mutations committed while Redis was down', async () => {
     const token = await gateway.login(admin.email, admin.password);
     const [{ baseline }] = (await gateway.database.db.select({ baseline: sql<number>`coalesce(max(${outbox.id}), 0)::int` }).from(outbox)) as [{ baseline: number }];
-    const after = await streamTail(redisServer.url, 'catalog');
+    const after = await streamTailOf(ownRedis, 'catalog');
     const subscribe = (options: { token?: string }) => {
       const subscriber = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after, ...options });
       subscribers.push(subscriber);
@@ -321,7 +324,7 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
     for (let i = 0; i < N; i += 1) {
       if (i === 15) {
         await Promise.all(subscribers.map((subscriber) => waitUntil(async () => cursorsOf(subscriber).length > 0, 'every feed is live', EVENT_BOUND_MS)));
-        await redisServer.kill();
+        await ownRedis.server.kill();
       }
       if (i === 20) {
         // A client that loses its socket while Redis is down reconnects and resumes from its cursor.
@@ -330,7 +333,7 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
       if (i === 30) {
         // Its re-subscription met the outage: refused, not left hanging (then sent again from its cursor).
         await waitUntil(async () => reconnecting.refusals.length > 0, 'the re-subscription during the outage was refused', RECONNECT_BOUND_MS);
-        await redisServer.restart();
+        await ownRedis.server.restart();
         await Promise.all([untilReady(connections.subscriber), untilReady(connections.command)]);
       }
       await restockAsAdmin();
@@ -339,7 +342,7 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
 
     // The stream kept what it held before the crash and got the outage's events once Redis was back:
     // one entry per committed restock, exactly once, in outbox order.
-    const entries = ofAggregate(await readStream(gateway.app.redis, 'catalog', after), 'Product', PRODUCT_ID);
+    const entries = ofAggregate(await readStream(gateway.app.redis, gateway.redis.keys.stream('catalog'), after), 'Product', PRODUCT_ID);
     const rows = await gateway.database.db
       .select({ eventId: outbox.eventId, streamId: outbox.streamId })
       .from(outbox)

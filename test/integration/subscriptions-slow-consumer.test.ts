@@ -4,11 +4,12 @@
 // A healthy subscriber of the same product, on its own connection, notices nothing.
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
-import { SLOW_CONSUMER_CLOSE_CODE } from '../../src/subscriptions/subscription-feeds';
+import { CloseCode } from '../../src/http/close-codes';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { entriesOf, mutate, readStream, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/orders';
 import { openRawSocket, type RawSocket } from '../support/raw-websocket';
-import { streamTail } from '../support/stream-tail';
+import { entriesOf, readStream, streamTailOf } from '../support/streams';
+import { mutate } from '../support/graphql';
+import { RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/documents';
 
 const MAX_QUEUED_EVENTS = 20;
 /** Far more events than filling the buffers takes (a few dozen); the test fails if this many never close the socket. */
@@ -36,7 +37,7 @@ beforeAll(async () => {
     env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: String(MAX_QUEUED_EVENTS) },
     seed: { users: 5, products: 5, orders: 0 },
   });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   const admin = demoAccounts[0]!;
   adminToken = await gateway.login(admin.email, admin.password);
   await mutate(gateway, UPDATE_PRODUCT, { id: PRODUCT_ID, input: { description: 'slow consumer '.repeat(DESCRIPTION_CHARS).slice(0, DESCRIPTION_CHARS) } }, adminToken);
@@ -77,8 +78,8 @@ async function readMetrics(): Promise<{ queuedEvents: number; slowConsumerCloses
 
 const cursorsOf = (payloads: ProductEvent[]) => payloads.map((payload) => payload.data.productChanged.cursor);
 
-it(`closes a subscriber that stops reading with ${SLOW_CONSUMER_CLOSE_CODE} once ${MAX_QUEUED_EVENTS} events are queued for it, while another subscriber gets every event`, async () => {
-  const after = await streamTail(gateway.redisServer.url, 'catalog');
+it(`closes a subscriber that stops reading with ${CloseCode.SlowConsumer} once ${MAX_QUEUED_EVENTS} events are queued for it, while another subscriber gets every event`, async () => {
+  const after = await streamTailOf(gateway.redis, 'catalog');
   const slow = await subscribe('slow', LARGE_PRODUCT_CHANGED, after);
   const healthy = await subscribe('healthy', PRODUCT_CHANGED, after);
 
@@ -115,12 +116,12 @@ it(`closes a subscriber that stops reading with ${SLOW_CONSUMER_CLOSE_CODE} once
   // The close frame waits behind the data the client never read: read again to see it.
   slow.socket.resume();
   expect(await slow.waitForClose(20_000)).toEqual({
-    code: SLOW_CONSUMER_CLOSE_CODE,
+    code: CloseCode.SlowConsumer,
     reason: `Slow consumer: more than ${MAX_QUEUED_EVENTS} events queued; reconnect and resume`,
   });
 
   // Every event of the product since `after`, in stream order.
-  const streamCursors = entriesOf(await readStream(redis, 'catalog', after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
+  const streamCursors = entriesOf(await readStream(redis, gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
   expect(streamCursors).toHaveLength(stocks.length);
 
   // The healthy subscriber got each exactly once, in order, showing the stock each restock left.
@@ -146,14 +147,14 @@ it(`closes a subscriber that stops reading with ${SLOW_CONSUMER_CLOSE_CODE} once
 // is always more than SUBSCRIPTION_MAX_QUEUED_EVENTS events behind, so its replay must not count as
 // a slow consumer, or it would be closed again on every attempt and never catch up.
 it(`lets a subscriber resume from more than ${MAX_QUEUED_EVENTS} events back and replays them all`, async () => {
-  const after = await streamTail(gateway.redisServer.url, 'catalog');
+  const after = await streamTailOf(gateway.redis, 'catalog');
   const stocks: number[] = [];
   for (let i = 0; i <= MAX_QUEUED_EVENTS; i += 1) stocks.push(await restock());
   const closesBefore = (await readMetrics()).slowConsumerCloses;
 
   const resumed = await subscribe('resumed', PRODUCT_CHANGED, after);
   const missed = await resumed.waitForNext<ProductEvent>('resumed', MAX_QUEUED_EVENTS + 1);
-  const streamCursors = entriesOf(await readStream(redis, 'catalog', after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
+  const streamCursors = entriesOf(await readStream(redis, gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
   expect(cursorsOf(missed)).toEqual(streamCursors);
   expect(streamCursors).toHaveLength(stocks.length);
 

@@ -3,15 +3,14 @@
 // the missed events, then live ones), and the errors for expired and malformed cursors.
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
-import { createRedisKeys } from '../../src/redis/keys';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
-import { loginDemoAccounts, startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, placeOrder, PAY_ORDER, RESTOCK_PRODUCT, type OrderData } from '../support/orders';
-import { streamTail } from '../support/stream-tail';
+import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
+import { loginDemoAccounts, mutate } from '../support/graphql';
+import { type OrderData, PAY_ORDER, placeOrder, RESTOCK_PRODUCT } from '../support/documents';
+import { streamTailOf } from '../support/streams';
 
 const alice = demoAccounts[1]!;
-const keys = createRedisKeys('sg');
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type occurredAt product { id stock } } }';
 const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id status user { email } items { quantity product { id name } } } } }';
@@ -31,7 +30,7 @@ function subscribe(options: Omit<Parameters<typeof startSubscriber>[0], 'urls'>)
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 20, products: 20, orders: 10 } });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   tokens = await loginDemoAccounts(gateway);
 });
 
@@ -51,7 +50,7 @@ async function placeAndPay(token: string): Promise<string> {
 }
 
 it('delivers product changes with the product as it is now, in stream order', async () => {
-  const after = await streamTail(gateway.redisServer.url, 'catalog');
+  const after = await streamTailOf(gateway.redis, 'catalog');
   const subscriber = subscribe({ query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: '1' }, after });
   await restock(2); // another product: not for this subscriber
   const stocks = [];
@@ -67,7 +66,7 @@ it('delivers product changes with the product as it is now, in stream order', as
 });
 
 it("resolves nested fields in myOrders and never shows a customer another customer's order", async () => {
-  const after = await streamTail(gateway.redisServer.url, 'orders');
+  const after = await streamTailOf(gateway.redis, 'orders');
   const aliceSubscriber = subscribe({ query: MY_ORDERS, field: 'myOrders', token: tokens.alice, after });
   const bobSubscriber = subscribe({ query: MY_ORDERS, field: 'myOrders', token: tokens.bob, after });
   const adminSubscriber = subscribe({ query: ORDER_EVENTS, field: 'orderEvents', token: tokens.admin, after });
@@ -110,7 +109,7 @@ it('rejects what a viewer may not subscribe to with the same codes as queries', 
 });
 
 it('resumes after a cursor with exactly the missed events, then live ones', async () => {
-  const after = await streamTail(gateway.redisServer.url, 'orders');
+  const after = await streamTailOf(gateway.redis, 'orders');
   const placed = await placeOrder(gateway, tokens.alice, [{ productId: '4', quantity: 1 }]);
   const orderId = placed.body.data!.placeOrder!.id;
   const watcher = subscribe({ query: ORDER_UPDATED, field: 'orderUpdated', token: tokens.alice, variables: { orderId }, after });
@@ -127,12 +126,12 @@ it('resumes after a cursor with exactly the missed events, then live ones', asyn
 });
 
 it('answers CURSOR_EXPIRED for a trimmed cursor and BAD_USER_INPUT for a malformed one', async () => {
-  const before = await streamTail(gateway.redisServer.url, 'catalog');
+  const before = await streamTailOf(gateway.redis, 'catalog');
   await restock(5);
   await restock(5);
   await restock(5);
   // Retention ran: only the newest entry is kept.
-  await redis.xtrim(keys.stream('catalog'), 'MAXLEN', 1);
+  await redis.xtrim(gateway.redis.keys.stream('catalog'), 'MAXLEN', 1);
   const expired = await subscribe({ query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: '5' }, after: before, isRetrying: false }).waitForError();
   expect(expired.map((error) => error.extensions?.code)).toEqual(['CURSOR_EXPIRED']);
   for (const garbage of ['yesterday', '1-2-3', '-1-0', '99999999999999999999999-0', '']) {

@@ -4,18 +4,19 @@
 // trip over the socket.
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
-import { createRedisKeys } from '../../src/redis/keys';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { mutate, RESTOCK_PRODUCT } from '../support/orders';
 import { openRawSocket, type ProtocolError, type ProtocolMessage, type RawSocket } from '../support/raw-websocket';
-import { streamTail } from '../support/stream-tail';
+import { mutate } from '../support/graphql';
+import { RESTOCK_PRODUCT } from '../support/documents';
+import { streamTail, streamTailOf } from '../support/streams';
 
 const admin = demoAccounts[0]!;
-const keys = createRedisKeys('sg');
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type product { id stock } } }';
 const DEEP_QUERY = '{ orders { edges { node { user { orders { edges { node { user { name } } } } } } } } }';
 const MAX_SUBSCRIPTIONS = 2;
+/** A short connection_init timeout, so the test of it need not wait the default 3 s. */
+const INIT_TIMEOUT_MS = 200;
 
 type ProductEvent = { data: { productChanged: { cursor: string; type: string; product: { id: string; stock: number } } } };
 
@@ -28,8 +29,10 @@ beforeAll(async () => {
   gateway = await startTestGateway({
     env: { GRAPHQL_MAX_DEPTH: '6', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_SUBSCRIPTIONS) },
     seed: { users: 10, products: 20, orders: 10 },
+    // Its own redis-server whatever the topology: a test kills every pub/sub client of it.
+    ownRedisServer: true,
   });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   adminToken = await gateway.login(admin.email, admin.password);
 });
 
@@ -61,13 +64,25 @@ async function expectServing(socket: RawSocket, marker: string): Promise<void> {
 }
 
 describe('protocol violations close the socket with the code graphql-transport-ws assigns', () => {
-  it('closes with 4408 when connection_init does not arrive within the 3 s init timeout', async () => {
-    const socket = await open();
-    const openedAt = Date.now();
-    expect(await socket.waitForClose(10_000)).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
-    // Closed by the timer, not at once (the server started it slightly before our 'open').
-    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(2_500);
-    expect(socket.messages).toEqual([]);
+  describe(`with WS_INIT_TIMEOUT_MS=${INIT_TIMEOUT_MS}`, () => {
+    let quick: TestGateway;
+
+    beforeAll(async () => {
+      quick = await startTestGateway({ env: { WS_INIT_TIMEOUT_MS: String(INIT_TIMEOUT_MS) }, seed: { users: 1, products: 1, orders: 0 } });
+    });
+
+    afterAll(async () => {
+      await quick?.stop();
+    });
+
+    it('closes with 4408 when connection_init does not arrive within the init timeout', async () => {
+      const socket = await open(quick);
+      const openedAt = Date.now();
+      expect(await socket.waitForClose(10_000)).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
+      // Closed by the timer, not at once (the server started it slightly before our 'open').
+      expect(Date.now() - openedAt).toBeGreaterThanOrEqual(INIT_TIMEOUT_MS / 2);
+      expect(socket.messages).toEqual([]);
+    });
   });
 
   it.each([
@@ -104,7 +119,7 @@ describe('protocol violations close the socket with the code graphql-transport-w
   it('closes with 4409 for a subscribe whose id is already running', async () => {
     const socket = await open();
     await socket.init();
-    const after = await streamTail(gateway.redisServer.url, 'catalog');
+    const after = await streamTailOf(gateway.redis, 'catalog');
     subscribeToProduct(socket, 'same', 1, after);
     subscribeToProduct(socket, 'same', 2, after);
     expect(await socket.waitForClose()).toEqual({ code: 4409, reason: 'Subscriber for same already exists' });
@@ -122,7 +137,7 @@ it('answers ping with pong, echoing the payload, before and after connection_ini
 it(`answers a subscription beyond ${MAX_SUBSCRIPTIONS} per connection with TOO_MANY_SUBSCRIPTIONS, keeps the others running, and frees a slot on complete`, async () => {
   const socket = await open();
   await socket.init();
-  const after = await streamTail(gateway.redisServer.url, 'catalog');
+  const after = await streamTailOf(gateway.redis, 'catalog');
   subscribeToProduct(socket, 'first', 1, after);
   subscribeToProduct(socket, 'second', 2, after);
   subscribeToProduct(socket, 'third', 3, after);
@@ -199,7 +214,7 @@ describe.each([
 it('ends a running subscription with an error message carrying CURSOR_EXPIRED (not INTERNAL_SERVER_ERROR) when its catch-up finds the events trimmed', async () => {
   const socket = await open();
   await socket.init();
-  subscribeToProduct(socket, 'live', 7, await streamTail(gateway.redisServer.url, 'catalog'));
+  subscribeToProduct(socket, 'live', 7, await streamTailOf(gateway.redis, 'catalog'));
   const stock = await restock(7);
   const [seen] = await socket.waitForNext<ProductEvent>('live', 1);
   expect(seen!.data.productChanged.product).toEqual({ id: '7', stock });
@@ -208,8 +223,8 @@ it('ends a running subscription with an error message carrying CURSOR_EXPIRED (n
   // away, so replaying after the last event the feed saw would skip it.
   await restock(8);
   await restock(8);
-  const [kept] = (await redis.xrevrange(keys.stream('catalog'), '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-  expect(await redis.xtrim(keys.stream('catalog'), 'MINID', kept![0])).toBeGreaterThan(0);
+  const kept = await streamTail(redis, gateway.redis.keys.stream('catalog'));
+  expect(await redis.xtrim(gateway.redis.keys.stream('catalog'), 'MINID', kept)).toBeGreaterThan(0);
   // The replica's pub/sub connection drops; once it is back, every feed replays what it may have missed.
   await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
 

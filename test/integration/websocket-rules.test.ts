@@ -5,8 +5,10 @@
 import Redis from 'ioredis';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { RESTOCK_PRODUCT, mutate, readStream } from '../support/orders';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
+import { RESTOCK_PRODUCT } from '../support/documents';
+import { mutate } from '../support/graphql';
+import { readStream } from '../support/streams';
 
 const [admin] = demoAccounts as [(typeof demoAccounts)[number]];
 const BODY_LIMIT_BYTES = 4096;
@@ -31,7 +33,7 @@ beforeAll(async () => {
       SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS: '3600',
     },
   });
-  redis = new Redis(gateway.redisServer.url);
+  redis = gateway.redis.connect();
   adminToken = await gateway.login(admin.email, admin.password);
 });
 
@@ -115,7 +117,7 @@ describe('replays', () => {
 
   beforeAll(async () => {
     for (let i = 0; i < REPLAY_BUDGET + 1; i += 1) await mutate(gateway, RESTOCK_PRODUCT, { id: String(PRODUCT), quantity: 1 }, adminToken);
-    cursors = (await readStream(redis, 'catalog')).map((entry) => entry.streamId);
+    cursors = (await readStream(redis, gateway.redis.keys.stream('catalog'))).map((entry) => entry.streamId);
     expect(cursors.length).toBeGreaterThan(REPLAY_BUDGET);
   });
 

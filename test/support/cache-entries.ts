@@ -1,6 +1,6 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
-// gateway's), invalidates them as a write would, and a deferred promise for tests that interleave a
-// reader and a writer by hand.
+// gateway's), and invalidates them as a write would. (Tests that interleave a reader and a writer by
+// hand take `deferred` from wait.ts.)
 import type Redis from 'ioredis';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
 import { invalidate, staleEntries } from '../../src/cache/invalidation';
@@ -9,17 +9,6 @@ import type { RedisKeys } from '../../src/redis/keys';
 
 /** What an absent row is cached as (see cache-store.ts). */
 export const ABSENT_MARKER = '!';
-
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((settle) => (resolve = settle));
-  return { promise, resolve };
-}
 
 export interface CacheEntry {
   /** The hash field's raw value: an encoded row, the absent marker, or null when there is no entry. */

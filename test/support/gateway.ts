@@ -1,12 +1,13 @@
-// A real gateway in the test process: its own redis-server, its own database, a free port.
+// A real gateway in the test process: its own Redis (redis-topology.ts), its own database, a free
+// port; `graphql` and `login` are graphql.ts bound to its URL.
 import { createApp, type App } from '../../src/app';
 import { loadConfig, type ConfigInput } from '../../src/config';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createLogger, type Logger } from '../../src/logger';
-import { demoAccounts } from '../../src/db/seed';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
-import { startRedisServer, type RedisServerHandle } from './redis-server';
+import { graphqlClient, login, type GraphQLRequestOptions, type GraphQLResponse } from './graphql';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from './redis-topology';
 
 export interface TestGateway {
   app: App;
@@ -14,13 +15,11 @@ export interface TestGateway {
   wsUrl: string;
   /** `http://127.0.0.1:<METRICS_PORT>` when the gateway runs an operator listener (METRICS_PORT set), else null. */
   operatorOrigin: string | null;
-  redisServer: RedisServerHandle;
+  /** The Redis the gateway runs on: its own, or the one it was given. */
+  redis: TestRedis;
   database: TestDatabase;
-  /** POSTs a GraphQL operation; returns the status and parsed body. */
-  graphql<Data = Record<string, unknown>>(
-    query: string,
-    options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: { data?: Data | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } }>;
+  /** POSTs a GraphQL operation (graphql.ts's postGraphQL); returns the status and parsed body. */
+  graphql<Data = Record<string, unknown>>(query: string, options?: GraphQLRequestOptions): Promise<GraphQLResponse<Data>>;
   login(email: string, password: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -29,7 +28,13 @@ export interface TestGatewayOptions {
   env?: Partial<Record<keyof ConfigInput, string>>;
   /** Seed sizes; the demo accounts are always there. */
   seed?: Parameters<typeof seedTestData>[1];
-  redisServer?: RedisServerHandle;
+  /** A Redis to share (e.g. another gateway's); its owner stops it. @default startTestRedis() */
+  redis?: TestRedis;
+  /**
+   * Start a redis-server of the gateway's own whatever the topology (startOwnRedisServer), for fault
+   * tests that kill and restart it through serverOf(gateway.redis). @default false
+   */
+  ownRedisServer?: boolean;
   database?: TestDatabase;
   /** Fault injection: runs after each mutation's commit, before its event is published (createApp's `afterCommit`). */
   afterCommit?: () => void;
@@ -40,14 +45,14 @@ export interface TestGatewayOptions {
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const redisServer = options.redisServer ?? (await startRedisServer());
+  const redis = options.redis ?? (options.ownRedisServer ? await startOwnRedisServer() : await startTestRedis());
   const database = options.database ?? (await createTestDatabase());
   if (!options.database) await seedTestData(database, options.seed);
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
-    REDIS_URL: redisServer.url,
+    ...redis.env,
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'silent',
     ...options.env,
@@ -56,46 +61,20 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const app = await createApp({ config, database, logger, afterCommit: options.afterCommit, runProjections: options.runProjections });
   const url = await app.listen();
 
-  const graphql: TestGateway['graphql'] = async (query, { variables, token, headers } = {}) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, body: (await response.json()) as never };
-  };
-
   return {
     app,
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     operatorOrigin: operatorOriginOf(app),
-    redisServer,
+    redis,
     database,
-    graphql,
-    async login(email, password) {
-      const { body } = await graphql<{ login: { token: string } }>(
-        'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }',
-        { variables: { email, password } },
-      );
-      if (!body.data?.login) throw new Error(`login failed: ${JSON.stringify(body.errors)}`);
-      return body.data.login.token;
-    },
+    graphql: graphqlClient(url).request,
+    login: (email, password) => login(url, email, password),
     async stop() {
       await app.stop();
-      if (!options.redisServer) await redisServer.stop();
+      if (!options.redis) await redis.stop();
     },
   };
-}
-
-/** Session tokens of the three demo accounts (admin, alice, bob; see src/db/seed.ts). */
-export async function loginDemoAccounts(gateway: Pick<TestGateway, 'login'>): Promise<{ admin: string; alice: string; bob: string }> {
-  const [admin, alice, bob] = await Promise.all(demoAccounts.slice(0, 3).map((account) => gateway.login(account.email, account.password)));
-  return { admin: admin!, alice: alice!, bob: bob! };
 }
 
 /** A logger that keeps every line (parsed) in `lines`, for tests that check what the gateway logged. */

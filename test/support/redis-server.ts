@@ -1,10 +1,9 @@
 // Starts a real redis-server per test file on a free loopback port, so a test owns its Redis and can
-// kill and restart it. Readiness is an event (the "Ready to accept connections" log line), never a
-// sleep; every process started here is killed when the Jest worker exits, even if a test forgot it.
+// kill and restart it (tests get it through redis-topology.ts, which decides whether there is one).
+// Readiness is an event (the "Ready to accept connections" log line), never a sleep; every process
+// started here is killed when the Jest worker exits, even if a test forgot it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import type Redis from 'ioredis';
-import { connectRedis } from '../../src/redis/connection';
 import { onWorkerExit, workerShared } from './worker-exit';
 
 export interface RedisServerHandle {
@@ -181,19 +180,4 @@ function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
     });
     child.kill(signal);
   });
-}
-
-/** Connections a test file opens to its server (like the worker's: one attempt per command) and closes in afterAll. */
-export function redisConnections(server: () => RedisServerHandle): { open(): Promise<Redis>; closeAll(): void } {
-  const opened: Redis[] = [];
-  return {
-    async open() {
-      const connection = await connectRedis({ url: server().url }, { maxRetriesPerRequest: 1 });
-      opened.push(connection);
-      return connection;
-    },
-    closeAll() {
-      for (const connection of opened.splice(0)) connection.disconnect();
-    },
-  };
 }

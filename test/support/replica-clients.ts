@@ -1,6 +1,6 @@
-// Outside clients of gateway processes (replicas): GraphQL over HTTP to a process URL, subscribers
-// (test/support/subscriber.ts) whose every `next` message is recorded as it came off the socket,
-// and what the orders stream says each of them should have received. The resumable helper drops
+// Outside clients of gateway processes (replicas): subscribers (test/support/subscriber.ts) whose
+// every `next` message is recorded as it came off the socket, and what the orders stream
+// (streams.ts) says each of them should have received. The resumable helper drops
 // an event whose cursor is not newer than the last one, so its `events` cannot show a duplicate
 // the server sent; `deliveries` can. Also: which URL each (re)connection went to, which replicas
 // have subscribed to a channel, and which one holds the outbox relay lock.
@@ -9,44 +9,9 @@ import type Redis from 'ioredis';
 import type WebSocket from 'ws';
 import type { DomainEvent, EventType } from '../../src/events/event-types';
 import type { GatewayProcess } from './gateway-process';
-import { readStream } from './orders';
-import { waitUntil } from './stream-events';
+import { waitForStreamEntries } from './streams';
+import { waitUntil } from './wait';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber, type TestSubscriberOptions } from './subscriber';
-
-export interface GraphQLAnswer<Data> {
-  status: number;
-  body: { data?: Data | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
-}
-
-/** POSTs one operation to a gateway URL (a process's `url`). */
-export async function postGraphQL<Data>(
-  url: string,
-  query: string,
-  options: { variables?: Record<string, unknown>; token?: string } = {},
-): Promise<GraphQLAnswer<Data>> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
-    body: JSON.stringify({ query, variables: options.variables }),
-  });
-  return { status: response.status, body: (await response.json()) as GraphQLAnswer<Data>['body'] };
-}
-
-/** Sends `query` and returns its data; throws with the whole answer if anything went wrong. */
-export async function mutateAt<Data>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<Data> {
-  const { status, body } = await postGraphQL<Data>(url, query, { variables, token });
-  if (status !== 200 || body.errors || !body.data) throw new Error(`operation failed at ${url}: ${status} ${JSON.stringify(body)}\n${query}`);
-  return body.data;
-}
-
-export async function loginAt(url: string, email: string, password: string): Promise<string> {
-  const data = await mutateAt<{ login: { token: string } }>(
-    url,
-    'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }',
-    { email, password },
-  );
-  return data.login.token;
-}
 
 /** What one order event payload (`{ cursor type order { id } }`) says, for comparing sequences. */
 export interface OrderDelivery {
@@ -100,14 +65,9 @@ const GRAPHQL_TYPE: Partial<Record<EventType, string>> = {
   OrderCancelled: 'ORDER_CANCELLED',
 };
 
-/** The orders stream after `after`, once it holds at least `count` entries (the relay may still be publishing). */
-export async function orderStreamAfter(redis: Redis, after: string, count: number, timeoutMs = 20_000): Promise<OrderStreamEntry[]> {
-  let entries = await readStream(redis, 'orders', after);
-  await waitUntil(
-    async () => (entries = await readStream(redis, 'orders', after)).length >= count,
-    `the orders stream holds ${count} entries after ${after}`,
-    timeoutMs,
-  );
+/** The orders stream (`streamKey`) after `after`, once it holds at least `count` entries (the relay may still be publishing). */
+export async function orderStreamAfter(redis: Redis, streamKey: string, after: string, count: number, timeoutMs = 20_000): Promise<OrderStreamEntry[]> {
+  const entries = await waitForStreamEntries(redis, streamKey, after, count, timeoutMs);
   return entries.map((entry) => ({ cursor: entry.streamId, event: entry.event, data: entry.event.data as OrderEventData }));
 }
 

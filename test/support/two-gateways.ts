@@ -1,19 +1,19 @@
-// Two gateway replicas in the test process sharing one redis-server and one database, as two
+// Two gateway replicas in the test process sharing one Redis (redis-topology.ts) and one database, as two
 // replicas behind a load balancer would. On PGlite both apps use the same in-process database; on
 // PostgreSQL (DATABASE_URL) the second replica opens a pool of its own to the same database.
 import { openDatabase, type Database } from '../../src/db/client';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway';
-import { startRedisServer, type RedisServerHandle } from './redis-server';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from './redis-topology';
 
 export interface TwoGateways {
   a: TestGateway;
   b: TestGateway;
-  redisServer: RedisServerHandle;
+  redis: TestRedis;
   database: TestDatabase;
   /** SQL statements run so far by both replicas together (each distinct database handle counted once). */
   sqlStatements(): number;
-  /** Stops both replicas, then closes the database(s) and stops the redis-server this call started. */
+  /** Stops both replicas, then closes the database(s) and stops the Redis this call started. */
   stop(): Promise<void>;
 }
 
@@ -22,8 +22,10 @@ export interface TwoGatewaysOptions {
   env?: TestGatewayOptions['env'];
   /** Seed sizes of a new database (not used with `database`). */
   seed?: TestGatewayOptions['seed'];
-  /** A redis-server to share (e.g. another pair's); its owner stops it. @default a new one */
-  redisServer?: RedisServerHandle;
+  /** A Redis to share (e.g. another pair's); its owner stops it. @default startTestRedis() */
+  redis?: TestRedis;
+  /** Start a redis-server of the pair's own whatever the topology, for tests that reconfigure or disrupt it. @default false */
+  ownRedisServer?: boolean;
   /** A seeded database to share (e.g. another pair's); its owner closes it. @default a new, seeded one */
   database?: TestDatabase;
 }
@@ -34,7 +36,7 @@ export function withoutClose(database: TestDatabase): TestDatabase {
 }
 
 export async function startTwoGateways(options: TwoGatewaysOptions = {}): Promise<TwoGateways> {
-  const redisServer = options.redisServer ?? (await startRedisServer());
+  const redis = options.redis ?? (options.ownRedisServer ? await startOwnRedisServer() : await startTestRedis());
   const owned: Database[] = [];
   const started: TestGateway[] = [];
   let stopping: Promise<void> | undefined;
@@ -42,7 +44,7 @@ export async function startTwoGateways(options: TwoGatewaysOptions = {}): Promis
     (stopping ??= (async () => {
       await Promise.allSettled(started.map((gateway) => gateway.stop()));
       for (const database of owned.reverse()) await database.close();
-      if (!options.redisServer) await redisServer.stop();
+      if (!options.redis) await redis.stop();
     })());
   try {
     let database = options.database;
@@ -57,15 +59,15 @@ export async function startTwoGateways(options: TwoGatewaysOptions = {}): Promis
       owned.push(pool);
       databaseOfB = Object.assign(pool, { url: database.url });
     }
-    const a = await startTestGateway({ env: options.env, redisServer, database: withoutClose(database) });
+    const a = await startTestGateway({ env: options.env, redis, database: withoutClose(database) });
     started.push(a);
-    const b = await startTestGateway({ env: options.env, redisServer, database: withoutClose(databaseOfB) });
+    const b = await startTestGateway({ env: options.env, redis, database: withoutClose(databaseOfB) });
     started.push(b);
     const counters = [...new Set([a.app.database.sqlStats, b.app.database.sqlStats])];
     return {
       a,
       b,
-      redisServer,
+      redis,
       database,
       sqlStatements: () => counters.reduce((sum, counter) => sum + counter.statements, 0),
       stop,

@@ -2,7 +2,6 @@
 // the gateway's own schema (the modules' @Cacheable declarations) without Redis: unit tests of
 // http/cacheable-query.ts and cache/dependencies.ts.
 import { createHash } from 'node:crypto';
-import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLSchema } from 'graphql';
 import { ResponseDependencies } from '../../src/cache/dependencies';
 import { CacheableQueries } from '../../src/http/cacheable-query';
@@ -11,7 +10,7 @@ import { buildGatewaySchema } from '../../src/modules/schema';
 
 let queries: CacheableQueries;
 beforeAll(async () => {
-  const schema: GraphQLSchema = await buildGatewaySchema(createPubSub());
+  const schema: GraphQLSchema = await buildGatewaySchema();
   queries = new CacheableQueries(schema, 5000, loaderCacheTypes.filter((type) => type.volatilePart));
 });
 

@@ -12,6 +12,7 @@ interface ComposeService {
   environment?: Record<string, string | number | boolean | null> | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[] };
+  ports?: string[];
 }
 
 interface ComposeFile {
@@ -44,8 +45,37 @@ function environmentOf(name: string): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  it.each(['redis', 'redis-cache', 'postgres', ...gatewayNames])('has a %s service with a healthcheck', (name) => {
-    expect(service(name).healthcheck?.test).toBeDefined();
+  it.each([
+    ['redis', ['CMD', 'redis-cli', 'ping']],
+    ['redis-cache', ['CMD', 'redis-cli', 'ping']],
+    ['postgres', ['CMD', 'pg_isready', '-U', 'postgres', '-d', 'streamgate']],
+  ])('health-checks %s with %j', (name, test) => {
+    expect(service(name).healthcheck?.test).toEqual(test);
+  });
+
+  it.each(gatewayNames)('health-checks %s on its own /readyz, inside the container', (name) => {
+    const test = service(name).healthcheck?.test;
+    expect(test?.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+    expect(test?.[3]).toContain("fetch('http://127.0.0.1:4000/readyz')");
+    expect(test?.[3]).toMatch(/process\.exit\(r\.ok \? 0 : 1\)/);
+  });
+
+  it('runs the images the stack was tested with: Redis 7 for both roles, PostgreSQL 16', () => {
+    expect(service('redis').image).toBe('redis:7-alpine');
+    expect(service('redis-cache').image).toBe('redis:7-alpine');
+    expect(service('postgres').image).toBe('postgres:16-alpine');
+    expect(service('postgres').environment).toEqual({ POSTGRES_PASSWORD: 'postgres', POSTGRES_DB: 'streamgate' });
+  });
+
+  it('builds the gateways and the worker from this repository, and publishes the gateways on 4001 and 4002', () => {
+    for (const name of [...gatewayNames, 'worker']) {
+      expect(service(name).build).toBe('.');
+      expect(service(name).image).toBeUndefined();
+    }
+    expect(service('gateway-1').ports).toEqual(['4001:4000']);
+    expect(service('gateway-2').ports).toEqual(['4002:4000']);
+    expect(service('worker').ports).toBeUndefined();
+    for (const name of ['redis', 'redis-cache', 'postgres']) expect(service(name).ports).toBeUndefined();
   });
 
   const commandOf = (name: string) => {
@@ -70,7 +100,7 @@ describe('docker-compose.yml', () => {
 
   it.each(gatewayNames)('sets only environment variables that src/config.ts knows on %s', (name) => {
     const environment = environmentOf(name);
-    expect(Object.keys(environment).length).toBeGreaterThan(0);
+    expect(Object.keys(environment).sort()).toEqual(['DATABASE_URL', 'NODE_ENV', 'PORT', 'REDIS_CACHE_URL', 'REDIS_URL', 'SEED_DEMO_DATA']);
     const unknownKeys = Object.keys(environment).filter((key) => !(configKeys as readonly string[]).includes(key));
     expect(unknownKeys).toEqual([]);
   });
@@ -80,7 +110,9 @@ describe('docker-compose.yml', () => {
     expect(() => loadConfig(environment)).not.toThrow();
     const config = loadConfig(environment);
     expect(config.isProduction).toBe(true);
-    expect(config.DATABASE_URL).toBeDefined();
+    // The compose services by name: the postgres service's user, password and database.
+    expect(config.DATABASE_URL).toBe('postgres://postgres:postgres@postgres:5432/streamgate');
+    expect(config.PORT).toBe(4000);
   });
 
   it('runs a worker from the build output, with settings that loadConfig accepts', () => {
@@ -89,15 +121,27 @@ describe('docker-compose.yml', () => {
     const environment = environmentOf('worker');
     expect(Object.keys(environment).filter((key) => !(configKeys as readonly string[]).includes(key))).toEqual([]);
     // Workers refuse embedded PGlite: they must be given the PostgreSQL the gateways use.
-    expect(loadConfig(environment).DATABASE_URL).toBe(environmentOf('gateway-1').DATABASE_URL);
+    const config = loadConfig(environment);
+    expect(config.isProduction).toBe(true);
+    expect(config.DATABASE_URL).toBe('postgres://postgres:postgres@postgres:5432/streamgate');
+    expect(config.DATABASE_URL).toBe(environmentOf('gateway-1').DATABASE_URL);
+    // The durable Redis, where the streams the worker consumes live (it has no cache).
+    expect(config.REDIS_URL).toBe('redis://redis:6379');
   });
 
   it.each([...gatewayNames, 'worker'])('starts %s only after redis and postgres are healthy', (name) => {
     const dependsOn = service(name).depends_on;
-    expect(dependsOn).toBeDefined();
     expect(Array.isArray(dependsOn)).toBe(false);
     const conditions = dependsOn as Record<string, { condition?: string }>;
-    expect(conditions.redis?.condition).toBe('service_healthy');
-    expect(conditions.postgres?.condition).toBe('service_healthy');
+    expect(conditions.redis).toEqual({ condition: 'service_healthy' });
+    expect(conditions.postgres).toEqual({ condition: 'service_healthy' });
+  });
+
+  it.each(gatewayNames)('also starts %s only after the cache Redis is healthy', (name) => {
+    expect(service(name).depends_on).toEqual({
+      redis: { condition: 'service_healthy' },
+      'redis-cache': { condition: 'service_healthy' },
+      postgres: { condition: 'service_healthy' },
+    });
   });
 });

@@ -2,14 +2,15 @@
 // argument, opening a resumable feed for the subscriber's socket, and fresh loaders per event.
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { badUserInput, unauthenticated } from '../../errors';
-import type { EventType as DomainEventType } from '../../events/event-types';
+import type { EventType } from '../../events/event-types';
 import { costSubject, type Viewer } from '../../auth/viewer';
 import type { OpenFeedOptions } from '../../subscriptions/subscription-feeds';
 import { normalizeStreamId } from '../../subscriptions/stream-ids';
 import type { StreamEvent } from '../../subscriptions/stream-replay';
 import type { GatewayContext } from '../context';
 
-export const EventType = {
+/** The GraphQL enum EventType: each domain EventType (events/event-types.ts) in upper snake case. */
+export const GraphQLEventType = {
   ORDER_PLACED: 'ORDER_PLACED',
   ORDER_PAID: 'ORDER_PAID',
   ORDER_SHIPPED: 'ORDER_SHIPPED',
@@ -19,12 +20,12 @@ export const EventType = {
   USER_UPDATED: 'USER_UPDATED',
   NOTIFICATION_ADDED: 'NOTIFICATION_ADDED',
 } as const;
-export type EventTypeValue = keyof typeof EventType;
-registerEnumType(EventType, { name: 'EventType', description: 'The domain event a subscription payload reports (docs/events.md).' });
+export type GraphQLEventType = keyof typeof GraphQLEventType;
+registerEnumType(GraphQLEventType, { name: 'EventType', description: 'The domain event a subscription payload reports (docs/events.md).' });
 
 /** "OrderPlaced" → "ORDER_PLACED". */
-export function toEventTypeValue(type: DomainEventType): EventTypeValue {
-  return type.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase() as EventTypeValue;
+export function toGraphQLEventType(type: EventType): GraphQLEventType {
+  return type.replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase() as GraphQLEventType;
 }
 
 export const AFTER_DESCRIPTION =
@@ -36,8 +37,8 @@ export abstract class StreamEventFields {
   @Field({ description: "This event's position in its stream: pass it as `after` to resume right after it." })
   cursor!: string;
 
-  @Field(() => EventType)
-  type!: EventTypeValue;
+  @Field(() => GraphQLEventType)
+  type!: GraphQLEventType;
 
   @Field({ description: 'When the change happened.' })
   occurredAt!: Date;
@@ -45,7 +46,7 @@ export abstract class StreamEventFields {
 
 /** The event fields of a payload; the resolver adds the entity. */
 export function eventFields({ cursor, event }: StreamEvent): StreamEventFields {
-  return { cursor, type: toEventTypeValue(event.type), occurredAt: new Date(event.occurredAt) };
+  return { cursor, type: toGraphQLEventType(event.type), occurredAt: new Date(event.occurredAt) };
 }
 
 /** The viewer of a subscription that needs one; UNAUTHENTICATED otherwise. */

@@ -1,0 +1,154 @@
+// The Redis a test file runs against, chosen by the environment so that one variable runs the
+// whole suite against another Redis set-up:
+//
+//   TEST_REDIS_TOPOLOGY=standalone (the default): a redis-server of the test file's own
+//     (redis-server.ts), with the app's default key prefix, as the suite has always run.
+//   TEST_REDIS_URL=redis://host:port[/db]: an existing Redis shared by every test file; each
+//     file gets a key prefix of its own (REDIS_PREFIX) and its keys are deleted when it stops.
+//
+// Later topologies (Sentinel, Cluster) add a name here and their variables to `RedisEnv`; tests
+// already spread `env` into whatever they start, so they need no change. Tests that kill or restart
+// their Redis, or start it with special settings, use startOwnRedisServer() whatever the topology.
+import { randomBytes } from 'node:crypto';
+import Redis, { type RedisOptions } from 'ioredis';
+import { connectRedis } from '../../src/redis/connection';
+import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
+import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server';
+
+export const REDIS_TOPOLOGIES = ['standalone'] as const;
+export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number] | 'external';
+
+/** What a gateway or worker needs to reach this Redis (config keys, see src/config.ts). */
+export interface RedisEnv {
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+}
+
+export interface TestRedis {
+  topology: RedisTopology;
+  /** REDIS_URL: where the app, the workers and the test's own connections go. */
+  url: string;
+  /** REDIS_PREFIX of every key and channel: 'sg' (the app's default) on a Redis of the test's own. */
+  prefix: string;
+  /** Spread into a gateway's or worker's environment (or loadConfig's input). */
+  env: RedisEnv;
+  /** Key and channel names under `prefix`; derived (database-bound) keys need boundKeys(). */
+  keys: RedisKeys;
+  /** The redis-server this test file started (to kill or restart); null for an external Redis. */
+  server: RedisServerHandle | null;
+  /** A connection of the test's own, as ioredis opens it; the caller disconnects it. */
+  connect(options?: RedisOptions): Redis;
+  /** The keys of a running gateway or worker: derived keys carry the database identity it bound Redis to. */
+  boundKeys(connection: Redis): Promise<RedisKeys>;
+  /** Stops the test file's redis-server, or deletes its keys from an external Redis. */
+  stop(): Promise<void>;
+}
+
+/** src/config.ts's default REDIS_PREFIX: on a Redis of its own, a test sees the keys a deployment would. */
+const APP_DEFAULT_PREFIX = 'sg';
+
+/** The topology the suite was asked for; throws on a name this module does not know. */
+export function requestedTopology(env: NodeJS.ProcessEnv = process.env): RedisTopology {
+  const name = env.TEST_REDIS_TOPOLOGY || 'standalone';
+  if (!(REDIS_TOPOLOGIES as readonly string[]).includes(name)) {
+    throw new Error(`TEST_REDIS_TOPOLOGY=${name} is not a topology the tests know (${REDIS_TOPOLOGIES.join(', ')}); see test/support/README.md`);
+  }
+  if (env.TEST_REDIS_URL) {
+    if (!/^rediss?:\/\//.test(env.TEST_REDIS_URL)) throw new Error(`TEST_REDIS_URL must start with redis:// or rediss://, got ${env.TEST_REDIS_URL}`);
+    return 'external';
+  }
+  return name as RedisTopology;
+}
+
+/** The Redis for one test file, as TEST_REDIS_TOPOLOGY / TEST_REDIS_URL say. */
+export async function startTestRedis(): Promise<TestRedis> {
+  const topology = requestedTopology();
+  switch (topology) {
+    case 'standalone':
+      return startOwnRedisServer();
+    case 'external':
+      return useExternalRedis(process.env.TEST_REDIS_URL!);
+    default:
+      return assertNever(topology);
+  }
+}
+
+/**
+ * A redis-server of the test file's own, whatever the topology: for tests that kill, restart or
+ * configure it (`args`, e.g. a maxmemory); these fault tests cannot run on a shared Redis.
+ */
+export async function startOwnRedisServer(options: RedisServerOptions = {}): Promise<TestRedis & { server: RedisServerHandle }> {
+  requestedTopology();
+  const server = await startRedisServer(options);
+  return { ...describeRedis('standalone', server.url, APP_DEFAULT_PREFIX, () => server.stop()), server };
+}
+
+/** The redis-server of a Redis started by startOwnRedisServer(); throws for one the test does not own. */
+export function serverOf(redis: TestRedis): RedisServerHandle {
+  if (!redis.server) throw new Error(`this test kills or restarts Redis, so it needs startOwnRedisServer(), not a ${redis.topology} Redis`);
+  return redis.server;
+}
+
+async function useExternalRedis(url: string): Promise<TestRedis> {
+  const prefix = `sgtest${process.pid}${randomBytes(3).toString('hex')}`;
+  // Fail here, naming the URL, rather than in every gateway the file starts.
+  const connection = await connectRedis({ url }, { maxRetriesPerRequest: 1 });
+  connection.disconnect();
+  return describeRedis('external', url, prefix, () => deleteKeys(url, prefix));
+}
+
+function describeRedis(topology: RedisTopology, url: string, prefix: string, stop: () => Promise<void>): TestRedis {
+  let stopping: Promise<void> | undefined;
+  return {
+    topology,
+    url,
+    prefix,
+    env: { REDIS_URL: url, REDIS_PREFIX: prefix },
+    keys: createRedisKeys(prefix),
+    server: null,
+    connect: (options) => new Redis(url, options ?? {}),
+    async boundKeys(connection) {
+      const identity = await connection.get(createRedisKeys(prefix).databaseIdentity());
+      if (!identity) throw new Error('Redis is not bound to a database yet: start a gateway or worker first');
+      return createRedisKeys(prefix, () => identity);
+    },
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+/**
+ * Every key whose name starts with the test file's prefix (tests may derive prefixes of their own
+ * from it), so a shared Redis does not fill up run after run.
+ */
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const connection = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length) await connection.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/** Connections a test file opens to its Redis (like the worker's: one attempt per command) and closes in afterAll. */
+export function redisConnections(redis: () => Pick<TestRedis, 'url'>): { open(): Promise<Redis>; closeAll(): void } {
+  const opened: Redis[] = [];
+  return {
+    async open() {
+      const connection = await connectRedis({ url: redis().url }, { maxRetriesPerRequest: 1 });
+      opened.push(connection);
+      return connection;
+    },
+    closeAll() {
+      for (const connection of opened.splice(0)) connection.disconnect();
+    },
+  };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled Redis topology ${String(value)}`);
+}

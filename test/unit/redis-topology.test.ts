@@ -1,0 +1,22 @@
+// TEST_REDIS_TOPOLOGY / TEST_REDIS_URL pick the Redis every test file runs against
+// (test/support/redis-topology.ts); a name the suite does not know must stop the run, not fall back.
+import { requestedTopology } from '../support/redis-topology';
+
+describe('requestedTopology', () => {
+  it('is standalone (a redis-server per test file) when nothing is set', () => {
+    expect(requestedTopology({})).toBe('standalone');
+    expect(requestedTopology({ TEST_REDIS_TOPOLOGY: 'standalone' })).toBe('standalone');
+  });
+
+  it('is an external Redis when TEST_REDIS_URL names one', () => {
+    expect(requestedTopology({ TEST_REDIS_URL: 'redis://127.0.0.1:6380/2' })).toBe('external');
+  });
+
+  it('fails loudly on a topology it does not know, naming the known ones', () => {
+    expect(() => requestedTopology({ TEST_REDIS_TOPOLOGY: 'sentinel' })).toThrow(/TEST_REDIS_TOPOLOGY=sentinel .*\(standalone\)/);
+  });
+
+  it('refuses a TEST_REDIS_URL that is not a redis:// URL', () => {
+    expect(() => requestedTopology({ TEST_REDIS_URL: '127.0.0.1:6379' })).toThrow(/TEST_REDIS_URL must start with redis:\/\//);
+  });
+});
