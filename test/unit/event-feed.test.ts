@@ -131,7 +131,7 @@ describe('starting after a cursor', () => {
   });
 
   it('rejects start, and delivers nothing, when the replay fails (CURSOR_EXPIRED)', async () => {
-    const { feed, replays, started } = await startFeed('10-0');
+    const { replays, started } = await startFeed('10-0');
     const expired = new GraphQLError('too old', { extensions: { code: ErrorCode.CursorExpired } });
     replays[0]!.fail(expired);
     await expect(started).rejects.toBe(expired);
