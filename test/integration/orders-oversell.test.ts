@@ -210,3 +210,29 @@ describe('ten concurrent cancellations of one order, over both replicas', () => 
   // A released pg-pool connection carries one `error` listener: the pool's own idle listener.
   expect(mostErrorListeners).toBe(1);
 });
+
+describe('concurrent orders of two products, their lines in either order, over both replicas', () => {
+  const [FIRST, SECOND] = [8, 9];
+  const UNITS = 30;
+  const RUSH = 90;
+
+  it('never deadlocks: exactly the units in stock are sold, every other order is a CONFLICT', async () => {
+    for (const id of [FIRST, SECOND]) {
+      await mutate(pair.a, UPDATE_PRODUCT, { id: String(id), input: { stock: UNITS } }, adminToken);
+    }
+    // Half list the lines FIRST, SECOND and half SECOND, FIRST: stock rows locked in the order the
+    // lines come would let two orders each hold the row the other waits for.
+    const results = await Promise.all(
+      Array.from({ length: RUSH }, (_, i) => {
+        const lines = i % 2 === 0 ? [line(FIRST), line(SECOND)] : [line(SECOND), line(FIRST)];
+        return placeOrder(i % 3 === 0 ? pair.a : pair.b, customers[i % customers.length]!.token, lines);
+      }),
+    );
+    const placedOrders = results.filter((response) => response.body.data?.placeOrder);
+    const refusalCodes = results.filter((response) => !response.body.data?.placeOrder).map((response) => onlyError(response).code);
+    expect(placedOrders).toHaveLength(UNITS);
+    expect(refusalCodes).toEqual(Array(RUSH - UNITS).fill('CONFLICT'));
+    expect(await productStock(pair.database.db, FIRST)).toBe(0);
+    expect(await productStock(pair.database.db, SECOND)).toBe(0);
+  });
+});

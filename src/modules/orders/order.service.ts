@@ -1,8 +1,9 @@
 // Order mutations: each runs in one transaction that locks the rows it changes, checks the status
 // transition, and appends its event; stock never goes below zero whatever the concurrency (the
-// decrement is conditional, row by row, in product id order so concurrent orders cannot deadlock).
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+// decrement is conditional, and rows are locked in product id order so concurrent orders cannot deadlock).
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
+import { rowFromJson } from '../../db/json-rows';
 import { idempotencyKeys, orderItems, orders, products, type OrderItemRow, type OrderRow, type OrderStatus, type ProductRow } from '../../db/schema';
 import { canSee, isAdmin, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
@@ -65,6 +66,79 @@ function normaliseLines(lines: OrderLineInput[]): OrderLineInput[] {
   return [...quantities]
     .map(([productId, quantity]) => ({ productId, quantity: requireRange('quantity', quantity, 1, MAX_LINE_QUANTITY) }))
     .sort((a, b) => a.productId - b.productId);
+}
+
+/** What the one statement of a new order returns: its rows, or (order null) how far it got. */
+interface TakenStock {
+  order: OrderRow | null;
+  itemRows: OrderItemRow[];
+  /** The products whose stock was taken, as they are after it. */
+  stockTaken: ProductRow[];
+  totalCents: number;
+}
+
+/**
+ * Takes the stock of every line and inserts the order and its items, in one statement (a
+ * placeOrder is 4 statements with BEGIN, COMMIT and its outbox row, not 3 more per line). The
+ * products are locked in id order first (`locked`), so concurrent orders cannot deadlock; a line
+ * is taken only while its stock covers it (checked again on the newest row after any wait), and
+ * the order is inserted only when every line was taken and its total fits the column. Otherwise
+ * nothing is inserted and the caller throws, which rolls the taken stock back.
+ */
+async function takeStockAndPlace(tx: Db, userId: number, lines: OrderLineInput[]): Promise<TakenStock> {
+  // Lists as text: one parameter each, the same for node-postgres and PGlite.
+  const productIds = lines.map((line) => line.productId).join(',');
+  const quantities = lines.map((line) => line.quantity).join(',');
+  const { rows } = (await tx.execute(sql`
+    with lines as (
+      select * from unnest(string_to_array(${productIds}, ',')::int[], string_to_array(${quantities}, ',')::int[]) as line(product_id, quantity)
+    ), locked as materialized (
+      select id from products where id in (select product_id from lines) order by id for update
+    ), taken as (
+      update products set stock = products.stock - lines.quantity, version = products.version + 1, updated_at = now()
+      from lines
+      where products.id = lines.product_id and products.id in (select id from locked) and products.stock >= lines.quantity
+      returning products.*, lines.quantity as taken_quantity
+    ), placed as (
+      insert into orders (user_id, status, total_cents)
+      select ${userId}, 'PENDING', sum(taken.price_cents::bigint * taken.taken_quantity) from taken
+      having count(*) = ${lines.length} and sum(taken.price_cents::bigint * taken.taken_quantity) <= ${MAX_TOTAL_CENTS}
+      returning *
+    ), placed_items as (
+      insert into order_items (order_id, product_id, quantity, unit_price_cents)
+      select placed.id, taken.id, taken.taken_quantity, taken.price_cents from placed, taken order by taken.id
+      returning *
+    )
+    select
+      (select to_jsonb(placed) from placed) as "order",
+      (select coalesce(jsonb_agg(to_jsonb(placed_items) order by placed_items.product_id), '[]') from placed_items) as items,
+      (select coalesce(jsonb_agg(to_jsonb(taken) - 'taken_quantity' order by taken.id), '[]') from taken) as products,
+      (select coalesce(sum(taken.price_cents::bigint * taken.taken_quantity), 0) from taken)::float8 as total_cents`)) as unknown as {
+    rows: Array<{ order: Record<string, unknown> | null; items: Array<Record<string, unknown>>; products: Array<Record<string, unknown>>; total_cents: number }>;
+  };
+  const [row] = rows;
+  return {
+    order: row?.order ? rowFromJson(orders, row.order) : null,
+    itemRows: (row?.items ?? []).map((item) => rowFromJson(orderItems, item)),
+    stockTaken: (row?.products ?? []).map((product) => rowFromJson(products, product)),
+    totalCents: Number(row?.total_cents ?? 0),
+  };
+}
+
+/** The error for an order the statement did not place: the first line it could not take, or the total. */
+async function whyNotPlaced(tx: Db, lines: OrderLineInput[], taken: TakenStock): Promise<Error> {
+  const takenIds = new Set(taken.stockTaken.map((product) => product.id));
+  const short = lines.find((line) => !takenIds.has(line.productId));
+  if (!short) {
+    // Checked before the INSERT: past the column the database would answer with an out-of-range
+    // error that is the server's, not the client's.
+    return badUserInput(`An order may total at most ${MAX_TOTAL_CENTS} cents; this one totals ${taken.totalCents}.`, { argumentName: 'items' });
+  }
+  const [existing] = await tx.select({ stock: products.stock }).from(products).where(eq(products.id, short.productId));
+  if (!existing) return badUserInput(`Product ${short.productId} does not exist.`, { argumentName: 'items', productId: short.productId });
+  return new AppError(ErrorCode.Conflict, `Only ${existing.stock} of product ${short.productId} in stock.`, {
+    extensions: { productId: short.productId, available: existing.stock },
+  });
 }
 
 export function createOrderService({ events }: { events: EventWriter }) {
@@ -135,49 +209,24 @@ export function createOrderService({ events }: { events: EventWriter }) {
           }
         }
 
-        const placed: OrderLine[] = [];
-        const stockTaken: ProductRow[] = [];
-        for (const item of items) {
-          const [product] = await tx
-            .update(products)
-            .set({ stock: sql`${products.stock} - ${item.quantity}`, version: sql`${products.version} + 1`, updatedAt: new Date() })
-            .where(and(eq(products.id, item.productId), gte(products.stock, item.quantity)))
-            .returning();
-          if (!product) {
-            const [existing] = await tx.select({ stock: products.stock }).from(products).where(eq(products.id, item.productId));
-            if (!existing) throw badUserInput(`Product ${item.productId} does not exist.`, { argumentName: 'items', productId: item.productId });
-            throw new AppError(ErrorCode.Conflict, `Only ${existing.stock} of product ${item.productId} in stock.`, {
-              extensions: { productId: item.productId, available: existing.stock },
-            });
-          }
-          placed.push({ productId: item.productId, quantity: item.quantity, unitPriceCents: product.priceCents });
-          stockTaken.push(product);
-        }
-        const totalCents = placed.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
-        // Checked before the INSERT (the transaction rolls the stock back): past the column the
-        // database would answer with an out-of-range error that is the server's, not the client's.
-        if (totalCents > MAX_TOTAL_CENTS) {
-          throw badUserInput(`An order may total at most ${MAX_TOTAL_CENTS} cents; this one totals ${totalCents}.`, { argumentName: 'items' });
-        }
-        const [order] = await tx.insert(orders).values({ userId: viewer.id, status: 'PENDING', totalCents }).returning();
-        const itemRows = await tx
-          .insert(orderItems)
-          .values(placed.map((line) => ({ orderId: order!.id, ...line })))
-          .returning();
+        const taken = await takeStockAndPlace(tx, viewer.id, items);
+        if (!taken.order) throw await whyNotPlaced(tx, items, taken);
+        const { order, itemRows, stockTaken } = taken;
+        const placed: OrderLine[] = itemRows.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }));
         const outboxId = await emit({
           type: 'OrderPlaced',
-          aggregate: { type: 'Order', id: String(order!.id) },
-          data: { orderId: order!.id, userId: viewer.id, status: order!.status, totalCents, items: placed },
+          aggregate: { type: 'Order', id: String(order.id) },
+          data: { orderId: order.id, userId: viewer.id, status: order.status, totalCents: order.totalCents, items: placed },
           // The new id may have been cached as absent, so it is invalidated like any change.
-          invalidates: [...orderInvalidations(order!, placed.map((line) => line.productId)), staleEntries(orderItemsCacheType, [order!.id])],
+          invalidates: [...orderInvalidations(order, placed.map((line) => line.productId)), staleEntries(orderItemsCacheType, [order.id])],
         });
         if (idempotencyKey != null) {
           await tx
             .update(idempotencyKeys)
-            .set({ response: { orderId: order!.id, outboxId } })
+            .set({ response: { orderId: order.id, outboxId } })
             .where(and(eq(idempotencyKeys.userId, viewer.id), eq(idempotencyKeys.key, idempotencyKey)));
         }
-        return { order: order!, written: { items: itemRows, products: stockTaken } };
+        return { order, written: { items: itemRows, products: stockTaken } };
       });
     },
 
