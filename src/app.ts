@@ -87,8 +87,8 @@ export async function createApp({
   runProjections = false,
 }: AppOptions): Promise<App> {
   const connections = await connectRedisConnections({
-    url: config.REDIS_URL,
-    cacheUrl: config.REDIS_CACHE_URL,
+    target: config.redisTarget,
+    cacheTarget: config.redisCacheTarget,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
     cacheTimeoutMs: config.CACHE_TIMEOUT_MS,
   });
@@ -112,7 +112,7 @@ export async function createApp({
   if (evictingPolicy) {
     logger.warn(
       { maxmemoryPolicy: evictingPolicy },
-      'REDIS_URL evicts keys under memory pressure: sessions, events and published markers can be lost. Give it noeviction, and put the cache on REDIS_CACHE_URL',
+      'the durable Redis (REDIS_URL or REDIS_SENTINELS) evicts keys under memory pressure: sessions, events and published markers can be lost. Give it noeviction, and put the cache on REDIS_CACHE_URL (or REDIS_CACHE_SENTINELS)',
     );
   }
 
@@ -175,6 +175,9 @@ export async function createApp({
     batchSize: config.OUTBOX_BATCH_SIZE,
     streamMaxLength: config.EVENT_STREAM_MAXLEN,
     retentionHours: config.OUTBOX_RETENTION_HOURS,
+    // Only a failover (a replica promoted) loses acknowledged writes by design; a standalone Redis
+    // restarted without persistence lost everything, which the re-check is not meant to rebuild.
+    failoverRecheckWindowMs: config.redisTarget.kind === 'sentinel' ? config.OUTBOX_RECHECK_WINDOW_SECONDS * 1000 : 0,
     idempotencyHours: config.IDEMPOTENCY_TTL_HOURS,
   });
   const publishWaiters = new PublishWaiters(connections.subscriber, keys.outboxPublishedChannel());
@@ -196,7 +199,7 @@ export async function createApp({
         db: database.db,
         redis: connections.command,
         openBlockingConnection: async (group) => {
-          const connection = await connectRedis({ url: config.REDIS_URL, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:projection:${group}` });
+          const connection = await connectRedis({ target: config.redisTarget, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:projection:${group}` });
           blockingConnections.push(connection);
           return connection;
         },

@@ -8,6 +8,26 @@ const booleanFromEnv = z
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** "host:port,host:port" (Sentinel addresses), each port 1-65535; parsed into a list. */
+const hostPortList = z
+  .string()
+  .transform((value, context): readonly RedisHostPort[] => {
+    const entries = value.split(',').map((entry) => entry.trim());
+    const parsed: RedisHostPort[] = [];
+    for (const entry of entries) {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65_535) {
+        context.addIssue({ code: 'custom', message: `expected "host:port,host:port", and "${entry}" is not a host:port` });
+        return z.NEVER;
+      }
+      parsed.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+    }
+    return Object.freeze(parsed);
+  });
+
+const sentinelName = z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and "_.:-" only');
+
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -40,6 +60,21 @@ export const configSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional(),
+  /**
+   * Sentinels to ask for the durable Redis ("host:port,host:port"): every connection (commands,
+   * subscribers, the relay, workers) then goes to the master they name and follows a failover.
+   * Setting both this and REDIS_URL is an error; unset: REDIS_URL (standalone).
+   */
+  REDIS_SENTINELS: hostPortList.optional(),
+  /** The master's name in the sentinels' configuration. */
+  REDIS_SENTINEL_NAME: sentinelName.default('mymaster'),
+  /**
+   * Sentinels for the cache's own master (REDIS_CACHE_URL's Sentinel form; not both). Default:
+   * REDIS_SENTINELS when only REDIS_CACHE_SENTINEL_NAME is set.
+   */
+  REDIS_CACHE_SENTINELS: hostPortList.optional(),
+  /** The cache master's name in the sentinels' configuration. Default: REDIS_SENTINEL_NAME. */
+  REDIS_CACHE_SENTINEL_NAME: sentinelName.optional(),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   REDIS_PREFIX: z
     .string()
@@ -129,6 +164,11 @@ export const configSchema = z.object({
   OUTBOX_BATCH_SIZE: integer(1, 10_000).default(100),
   /** How long a mutation waits for its event to be published before returning anyway. */
   OUTBOX_PUBLISH_WAIT_MS: integer(0, 60_000).default(2000),
+  /**
+   * On Sentinel (REDIS_SENTINELS), how far back the relay looks for published rows the Redis lost
+   * (a replica promoted before it got them) to publish them again; 0 turns the re-check off.
+   */
+  OUTBOX_RECHECK_WINDOW_SECONDS: integer(0, 24 * 3600).default(600),
   /** How long published outbox rows are kept in Postgres. */
   OUTBOX_RETENTION_HOURS: integer(1, 24 * 365).default(24),
   /** How long an idempotency key returns its first result. */
@@ -161,12 +201,26 @@ export const configSchema = z.object({
   WORKER_MAX_DELIVERIES: integer(1, 1000).default(5),
 });
 
+export interface RedisHostPort {
+  host: string;
+  port: number;
+}
+
+/** Where a Redis role lives: one server (a URL), or the master a set of sentinels names. */
+export type RedisTarget =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'sentinel'; sentinels: readonly RedisHostPort[]; name: string };
+
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<
   Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'SEED_DEMO_DATA'> & {
     GRAPHQL_INTROSPECTION: boolean;
     SEED_DEMO_DATA: boolean;
     isProduction: boolean;
+    /** The durable Redis (REDIS_URL, or REDIS_SENTINELS + REDIS_SENTINEL_NAME). */
+    redisTarget: RedisTarget;
+    /** The cache's own Redis (REDIS_CACHE_URL or REDIS_CACHE_SENTINELS...), or null: the durable one. */
+    redisCacheTarget: RedisTarget | null;
   }
 >;
 
@@ -180,6 +234,52 @@ export class ConfigError extends Error {
 /** The URL without its password, fit for logs and error messages. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+/** A Redis target fit for logs and error messages: the URL without its password, or the sentinels and master name. */
+export function describeRedisTarget(target: RedisTarget): string {
+  switch (target.kind) {
+    case 'standalone':
+      return redactUrl(target.url);
+    case 'sentinel':
+      return `master "${target.name}" of sentinels ${target.sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',')}`;
+    default:
+      return assertNever(target);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled Redis target ${JSON.stringify(value)}`);
+}
+
+/**
+ * The Redis targets of the durable and the cache roles. A standalone URL and sentinels for the same
+ * role are an error, not a precedence rule: a deployment that sets both meant one of them, and
+ * guessing which would connect it to the wrong Redis.
+ */
+function redisTargets(data: z.output<typeof configSchema>, given: Record<string, string>): Pick<Config, 'redisTarget' | 'redisCacheTarget'> {
+  const problems: string[] = [];
+  if (given.REDIS_URL !== undefined && data.REDIS_SENTINELS) {
+    problems.push('REDIS_URL and REDIS_SENTINELS are both set: set REDIS_URL for a standalone Redis, or REDIS_SENTINELS (and REDIS_SENTINEL_NAME) for Sentinel, not both');
+  }
+  const isCacheOnSentinel = data.REDIS_CACHE_SENTINELS !== undefined || data.REDIS_CACHE_SENTINEL_NAME !== undefined;
+  if (data.REDIS_CACHE_URL !== undefined && isCacheOnSentinel) {
+    problems.push('REDIS_CACHE_URL and REDIS_CACHE_SENTINELS/REDIS_CACHE_SENTINEL_NAME are both set: set one form for the cache, not both');
+  }
+  const cacheSentinels = data.REDIS_CACHE_SENTINELS ?? data.REDIS_SENTINELS;
+  if (isCacheOnSentinel && !cacheSentinels) {
+    problems.push('REDIS_CACHE_SENTINEL_NAME is set but no sentinels are: set REDIS_CACHE_SENTINELS (or REDIS_SENTINELS)');
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  const redisTarget: RedisTarget = data.REDIS_SENTINELS
+    ? { kind: 'sentinel', sentinels: data.REDIS_SENTINELS, name: data.REDIS_SENTINEL_NAME }
+    : { kind: 'standalone', url: data.REDIS_URL };
+  let redisCacheTarget: RedisTarget | null = null;
+  if (data.REDIS_CACHE_URL !== undefined) redisCacheTarget = { kind: 'standalone', url: data.REDIS_CACHE_URL };
+  if (isCacheOnSentinel) {
+    redisCacheTarget = { kind: 'sentinel', sentinels: cacheSentinels!, name: data.REDIS_CACHE_SENTINEL_NAME ?? data.REDIS_SENTINEL_NAME };
+  }
+  return { redisTarget, redisCacheTarget };
 }
 
 /** Reads the settings from `env`; throws a ConfigError naming every bad variable, on one line. */
@@ -201,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const isProduction = parsed.data.NODE_ENV === 'production';
   return Object.freeze({
     ...parsed.data,
+    ...redisTargets(parsed.data, known),
     GRAPHQL_INTROSPECTION: parsed.data.GRAPHQL_INTROSPECTION ?? !isProduction,
     SEED_DEMO_DATA: parsed.data.SEED_DEMO_DATA ?? parsed.data.DATABASE_URL === undefined,
     isProduction,

@@ -38,7 +38,7 @@ function parseCommandLine(): { rebuild: (typeof REBUILDABLE)[number] | undefined
 async function connect(config: Config, role: string): Promise<Redis> {
   // One attempt per command during an outage: the loops see the error, log it and back off.
   return connectRedis(
-    { url: config.REDIS_URL, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:worker:${role}` },
+    { target: config.redisTarget, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:worker:${role}` },
     { maxRetriesPerRequest: 1 },
   );
 }

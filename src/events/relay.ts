@@ -6,7 +6,8 @@
 // relay drains at a time across all replicas: the holder of a Postgres advisory lock; when it dies
 // its connection closes, the lock is freed and another replica's relay takes over. A commit wakes
 // it at once (NOTIFY); a slow poll is the safety net. If Redis is down the rows stay unpublished
-// and the relay retries with backoff; mutations still commit. Background loops never throw: errors
+// and the relay retries with backoff; mutations still commit. A Redis that lost acknowledged writes
+// (a failover) gets them back first (failover-recheck.ts). Background loops never throw: errors
 // are logged and retried.
 import { setTimeout as delay } from 'node:timers/promises';
 import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-orm';
@@ -22,6 +23,7 @@ import type { DomainEvent } from './event-types';
 import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
+import { findLostRows, isLostWritesError, lastPublishedInRedis, recordStreamId } from './failover-recheck';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
 const RELAY_LOCK_KEY = 7_041_978;
@@ -50,6 +52,8 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** Published-row markers outlive any republish: @default 7 days */
   markerTtlSeconds?: number;
+  /** How far back a Redis that lost writes (a failover) is checked for rows to publish again; 0: never. @default 600000 */
+  failoverRecheckWindowMs?: number;
 }
 
 export class OutboxRelay {
@@ -76,6 +80,20 @@ export class OutboxRelay {
   private readonly unpublishedRows;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
+  /** Rows published again because Redis had lost them (a failover), since start. */
+  republishedRows = 0;
+  /**
+   * The highest outbox id Redis acknowledged to this holder as published, for the database in
+   * force: a Redis holding less lost writes. Only what this holder saw: Postgres cannot tell a
+   * failover from a database restored or re-identified (whose rows were published elsewhere).
+   */
+  private acknowledged: { database: string; outboxId: number } | null = null;
+  /** The durable connection came back (maybe to another master): compare before publishing. */
+  private isRecheckDue = false;
+  private readonly onRedisReady = () => {
+    this.isRecheckDue = true;
+    this.wake();
+  };
   /** True while this replica holds the relay lock (set by the relay only). */
   isLeader = false;
 
@@ -94,11 +112,13 @@ export class OutboxRelay {
   async start(): Promise<void> {
     this.isRunning = true;
     this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => this.announce(payload));
+    this.options.redis.on('ready', this.onRedisReady);
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.isRunning = false;
+    this.options.redis.off('ready', this.onRedisReady);
     this.wake();
     await this.loop;
     await this.stopListening?.().catch(() => undefined);
@@ -142,6 +162,7 @@ export class OutboxRelay {
         let isLost = false;
         void lock.lost.then(() => (isLost = true));
         this.isLeader = true;
+        this.acknowledged = null;
         try {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
@@ -162,6 +183,13 @@ export class OutboxRelay {
       this.isWoken = false;
       let published: number;
       try {
+        if (this.isRecheckDue) {
+          this.isRecheckDue = false;
+          await this.recheckIfBehind().catch((error: unknown) => {
+            this.isRecheckDue = true;
+            throw error;
+          });
+        }
         published = await this.publishBatch();
         failures = 0;
       } catch (error) {
@@ -190,15 +218,13 @@ export class OutboxRelay {
       await this.options.identity.check();
       throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this process was still using another one (checked again; retrying)`);
     }
-    // Publishing an event whose stale entries survive would break read-your-writes: a failure
-    // throws, and the batch is retried.
-    await invalidate(this.options.cache, this.options.keys, rows.flatMap((row) => row.invalidations as StaleEntries[]));
-    const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const row of rows) {
-      const { numberOfKeys, keysAndArguments } = this.publishArguments(row);
-      void pipeline.publishEvent(numberOfKeys, ...keysAndArguments);
+    const acknowledgedId = this.acknowledgedOutboxId();
+    const results = await this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId }));
+    if (isLostWritesError(results[0]?.[0])) {
+      await this.republishLostRows(acknowledgedId);
+      this.isWoken = true;
+      return 0;
     }
-    const results = (await pipeline.exec()) ?? [];
     // Mark the rows published up to the first failure; the rest are sent again (a no-op for any
     // that did get through: the script returns their first stream id).
     const published: Array<{ id: number; streamId: string }> = [];
@@ -219,6 +245,7 @@ export class OutboxRelay {
         if (this.recentlyPublished.size <= RECENTLY_PUBLISHED_LIMIT) break;
         this.recentlyPublished.delete(oldest);
       }
+      this.acknowledged = { database: rows[0]!.database, outboxId: Math.max(acknowledgedId, published.at(-1)!.id) };
       await db.execute(sql`
         update outbox set published_at = now(), stream_id = published.stream_id
         from (values ${sql.join(
@@ -231,6 +258,71 @@ export class OutboxRelay {
     return rows.length;
   }
 
+
+  /**
+   * Invalidates the rows' stale cache entries, then runs one publishEvent per row in a pipeline.
+   * Publishing an event whose stale entries survive would break read-your-writes: a failed
+   * invalidation throws, and the batch is retried.
+   */
+  private async publishRows(
+    rows: OutboxRow[],
+    argumentsOf: (row: OutboxRow) => { numberOfKeys: number; keysAndArguments: Array<string | number> },
+  ): Promise<Array<[Error | null, unknown]>> {
+    await invalidate(this.options.cache, this.options.keys, rows.flatMap((row) => row.invalidations as StaleEntries[]));
+    const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const row of rows) {
+      const { numberOfKeys, keysAndArguments } = argumentsOf(row);
+      void pipeline.publishEvent(numberOfKeys, ...keysAndArguments);
+    }
+    return (await pipeline.exec()) ?? [];
+  }
+
+  /** The highest outbox id Redis acknowledged to this holder for the database in force (0: none yet). */
+  private acknowledgedOutboxId(): number {
+    if (this.options.failoverRecheckWindowMs === 0) return 0;
+    const database = this.options.identity.current;
+    if (this.acknowledged?.database !== database) this.acknowledged = { database, outboxId: 0 };
+    return this.acknowledged.outboxId;
+  }
+
+  /** After a reconnect: a Redis that holds fewer published rows than were acknowledged gets them back. */
+  private async recheckIfBehind(): Promise<void> {
+    const acknowledgedId = this.acknowledgedOutboxId();
+    if (acknowledgedId === 0) return;
+    if ((await lastPublishedInRedis(this.options.redis, this.options.keys)) < acknowledgedId) await this.republishLostRows(acknowledgedId);
+  }
+
+  /**
+   * Publishes again, in outbox id order and under their first stream ids, the recent rows Redis
+   * lost (their published marker is missing): a promoted replica that never received them.
+   */
+  private async republishLostRows(acknowledgedId: number): Promise<void> {
+    const { database, redis, keys, logger } = this.options;
+    const lost = await findLostRows({
+      db: database.backgroundDb,
+      redis,
+      keys,
+      upToId: acknowledgedId,
+      windowMs: this.options.failoverRecheckWindowMs ?? 600_000,
+    });
+    for (let start = 0; start < lost.length; start += this.batchSize) {
+      const rows = lost.slice(start, start + this.batchSize);
+      const results = await this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId: 0, streamId: row.streamId }));
+      for (const [index, row] of rows.entries()) {
+        const [error, reply] = results[index] ?? [new Error('no reply')];
+        if (error) throw error;
+        const streamId = String((reply as [string, number])[0]);
+        if (streamId !== row.streamId) await recordStreamId(database.backgroundDb, row.id, streamId);
+      }
+      this.republishedRows += rows.length;
+    }
+    // Whatever was not found (older than the window) cannot be brought back: accept what Redis has.
+    this.acknowledged = { database: this.options.identity.current, outboxId: Math.min(acknowledgedId, await lastPublishedInRedis(redis, keys)) };
+    logger.warn(
+      { republished: lost.length, firstOutboxId: lost[0]?.id, lastOutboxId: lost.at(-1)?.id, acknowledgedOutboxId: acknowledgedId },
+      'Redis had lost published events (a failover to a replica that had not received them); published them again',
+    );
+  }
 
   /** Forgets the rows announced before `batch` began: its SELECT saw them, published or not. */
   private settleAnnounced(batch: number): void {
@@ -245,7 +337,14 @@ export class OutboxRelay {
     this.options.logger.warn({ outboxId, streamId }, 'outbox row was already published; skipped');
   }
 
-  private publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
+  /**
+   * The publishEvent call of a row: `acknowledgedId` is the last published id Redis must hold (0:
+   * no check), `streamId` the id to publish it under again (default: a new one).
+   */
+  private publishArguments(
+    row: OutboxRow,
+    { acknowledgedId = 0, streamId = null }: { acknowledgedId?: number; streamId?: string | null } = {},
+  ): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
     const { keys } = this.options;
     const messages = l1Messages(row.invalidations as StaleEntries[]);
     const event = row.payload as DomainEvent;
@@ -261,6 +360,8 @@ export class OutboxRelay {
         keys.cacheInvalidationChannel(),
         keys.outboxPublishedChannel(),
         row.id,
+        acknowledgedId,
+        streamId ?? '*',
         messages.length,
         ...messages,
         channels.length,

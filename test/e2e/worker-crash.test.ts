@@ -37,7 +37,7 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: USERS, products: PRODUCTS, orders: 0, hashPassword });
-    redis = await connectRedis({ url: testRedis.url });
+    redis = await connectRedis({ target: testRedis.url });
   });
 
   afterAll(async () => {

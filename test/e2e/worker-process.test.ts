@@ -80,7 +80,7 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: 5, products: 6, orders: 60, hashPassword });
-    redis = await connectRedis({ url: testRedis.url });
+    redis = await connectRedis({ target: testRedis.url });
     env = { ...testRedis.env, ...(gatewayDatabase.env as Record<string, string>), WORKER_BLOCK_MS: '1000' };
   });
 

@@ -21,10 +21,17 @@ export interface RedisServerHandle {
 export interface RedisServerOptions {
   /** Extra command-line arguments, e.g. `['--maxmemory', '10mb']`. @default [] */
   args?: string[];
+  /**
+   * Run as a Sentinel (`redis-server <configFile> --sentinel`) with this configuration file, which
+   * must be writable: Sentinel rewrites it. Ready once it monitors its master. @default undefined
+   */
+  sentinelConfigFile?: string;
 }
 
 const readyTimeoutMs = 10_000;
 const readyLine = 'Ready to accept connections';
+/** A Sentinel never prints readyLine; it is ready once it monitors its master. */
+const sentinelReadyLine = '+monitor master';
 const portAttempts = 3;
 /** How much of the server's output is kept for error messages. */
 const logTailChars = 8_000;
@@ -42,7 +49,8 @@ const liveProcesses = workerShared('streamgate.test.redisServers', () => {
 });
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
-  const extraArgs = options.args ?? [];
+  const extraArgs = options.sentinelConfigFile ? [...(options.args ?? []), '--sentinel'] : (options.args ?? []);
+  const launch = (port: number) => spawnReady(port, extraArgs, options.sentinelConfigFile);
 
   // The port is free when we look and taken by someone else a moment later only rarely; try again then.
   let child: ChildProcess | undefined;
@@ -50,7 +58,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   for (let attempt = 1; child === undefined; attempt++) {
     port = await findFreePort();
     try {
-      child = await spawnReady(port, extraArgs);
+      child = await launch(port);
     } catch (error) {
       if (!(error instanceof PortInUseError) || attempt >= portAttempts) throw error;
     }
@@ -72,7 +80,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (current && isRunning(current)) {
         throw new Error(`redis-server on port ${port} is still running: stop() or kill() it first`);
       }
-      current = await spawnReady(port, extraArgs);
+      current = await launch(port);
     },
   };
 }
@@ -92,8 +100,10 @@ function findFreePort(): Promise<number> {
   });
 }
 
-function spawnReady(port: number, extraArgs: string[]): Promise<ChildProcess> {
+function spawnReady(port: number, extraArgs: string[], sentinelConfigFile?: string): Promise<ChildProcess> {
+  const expectedLine = sentinelConfigFile ? sentinelReadyLine : readyLine;
   const args = [
+    ...(sentinelConfigFile ? [sentinelConfigFile] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',
@@ -128,7 +138,7 @@ function spawnReady(port: number, extraArgs: string[]): Promise<ChildProcess> {
     // Keep draining both pipes for the whole life of the process: a full pipe would block Redis.
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-logTailChars);
-      if (!isSettled && output.includes(readyLine)) settle();
+      if (!isSettled && output.includes(expectedLine)) settle();
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);

@@ -3,31 +3,41 @@
 //
 //   TEST_REDIS_TOPOLOGY=standalone (the default): a redis-server of the test file's own
 //     (redis-server.ts), with the app's default key prefix, as the suite has always run.
+//   TEST_REDIS_TOPOLOGY=sentinel: a Sentinel set-up of the test file's own (redis-sentinel.ts: a
+//     master, a replica, three sentinels); the app reaches it with REDIS_SENTINELS.
 //   TEST_REDIS_URL=redis://host:port[/db]: an existing Redis shared by every test file; each
 //     file gets a key prefix of its own (REDIS_PREFIX) and its keys are deleted when it stops.
 //
-// Later topologies (Sentinel, Cluster) add a name here and their variables to `RedisEnv`; tests
-// already spread `env` into whatever they start, so they need no change. Tests that kill or restart
+// Later topologies (Cluster) add a name here and their variables to `RedisEnv`; tests already
+// spread `env` into whatever they start, so they need no change. Tests that kill or restart
 // their Redis, or start it with special settings, use startOwnRedisServer() whatever the topology.
 import { randomBytes } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../../src/config';
 import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server';
+import { startSentinelSetup, type SentinelSetup, type SentinelSetupOptions } from './redis-sentinel';
 
-export const REDIS_TOPOLOGIES = ['standalone'] as const;
+export const REDIS_TOPOLOGIES = ['standalone', 'sentinel'] as const;
 export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number] | 'external';
 
 /** What a gateway or worker needs to reach this Redis (config keys, see src/config.ts). */
-export interface RedisEnv {
-  REDIS_URL: string;
+export type RedisEnv = ({ REDIS_URL: string } | { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string }) & {
   REDIS_PREFIX: string;
-}
+};
 
 export interface TestRedis {
   topology: RedisTopology;
-  /** REDIS_URL: where the app, the workers and the test's own connections go. */
+  /**
+   * REDIS_URL: where the app, the workers and the test's own connections go. On Sentinel: the
+   * master's URL when the set-up started (connect() and `target` follow a failover, this does not).
+   */
   url: string;
+  /** What src/redis/connection.ts connects to: the URL, or the Sentinel set-up's master. */
+  target: RedisTarget;
+  /** The Sentinel set-up (to kill its master and wait for the promotion); null on other topologies. */
+  sentinel: SentinelSetup | null;
   /** REDIS_PREFIX of every key and channel: 'sg' (the app's default) on a Redis of the test's own. */
   prefix: string;
   /** Spread into a gateway's or worker's environment (or loadConfig's input). */
@@ -66,6 +76,8 @@ export async function startTestRedis(): Promise<TestRedis> {
   switch (topology) {
     case 'standalone':
       return startOwnRedisServer();
+    case 'sentinel':
+      return startOwnSentinelSetup();
     case 'external':
       return useExternalRedis(process.env.TEST_REDIS_URL!);
     default:
@@ -83,6 +95,23 @@ export async function startOwnRedisServer(options: RedisServerOptions = {}): Pro
   return { ...describeRedis('standalone', server.url, APP_DEFAULT_PREFIX, () => server.stop()), server };
 }
 
+/**
+ * A Sentinel set-up of the test file's own, whatever the topology: for failover tests, which kill
+ * its master (`sentinel.killMaster()`).
+ */
+export async function startOwnSentinelSetup(options: SentinelSetupOptions = {}): Promise<TestRedis & { sentinel: SentinelSetup }> {
+  requestedTopology();
+  const sentinel = await startSentinelSetup(options);
+  const master = await sentinel.master();
+  const target: RedisTarget = { kind: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name };
+  const described = describeRedis('sentinel', `redis://${master.host}:${master.port}`, APP_DEFAULT_PREFIX, () => sentinel.stop(), target);
+  return {
+    ...described,
+    env: { REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_NAME: sentinel.name, REDIS_PREFIX: APP_DEFAULT_PREFIX },
+    sentinel,
+  };
+}
+
 /** The redis-server of a Redis started by startOwnRedisServer(); throws for one the test does not own. */
 export function serverOf(redis: TestRedis): RedisServerHandle {
   if (!redis.server) throw new Error(`this test kills or restarts Redis, so it needs startOwnRedisServer(), not a ${redis.topology} Redis`);
@@ -92,21 +121,32 @@ export function serverOf(redis: TestRedis): RedisServerHandle {
 async function useExternalRedis(url: string): Promise<TestRedis> {
   const prefix = `sgtest${process.pid}${randomBytes(3).toString('hex')}`;
   // Fail here, naming the URL, rather than in every gateway the file starts.
-  const connection = await connectRedis({ url }, { maxRetriesPerRequest: 1 });
+  const connection = await connectRedis({ target: url }, { maxRetriesPerRequest: 1 });
   connection.disconnect();
   return describeRedis('external', url, prefix, () => deleteKeys(url, prefix));
 }
 
-function describeRedis(topology: RedisTopology, url: string, prefix: string, stop: () => Promise<void>): TestRedis {
+function describeRedis(
+  topology: RedisTopology,
+  url: string,
+  prefix: string,
+  stop: () => Promise<void>,
+  target: RedisTarget = { kind: 'standalone', url },
+): TestRedis {
   let stopping: Promise<void> | undefined;
   return {
     topology,
     url,
+    target,
+    sentinel: null,
     prefix,
     env: { REDIS_URL: url, REDIS_PREFIX: prefix },
     keys: createRedisKeys(prefix),
     server: null,
-    connect: (options) => new Redis(url, options ?? {}),
+    connect: (options) =>
+      target.kind === 'sentinel'
+        ? new Redis({ ...options, sentinels: target.sentinels.map(({ host, port }) => ({ host, port })), name: target.name, failoverDetector: true })
+        : new Redis(url, options ?? {}),
     async boundKeys(connection) {
       const identity = await connection.get(createRedisKeys(prefix).databaseIdentity());
       if (!identity) throw new Error('Redis is not bound to a database yet: start a gateway or worker first');
@@ -135,11 +175,11 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** Connections a test file opens to its Redis (like the worker's: one attempt per command) and closes in afterAll. */
-export function redisConnections(redis: () => Pick<TestRedis, 'url'>): { open(): Promise<Redis>; closeAll(): void } {
+export function redisConnections(redis: () => Pick<TestRedis, 'target'>): { open(): Promise<Redis>; closeAll(): void } {
   const opened: Redis[] = [];
   return {
     async open() {
-      const connection = await connectRedis({ url: redis().url }, { maxRetriesPerRequest: 1 });
+      const connection = await connectRedis({ target: redis().target }, { maxRetriesPerRequest: 1 });
       opened.push(connection);
       return connection;
     },

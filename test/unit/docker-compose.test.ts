@@ -13,6 +13,7 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[] };
   ports?: string[];
+  profiles?: string[];
 }
 
 interface ComposeFile {
@@ -142,6 +143,70 @@ describe('docker-compose.yml', () => {
       redis: { condition: 'service_healthy' },
       'redis-cache': { condition: 'service_healthy' },
       postgres: { condition: 'service_healthy' },
+    });
+  });
+
+  describe('the "sentinel" profile', () => {
+    const sentinelNames = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+    const profileNames = ['redis-sentinel-master', 'redis-sentinel-replica', ...sentinelNames, 'gateway-sentinel', 'worker-sentinel'];
+    const SENTINELS = 'sentinel-1:26379,sentinel-2:26379,sentinel-3:26379';
+
+    it('keeps its services out of a plain `docker compose up`, and the default ones out of the profile', () => {
+      for (const name of profileNames) expect(service(name).profiles).toEqual(['sentinel']);
+      for (const name of ['redis', 'redis-cache', 'postgres', ...gatewayNames, 'worker']) expect(service(name).profiles).toBeUndefined();
+    });
+
+    it('runs a durable master and its replica (AOF, no eviction) on Redis 7', () => {
+      expect(service('redis-sentinel-master').image).toBe('redis:7-alpine');
+      expect(service('redis-sentinel-replica').image).toBe('redis:7-alpine');
+      for (const name of ['redis-sentinel-master', 'redis-sentinel-replica']) {
+        expect(commandOf(name)).toMatch(/--appendonly\s+yes\b/);
+        expect(commandOf(name)).toMatch(/--maxmemory-policy\s+noeviction\b/);
+        expect(service(name).ports).toBeUndefined();
+      }
+      expect(commandOf('redis-sentinel-replica')).toMatch(/--replicaof redis-sentinel-master 6379\b/);
+    });
+
+    it.each(sentinelNames)('runs %s as a sentinel with a quorum of 2 over the master, from a writable configuration', (name) => {
+      const command = commandOf(name);
+      expect(service(name).image).toBe('redis:7-alpine');
+      expect(command).toContain('sentinel monitor mymaster redis-sentinel-master 6379 2');
+      expect(command).toContain('sentinel resolve-hostnames yes');
+      expect(command).toMatch(/> \/tmp\/sentinel\.conf && exec redis-server \/tmp\/sentinel\.conf --sentinel$/);
+      expect(service(name).healthcheck?.test).toEqual(['CMD', 'redis-cli', '-p', '26379', 'ping']);
+    });
+
+    it('points the profile\'s gateway and worker at the three sentinels, with no REDIS_URL, through a config loadConfig accepts', () => {
+      for (const name of ['gateway-sentinel', 'worker-sentinel']) {
+        const environment = environmentOf(name);
+        expect(environment.REDIS_URL).toBeUndefined();
+        expect(Object.keys(environment).filter((key) => !(configKeys as readonly string[]).includes(key))).toEqual([]);
+        const config = loadConfig(environment);
+        expect(config.isProduction).toBe(true);
+        expect(environment.REDIS_SENTINELS).toBe(SENTINELS);
+        expect(config.redisTarget).toEqual({
+          kind: 'sentinel',
+          name: 'mymaster',
+          sentinels: sentinelNames.map((host) => ({ host, port: 26379 })),
+        });
+        expect(config.DATABASE_URL).toBe(environmentOf('gateway-1').DATABASE_URL);
+      }
+      expect(loadConfig(environmentOf('gateway-sentinel')).redisCacheTarget).toEqual({ kind: 'standalone', url: 'redis://redis-cache:6379' });
+      expect(loadConfig(environmentOf('worker-sentinel')).redisCacheTarget).toBeNull();
+    });
+
+    it('builds the profile\'s gateway like the others, published on 4003, started once the sentinels are healthy', () => {
+      expect(service('gateway-sentinel').build).toBe('.');
+      expect(service('worker-sentinel').build).toBe('.');
+      expect(service('gateway-sentinel').ports).toEqual(['4003:4000']);
+      expect(service('gateway-sentinel').healthcheck?.test).toEqual(service('gateway-1').healthcheck?.test);
+      expect(service('gateway-sentinel').depends_on).toEqual({
+        'sentinel-1': { condition: 'service_healthy' },
+        'sentinel-2': { condition: 'service_healthy' },
+        'sentinel-3': { condition: 'service_healthy' },
+        'redis-cache': { condition: 'service_healthy' },
+        postgres: { condition: 'service_healthy' },
+      });
     });
   });
 });

@@ -12,8 +12,12 @@ describe('requestedTopology', () => {
     expect(requestedTopology({ TEST_REDIS_URL: 'redis://127.0.0.1:6380/2' })).toBe('external');
   });
 
+  it('is a Sentinel set-up of the test file\'s own when asked for', () => {
+    expect(requestedTopology({ TEST_REDIS_TOPOLOGY: 'sentinel' })).toBe('sentinel');
+  });
+
   it('fails loudly on a topology it does not know, naming the known ones', () => {
-    expect(() => requestedTopology({ TEST_REDIS_TOPOLOGY: 'sentinel' })).toThrow(/TEST_REDIS_TOPOLOGY=sentinel .*\(standalone\)/);
+    expect(() => requestedTopology({ TEST_REDIS_TOPOLOGY: 'cluster' })).toThrow(/TEST_REDIS_TOPOLOGY=cluster .*\(standalone, sentinel\)/);
   });
 
   it('refuses a TEST_REDIS_URL that is not a redis:// URL', () => {

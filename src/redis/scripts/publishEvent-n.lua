@@ -4,30 +4,46 @@
 -- subscription messages, and the announcement that lets the mutation that wrote the row return.
 -- Republishing the same row returns the first stream id and does nothing else (the marker is the
 -- row's database's own: another database's row with the same outbox id is another row).
+-- A Redis that lost writes the relay saw acknowledged (a replica promoted before it received them)
+-- is refused with LOSTWRITES, so nothing newer lands in a stream before the lost rows are back;
+-- the relay then republishes those under the stream ids they first had (events/failover-recheck.ts).
 -- KEYS: published marker of the row, the stream, the database's last published outbox id
 -- ARGV: database identity, marker TTL s, stream MAXLEN, L1 channel, outbox channel, outbox id,
---       M (L1 messages), the M L1 messages, C (subscription channels), the C channels, then the
---       entry's field/value pairs, the last being the event JSON.
+--       the last published outbox id this Redis must hold already (0: no check), the stream id to
+--       reuse ("*": a new one), M (L1 messages), the M L1 messages, C (subscription channels), the
+--       C channels, then the entry's field/value pairs, the last being the event JSON.
 --       Subscribers get {"cursor":<stream id>,"database":<identity>,"event":<event>}; the outbox
 --       channel "<database identity> <outbox id> <stream id>".
--- Reply: { stream entry id, 1 if published now or 0 if it had been before }
+-- Reply: { stream entry id, 1 if published now or 0 if it had been before }, or a LOSTWRITES error
 local existing = redis.call('GET', KEYS[1])
 if existing then
   return { existing, 0 }
 end
-local messageCount = tonumber(ARGV[7])
-local channelCount = tonumber(ARGV[8 + messageCount])
-local firstChannel = 9 + messageCount
+local lastPublished = tonumber(redis.call('GET', KEYS[3]) or '0')
+if lastPublished < tonumber(ARGV[7]) then
+  return redis.error_reply('LOSTWRITES this Redis holds outbox rows up to ' .. lastPublished .. ', the relay saw ' .. ARGV[7] .. ' published')
+end
+local messageCount = tonumber(ARGV[9])
+local channelCount = tonumber(ARGV[10 + messageCount])
+local firstChannel = 11 + messageCount
 local fields = { 'database', ARGV[1] }
 for i = firstChannel + channelCount, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+local id
+if ARGV[8] ~= '*' then
+  -- The first id is reused when the stream's tail is older (it is, when only the tail was lost).
+  local reused = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], ARGV[8], unpack(fields))
+  if type(reused) == 'string' then id = reused end
+end
+if not id then
+  id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+end
 redis.call('SET', KEYS[1], id, 'EX', ARGV[2])
-if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[6]) then
+if lastPublished < tonumber(ARGV[6]) then
   redis.call('SET', KEYS[3], ARGV[6])
 end
-for i = 8, 7 + messageCount do
+for i = 10, 9 + messageCount do
   redis.call('PUBLISH', ARGV[4], ARGV[i])
 end
 local message = '{"cursor":"' .. id .. '","database":"' .. ARGV[1] .. '","event":' .. ARGV[#ARGV] .. '}'
