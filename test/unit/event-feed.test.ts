@@ -248,6 +248,21 @@ describe('catching up after the live channel dropped messages', () => {
     return created;
   }
 
+  /** Runs `test` on Jest's fake clock, just after a catch-up's replay failed for want of Redis. */
+  async function withFailedCatchUp(test: (feed: Awaited<ReturnType<typeof startedFeed>> & { caughtUp: Promise<void> }) => Promise<void>) {
+    const created = await startedFeed();
+    jest.useFakeTimers();
+    try {
+      const caughtUp = created.feed.catchUp();
+      await jest.advanceTimersByTimeAsync(0);
+      created.replays[1]!.fail(new Error('ECONNREFUSED'));
+      await jest.advanceTimersByTimeAsync(0);
+      await test({ ...created, caughtUp });
+    } finally {
+      jest.useRealTimers();
+    }
+  }
+
   it('holds live messages from holdLive(), replays from the last event passed, then releases them without duplicates', async () => {
     const { feed, replays } = await startedFeed();
     feed.onLive(streamEvent('2-0'));
@@ -279,13 +294,7 @@ describe('catching up after the live channel dropped messages', () => {
   });
 
   it('retries a replay that failed for want of Redis, with backoff, holding live messages meanwhile', async () => {
-    const { feed, replays } = await startedFeed();
-    jest.useFakeTimers();
-    try {
-      const caughtUp = feed.catchUp();
-      await jest.advanceTimersByTimeAsync(0);
-      replays[1]!.fail(new Error('ECONNREFUSED'));
-      await jest.advanceTimersByTimeAsync(0);
+    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
       feed.onLive(streamEvent('4-0'));
       expect(replays).toHaveLength(2);
       // The first retry waits 200 ms (backoff of catch-ups).
@@ -298,9 +307,7 @@ describe('catching up after the live channel dropped messages', () => {
       replays[2]!.finish(['2-0', '3-0']);
       await caughtUp;
       expect(await drain(feed)).toEqual(['1-0', '2-0', '3-0', '4-0']);
-    } finally {
-      jest.useRealTimers();
-    }
+    });
   });
 
   it('ends the feed with an error meant for the client (CURSOR_EXPIRED) instead of retrying', async () => {
@@ -317,19 +324,11 @@ describe('catching up after the live channel dropped messages', () => {
   });
 
   it('stops retrying once the feed has ended', async () => {
-    const { feed, replays } = await startedFeed();
-    jest.useFakeTimers();
-    try {
-      const caughtUp = feed.catchUp();
-      await jest.advanceTimersByTimeAsync(0);
-      replays[1]!.fail(new Error('ECONNREFUSED'));
-      await jest.advanceTimersByTimeAsync(0);
+    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
       await feed.return();
       await jest.advanceTimersByTimeAsync(10_000);
       await caughtUp;
       expect(replays).toHaveLength(2);
-    } finally {
-      jest.useRealTimers();
-    }
+    });
   });
 });
