@@ -23,7 +23,7 @@ import type { DomainEvent } from './event-types';
 import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
 import { subscriptionChannels } from './subscription-channels';
-import { findLostRows, isLostWritesError, lastPublishedInRedis, recordStreamId } from './failover-recheck';
+import { LostWritesRecovery, isLostWritesError } from './failover-recheck';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
 const RELAY_LOCK_KEY = 7_041_978;
@@ -80,14 +80,13 @@ export class OutboxRelay {
   private readonly unpublishedRows;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
+
   /** Rows published again because Redis had lost them (a failover), since start. */
-  republishedRows = 0;
-  /**
-   * The highest outbox id Redis acknowledged to this holder as published, for the database in
-   * force: a Redis holding less lost writes. Only what this holder saw: Postgres cannot tell a
-   * failover from a database restored or re-identified (whose rows were published elsewhere).
-   */
-  private acknowledged: { database: string; outboxId: number } | null = null;
+  get republishedRows(): number {
+    return this.lostWrites.republishedRows;
+  }
+  /** What Redis acknowledged, and the rows it lost in a failover published again. */
+  private readonly lostWrites: LostWritesRecovery;
   /** The durable connection came back (maybe to another master): compare before publishing. */
   private isRecheckDue = false;
   private readonly onRedisReady = () => {
@@ -107,6 +106,16 @@ export class OutboxRelay {
       .orderBy(asc(outbox.id))
       .limit(this.batchSize)
       .prepare('streamgate_relay_unpublished');
+    this.lostWrites = new LostWritesRecovery({
+      db: options.database.backgroundDb,
+      redis: options.redis,
+      keys: options.keys,
+      identity: options.identity,
+      logger: options.logger,
+      windowMs: options.failoverRecheckWindowMs ?? 600_000,
+      batchSize: this.batchSize,
+      republish: (rows) => this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId: 0, streamId: row.streamId })),
+    });
   }
 
   async start(): Promise<void> {
@@ -162,7 +171,7 @@ export class OutboxRelay {
         let isLost = false;
         void lock.lost.then(() => (isLost = true));
         this.isLeader = true;
-        this.acknowledged = null;
+        this.lostWrites.forget();
         try {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
@@ -185,7 +194,7 @@ export class OutboxRelay {
       try {
         if (this.isRecheckDue) {
           this.isRecheckDue = false;
-          await this.recheckIfBehind().catch((error: unknown) => {
+          await this.lostWrites.recheckIfBehind().catch((error: unknown) => {
             this.isRecheckDue = true;
             throw error;
           });
@@ -218,10 +227,10 @@ export class OutboxRelay {
       await this.options.identity.check();
       throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this process was still using another one (checked again; retrying)`);
     }
-    const acknowledgedId = this.acknowledgedOutboxId();
+    const acknowledgedId = this.lostWrites.acknowledgedOutboxId();
     const results = await this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId }));
     if (isLostWritesError(results[0]?.[0])) {
-      await this.republishLostRows(acknowledgedId);
+      await this.lostWrites.republishLost(acknowledgedId);
       this.isWoken = true;
       return 0;
     }
@@ -245,7 +254,7 @@ export class OutboxRelay {
         if (this.recentlyPublished.size <= RECENTLY_PUBLISHED_LIMIT) break;
         this.recentlyPublished.delete(oldest);
       }
-      this.acknowledged = { database: rows[0]!.database, outboxId: Math.max(acknowledgedId, published.at(-1)!.id) };
+      this.lostWrites.acknowledge(rows[0]!.database, Math.max(acknowledgedId, published.at(-1)!.id));
       await db.execute(sql`
         update outbox set published_at = now(), stream_id = published.stream_id
         from (values ${sql.join(
@@ -275,53 +284,6 @@ export class OutboxRelay {
       void pipeline.publishEvent(numberOfKeys, ...keysAndArguments);
     }
     return (await pipeline.exec()) ?? [];
-  }
-
-  /** The highest outbox id Redis acknowledged to this holder for the database in force (0: none yet). */
-  private acknowledgedOutboxId(): number {
-    if (this.options.failoverRecheckWindowMs === 0) return 0;
-    const database = this.options.identity.current;
-    if (this.acknowledged?.database !== database) this.acknowledged = { database, outboxId: 0 };
-    return this.acknowledged.outboxId;
-  }
-
-  /** After a reconnect: a Redis that holds fewer published rows than were acknowledged gets them back. */
-  private async recheckIfBehind(): Promise<void> {
-    const acknowledgedId = this.acknowledgedOutboxId();
-    if (acknowledgedId === 0) return;
-    if ((await lastPublishedInRedis(this.options.redis, this.options.keys)) < acknowledgedId) await this.republishLostRows(acknowledgedId);
-  }
-
-  /**
-   * Publishes again, in outbox id order and under their first stream ids, the recent rows Redis
-   * lost (their published marker is missing): a promoted replica that never received them.
-   */
-  private async republishLostRows(acknowledgedId: number): Promise<void> {
-    const { database, redis, keys, logger } = this.options;
-    const lost = await findLostRows({
-      db: database.backgroundDb,
-      redis,
-      keys,
-      upToId: acknowledgedId,
-      windowMs: this.options.failoverRecheckWindowMs ?? 600_000,
-    });
-    for (let start = 0; start < lost.length; start += this.batchSize) {
-      const rows = lost.slice(start, start + this.batchSize);
-      const results = await this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId: 0, streamId: row.streamId }));
-      for (const [index, row] of rows.entries()) {
-        const [error, reply] = results[index] ?? [new Error('no reply')];
-        if (error) throw error;
-        const streamId = String((reply as [string, number])[0]);
-        if (streamId !== row.streamId) await recordStreamId(database.backgroundDb, row.id, streamId);
-      }
-      this.republishedRows += rows.length;
-    }
-    // Whatever was not found (older than the window) cannot be brought back: accept what Redis has.
-    this.acknowledged = { database: this.options.identity.current, outboxId: Math.min(acknowledgedId, await lastPublishedInRedis(redis, keys)) };
-    logger.warn(
-      { republished: lost.length, firstOutboxId: lost[0]?.id, lastOutboxId: lost.at(-1)?.id, acknowledgedOutboxId: acknowledgedId },
-      'Redis had lost published events (a failover to a replica that had not received them); published them again',
-    );
   }
 
   /** Forgets the rows announced before `batch` began: its SELECT saw them, published or not. */
