@@ -6,11 +6,17 @@
 // cut off (onOverflow) instead of growing the replica's memory.
 import { GraphQLError } from 'graphql';
 import { backoffMs } from '../backoff';
-import type { StreamEvent } from './stream-replay';
+import { LostStreamDataError, type StreamEvent } from './stream-replay';
 import { compareStreamIds } from './stream-ids';
 
 /** Backoff between attempts of a catch-up whose replay failed for want of Redis. */
 const RETRY_BACKOFF = { firstMs: 200, maxMs: 2000 };
+/**
+ * Catch-up replays that find the stream behind the cursor (Redis lost its newest events: a
+ * failover) tried before the feed ends with CURSOR_EXPIRED: about 15 s with RETRY_BACKOFF, time for
+ * the relay to publish the lost events again under the same ids.
+ */
+const LOST_DATA_ATTEMPTS = 10;
 
 export interface EventFeedOptions {
   /** Whether this subscriber may see the event and asked for it. */
@@ -82,8 +88,9 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
   /**
    * Replays the stream after the last id seen, then releases the held-back live messages. Runs one
    * at a time. Redis being unreachable is retried with backoff (live messages stay held back, up
-   * to the queue bound); an error meant for the client (CURSOR_EXPIRED: the events after the last
-   * one seen were trimmed meanwhile) ends the feed with it.
+   * to the queue bound), and so is a stream behind the last id seen, for a while (a failover lost
+   * its newest events; the relay publishes them again); an error meant for the client
+   * (CURSOR_EXPIRED: the events after the last one seen were trimmed meanwhile) ends the feed with it.
    */
   catchUp(): Promise<void> {
     this.heldBack ??= [];
@@ -93,7 +100,8 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
           await this.replay();
           return;
         } catch (error) {
-          if (error instanceof GraphQLError) {
+          const mayBeRestored = error instanceof LostStreamDataError && attempt < LOST_DATA_ATTEMPTS;
+          if (error instanceof GraphQLError && !mayBeRestored) {
             this.fail(error);
             return;
           }

@@ -27,8 +27,21 @@ interface StreamState {
 
 const PAGE_SIZE = 1000;
 
-export const cursorExpired = (detail: string) =>
-  new AppError(ErrorCode.CursorExpired, `The cursor is too old to resume from (${detail}); refetch, then subscribe without \`after\`.`);
+const cursorExpiredMessage = (detail: string) => `The cursor is too old to resume from (${detail}); refetch, then subscribe without \`after\`.`;
+
+export const cursorExpired = (detail: string) => new AppError(ErrorCode.CursorExpired, cursorExpiredMessage(detail));
+
+/**
+ * CURSOR_EXPIRED because Redis holds less than the cursor says it had: the stream is gone, or ends
+ * before the cursor. After a failover to a replica that had not received the newest events, the
+ * relay publishes them again under the same ids (events/failover-recheck.ts), so a feed catching
+ * up may wait for that a while before it gives up (event-feed.ts).
+ */
+export class LostStreamDataError extends AppError {
+  constructor(detail: string) {
+    super(ErrorCode.CursorExpired, cursorExpiredMessage(detail));
+  }
+}
 
 function parseStreamState(reply: unknown): StreamState {
   const fields = new Map<string, unknown>();
@@ -43,19 +56,19 @@ function parseStreamState(reply: unknown): StreamState {
 }
 
 /**
- * Why entries after `cursor` may be missing from the stream, or null when none can be. Redis 7.0
+ * The error saying why entries after `cursor` may be missing from the stream, or null when none can be. Redis 7.0
  * does not always record trims in max-deleted-entry-id, so the first entry and the last generated
  * id are checked as well: a real cursor before the first entry, or before the last generated id
  * of an emptied stream, means entries after it are gone.
  */
-function gapAfter(cursor: string, state: StreamState | null): string | null {
-  if (state === null) return cursor === STREAM_START ? null : 'the stream is gone; Redis lost its data';
-  if (compareStreamIds(cursor, state.lastGeneratedId) > 0) return 'it is newer than the stream; Redis lost its data';
-  if (compareStreamIds(cursor, state.maxDeletedId) < 0) return 'the events after it were trimmed from the stream';
+function gapAfter(cursor: string, state: StreamState | null): AppError | null {
+  if (state === null) return cursor === STREAM_START ? null : new LostStreamDataError('the stream is gone; Redis lost its data');
+  if (compareStreamIds(cursor, state.lastGeneratedId) > 0) return new LostStreamDataError('it is newer than the stream; Redis lost its data');
+  if (compareStreamIds(cursor, state.maxDeletedId) < 0) return cursorExpired('the events after it were trimmed from the stream');
   if (cursor === STREAM_START) return null;
   const oldestKept = state.firstEntryId;
   if (oldestKept === null ? compareStreamIds(cursor, state.lastGeneratedId) < 0 : compareStreamIds(cursor, oldestKept) < 0) {
-    return 'the events after it are no longer in the stream';
+    return cursorExpired('the events after it are no longer in the stream');
   }
   return null;
 }
@@ -112,7 +125,7 @@ export async function replayStreamAfter(
     if (infoError && !/no such key/i.test(infoError.message)) throw infoError;
     const state = infoError ? null : parseStreamState(info);
     const gap = gapAfter(lastId, state);
-    if (gap) throw cursorExpired(gap);
+    if (gap) throw gap;
     const entries = range as Array<[string, string[]]>;
     if (read + entries.length > maxEntries) throw cursorExpired(`more than ${maxEntries} events happened since`);
     read += entries.length;

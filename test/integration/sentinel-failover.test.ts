@@ -173,7 +173,19 @@ describe('a failover during a write-and-subscribe loop', () => {
     );
     const entries = await productEntries(control, gateway, after);
     const streamIds = entries.map((entry) => entry.streamId);
-    await waitUntil(async () => subscribers.every((subscriber) => subscriber.events.length >= entries.length), 'every subscriber has caught up', SETTLE_BOUND_MS);
+    await waitUntil(async () => subscribers.every((subscriber) => subscriber.events.length >= entries.length), 'every subscriber has caught up', SETTLE_BOUND_MS).catch(
+      (error: unknown) => {
+        // What each subscriber had, to tell a lost event from a slow one.
+        const state = subscribers.map((subscriber) => ({
+          delivered: subscriber.events.length,
+          missing: streamIds.filter((id) => !subscriber.events.some((event) => event.cursor === id)),
+          errors: subscriber.errors,
+          closes: subscriber.closes,
+        }));
+        console.log(`subscribers that did not catch up (${entries.length} events in the stream): ${JSON.stringify({ ...figures, state })}`);
+        throw error;
+      },
+    );
     const delivered = subscribers.map((subscriber) => subscriber.events.map((event) => event.cursor));
     const missing = delivered.map((cursors) => streamIds.filter((id) => !cursors.includes(id)).length);
     const extra = delivered.map((cursors) => cursors.filter((id) => !streamIds.includes(id)).length);

@@ -5,7 +5,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../../src/errors';
 import type { DomainEvent } from '../../src/events/event-types';
 import { EventFeed, type EventFeedOptions } from '../../src/subscriptions/event-feed';
-import type { StreamEvent } from '../../src/subscriptions/stream-replay';
+import { LostStreamDataError, type StreamEvent } from '../../src/subscriptions/stream-replay';
 import { deferred } from '../support/wait';
 
 function streamEvent(cursor: string, { isReplayed = false, userId = 1 } = {}): StreamEvent {
@@ -307,6 +307,36 @@ describe('catching up after the live channel dropped messages', () => {
       replays[2]!.finish(['2-0', '3-0']);
       await caughtUp;
       expect(await drain(feed)).toEqual(['1-0', '2-0', '3-0', '4-0']);
+    });
+  });
+
+  it('waits for a stream behind the cursor to be restored (a failover lost its newest events), then delivers them', async () => {
+    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+      await jest.advanceTimersByTimeAsync(200);
+      replays[2]!.fail(new LostStreamDataError('it is newer than the stream; Redis lost its data'));
+      await jest.advanceTimersByTimeAsync(400);
+      // The relay published the lost events again: the next replay finds them.
+      expect(replays).toHaveLength(4);
+      replays[3]!.finish(['2-0', '3-0']);
+      await caughtUp;
+      expect(await drain(feed)).toEqual(['1-0', '2-0', '3-0']);
+    });
+  });
+
+  it('ends the feed with CURSOR_EXPIRED when the stream stays behind the cursor (the 10th catch-up attempt)', async () => {
+    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+      const lost = new LostStreamDataError('it is newer than the stream; Redis lost its data');
+      let isSettled = false;
+      void caughtUp.then(() => (isSettled = true));
+      while (!isSettled) {
+        await jest.advanceTimersByTimeAsync(2000); // the longest backoff
+        replays.at(-1)!.fail(lost);
+        await jest.advanceTimersByTimeAsync(0);
+      }
+      // Attempt 1 failed for want of Redis (replays[1]); attempts 2-10 found the stream behind.
+      expect(replays).toHaveLength(11);
+      await expect(feed.next()).resolves.toEqual(expect.objectContaining({ value: expect.objectContaining({ cursor: '1-0' }) }));
+      await expect(feed.next()).rejects.toBe(lost);
     });
   });
 
