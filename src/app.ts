@@ -244,6 +244,8 @@ export async function createApp({
     replayBudgetWindowMs: config.SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS * 1000,
     replayBudgetOfClient: costBudget && { admit: (subject) => costBudget.spend(subject, 1), charge: (subject, entries) => costBudget.charge(subject, entries) },
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
+    // On Sentinel the relay publishes events a failover lost again (under the same ids): worth waiting for.
+    lostDataAttempts: config.redisTarget.kind === 'sentinel' ? 10 : 1,
     onSlowConsumer: closeSlowConsumer,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });

@@ -11,12 +11,6 @@ import { compareStreamIds } from './stream-ids';
 
 /** Backoff between attempts of a catch-up whose replay failed for want of Redis. */
 const RETRY_BACKOFF = { firstMs: 200, maxMs: 2000 };
-/**
- * Catch-up replays that find the stream behind the cursor (Redis lost its newest events: a
- * failover) tried before the feed ends with CURSOR_EXPIRED: about 15 s with RETRY_BACKOFF, time for
- * the relay to publish the lost events again under the same ids.
- */
-const LOST_DATA_ATTEMPTS = 10;
 
 export interface EventFeedOptions {
   /** Whether this subscriber may see the event and asked for it. */
@@ -30,6 +24,12 @@ export interface EventFeedOptions {
   onOverflow(): void;
   /** Called once when the feed ends for any reason (unsubscribe, error, overflow). */
   onEnd(): void;
+  /**
+   * Catch-up attempts that may find the stream behind the last id seen (Redis lost its newest
+   * events) before the feed ends with CURSOR_EXPIRED: worth more than 1 only where the relay
+   * publishes lost events again (on Sentinel); 10 is about 15 s of backoff. @default 1
+   */
+  lostDataAttempts?: number;
 }
 
 type Waiter = { resolve(result: IteratorResult<StreamEvent>): void; reject(error: unknown): void };
@@ -100,7 +100,7 @@ export class EventFeed implements AsyncIterableIterator<StreamEvent> {
           await this.replay();
           return;
         } catch (error) {
-          const mayBeRestored = error instanceof LostStreamDataError && attempt < LOST_DATA_ATTEMPTS;
+          const mayBeRestored = error instanceof LostStreamDataError && attempt < (this.options.lostDataAttempts ?? 1);
           if (error instanceof GraphQLError && !mayBeRestored) {
             this.fail(error);
             return;

@@ -37,6 +37,8 @@ export interface SubscriptionFeedsOptions {
   maxReplayEntries?: number;
   /** Most events queued for one subscriber before its feed ends and onSlowConsumer hears of it. @default 1000 */
   maxQueuedEvents?: number;
+  /** See EventFeedOptions.lostDataAttempts. @default 1 */
+  lostDataAttempts?: number;
   /** Hears of each subscriber cut off for not reading (maxQueuedEvents queued), with its socket. @default none */
   onSlowConsumer?(socket: SubscriberSocket, maxQueuedEvents: number): void;
   /** Stream entries the resumes of one socket may replay per window (see ReplayBudget). @default 20000 */
@@ -159,6 +161,7 @@ export class SubscriptionFeeds {
           visit(event);
         }),
       maxQueuedEvents: this.maxQueuedEvents,
+      lostDataAttempts: this.options.lostDataAttempts,
       onDelivered: () => (this.eventsDelivered += 1),
       onOverflow: () => {
         this.slowConsumerCloses += 1;

@@ -249,8 +249,11 @@ describe('catching up after the live channel dropped messages', () => {
   }
 
   /** Runs `test` on Jest's fake clock, just after a catch-up's replay failed for want of Redis. */
-  async function withFailedCatchUp(test: (feed: Awaited<ReturnType<typeof startedFeed>> & { caughtUp: Promise<void> }) => Promise<void>) {
-    const created = await startedFeed();
+  async function withFailedCatchUp(
+    overrides: Partial<EventFeedOptions>,
+    test: (feed: Awaited<ReturnType<typeof startedFeed>> & { caughtUp: Promise<void> }) => Promise<void>,
+  ) {
+    const created = await startedFeed(overrides);
     jest.useFakeTimers();
     try {
       const caughtUp = created.feed.catchUp();
@@ -294,7 +297,7 @@ describe('catching up after the live channel dropped messages', () => {
   });
 
   it('retries a replay that failed for want of Redis, with backoff, holding live messages meanwhile', async () => {
-    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+    await withFailedCatchUp({}, async ({ feed, replays, caughtUp }) => {
       feed.onLive(streamEvent('4-0'));
       expect(replays).toHaveLength(2);
       // The first retry waits 200 ms (backoff of catch-ups).
@@ -311,7 +314,7 @@ describe('catching up after the live channel dropped messages', () => {
   });
 
   it('waits for a stream behind the cursor to be restored (a failover lost its newest events), then delivers them', async () => {
-    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+    await withFailedCatchUp({ lostDataAttempts: 10 }, async ({ feed, replays, caughtUp }) => {
       await jest.advanceTimersByTimeAsync(200);
       replays[2]!.fail(new LostStreamDataError('it is newer than the stream; Redis lost its data'));
       await jest.advanceTimersByTimeAsync(400);
@@ -323,8 +326,20 @@ describe('catching up after the live channel dropped messages', () => {
     });
   });
 
+  it('ends the feed at once when the stream is behind the cursor and nothing restores lost events (lostDataAttempts 1, standalone)', async () => {
+    await withFailedCatchUp({}, async ({ feed, replays, caughtUp }) => {
+      const lost = new LostStreamDataError('the stream is gone; Redis lost its data');
+      await jest.advanceTimersByTimeAsync(200);
+      replays[2]!.fail(lost);
+      await caughtUp;
+      expect(replays).toHaveLength(3);
+      await feed.next();
+      await expect(feed.next()).rejects.toBe(lost);
+    });
+  });
+
   it('ends the feed with CURSOR_EXPIRED when the stream stays behind the cursor (the 10th catch-up attempt)', async () => {
-    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+    await withFailedCatchUp({ lostDataAttempts: 10 }, async ({ feed, replays, caughtUp }) => {
       const lost = new LostStreamDataError('it is newer than the stream; Redis lost its data');
       let isSettled = false;
       void caughtUp.then(() => (isSettled = true));
@@ -354,7 +369,7 @@ describe('catching up after the live channel dropped messages', () => {
   });
 
   it('stops retrying once the feed has ended', async () => {
-    await withFailedCatchUp(async ({ feed, replays, caughtUp }) => {
+    await withFailedCatchUp({}, async ({ feed, replays, caughtUp }) => {
       await feed.return();
       await jest.advanceTimersByTimeAsync(10_000);
       await caughtUp;
