@@ -2,8 +2,8 @@
 // answered from its stored bytes before GraphQL runs (cache/response-cache.ts); a miss carries
 // what it needs to be stored (where, and the dependencies its loaders record) to the GraphQL
 // context and to the onSend hook that stores the answer. The session is checked on every request
-// before an answer is sent (before the lookup of a private one), so a revoked session never gets a
-// cached answer, and the check is done once: the context reuses it.
+// before a lookup, so a revoked session never gets a cached private answer, and the check is done
+// once: the context reuses it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { costSubject } from '../auth/viewer';
@@ -51,17 +51,15 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       if (typeof body?.query !== 'string') return;
       const canonical = queries.canonicalRequest(body.query, body.operationName, body.variables);
       if (canonical === null) return;
-      // A public answer is the same for every viewer: it is looked up while the session is checked
-      // (one round trip of waiting, not two), and sent only once the session is known good.
-      const publicLookup = canonical.scope === 'public' ? cache.lookup(cache.keyOf('public', canonical.operation), canonical.readsVolatileOf) : undefined;
       let authentication: Authentication;
       try {
         authentication = await authenticate(request.headers.authorization);
       } catch {
-        return; // Apollo's context answers the error (401, 503); a public lookup's answer is dropped
+        return; // Apollo's context answers the error (401, 503)
       }
       const { viewer } = authentication;
-      const lookup = await (publicLookup ?? cache.lookup(cache.keyOf(viewer ? `${viewer.id}:${viewer.role}` : 'anonymous', canonical.operation), canonical.readsVolatileOf));
+      const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+      const lookup = await cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf);
       if (lookup && 'body' in lookup) return reply.type('application/json; charset=utf-8').send(lookup.body);
       request[responseCacheState] = { authentication, miss: lookup ?? undefined };
     });
