@@ -259,9 +259,14 @@ function loadMix(url: string, options: MixedOptions, seconds: number, onProductR
   });
 }
 
+/** The products an order may take a unit of: those with at least MIN_WRITABLE_STOCK left. */
+function writableProducts(stocks: Map<number, number>): number[] {
+  return [...stocks].filter(([, stock]) => stock >= MIN_WRITABLE_STOCK).map(([id]) => id);
+}
+
 async function mixedRow(target: MixedTarget, options: MixedOptions, rate: number): Promise<MixedRow> {
   const initial = await options.stocks.current();
-  const writable = [...initial].filter(([, stock]) => stock >= MIN_WRITABLE_STOCK).map(([id]) => id);
+  const writable = writableProducts(initial);
   if (writable.length < MIN_WRITABLE_PRODUCTS) {
     throw new Error(`only ${writable.length} products have ${MIN_WRITABLE_STOCK} units left: reseed (delete .data/bench/*.seeded)`);
   }
@@ -310,7 +315,7 @@ async function mixedRow(target: MixedTarget, options: MixedOptions, rate: number
 async function warmUpWrites(target: MixedTarget, options: MixedOptions): Promise<void> {
   const rate = Math.max(...MIXED_RATES);
   if (!(rate > 0)) return;
-  const writable = [...(await options.stocks.current())].filter(([, stock]) => stock >= MIN_WRITABLE_STOCK).map(([id]) => id);
+  const writable = writableProducts(await options.stocks.current());
   const writer = startWriter(target.url, options.writerTokens, writable, rate, new Acks(), options.stocks);
   try {
     await loadMix(target.url, options, WRITE_WARMUP_SECONDS);
