@@ -68,10 +68,12 @@ it('answers 500 concurrent reads of one cold product on two replicas with at mos
   expect(wave.errors).toEqual([]);
   expect(wave.names).toEqual(Array(2 * REQUESTS_PER_REPLICA).fill(name));
   expect(wave.statements).toBeLessThanOrEqual(2);
-  // The wave really overlapped: every request found the product cold on its first look, so without
-  // leases each of them would have read the database.
-  expect(productCounter(pair, 'misses')).toBe(2 * REQUESTS_PER_REPLICA);
-  expect(productCounter(pair, 'leaseWaits')).toBeGreaterThan(0);
+  // The wave really overlapped: most requests found the product cold on their first look (each of
+  // them would have read the database without leases), and every one of those but the lease holders
+  // waited. Not all 500: on a busy machine the last few can start after the write-back and hit.
+  const misses = productCounter(pair, 'misses');
+  expect(misses).toBeGreaterThan(REQUESTS_PER_REPLICA);
+  expect(productCounter(pair, 'leaseWaits')).toBeGreaterThanOrEqual(misses - wave.statements);
   expect(productCounter(pair, 'leaseWaitTimeouts')).toBe(0);
   expect(productCounter(pair, 'writeBacks')).toBeGreaterThanOrEqual(1);
 });
