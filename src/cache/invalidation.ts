@@ -36,8 +36,11 @@ export function staleEntries(type: CacheType<never, unknown>, keyIds: Array<stri
 const KEYS_PER_CALL = 500;
 
 /**
- * Invalidates `entries` (of any number of changes) on the cache's instance: one pipelined round
- * trip. Rejects if any call failed; calling again is harmless.
+ * Invalidates `entries` (of any number of changes) on the cache's instance: one script call per
+ * type (and per KEYS_PER_CALL keys), sent together. Each call touches one type's keys, which share
+ * a hash slot, so on a Redis Cluster each goes to the master of its type; on one Redis the
+ * connection's auto-pipelining sends them in one round trip. Rejects, once every call has
+ * answered, if any failed; calling again is harmless.
  */
 export async function invalidate(redis: Redis & CacheScripts, keys: RedisKeys, entries: readonly StaleEntries[]): Promise<void> {
   // Key ids per type and part; a key stale as a whole need not also lose its volatile part.
@@ -51,28 +54,29 @@ export async function invalidate(redis: Redis & CacheScripts, keys: RedisKeys, e
   for (const group of stale.values()) {
     if (group.part === 'volatile') for (const keyId of stale.get(`${group.type} all`)?.keyIds ?? []) group.keyIds.delete(keyId);
   }
-  if (stale.size === 0) return;
-  const pipeline = redis.pipeline() as unknown as CacheScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+  const calls: Array<Promise<unknown>> = [];
   for (const { type, part, keyIds } of stale.values()) {
     const all = [...keyIds];
     for (let start = 0; start < all.length; start += KEYS_PER_CALL) {
       const chunk = all.slice(start, start + KEYS_PER_CALL);
       const staleKeys = chunk.flatMap((keyId) => [keys.cacheValue(type, keyId), keys.cacheLease(type, keyId)]);
-      void pipeline.invalidateEntries(
-        staleKeys.length + 3,
-        keys.cacheGeneration(type),
-        keys.cacheStableGeneration(type),
-        keys.cacheVersions(type),
-        ...staleKeys,
-        uniqueToken(),
-        part,
-        ENTITY_FIELD,
-        ...chunk,
+      calls.push(
+        redis.invalidateEntries(
+          staleKeys.length + 3,
+          keys.cacheGeneration(type),
+          keys.cacheStableGeneration(type),
+          keys.cacheVersions(type),
+          ...staleKeys,
+          uniqueToken(),
+          part,
+          ENTITY_FIELD,
+          ...chunk,
+        ),
       );
     }
   }
-  const failure = ((await pipeline.exec()) ?? []).find(([error]) => error)?.[0];
-  if (failure) throw failure;
+  const failure = (await Promise.allSettled(calls)).find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** What the publish script tells every replica's L1 about `entries`. */

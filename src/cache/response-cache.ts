@@ -85,7 +85,7 @@ export class ResponseCache {
    */
   private readonly slots: Array<{ name: string; key(keys: RedisKeys): string }>;
   /** The slots' keys, built once per database identity (they carry it), not on every lookup. */
-  private generationKeys = { versionsPrefix: '', keys: [] as string[] };
+  private generationKeys = { versionsAround: { before: '', after: '' }, keys: [] as string[] };
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.slots = options.types.flatMap((type) => {
@@ -120,13 +120,13 @@ export class ResponseCache {
     let reply: unknown;
     this.options.countRoundTrip?.();
     // Keys carry the database identity, which a reseed changes: rebuilt when it did.
-    const versionsPrefix = keys.cacheVersionsPrefix();
-    if (this.generationKeys.versionsPrefix !== versionsPrefix) {
-      this.generationKeys = { versionsPrefix, keys: this.slots.map((slot) => slot.key(keys)) };
+    const versionsAround = keys.cacheVersionsAround();
+    if (this.generationKeys.versionsAround.before !== versionsAround.before) {
+      this.generationKeys = { versionsAround, keys: this.slots.map((slot) => slot.key(keys)) };
     }
     const generationKeys = this.generationKeys.keys;
     try {
-      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, versionsPrefix, uniqueToken());
+      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, versionsAround.before, versionsAround.after, uniqueToken());
     } catch (error) {
       this.options.onError?.(error);
       return null;

@@ -1,11 +1,22 @@
-// Every Redis key and channel name the gateway uses is built here, so a prefix change (or a
-// Redis Cluster hash tag) is one edit and scripts never assemble key names themselves.
+// Every Redis key and channel name the gateway uses is built here, so a prefix change is one edit
+// and scripts never assemble key names themselves.
 //
 // Keys holding state derived from the database (cache entries, responses, generations, sessions,
 // published markers, projections) carry the database's identity after the prefix
 // ("sg:<identity>:c:..."): after a reseed or a restore the gateway uses new keys and never trusts
 // what was derived from the old data (see src/events/database-identity.ts). Streams, channels and
 // login counters are not derived from the data and keep plain names.
+//
+// Hash tags (the "{...}" part: Redis Cluster puts keys with the same tag in the same hash slot)
+// group what one script or transaction touches together, and nothing more, so the load spreads
+// over a cluster's masters (docs/cache.md and docs/events.md, "Redis Cluster"):
+// - {<Type>}: one cache type's values, leases, versions and generations (the cache scripts run per
+//   type, and a key's versions are read in the same step as its value);
+// - {events}: the streams, their dead letters, the published markers and the last published id,
+//   and the last noted database identity (publishEvent and adoptDatabase touch them together);
+// - {top-products}: the projection, its applied markers, rebuild lock and staging set;
+// - {response-budget}: the byte budgets of stored responses;
+// - no tag: cached responses (one slot each, by digest), sessions, rate-limit counters.
 export interface RedisKeys {
   /** The last database identity a process noted here (adoptDatabase-n.lua): a change writes stream boundaries. */
   databaseIdentity(): string;
@@ -21,10 +32,10 @@ export interface RedisKeys {
   userSessions(userId: number): string;
   /** Cached value(s) of one cache key: a hash with one field for an entity, one per page for a list scope. */
   cacheValue(type: string, keyId: string): string;
-  /** The versions of every key of a cache type, a hash by key id. Always `cacheVersionsPrefix()` + type. */
+  /** The versions of every key of a cache type, a hash by key id. Always `before + type + after` of `cacheVersionsAround()`. */
   cacheVersions(type: string): string;
-  /** What every cacheVersions key starts with (readResponse-n.lua names a response's dependencies with it). */
-  cacheVersionsPrefix(): string;
+  /** What surrounds the type in every cacheVersions key (readResponse-n.lua names a response's dependencies with it). */
+  cacheVersionsAround(): { before: string; after: string };
   /** The leases of the fields of `cacheValue(type, keyId)`. */
   cacheLease(type: string, keyId: string): string;
   /** Moves with every invalidation of a cache type; a fill of rows read before a change is refused. */
@@ -65,6 +76,8 @@ export interface RedisKeys {
   cachedResponse(digest: string): string;
   /** Pub/sub channel of a subscription topic, optionally narrowed (per user, per order...). */
   channel(topic: string, id?: unknown): string;
+  /** An automatic persisted query's text, by its SHA-256 (hex): shared by every replica, not derived from the data. */
+  persistedQuery(hash: string): string;
 }
 
 /**
@@ -77,35 +90,36 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     return `${prefix}:${databaseIdentity()}`;
   };
   return {
-    databaseIdentity: () => `${prefix}:database`,
+    databaseIdentity: () => `${prefix}:{events}:database`,
     databaseChangedChannel: () => `${prefix}:database-changed`,
     derivedKeysPattern: () => `${derived()}:*`,
-    lastPublishedOutboxId: () => `${derived()}:outbox:last-published`,
+    lastPublishedOutboxId: () => `${derived()}:{events}:outbox:last-published`,
     session: (tokenHash) => `${derived()}:session:${tokenHash}`,
     userSessions: (userId) => `${derived()}:user-sessions:${userId}`,
-    cacheValue: (type, keyId) => `${derived()}:c:${type}:${keyId}`,
-    cacheVersions: (type) => `${derived()}:v:${type}`,
-    cacheVersionsPrefix: () => `${derived()}:v:`,
-    cacheLease: (type, keyId) => `${derived()}:l:${type}:${keyId}`,
-    cacheGeneration: (type) => `${derived()}:g:${type}`,
-    cacheStableGeneration: (type) => `${derived()}:g:${type}:stable`,
+    cacheValue: (type, keyId) => `${derived()}:c:{${type}}:${keyId}`,
+    cacheVersions: (type) => `${derived()}:v:{${type}}`,
+    cacheVersionsAround: () => ({ before: `${derived()}:v:{`, after: '}' }),
+    cacheLease: (type, keyId) => `${derived()}:l:{${type}}:${keyId}`,
+    cacheGeneration: (type) => `${derived()}:g:{${type}}`,
+    cacheStableGeneration: (type) => `${derived()}:g:{${type}}:stable`,
     cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
-    stream: (name) => `${prefix}:stream:${name}`,
-    deadLetterStream: (name) => `${prefix}:stream:${name}:dlq`,
-    publishedOutboxRow: (outboxId) => `${derived()}:outbox:published:${outboxId}`,
+    stream: (name) => `${prefix}:{events}:stream:${name}`,
+    deadLetterStream: (name) => `${prefix}:{events}:stream:${name}:dlq`,
+    publishedOutboxRow: (outboxId) => `${derived()}:{events}:outbox:published:${outboxId}`,
     outboxPublishedChannel: () => `${prefix}:outbox-published`,
-    topProducts: () => `${derived()}:top-products`,
-    topProductsApplied: (eventId) => `${derived()}:top-products:applied:${eventId}`,
-    topProductsRebuildLock: () => `${derived()}:top-products:rebuild-lock`,
-    topProductsStaging: (token) => `${derived()}:top-products:staging:${token}`,
+    topProducts: () => `${derived()}:{top-products}`,
+    topProductsApplied: (eventId) => `${derived()}:{top-products}:applied:${eventId}`,
+    topProductsRebuildLock: () => `${derived()}:{top-products}:rebuild-lock`,
+    topProductsStaging: (token) => `${derived()}:{top-products}:staging:${token}`,
     sessionRevocationsChannel: () => `${prefix}:session-revocations`,
     loginFailures: () => `${prefix}:login-failures`,
     // "-account" rather than ":account": no account key can then equal a pair key, whatever the email holds.
     loginAccountFailures: () => `${prefix}:login-failures-account`,
     knownLoginAddress: (email, clientAddress) => `${prefix}:login-failures-known:${email}|${clientAddress}`,
     costBudget: () => `${prefix}:cost-budget`,
-    responseCacheBudget: (client) => (client === undefined ? `${prefix}:response-budget:all` : `${prefix}:response-budget:client:${client}`),
+    responseCacheBudget: (client) => (client === undefined ? `${prefix}:{response-budget}:all` : `${prefix}:{response-budget}:client:${client}`),
     cachedResponse: (digest) => `${derived()}:r:${digest}`,
     channel: (topic, id) => (id === undefined ? `${prefix}:ch:${topic}` : `${prefix}:ch:${topic}:${String(id)}`),
+    persistedQuery: (hash) => `${prefix}:apq:${hash}`,
   };
 }

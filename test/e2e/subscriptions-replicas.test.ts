@@ -1,6 +1,6 @@
 // Subscriptions across replicas, as a deployment runs them: three real gateway processes
 // (src/main.ts) on one redis-server and one PostgreSQL database. What each subscriber receives is
-// compared with the stream itself (XRANGE sg:stream:orders, filtered by what that subscriber may
+// compared with the stream itself (XRANGE sg:{events}:stream:orders, filtered by what that subscriber may
 // see), message by message as it came off the socket: every event once, in stream order, nothing
 // else. That holds when the mutations go to another replica, when a client resumes on another
 // replica with its cursor, and when its replica is killed with SIGKILL in the middle of traffic

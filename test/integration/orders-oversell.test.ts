@@ -115,7 +115,7 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
     for (const item of itemRows) expect(item).toMatchObject({ productId: PRODUCT_ID, quantity: 1, unitPriceCents: priceCents });
   });
 
-  it('has exactly one OrderPlaced per placed order in sg:stream:orders as soon as the mutations returned', async () => {
+  it('has exactly one OrderPlaced per placed order in sg:{events}:stream:orders as soon as the mutations returned', async () => {
     const entries = await readStream(redis, pair.redis.keys.stream('orders'), streamStart);
     expect(entries.map((entry) => entry.event.type)).toEqual(Array(STOCK).fill('OrderPlaced'));
     const orderIds = entries.map((entry) => Number(entry.event.aggregate.id));

@@ -61,8 +61,8 @@ describe('lookup', () => {
     const [numKeys, responseKey, ...rest] = calls.read[0]!;
     expect(numKeys).toBe(4);
     expect(responseKey).toBe(key);
-    expect(rest.slice(0, 3)).toEqual(['sg:db1:g:Product.v1', 'sg:db1:g:Product.v1:stable', 'sg:db1:g:User.v1']);
-    expect(rest[3]).toBe('sg:db1:v:');
+    expect(rest.slice(0, 3)).toEqual(['sg:db1:g:{Product.v1}', 'sg:db1:g:{Product.v1}:stable', 'sg:db1:g:{User.v1}']);
+    expect(rest.slice(3, 5)).toEqual(['sg:db1:v:{', '}']);
   });
 
   it('answers a hit with the stored bytes, untouched', async () => {
@@ -107,7 +107,7 @@ describe('lookup', () => {
     await cache.lookup('k');
     useDatabase('db2');
     await cache.lookup('k');
-    expect(calls.read[1]!.slice(2)).toEqual(['sg:db2:g:Product.v1', 'sg:db2:g:Product.v1:stable', 'sg:db2:g:User.v1', 'sg:db2:v:', expect.any(String)]);
+    expect(calls.read[1]!.slice(2)).toEqual(['sg:db2:g:{Product.v1}', 'sg:db2:g:{Product.v1}:stable', 'sg:db2:g:{User.v1}', 'sg:db2:v:{', '}', expect.any(String)]);
   });
 
   it('keys responses by viewer scope and request: another viewer or another request is another key', () => {
@@ -129,7 +129,7 @@ describe('store', () => {
     cache.store(miss, body, 'viewer:1');
     await cache.settled();
     const [numKeys, clientBudgetKey, totalBudgetKey, responseKey, cost, clientBudget, totalBudget, windowMs, ttlMs, value] = calls.store[0]!;
-    expect([numKeys, clientBudgetKey, totalBudgetKey, responseKey]).toEqual([3, 'sg:response-budget:client:viewer:1', 'sg:response-budget:all', miss.key]);
+    expect([numKeys, clientBudgetKey, totalBudgetKey, responseKey]).toEqual([3, 'sg:{response-budget}:client:viewer:1', 'sg:{response-budget}:all', miss.key]);
     expect(value).toBe(`${String(header.length).padStart(8, '0')}${header}${body}`);
     // Two windows' responses coexist (a response outlives its window by one TTL): each may spend half.
     expect([clientBudget, totalBudget, windowMs, ttlMs]).toEqual([5_000, 500_000, 120_000, 120_000]);

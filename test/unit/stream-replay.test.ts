@@ -79,7 +79,7 @@ function eventFields(id: string, database = DATABASE): string[] {
 
 async function replay(stream: FakeStream, afterId: string, maxEntries = 10_000) {
   const visited: StreamEvent[] = [];
-  const lastId = await replayStreamAfter(stream.asRedis(), 'sg:stream:orders', afterId, maxEntries, DATABASE, (event) => visited.push(event));
+  const lastId = await replayStreamAfter(stream.asRedis(), 'sg:{events}:stream:orders', afterId, maxEntries, DATABASE, (event) => visited.push(event));
   return { lastId, cursors: visited.map((event) => event.cursor), visited };
 }
 

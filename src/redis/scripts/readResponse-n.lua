@@ -4,7 +4,7 @@
 --   "<slot>|<generation>|<digest>|<type>|<field>,<field>,..."
 -- where <generation> is the type's generation (KEYS[slot + 2]) when the request that computed the
 -- response began, and each field names a version in the type's versions hash (the versions key
--- prefix followed by the type): "<key id>" for the key's stable version, "<key id>!" for its
+-- prefix, the type and the suffix): "<key id>" for the key's stable version, "<key id>!" for its
 -- volatile one (includes/entryVersions.lua). Every invalidation of the type replaces the
 -- generation, so while it is unchanged nothing of the type changed since; otherwise the versions
 -- are read and their SHA-1 (joined by ",") must equal <digest>. A version or generation that is
@@ -13,12 +13,13 @@
 -- the response records them.
 -- The versions hashes are named by the stored value, not in KEYS: standalone and Sentinel only.
 -- KEYS: the response key, then the generation keys (any change, or stable changes, of each type)
--- ARGV: the versions key prefix, a token for missing generations (with "/<n>" appended for key n)
+-- ARGV: what comes before and after the type in a versions key (keys.ts cacheVersionsAround), a
+--       token for missing generations (with "/<n>" appended for key n)
 -- Reply: the body (a string), or a miss: { 0, generation 1, generation 2, ... }
 local generations = redis.call('MGET', unpack(KEYS, 2))
 for i = 1, #KEYS - 1 do
   if not generations[i] then
-    generations[i] = ARGV[2] .. '/' .. i
+    generations[i] = ARGV[3] .. '/' .. i
     redis.call('SET', KEYS[i + 1], generations[i])
   end
 end
@@ -43,7 +44,7 @@ local function isCurrent(header)
       for field in string.gmatch(ids, '[^,]+') do
         fields[#fields + 1] = field
       end
-      local versions = redis.call('HMGET', ARGV[1] .. versionsType, unpack(fields))
+      local versions = redis.call('HMGET', ARGV[1] .. versionsType .. ARGV[2], unpack(fields))
       for i = 1, #versions do
         if not versions[i] then
           return false
