@@ -14,6 +14,12 @@ export enum ErrorCode {
   TooManySubscriptions = 'TOO_MANY_SUBSCRIPTIONS',
   ResponseTooLarge = 'RESPONSE_TOO_LARGE',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  /** A malformed request: here, a persisted-query id or hash that is not a SHA-256, or does not match the query sent with it. */
+  BadRequest = 'BAD_REQUEST',
+  /** A hash-only request (APQ or documentId) whose document this gateway does not know: send the query with it. */
+  PersistedQueryNotFound = 'PERSISTED_QUERY_NOT_FOUND',
+  /** A document outside the trusted documents, refused in enforce mode (GRAPHQL_TRUSTED_DOCUMENTS_MODE). */
+  PersistedQueryNotInList = 'PERSISTED_QUERY_NOT_IN_LIST',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }
 

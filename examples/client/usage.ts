@@ -1,8 +1,10 @@
 // How a frontend uses the documents `npm run codegen` generates from schema/operations into gql/.
-// Never run: test/integration/codegen.test.ts type-checks it against freshly generated output, so
-// the annotations and `@ts-expect-error` lines below are checks on the generated types.
+// Never run: test/integration/codegen.test.ts and `npm run typecheck:examples` type-check it against
+// freshly generated output, so the annotations and `@ts-expect-error` lines below are checks on the
+// generated types. Requests send only the document's id (`documentId`): the gateway looks the text
+// up in gql/persisted-documents.json, which it loads with GRAPHQL_TRUSTED_DOCUMENTS.
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
+import { print, type DocumentNode } from 'graphql';
 import { graphql } from './gql';
 import type { Client } from 'graphql-ws';
 import { subscribeResumable, type ResumableSubscription } from './resumable-subscription';
@@ -27,7 +29,22 @@ interface GraphQLResponse<TResult> {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
-/** POSTs one operation; the result and variables types come from the document itself. */
+/**
+ * The id codegen gave the document (`sha256:<hex>` of its normalized text, the key it has in
+ * persisted-documents.json). Generated documents carry it in `__meta__`, which the DocumentNode
+ * type does not declare.
+ */
+export function documentIdOf(document: DocumentNode): string {
+  const meta: unknown = (document as { __meta__?: unknown }).__meta__;
+  const hash = typeof meta === 'object' && meta !== null && 'hash' in meta ? meta.hash : undefined;
+  if (typeof hash !== 'string') throw new Error('This document has no persisted id: was it generated with persistedDocuments on?');
+  return hash;
+}
+
+/**
+ * POSTs one operation by its id alone (the body stays small, and the id is what the gateway's
+ * trusted documents are keyed by); the result and variables types come from the document itself.
+ */
 export async function request<TResult, TVariables>(
   document: TypedDocumentNode<TResult, TVariables>,
   token: string | null,
@@ -39,7 +56,7 @@ export async function request<TResult, TVariables>(
       'content-type': 'application/json',
       ...(token === null ? {} : { authorization: `Bearer ${token}` }),
     },
-    body: JSON.stringify({ query: print(document), variables }),
+    body: JSON.stringify({ documentId: documentIdOf(document), variables }),
   });
   const body = (await response.json()) as GraphQLResponse<TResult>;
   const [firstError] = body.errors ?? [];

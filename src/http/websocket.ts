@@ -7,6 +7,7 @@
 // closes its socket). Close codes: close-codes.ts.
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
@@ -55,6 +56,11 @@ export interface WebSocketOptions<Context> {
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh context for one operation of an authenticated socket. */
   createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
+  /**
+   * The text a subscribe payload runs, or the errors refusing it (trusted documents, a hash-only
+   * payload: trusted-documents.ts). Absent: `payload.query` as sent.
+   */
+  resolveDocument?(payload: SubscribePayload): Promise<string | GraphQLError[]>;
 }
 
 /** Parse and validation errors with the extensions.code Apollo gives the same errors over HTTP. */
@@ -146,9 +152,11 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
             ),
           ];
         }
+        const query = options.resolveDocument ? await options.resolveDocument(payload) : payload.query;
+        if (typeof query !== 'string') return query;
         let document: DocumentNode;
         try {
-          document = parse(payload.query, { maxTokens: options.maxTokens });
+          document = parse(query, { maxTokens: options.maxTokens });
         } catch (error) {
           return [withCode(error instanceof GraphQLError ? error : new GraphQLError('Invalid GraphQL document.'), ApolloServerErrorCode.GRAPHQL_PARSE_FAILED)];
         }

@@ -132,6 +132,12 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['reason'],
     registers: [registry],
   });
+  const documentsOutsideList = new Counter({
+    name: 'streamgate_documents_outside_list_total',
+    help: 'Operations whose document is not one of the trusted documents (GRAPHQL_TRUSTED_DOCUMENTS), by outcome: run (audit mode) or rejected (enforce mode), and transport',
+    labelNames: ['outcome', 'transport'],
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -145,6 +151,10 @@ export function createMetrics(sources: MetricsSources) {
     },
     countOversizedResponse(): void {
       rejections.inc({ reason: 'response_size' });
+    },
+    /** An operation outside the trusted documents: run (audit) or rejected (enforce). */
+    countDocumentOutsideList(outcome: 'run' | 'rejected', transport: 'http' | 'websocket'): void {
+      documentsOutsideList.inc({ outcome, transport });
     },
     /** The set of open websockets, counted at scrape time; the server that owns it calls this once. */
     watchWebsockets(clients: { readonly size: number }): void {

@@ -1,14 +1,16 @@
 // codegen.yml end to end: runs the graphql-codegen CLI with codegen.yml's output redirected into a
-// scratch directory, then type-checks a copy of examples/client against the result. The scratch
+// scratch directory, checks the persisted-documents.json safelist it writes (the file the gateway
+// loads with GRAPHQL_TRUSTED_DOCUMENTS), then type-checks a copy of examples/client against the result. The scratch
 // directory sits in the git-ignored .data/ so that TypeScript resolves `graphql` and
 // `@graphql-typed-document-node/core` from the repository's node_modules, and the working tree's
 // examples/client/gql/ is neither read nor written.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, getOperationAST, Kind, parse, type OperationDefinitionNode } from 'graphql';
 import ts from 'typescript';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
@@ -84,6 +86,7 @@ function typecheck(tsconfigPath: string): { fileNames: string[]; diagnostics: st
 describe('codegen.yml', () => {
   let scratchDir: string;
   let generatedTypes: string;
+  let persistedDocuments: Record<string, string>;
 
   beforeAll(async () => {
     fs.mkdirSync(path.join(REPO_ROOT, '.data'), { recursive: true });
@@ -95,6 +98,7 @@ describe('codegen.yml', () => {
     }
     await runCodegen(writeRedirectedConfig(scratchDir));
     generatedTypes = fs.readFileSync(path.join(scratchDir, 'gql/graphql.ts'), 'utf8');
+    persistedDocuments = JSON.parse(fs.readFileSync(path.join(scratchDir, 'gql/persisted-documents.json'), 'utf8')) as Record<string, string>;
   });
 
   afterAll(() => {
@@ -106,6 +110,18 @@ describe('codegen.yml', () => {
     expect(operations.map((operation) => operation.name?.value)).toEqual(
       expect.arrayContaining(['Login', 'Me', 'Products', 'Product', 'MyOrders', 'Order', 'Users', 'ServerTime', 'MyOrderEvents', 'ProductChanged']),
     );
+    // Every root field of the schema has an example operation (and so a persisted document).
+    const schema = buildSchema(fs.readFileSync(path.join(REPO_ROOT, 'schema/schema.graphql'), 'utf8'));
+    const rootFields = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((type) =>
+      Object.keys(type?.getFields() ?? {}).map((field) => `${type!.name}.${field}`),
+    );
+    const usedRootFields = new Set(
+      operations.flatMap((operation) => {
+        const type = operation.operation === 'query' ? 'Query' : operation.operation === 'mutation' ? 'Mutation' : 'Subscription';
+        return operation.selectionSet.selections.flatMap((selection) => (selection.kind === Kind.FIELD ? [`${type}.${selection.name.value}`] : []));
+      }),
+    );
+    expect(rootFields.filter((field) => !usedRootFields.has(field))).toEqual([]);
     for (const operation of operations) {
       const name = operation.name?.value;
       if (!name) throw new Error('every example operation needs a name');
@@ -114,6 +130,19 @@ describe('codegen.yml', () => {
       const typedDocument = `as unknown as DocumentNode<${name}${kind}, ${name}${kind}Variables>;`;
       expect(generatedTypes).toMatch(new RegExp(`export const ${name}Document = .* ${typedDocument}`));
     }
+  });
+
+  it('writes persisted-documents.json: every operation once, keyed by "sha256:" and the hash of its text', () => {
+    const operations = readOperations();
+    const entries = Object.entries(persistedDocuments);
+    expect(entries).toHaveLength(operations.length);
+    for (const [id, text] of entries) {
+      expect(id).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+    }
+    const namesInList = entries.map(([, text]) => getOperationAST(parse(text))?.name?.value).sort();
+    expect(namesInList).toEqual(operations.map((operation) => operation.name?.value).sort());
+    // Each typed document carries the id clients send as documentId.
+    for (const id of Object.keys(persistedDocuments)) expect(generatedTypes).toContain(`{"__meta__":{"hash":"${id}"}`);
   });
 
   it('maps DateTimeISO to string and enums to string unions', () => {
