@@ -1,7 +1,7 @@
 // Composition root: connects Redis and the database, migrates (and seeds an empty embedded
 // database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
 // for main.ts and for tests, which pass their own database and Redis URL.
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis/client';
 import type { Config } from './config';
 import { describeError } from './errors';
 import type { Database } from './db/client';
@@ -20,6 +20,7 @@ import { L1Cache } from './cache/l1';
 import { ResponseCache } from './cache/response-cache';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
+import { RedisPersistedQueryCache } from './http/trusted-documents-apq-cache';
 import { closeSlowConsumer } from './http/websocket';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
@@ -56,7 +57,7 @@ export interface App {
   readonly logger: Logger;
   readonly database: Database;
   /** The command connection (sessions, publishing). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly redisConnections: RedisConnections;
   /** Redis keys, with the database identity in force. */
   readonly keys: RedisKeys;
@@ -86,6 +87,8 @@ export async function createApp({
   afterCommit,
   runProjections = false,
 }: AppOptions): Promise<App> {
+  // Sentinel and Cluster promote a replica when a master dies, which may lack its last writes.
+  const isRedisReplicated = config.redisTarget.kind !== 'standalone';
   const connections = await connectRedisConnections({
     target: config.redisTarget,
     cacheTarget: config.redisCacheTarget,
@@ -105,9 +108,10 @@ export async function createApp({
     await connections.close();
     throw error;
   }
-  for (const role of ['command', 'subscriber', 'cache'] as const) {
-    connections[role].on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
-  }
+  const logLost = (role: string) => (error: Error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting');
+  connections.command.on('error', logLost('command'));
+  connections.subscriber.on('error', logLost('subscriber'));
+  connections.cache.on('error', logLost('cache'));
   const evictingPolicy = await evictingMemoryPolicy(connections.command);
   if (evictingPolicy) {
     logger.warn(
@@ -177,7 +181,7 @@ export async function createApp({
     retentionHours: config.OUTBOX_RETENTION_HOURS,
     // Only a failover (a replica promoted) loses acknowledged writes by design; a standalone Redis
     // restarted without persistence lost everything, which the re-check is not meant to rebuild.
-    failoverRecheckWindowMs: config.redisTarget.kind === 'sentinel' ? config.OUTBOX_RECHECK_WINDOW_SECONDS * 1000 : 0,
+    failoverRecheckWindowMs: isRedisReplicated ? config.OUTBOX_RECHECK_WINDOW_SECONDS * 1000 : 0,
     idempotencyHours: config.IDEMPOTENCY_TTL_HOURS,
   });
   const publishWaiters = new PublishWaiters(connections.subscriber, keys.outboxPublishedChannel());
@@ -193,7 +197,7 @@ export async function createApp({
     afterCommit,
   });
 
-  const blockingConnections: Redis[] = [];
+  const blockingConnections: RedisClient[] = [];
   const projections = runProjections
     ? await startProjectionWorker({
         db: database.db,
@@ -245,7 +249,7 @@ export async function createApp({
     replayBudgetOfClient: costBudget && { admit: (subject) => costBudget.spend(subject, 1), charge: (subject, entries) => costBudget.charge(subject, entries) },
     maxQueuedEvents: config.SUBSCRIPTION_MAX_QUEUED_EVENTS,
     // On Sentinel the relay publishes events a failover lost again (under the same ids): worth waiting for.
-    lostDataAttempts: config.redisTarget.kind === 'sentinel' ? 10 : 1,
+    lostDataAttempts: isRedisReplicated ? 10 : 1,
     onSlowConsumer: closeSlowConsumer,
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
@@ -296,6 +300,7 @@ export async function createApp({
       maxResponseBytes: config.GRAPHQL_MAX_RESPONSE_BYTES,
     },
     isIntrospectionEnabled: config.GRAPHQL_INTROSPECTION,
+    isPlaygroundEnabled: config.GRAPHQL_PLAYGROUND,
     isDevelopment: config.NODE_ENV === 'development',
     isOperatorDataPublic: !config.isProduction,
     metricsPort: config.METRICS_PORT,
@@ -317,6 +322,9 @@ export async function createApp({
     createContext,
     costBudget,
     costSubjectOf: (context) => costSubject(context.viewer, context.clientAddress),
+    trustedDocuments: config.GRAPHQL_TRUSTED_DOCUMENTS && { list: config.GRAPHQL_TRUSTED_DOCUMENTS, mode: config.GRAPHQL_TRUSTED_DOCUMENTS_MODE },
+    // On the cache role: registrations are rebuilt by clients, so they may be evicted.
+    persistedQueryCache: new RedisPersistedQueryCache(connections.cache, keys),
   });
   const revocations = new SessionRevocations({
     subscriber: connections.subscriber,

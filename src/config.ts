@@ -1,6 +1,7 @@
 // Environment → typed, frozen configuration. Every setting the gateway reads lives here, with its
 // default; a bad value stops the process with one line naming the variable (see main.ts).
 import { z } from 'zod';
+import { loadTrustedDocumentList } from './http/trusted-documents-file';
 
 const booleanFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -75,6 +76,13 @@ export const configSchema = z.object({
   REDIS_CACHE_SENTINELS: hostPortList.optional(),
   /** The cache master's name in the sentinels' configuration. Default: REDIS_SENTINEL_NAME. */
   REDIS_CACHE_SENTINEL_NAME: sentinelName.optional(),
+  /**
+   * Nodes of a Redis Cluster for the durable role ("host:port,host:port": any of them, the rest is
+   * discovered). Subscription channels then use sharded pub/sub. Not with REDIS_URL or REDIS_SENTINELS.
+   */
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  /** Nodes of a Redis Cluster of the cache's own (REDIS_CACHE_URL's Cluster form; not both). */
+  REDIS_CACHE_CLUSTER_NODES: hostPortList.optional(),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   REDIS_PREFIX: z
     .string()
@@ -83,12 +91,32 @@ export const configSchema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: integer(100, 60_000).default(2000),
   /** Sliding lifetime of a session: each authenticated request extends it to this. */
   SESSION_TTL_SECONDS: integer(60, 90 * 24 * 3600).default(7 * 24 * 3600),
-  /** Introspection and the landing page; on by default outside production. */
+  /** Introspection (the playground's docs explorer needs it); on by default outside production. */
   GRAPHQL_INTROSPECTION: booleanFromEnv.optional(),
+  /** The GraphiQL playground at /graphql (and `/` redirecting there); on by default outside production. */
+  GRAPHQL_PLAYGROUND: booleanFromEnv.optional(),
   GRAPHQL_MAX_DEPTH: integer(2, 50).default(10),
   GRAPHQL_MAX_COST: integer(100, 1_000_000).default(20_000),
   GRAPHQL_MAX_ALIASES: integer(1, 1000).default(30),
   GRAPHQL_MAX_TOKENS: integer(100, 100_000).default(2000),
+  /**
+   * The trusted documents: codegen's persisted-documents.json, read and checked here, at start (a
+   * missing or malformed file is a configuration error). Unset: any document runs.
+   */
+  GRAPHQL_TRUSTED_DOCUMENTS: z
+    .string()
+    .min(1)
+    .transform((path, context) => {
+      try {
+        return loadTrustedDocumentList(path);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** audit: documents outside the list run, counted and logged; enforce: they are refused (PERSISTED_QUERY_NOT_IN_LIST). */
+  GRAPHQL_TRUSTED_DOCUMENTS_MODE: z.enum(['audit', 'enforce']).default('audit'),
   /** Failed logins one client address may make at one email per window; a success clears them. */
   LOGIN_MAX_FAILURES: integer(1, 1000).default(10),
   LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
@@ -165,7 +193,7 @@ export const configSchema = z.object({
   /** How long a mutation waits for its event to be published before returning anyway. */
   OUTBOX_PUBLISH_WAIT_MS: integer(0, 60_000).default(2000),
   /**
-   * On Sentinel (REDIS_SENTINELS), how far back the relay looks for published rows the Redis lost
+   * On Sentinel or a Cluster (REDIS_SENTINELS, REDIS_CLUSTER_NODES), how far back the relay looks for published rows the Redis lost
    * (a replica promoted before it got them) to publish them again; 0 turns the re-check off.
    */
   OUTBOX_RECHECK_WINDOW_SECONDS: integer(0, 24 * 3600).default(600),
@@ -209,12 +237,14 @@ export interface RedisHostPort {
 /** Where a Redis role lives: one server (a URL), or the master a set of sentinels names. */
 export type RedisTarget =
   | { kind: 'standalone'; url: string }
-  | { kind: 'sentinel'; sentinels: readonly RedisHostPort[]; name: string };
+  | { kind: 'sentinel'; sentinels: readonly RedisHostPort[]; name: string }
+  | { kind: 'cluster'; nodes: readonly RedisHostPort[] };
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<
-  Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'SEED_DEMO_DATA'> & {
+  Omit<z.output<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_PLAYGROUND' | 'SEED_DEMO_DATA'> & {
     GRAPHQL_INTROSPECTION: boolean;
+    GRAPHQL_PLAYGROUND: boolean;
     SEED_DEMO_DATA: boolean;
     isProduction: boolean;
     /** The durable Redis (REDIS_URL, or REDIS_SENTINELS + REDIS_SENTINEL_NAME). */
@@ -242,11 +272,15 @@ export function describeRedisTarget(target: RedisTarget): string {
     case 'standalone':
       return redactUrl(target.url);
     case 'sentinel':
-      return `master "${target.name}" of sentinels ${target.sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',')}`;
+      return `master "${target.name}" of sentinels ${describeHostPorts(target.sentinels)}`;
+    case 'cluster':
+      return `cluster of ${describeHostPorts(target.nodes)}`;
     default:
       return assertNever(target);
   }
 }
+
+const describeHostPorts = (list: readonly RedisHostPort[]) => list.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
 
 function assertNever(value: never): never {
   throw new Error(`unhandled Redis target ${JSON.stringify(value)}`);
@@ -259,26 +293,29 @@ function assertNever(value: never): never {
  */
 function redisTargets(data: z.output<typeof configSchema>, given: Record<string, string>): Pick<Config, 'redisTarget' | 'redisCacheTarget'> {
   const problems: string[] = [];
-  if (given.REDIS_URL !== undefined && data.REDIS_SENTINELS) {
-    problems.push('REDIS_URL and REDIS_SENTINELS are both set: set REDIS_URL for a standalone Redis, or REDIS_SENTINELS (and REDIS_SENTINEL_NAME) for Sentinel, not both');
+  const durableForms = [given.REDIS_URL !== undefined && 'REDIS_URL', data.REDIS_SENTINELS && 'REDIS_SENTINELS', data.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (durableForms.length > 1) {
+    problems.push(`${durableForms.join(' and ')} are ${durableForms.length === 2 ? 'both' : 'all'} set: set REDIS_URL for a standalone Redis, REDIS_SENTINELS (and REDIS_SENTINEL_NAME) for Sentinel, or REDIS_CLUSTER_NODES for a Cluster, only one`);
   }
   const isCacheOnSentinel = data.REDIS_CACHE_SENTINELS !== undefined || data.REDIS_CACHE_SENTINEL_NAME !== undefined;
-  if (data.REDIS_CACHE_URL !== undefined && isCacheOnSentinel) {
-    problems.push('REDIS_CACHE_URL and REDIS_CACHE_SENTINELS/REDIS_CACHE_SENTINEL_NAME are both set: set one form for the cache, not both');
+  const cacheForms = [data.REDIS_CACHE_URL !== undefined && 'REDIS_CACHE_URL', isCacheOnSentinel && 'REDIS_CACHE_SENTINELS/REDIS_CACHE_SENTINEL_NAME', data.REDIS_CACHE_CLUSTER_NODES && 'REDIS_CACHE_CLUSTER_NODES'].filter(Boolean);
+  if (cacheForms.length > 1) {
+    problems.push(`${cacheForms.join(' and ')} are ${cacheForms.length === 2 ? 'both' : 'all'} set: set one form for the cache, not several`);
   }
   const cacheSentinels = data.REDIS_CACHE_SENTINELS ?? data.REDIS_SENTINELS;
   if (isCacheOnSentinel && !cacheSentinels) {
     problems.push('REDIS_CACHE_SENTINEL_NAME is set but no sentinels are: set REDIS_CACHE_SENTINELS (or REDIS_SENTINELS)');
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  const redisTarget: RedisTarget = data.REDIS_SENTINELS
-    ? { kind: 'sentinel', sentinels: data.REDIS_SENTINELS, name: data.REDIS_SENTINEL_NAME }
-    : { kind: 'standalone', url: data.REDIS_URL };
+  let redisTarget: RedisTarget = { kind: 'standalone', url: data.REDIS_URL };
+  if (data.REDIS_SENTINELS) redisTarget = { kind: 'sentinel', sentinels: data.REDIS_SENTINELS, name: data.REDIS_SENTINEL_NAME };
+  if (data.REDIS_CLUSTER_NODES) redisTarget = { kind: 'cluster', nodes: data.REDIS_CLUSTER_NODES };
   let redisCacheTarget: RedisTarget | null = null;
   if (data.REDIS_CACHE_URL !== undefined) redisCacheTarget = { kind: 'standalone', url: data.REDIS_CACHE_URL };
   if (isCacheOnSentinel) {
     redisCacheTarget = { kind: 'sentinel', sentinels: cacheSentinels!, name: data.REDIS_CACHE_SENTINEL_NAME ?? data.REDIS_SENTINEL_NAME };
   }
+  if (data.REDIS_CACHE_CLUSTER_NODES) redisCacheTarget = { kind: 'cluster', nodes: data.REDIS_CACHE_CLUSTER_NODES };
   return { redisTarget, redisCacheTarget };
 }
 
@@ -298,11 +335,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
+  if (known.GRAPHQL_TRUSTED_DOCUMENTS_MODE !== undefined && !parsed.data.GRAPHQL_TRUSTED_DOCUMENTS) {
+    // A mode without a list would let every document run while the operator believes otherwise.
+    throw new ConfigError('Invalid configuration: GRAPHQL_TRUSTED_DOCUMENTS_MODE is set but GRAPHQL_TRUSTED_DOCUMENTS is not: set the path of the persisted-documents.json to check against');
+  }
   const isProduction = parsed.data.NODE_ENV === 'production';
   return Object.freeze({
     ...parsed.data,
     ...redisTargets(parsed.data, known),
     GRAPHQL_INTROSPECTION: parsed.data.GRAPHQL_INTROSPECTION ?? !isProduction,
+    GRAPHQL_PLAYGROUND: parsed.data.GRAPHQL_PLAYGROUND ?? !isProduction,
     SEED_DEMO_DATA: parsed.data.SEED_DEMO_DATA ?? parsed.data.DATABASE_URL === undefined,
     isProduction,
   });

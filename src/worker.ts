@@ -7,7 +7,7 @@
 // Start-up failures a user can fix (bad config, no Redis, no PostgreSQL) print one line.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis/client';
 import { ConfigError, loadConfig, type Config } from './config';
 import { describeError } from './errors';
 import type { Database } from './db/client';
@@ -35,7 +35,7 @@ function parseCommandLine(): { rebuild: (typeof REBUILDABLE)[number] | undefined
   return { rebuild: rebuild as (typeof REBUILDABLE)[number] | undefined };
 }
 
-async function connect(config: Config, role: string): Promise<Redis> {
+async function connect(config: Config, role: string): Promise<RedisClient> {
   // One attempt per command during an outage: the loops see the error, log it and back off.
   return connectRedis(
     { target: config.redisTarget, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS, connectionName: `streamgate:worker:${role}` },
@@ -43,7 +43,7 @@ async function connect(config: Config, role: string): Promise<Redis> {
   );
 }
 
-function watchConnection(connection: Redis, role: string, logger: Logger): Redis {
+function watchConnection(connection: RedisClient, role: string, logger: Logger): RedisClient {
   connection.on('error', (error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting'));
   return connection;
 }
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL).child({ process: 'worker' });
 
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   let database: Database;
   try {
     connections.push(watchConnection(await connect(config, 'command'), 'command', logger));
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     if (error instanceof DatabaseUnreachableError) exitWith(PROCESS_NAME, error.message);
     throw error;
   }
-  const [redis] = connections as [Redis];
+  const [redis] = connections as [RedisClient];
   // Projections are derived from the data: their keys carry the database identity, and a worker
   // whose database is replaced (a seed, a restore) switches to the new one's (DatabaseIdentity).
   const identity = new DatabaseIdentity({

@@ -10,13 +10,13 @@
 //
 // A point is consumed before the password is checked (rate-limiter-flexible's consume is one
 // atomic Lua script), so concurrent attempts cannot all pass a count read before any of them failed.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode } from '../errors';
 import type { RedisKeys } from '../redis/keys';
 
 export interface LoginLimiterOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Where the counters and the known addresses live (redis/keys.ts). */
   keys: Pick<RedisKeys, 'loginFailures' | 'loginAccountFailures' | 'knownLoginAddress'>;
   /** Failed attempts allowed per (email, address) per window. @default 10 */

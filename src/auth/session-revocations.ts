@@ -2,7 +2,7 @@
 // revocation on one pub/sub channel, and every replica hears it on its subscriber connection.
 // A replica whose subscriber connection dropped may have missed some, so it is told to re-check
 // every session it holds once the connection is back.
-import type Redis from 'ioredis';
+import type { RedisSubscriber } from '../redis/client';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 
 export interface SessionRevocation {
@@ -12,7 +12,7 @@ export interface SessionRevocation {
 }
 
 export interface SessionRevocationsOptions {
-  subscriber: Redis;
+  subscriber: RedisSubscriber;
   channel: string;
   onRevoked(revocation: SessionRevocation): void;
   /** Revocations may have been missed: check every session. */

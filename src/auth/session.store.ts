@@ -2,7 +2,7 @@
 // with a sliding TTL, and each user's token hashes are indexed so logoutAll can find them.
 // Revocations are also published, so every replica closes the websockets they authenticated.
 import { createHash, randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import { publishTo, type RedisClient } from '../redis/client';
 import { LRUCache } from 'lru-cache';
 import type { RedisKeys } from '../redis/keys';
 import type { UserRole } from '../db/schema';
@@ -16,7 +16,7 @@ export interface Session {
 }
 
 export interface SessionStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Sliding lifetime: every use extends the session to this. */
   ttlSeconds: number;
@@ -68,13 +68,11 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
       const token = randomBytes(32).toString('base64url');
       const tokenHash = hashToken(token);
       const session: Session = { userId, role, createdAtMs: Date.now() };
-      await redis
-        .multi()
-        .set(keys.session(tokenHash), JSON.stringify(session), 'EX', ttlSeconds)
-        .sadd(keys.userSessions(userId), tokenHash)
-        // The index outlives each of its sessions; stale members are harmless and pruned on logoutAll.
-        .expire(keys.userSessions(userId), indexTtlSeconds)
-        .exec();
+      // The index first, then the session: a live session is always in its user's index (what
+      // logoutAll reads). Not one transaction: on a Redis Cluster the two keys are on different
+      // slots. The index outlives each of its sessions; stale members are harmless, pruned on logoutAll.
+      await redis.multi().sadd(keys.userSessions(userId), tokenHash).expire(keys.userSessions(userId), indexTtlSeconds).exec();
+      await redis.set(keys.session(tokenHash), JSON.stringify(session), 'EX', ttlSeconds);
       return { token, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
     },
 
@@ -91,25 +89,24 @@ export function createSessionStore({ redis, keys, ttlSeconds }: SessionStoreOpti
       const tokenHash = hashToken(token);
       const session = parseSession(await redis.get(keys.session(tokenHash)));
       if (!session) return false;
-      await redis
-        .multi()
-        .del(keys.session(tokenHash))
-        .srem(keys.userSessions(session.userId), tokenHash)
+      // The session goes first (no request is authenticated by it from then on), its index entry after.
+      await redis.del(keys.session(tokenHash));
+      await Promise.all([
+        redis.srem(keys.userSessions(session.userId), tokenHash),
         // Every replica closes the websockets of this session (see session-revocations.ts).
-        .publish(keys.sessionRevocationsChannel(), revocationMessage({ userId: session.userId, tokenHash }))
-        .exec();
+        publishTo(redis, keys.sessionRevocationsChannel(), revocationMessage({ userId: session.userId, tokenHash })),
+      ]);
       return true;
     },
 
     async revokeAll(userId) {
       const indexKey = keys.userSessions(userId);
       const tokenHashes = await redis.smembers(indexKey);
-      const transaction = redis.multi();
-      for (const tokenHash of tokenHashes) transaction.del(keys.session(tokenHash));
-      transaction.srem(indexKey, ...(tokenHashes.length ? tokenHashes : ['']));
-      transaction.publish(keys.sessionRevocationsChannel(), revocationMessage({ userId }));
-      const results = (await transaction.exec()) ?? [];
-      return results.slice(0, tokenHashes.length).reduce((sum, [, deleted]) => sum + Number(deleted ?? 0), 0);
+      // One DEL per session (each its own slot on a Redis Cluster), sent together.
+      const deleted = await Promise.all(tokenHashes.map((tokenHash) => redis.del(keys.session(tokenHash))));
+      if (tokenHashes.length > 0) await redis.srem(indexKey, ...tokenHashes);
+      await publishTo(redis, keys.sessionRevocationsChannel(), revocationMessage({ userId }));
+      return deleted.reduce((sum, count) => sum + count, 0);
     },
   };
 }

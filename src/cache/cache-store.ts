@@ -7,7 +7,7 @@
 // write. Redis failing or slow never fails a read: the batch goes to Postgres (fail-open).
 // Every value comes with its key's version, recorded for the response cache when a request asks.
 // Invalidation is not done here: the outbox relay does it for every event (cache/invalidation.ts).
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
@@ -19,7 +19,7 @@ import { LeaseWaiters, type PeekReply } from './lease-waiters';
 
 export interface CacheStoreOptions {
   /** A connection with the cache scripts, a command timeout and no offline queue (fail fast). */
-  redis: Redis & CacheScripts;
+  redis: RedisClient & CacheScripts;
   keys: RedisKeys;
   stats: CacheStats;
   l1?: L1Cache;

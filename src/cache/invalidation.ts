@@ -6,7 +6,7 @@
 // with that version is served again), and moves the type's generation (so a fill of rows read
 // before it is refused). L1s hear of it from the event's publish script (`l1Messages`).
 import { randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import { cacheTypeKey, ENTITY_FIELD, type CacheType } from './cache-type';
@@ -42,7 +42,7 @@ const KEYS_PER_CALL = 500;
  * connection's auto-pipelining sends them in one round trip. Rejects, once every call has
  * answered, if any failed; calling again is harmless.
  */
-export async function invalidate(redis: Redis & CacheScripts, keys: RedisKeys, entries: readonly StaleEntries[]): Promise<void> {
+export async function invalidate(redis: RedisClient & CacheScripts, keys: RedisKeys, entries: readonly StaleEntries[]): Promise<void> {
   // Key ids per type and part; a key stale as a whole need not also lose its volatile part.
   const stale = new Map<string, { type: string; part: 'all' | 'volatile'; keyIds: Set<string> }>();
   for (const entry of entries) {
@@ -94,7 +94,7 @@ export const uniqueToken = (): string => `${tokenPrefix}.${(tokenCount += 1).toS
  * starts at a new token (unless another reader set one first). Never '0' or any value a fill
  * could have been guarded by.
  */
-export async function readGeneration(redis: Redis, generationKey: string): Promise<string> {
+export async function readGeneration(redis: RedisClient, generationKey: string): Promise<string> {
   const token = uniqueToken();
   return (await redis.set(generationKey, token, 'NX', 'GET')) ?? token;
 }

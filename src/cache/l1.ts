@@ -6,13 +6,13 @@
 // replica's subscriber connection is down it may miss messages, so L1 is flushed and bypassed
 // until the connection is back. So a read may be stale by at most the pub/sub delivery delay,
 // never by more than `ttlMs`.
-import type Redis from 'ioredis';
+import type { RedisSubscriber } from '../redis/client';
 import { LRUCache } from 'lru-cache';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 
 export interface L1Options {
   /** A connection used only for subscribing (shared with the subscription pub/sub). */
-  subscriber: Redis;
+  subscriber: RedisSubscriber;
   channel: string;
   /** Type names that use L1. */
   types: ReadonlySet<string>;

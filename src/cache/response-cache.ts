@@ -1,5 +1,6 @@
 // Whole responses of read-only queries, cached in Redis as the bytes sent, so a repeated query
-// skips GraphQL execution altogether: one script call (readResponse-n.lua) answers it. Correctness
+// skips GraphQL execution altogether: one script call (readResponse-n.lua) answers it (on a Redis
+// Cluster, two steps: response-lookup-cluster.ts). Correctness
 // rests on the versions of cache keys (cache/dependencies.ts): a response is stored with the
 // version of every entity and list scope its loaders read, each read in the same step as the
 // value, and is served only while all of them are unchanged. Every acknowledged write has deleted
@@ -14,14 +15,15 @@
 // Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
 // canonical request (http/cacheable-query.ts), a response over `maxResponseBytes` is not stored,
 // and every store is paid for from a byte budget per client and one for the whole deployment,
-// counted in Redis so every replica shares them (storeResponse-3.lua: one round trip per store).
+// counted in Redis so every replica shares them (spendResponseBudget-2.lua, then the SET).
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import { isCluster, type RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import { cacheTypeKey, type CacheType } from './cache-type';
 import { ResponseDependencies } from './dependencies';
 import { uniqueToken } from './invalidation';
+import { readResponseAcrossSlots, type GenerationGroup, type ResponseReply } from './response-lookup-cluster';
 
 /** The field extension a module sets on a Query field whose answers may be cached whole. */
 export const RESPONSE_CACHE_EXTENSION = 'responseCache';
@@ -36,7 +38,7 @@ export interface CacheableField {
 
 export interface ResponseCacheOptions {
   /** The cache's fail-fast connection, with the cache scripts. */
-  redis: Redis & CacheScripts;
+  redis: RedisClient & CacheScripts;
   keys: RedisKeys;
   /** Every cache type the loaders read: a lookup reads their generations. */
   types: ReadonlyArray<CacheType<never, unknown>>;
@@ -83,15 +85,18 @@ export class ResponseCache {
    * The generations a lookup reads, by the names ResponseDependencies knows them by: of each type
    * ("<type>"), and of the stable part of types with a volatile one ("<type>:stable").
    */
-  private readonly slots: Array<{ name: string; key(keys: RedisKeys): string }>;
-  /** The slots' keys, built once per database identity (they carry it), not on every lookup. */
-  private generationKeys = { versionsAround: { before: '', after: '' }, keys: [] as string[] };
+  private readonly slots: Array<{ name: string; typeKey: string; key(keys: RedisKeys): string }>;
+  /**
+   * The slots' keys, built once per database identity (they carry it), not on every lookup; and
+   * grouped by type, for a Redis Cluster (each type's keys share a hash slot).
+   */
+  private generationKeys = { versionsAround: { before: '', after: '' }, keys: [] as string[], groups: [] as GenerationGroup[] };
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.slots = options.types.flatMap((type) => {
       const typeKey = cacheTypeKey(type);
-      const anyChange = { name: typeKey, key: (keys: RedisKeys) => keys.cacheGeneration(typeKey) };
-      return type.volatilePart ? [anyChange, { name: `${typeKey}:stable`, key: (keys: RedisKeys) => keys.cacheStableGeneration(typeKey) }] : [anyChange];
+      const anyChange = { name: typeKey, typeKey, key: (keys: RedisKeys) => keys.cacheGeneration(typeKey) };
+      return type.volatilePart ? [anyChange, { name: `${typeKey}:stable`, typeKey, key: (keys: RedisKeys) => keys.cacheStableGeneration(typeKey) }] : [anyChange];
     });
     const { ttlMs, maxResponseBytes = 262_144, budgetBytes = 67_108_864, clientBudgetBytes = 4_194_304 } = options;
     this.maxResponseBytes = maxResponseBytes;
@@ -117,16 +122,13 @@ export class ResponseCache {
    */
   async lookup(key: string, readsVolatileOf?: ReadonlySet<string>): Promise<ResponseLookup> {
     const { redis, keys } = this.options;
-    let reply: unknown;
+    let reply: ResponseReply;
     this.options.countRoundTrip?.();
-    // Keys carry the database identity, which a reseed changes: rebuilt when it did.
-    const versionsAround = keys.cacheVersionsAround();
-    if (this.generationKeys.versionsAround.before !== versionsAround.before) {
-      this.generationKeys = { versionsAround, keys: this.slots.map((slot) => slot.key(keys)) };
-    }
-    const generationKeys = this.generationKeys.keys;
+    const { versionsAround, keys: generationKeys, groups } = this.keysInForce();
     try {
-      reply = await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, versionsAround.before, versionsAround.after, uniqueToken());
+      reply = isCluster(redis)
+        ? await readResponseAcrossSlots(redis, keys, key, groups, uniqueToken())
+        : ((await redis.readResponseBuffer(1 + generationKeys.length, key, ...generationKeys, versionsAround.before, versionsAround.after, uniqueToken())) as ResponseReply);
     } catch (error) {
       this.options.onError?.(error);
       return null;
@@ -136,9 +138,26 @@ export class ResponseCache {
       return { body: reply };
     }
     this.misses += 1;
-    const [, ...generations] = reply as [0, ...Buffer[]];
+    const [, ...generations] = reply;
     const atStart = new Map(this.slots.map((slot, index) => [slot.name, { index, generation: String(generations[index]) }]));
     return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart) };
+  }
+
+  /** The generation keys of the database identity in force (rebuilt when a reseed changed it). */
+  private keysInForce(): ResponseCache['generationKeys'] {
+    const versionsAround = this.options.keys.cacheVersionsAround();
+    if (this.generationKeys.versionsAround.before !== versionsAround.before) {
+      const generationKeys = this.slots.map((slot) => slot.key(this.options.keys));
+      const groups = new Map<string, GenerationGroup>();
+      this.slots.forEach((slot, position) => {
+        const group = groups.get(slot.typeKey) ?? { keys: [], positions: [] };
+        group.keys.push(generationKeys[position]!);
+        group.positions.push(position);
+        groups.set(slot.typeKey, group);
+      });
+      this.generationKeys = { versionsAround, keys: generationKeys, groups: [...groups.values()] };
+    }
+    return this.generationKeys;
   }
 
   /**
@@ -165,19 +184,13 @@ export class ResponseCache {
     const { redis, keys, ttlMs } = this.options;
     this.options.countRoundTrip?.();
     try {
-      const stored = await redis.storeResponse(
-        3,
-        keys.responseCacheBudget(client),
-        keys.responseCacheBudget(),
-        key,
-        bytes + ENTRY_OVERHEAD_BYTES,
-        this.clientWindowBudgetBytes,
-        this.windowBudgetBytes,
-        this.windowMs,
-        ttlMs,
-        value,
-      );
-      if (stored === 1) this.storedBytes += bytes;
+      const cost = bytes + ENTRY_OVERHEAD_BYTES;
+      // Two steps, not one script: the budgets and the response are on different slots of a Redis Cluster.
+      const spent = await redis.spendResponseBudget(2, keys.responseCacheBudget(client), keys.responseCacheBudget(), cost, this.clientWindowBudgetBytes, this.windowBudgetBytes, this.windowMs);
+      if (spent !== 1) return;
+      this.options.countRoundTrip?.();
+      await redis.set(key, value, 'PX', ttlMs);
+      this.storedBytes += bytes;
     } catch (error) {
       this.options.onError?.(error);
     }

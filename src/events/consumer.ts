@@ -14,7 +14,7 @@
 // fails (and is retried, then dead-lettered) alone, exactly as without a batch handler.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type Redis from 'ioredis';
+import { isCluster, serverFor, type RedisClient } from '../redis/client';
 import { backoffMs } from '../backoff';
 import { describeError } from '../errors';
 import { fieldsOf, isOfAnotherDatabase, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
@@ -46,9 +46,9 @@ export type BatchEventHandler = (entries: readonly BatchEntry[]) => Promise<Arra
 
 export interface ConsumerGroupOptions {
   /** Commands (group creation, XACK, XAUTOCLAIM, XPENDING, dead-lettering); may be shared by runners. */
-  redis: Redis;
+  redis: RedisClient;
   /** This runner's own connection: a blocked XREADGROUP holds its connection, so none is shared. */
-  blockingRedis: Redis;
+  blockingRedis: RedisClient;
   /** The stream's key (`keys.stream(name)`). */
   stream: string;
   /** Where entries go that failed `maxDeliveries` times (`keys.deadLetterStream(name)`). */
@@ -126,8 +126,8 @@ const errorMessage = (error: unknown) => describeError(error) || 'unknown error'
 export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
   private readonly options: Required<Omit<ConsumerGroupOptions, 'redis' | 'blockingRedis' | 'handler' | 'batchHandler' | 'currentDatabase'>> &
     Pick<ConsumerGroupOptions, 'currentDatabase'>;
-  private readonly redis: Redis;
-  private readonly blockingRedis: Redis;
+  private readonly redis: RedisClient;
+  private readonly blockingRedis: RedisClient;
   private readonly handler: EventHandler;
   private readonly batchHandler: BatchEventHandler | undefined;
   private loop: Promise<void> | undefined;
@@ -181,7 +181,9 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
     // on its way to Redis when the first one ran.
     while (!isDone) {
       if (this.isBlocked && this.blockingClientId !== undefined) {
-        await this.redis.client('UNBLOCK', this.blockingClientId).catch(() => undefined);
+        await serverFor(this.redis, this.options.stream)
+          .then((server) => server.client('UNBLOCK', this.blockingClientId!))
+          .catch(() => undefined);
       }
       await Promise.race([loop, sleep(50)]);
     }
@@ -199,7 +201,9 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
           nextClaimAt = Date.now() + claimIntervalMs;
         }
         if (this.isStopping) break;
-        this.blockingClientId ??= Number(await this.blockingRedis.client('ID'));
+        // On a Cluster the id is of the connection to the stream's master, which a failover changes: asked every time.
+        if (isCluster(this.blockingRedis)) this.blockingClientId = undefined;
+        this.blockingClientId ??= Number(await (await serverFor(this.blockingRedis, stream)).client('ID'));
         this.isBlocked = true;
         let reply: Array<[string, RawStreamEntry[]]> | null;
         try {

@@ -14,7 +14,7 @@
 // dump restored into another database keeps the row but not the database's oid, and a backup of
 // this one hands out outbox ids below the highest Redis saw published. Either way a new identity
 // is minted.
-import type Redis from 'ioredis';
+import { publishCommandOf, scanKeys, type RedisClient, type RedisSubscriber } from '../redis/client';
 import { describeError } from '../errors';
 import type { Database } from '../db/client';
 import { DATABASE_IDENTITY_CHANNEL, mintDatabaseIdentity, readDatabaseIdentity } from '../db/identity';
@@ -26,11 +26,11 @@ import { STREAMS } from './event-types';
 export interface DatabaseIdentityOptions {
   database: Database;
   /** The durable instance's command connection, with the event scripts. */
-  redis: Redis & EventScripts;
+  redis: RedisClient & EventScripts;
   /** Connections whose derived keys of an old identity are deleted (the durable one, and the cache's if separate). */
-  derivedStateConnections: readonly Redis[];
+  derivedStateConnections: readonly RedisClient[];
   /** The subscriber connection, to hear other processes announce an identity (none in one-shot tools). */
-  subscriber?: Redis;
+  subscriber?: RedisSubscriber;
   /** REDIS_PREFIX: derived keys are built under it with each identity. */
   prefix: string;
   logger: Logger;
@@ -148,7 +148,7 @@ export class DatabaseIdentity {
     const keys = this.keysFor(identity);
     const streams = STREAMS.map((name) => keys.stream(name));
     return String(
-      await redis.adoptDatabase(1 + streams.length, keys.databaseIdentity(), ...streams, identity, this.options.streamMaxLength ?? 100_000, keys.databaseChangedChannel()),
+      await redis.adoptDatabase(1 + streams.length, keys.databaseIdentity(), ...streams, identity, this.options.streamMaxLength ?? 100_000, keys.databaseChangedChannel(), publishCommandOf(redis)),
     );
   }
 
@@ -176,12 +176,10 @@ export class DatabaseIdentity {
     const pattern = this.keysFor(identity).derivedKeysPattern();
     for (const connection of this.options.derivedStateConnections) {
       try {
-        let cursor = '0';
-        do {
-          const [next, found] = await connection.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
-          cursor = next;
-          if (found.length > 0) await connection.unlink(...found);
-        } while (cursor !== '0' && !this.isStopped);
+        for await (const { server, keys } of scanKeys(connection, pattern, SCAN_BATCH)) {
+          await Promise.all(keys.map((key) => server.unlink(key)));
+          if (this.isStopped) break;
+        }
       } catch (error) {
         this.options.logger.warn({ reason: describeError(error), identity }, 'could not delete every key of the old database; the rest expire');
       }

@@ -13,7 +13,7 @@ import type { Db } from '../db/client';
 import { outbox, type OutboxRow } from '../db/schema';
 import type { Logger } from '../logger';
 import type { RedisKeys } from '../redis/keys';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 
 /** The error publishEvent answers on a Redis that lost writes (see publishEvent-n.lua). */
 const LOST_WRITES_ERROR = 'LOSTWRITES';
@@ -26,7 +26,7 @@ export function isLostWritesError(error: unknown): boolean {
 const EXISTS_BATCH = 500;
 
 /** The last outbox id the Redis says it published for the database (0 when it knows none). */
-async function lastPublishedInRedis(redis: Redis, keys: RedisKeys): Promise<number> {
+async function lastPublishedInRedis(redis: RedisClient, keys: RedisKeys): Promise<number> {
   return Number((await redis.get(keys.lastPublishedOutboxId())) ?? 0);
 }
 
@@ -34,7 +34,7 @@ async function lastPublishedInRedis(redis: Redis, keys: RedisKeys): Promise<numb
  * Rows marked published in Postgres within `windowMs`, up to `upToId`, whose published marker the
  * Redis does not hold: lost by a failover. In outbox id order.
  */
-async function findLostRows(options: { db: Db; redis: Redis; keys: RedisKeys; upToId: number; windowMs: number }): Promise<OutboxRow[]> {
+async function findLostRows(options: { db: Db; redis: RedisClient; keys: RedisKeys; upToId: number; windowMs: number }): Promise<OutboxRow[]> {
   const { db, redis, keys } = options;
   const since = new Date(Date.now() - options.windowMs);
   const recent = await db
@@ -65,7 +65,7 @@ async function recordStreamId(db: Db, outboxId: number, streamId: string): Promi
 export interface LostWritesRecoveryOptions {
   db: Db;
   /** The durable instance (streams, markers). */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The database identity in force. */
   identity: { readonly current: string };

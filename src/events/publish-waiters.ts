@@ -3,7 +3,7 @@
 // channel, which every replica hears on its subscriber connection. Rows are named by database
 // identity and outbox id: after a reseed outbox ids start again at 1, and an announcement of the
 // old database's row 1 must not release the new row 1's mutation.
-import type Redis from 'ioredis';
+import type { RedisSubscriber } from '../redis/client';
 
 /** Announcements remembered, for a waiter that starts after its announcement arrived. */
 const RECENT_LIMIT = 10_000;
@@ -15,7 +15,7 @@ export class PublishWaiters {
   private readonly recent = new Set<string>();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisSubscriber,
     private readonly channel: string,
   ) {}
 

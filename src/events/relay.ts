@@ -1,7 +1,7 @@
-// The outbox relay: publishes committed outbox rows, in id order, pipelined per batch: first the
-// cache invalidations of every row (cache/invalidation.ts, on the cache's instance), then one
-// publishEvent script per row (stream, subscribers, L1, the waiting mutation; on the durable
-// instance). Invalidating first means no subscriber or returning mutation sees an event while a
+// The outbox relay: publishes committed outbox rows, in id order, pipelined per batch
+// (row-publisher.ts): first the cache invalidations of every row (cache/invalidation.ts, on the
+// cache's instance), then one publishEvent script per row (stream, subscribers, L1, the waiting
+// mutation; on the durable instance). Invalidating first means no subscriber or returning mutation sees an event while a
 // cache entry it made stale survives; a crash in between only repeats an invalidation. Exactly one
 // relay drains at a time across all replicas: the holder of a Postgres advisory lock; when it dies
 // its connection closes, the lock is freed and another replica's relay takes over. A commit wakes
@@ -13,16 +13,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { backoffMs } from '../backoff';
 import type { Database } from '../db/client';
-import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
+import { idempotencyKeys, outbox } from '../db/schema';
 import type { Logger } from '../logger';
-import { invalidate, l1Messages, type StaleEntries } from '../cache/invalidation';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
-import type Redis from 'ioredis';
-import type { DomainEvent } from './event-types';
+import type { RedisClient } from '../redis/client';
+import { watchMasterOf } from '../redis/master-changes';
 import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
-import { subscriptionChannels } from './subscription-channels';
+import { RowPublisher } from './row-publisher';
 import { LostWritesRecovery, isLostWritesError } from './failover-recheck';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
@@ -33,9 +32,9 @@ const RECENTLY_PUBLISHED_LIMIT = 1000;
 export interface RelayOptions {
   database: Database;
   /** The durable instance (streams, markers, pub/sub). */
-  redis: Redis & EventScripts;
+  redis: RedisClient & EventScripts;
   /** The cache's instance (may be the same server), where invalidations go. */
-  cache: Redis & CacheScripts;
+  cache: RedisClient & CacheScripts;
   keys: RedisKeys;
   /** The database identity in force; rows of another identity make the relay check it first. */
   identity: { readonly current: string; check(): Promise<void> };
@@ -87,8 +86,11 @@ export class OutboxRelay {
   }
   /** What Redis acknowledged, and the rows it lost in a failover published again. */
   private readonly lostWrites: LostWritesRecovery;
+  private readonly publisher: RowPublisher;
   /** The durable connection came back (maybe to another master): compare before publishing. */
   private isRecheckDue = false;
+  private stopWatchingMaster = () => undefined as void;
+  /** The master of the event keys may have changed (a reconnect, a failover): check what it lost. */
   private readonly onRedisReady = () => {
     this.isRecheckDue = true;
     this.wake();
@@ -106,6 +108,7 @@ export class OutboxRelay {
       .orderBy(asc(outbox.id))
       .limit(this.batchSize)
       .prepare('streamgate_relay_unpublished');
+    this.publisher = new RowPublisher(options);
     this.lostWrites = new LostWritesRecovery({
       db: options.database.backgroundDb,
       redis: options.redis,
@@ -114,20 +117,20 @@ export class OutboxRelay {
       logger: options.logger,
       windowMs: options.failoverRecheckWindowMs ?? 600_000,
       batchSize: this.batchSize,
-      republish: (rows) => this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId: 0, streamId: row.streamId })),
+      republish: (rows) => this.publisher.publish(rows, { reuseStreamIds: true }),
     });
   }
 
   async start(): Promise<void> {
     this.isRunning = true;
     this.stopListening = await this.options.database.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => this.announce(payload));
-    this.options.redis.on('ready', this.onRedisReady);
+    this.stopWatchingMaster = watchMasterOf(this.options.redis, this.options.keys.databaseIdentity(), this.onRedisReady);
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.isRunning = false;
-    this.options.redis.off('ready', this.onRedisReady);
+    this.stopWatchingMaster();
     this.wake();
     await this.loop;
     await this.stopListening?.().catch(() => undefined);
@@ -228,7 +231,7 @@ export class OutboxRelay {
       throw new Error(`outbox rows of database ${String(rows[0]!.database)}; this process was still using another one (checked again; retrying)`);
     }
     const acknowledgedId = this.lostWrites.acknowledgedOutboxId();
-    const results = await this.publishRows(rows, (row) => this.publishArguments(row, { acknowledgedId }));
+    const results = await this.publisher.publish(rows, { acknowledgedId });
     if (isLostWritesError(results[0]?.[0])) {
       await this.lostWrites.republishLost(acknowledgedId);
       this.isWoken = true;
@@ -268,24 +271,6 @@ export class OutboxRelay {
   }
 
 
-  /**
-   * Invalidates the rows' stale cache entries, then runs one publishEvent per row in a pipeline.
-   * Publishing an event whose stale entries survive would break read-your-writes: a failed
-   * invalidation throws, and the batch is retried.
-   */
-  private async publishRows(
-    rows: OutboxRow[],
-    argumentsOf: (row: OutboxRow) => { numberOfKeys: number; keysAndArguments: Array<string | number> },
-  ): Promise<Array<[Error | null, unknown]>> {
-    await invalidate(this.options.cache, this.options.keys, rows.flatMap((row) => row.invalidations as StaleEntries[]));
-    const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const row of rows) {
-      const { numberOfKeys, keysAndArguments } = argumentsOf(row);
-      void pipeline.publishEvent(numberOfKeys, ...keysAndArguments);
-    }
-    return (await pipeline.exec()) ?? [];
-  }
-
   /** Forgets the rows announced before `batch` began: its SELECT saw them, published or not. */
   private settleAnnounced(batch: number): void {
     for (const [row, announcedBefore] of this.announced) {
@@ -297,49 +282,6 @@ export class OutboxRelay {
   private noteSkipped(outboxId: number, streamId: string): void {
     this.skippedRows += 1;
     this.options.logger.warn({ outboxId, streamId }, 'outbox row was already published; skipped');
-  }
-
-  /**
-   * The publishEvent call of a row: `acknowledgedId` is the last published id Redis must hold (0:
-   * no check), `streamId` the id to publish it under again (default: a new one).
-   */
-  private publishArguments(
-    row: OutboxRow,
-    { acknowledgedId = 0, streamId = null }: { acknowledgedId?: number; streamId?: string | null } = {},
-  ): { numberOfKeys: number; keysAndArguments: Array<string | number> } {
-    const { keys } = this.options;
-    const messages = l1Messages(row.invalidations as StaleEntries[]);
-    const event = row.payload as DomainEvent;
-    const channels = subscriptionChannels(event).map(({ topic, id }) => keys.channel(topic, id));
-    const allKeys = [keys.publishedOutboxRow(row.id), keys.stream(row.stream), keys.lastPublishedOutboxId()];
-    return {
-      numberOfKeys: allKeys.length,
-      keysAndArguments: [
-        ...allKeys,
-        this.options.identity.current,
-        this.options.markerTtlSeconds ?? 7 * 24 * 3600,
-        this.options.streamMaxLength ?? 100_000,
-        keys.cacheInvalidationChannel(),
-        keys.outboxPublishedChannel(),
-        row.id,
-        acknowledgedId,
-        streamId ?? '*',
-        messages.length,
-        ...messages,
-        channels.length,
-        ...channels,
-        'eventId',
-        row.eventId,
-        'type',
-        row.type,
-        'aggregateType',
-        row.aggregateType,
-        'aggregateId',
-        row.aggregateId,
-        'event',
-        JSON.stringify(event),
-      ],
-    };
   }
 
   /** Deletes published rows past their retention, and expired idempotency keys, every few minutes. */

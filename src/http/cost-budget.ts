@@ -1,14 +1,14 @@
 // The cost budget: each viewer (or client address, when anonymous) may spend this many cost points
 // per window, counted in Redis by rate-limiter-flexible so every replica draws on the same budget.
 // A client can send one expensive operation, but not repeat it without bound.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError, ErrorCode } from '../errors';
 import { withTimeout } from './with-timeout';
 
 export interface CostBudgetOptions {
   /** The durable Redis (the command connection): budgets must not be evicted. */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of the budget keys (rate-limiter-flexible appends the subject). */
   keyPrefix: string;
   /** Cost points one subject may spend per window. @default 1_000_000 */

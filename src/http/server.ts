@@ -1,11 +1,11 @@
 // The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), graphql-ws on the
-// same path, health routes, and errors shaped as GraphQL responses even when they happen before
-// Apollo sees the request (malformed JSON, oversized or unsupported bodies). A repeated cacheable
-// query is answered from the response cache before Apollo runs (response-cache-plugin.ts).
+// same path, the GraphiQL playground for browsers (playground.ts), health routes, and errors
+// shaped as GraphQL responses even when they happen before Apollo sees the request (malformed
+// JSON, oversized or unsupported bodies). A repeated cacheable query is answered from the response
+// cache before Apollo runs (response-cache-plugin.ts).
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
@@ -20,7 +20,12 @@ import { createValidationRules, type OperationLimits } from './limits';
 import { costGatePlugin, createCostGate } from './cost';
 import type { CostBudget } from './cost-budget';
 import { registerResponseSizeLimit } from './response-size';
+import { registerPlayground } from './playground';
 import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
+import type { TrustedDocumentList } from './trusted-documents-file';
+import { outsideListReporter, PersistedDocuments, websocketDocumentResolver, type TrustedDocumentsMode } from './trusted-documents';
+import { apolloPersistedQueryCache, type RedisPersistedQueryCache } from './trusted-documents-apq-cache';
+import { registerTrustedDocuments } from './trusted-documents-http';
 import type { ResponseCache } from '../cache/response-cache';
 import { CacheableQueries } from './cacheable-query';
 import { responseCachePlugin, responseCacheState } from './response-cache-plugin';
@@ -32,8 +37,9 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   schema: GraphQLSchema;
   logger: Logger;
   limits: OperationLimits;
-  /** Introspection and the landing page. */
   isIntrospectionEnabled: boolean;
+  /** The GraphiQL playground for browsers at GRAPHQL_PATH (playground.ts); off: a page saying so. */
+  isPlaygroundEnabled: boolean;
   /** Stack traces in error responses (development only). */
   isDevelopment: boolean;
   /** Serve /metrics and the /readyz details on the API port too (off in production). */
@@ -54,6 +60,10 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   costBudget?: CostBudget;
   /** Whose cost budget an operation of this context draws on (see costSubject). */
   costSubjectOf(context: Context): string;
+  /** The safelist (GRAPHQL_TRUSTED_DOCUMENTS) and its mode; absent: any document runs. */
+  trustedDocuments?: { list: TrustedDocumentList; mode: TrustedDocumentsMode };
+  /** Automatic persisted queries, shared by every replica through Redis. */
+  persistedQueryCache: RedisPersistedQueryCache;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -120,6 +130,17 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     });
   });
 
+  // Trusted documents and persisted queries (trusted-documents*.ts): what a request names is
+  // resolved to its text, and checked against the list, before the response cache or Apollo reads it.
+  const persistedDocuments = new PersistedDocuments({
+    trusted: options.trustedDocuments,
+    apq: options.persistedQueryCache,
+    maxTokens: options.limits.maxTokens,
+    onOutsideList: outsideListReporter(options.metrics, options.logger),
+    onStoreError: (error) => options.logger.warn({ err: loggableError(error) }, 'persisted queries: Redis unreachable; answering PERSISTED_QUERY_NOT_FOUND'),
+  });
+  registerTrustedDocuments(fastify, { documents: persistedDocuments, path: GRAPHQL_PATH });
+
   const websocket = attachWebSocketServer<Context>({
     httpServer: fastify.server,
     path: GRAPHQL_PATH,
@@ -135,6 +156,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     costSubjectOf: options.costSubjectOf,
     authenticate: options.authenticate,
     createContext: options.createContext,
+    resolveDocument: websocketDocumentResolver(persistedDocuments),
   });
   options.metrics.watchWebsockets(websocket.wsServer.clients);
 
@@ -149,6 +171,10 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     formatError: createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled }),
     validationRules: createValidationRules(options.limits),
     parseOptions: { maxTokens: options.limits.maxTokens },
+    // Registrations every replica shares; in enforce mode none are stored (only listed documents run).
+    persistedQueries: {
+      cache: apolloPersistedQueryCache(options.persistedQueryCache, { acceptsRegistrations: persistedDocuments.mode !== 'enforce' }),
+    },
     stopOnTerminationSignals: false,
     plugins: [
       // Cache-control hints are unused (caching is per entity, below the resolvers), and the
@@ -158,9 +184,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       errorLoggingPlugin<Context>(options.logger, (context) => context.requestId),
       costGatePlugin<Context>(costGate, options.costSubjectOf),
       subscriptionsOverWebSocketOnly(),
-      options.isIntrospectionEnabled
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true })
-        : ApolloServerPluginLandingPageDisabled(),
+      // Browsers get the gateway's own playground (playground.ts); Apollo's page loads from CDNs.
+      ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();
@@ -176,6 +201,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     },
   });
 
+  // First, so a browser's page view is answered before it is counted as an operation.
+  registerPlayground(fastify, { isEnabled: options.isPlaygroundEnabled, graphqlPath: GRAPHQL_PATH });
   fastify.addHook('onRequest', async (request) => {
     if (request.routeOptions.url === GRAPHQL_PATH) options.metrics.countOperation();
   });

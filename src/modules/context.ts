@@ -1,6 +1,6 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { LRUCache } from 'lru-cache';
 import type { CacheStore } from '../cache/cache-store';
 import type { EventWriter } from '../events/event-writer';
@@ -25,7 +25,7 @@ export interface ServiceDeps {
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
   /** Reads the projections the worker keeps in Redis (top products): the durable instance. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   cache: CacheStore;
   subscriptions: SubscriptionFeeds;

@@ -2,7 +2,7 @@
 // `lag`, the entries the group has not been handed yet, and `pending`, those handed to a consumer
 // and not acknowledged yet. A group has caught up when both are 0. Read by /metrics at scrape
 // time and by `bench:write` to tell when the projections have applied everything.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { STREAMS, type StreamName } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
 
@@ -22,7 +22,7 @@ export interface GroupLag {
 export const hasCaughtUp = (group: GroupLag): boolean => group.lag === 0 && group.pending === 0;
 
 /** Every group of every domain stream, in one round trip; a stream that does not exist has none. */
-export async function readGroupLags(redis: Redis, keys: Pick<RedisKeys, 'stream'>): Promise<GroupLag[]> {
+export async function readGroupLags(redis: RedisClient, keys: Pick<RedisKeys, 'stream'>): Promise<GroupLag[]> {
   const pipeline = redis.pipeline();
   for (const stream of STREAMS) pipeline.xinfo('GROUPS', keys.stream(stream));
   const replies = (await pipeline.exec()) ?? [];

@@ -1,7 +1,7 @@
 // Runs the projections' consumer groups in one process: a ConsumerGroupRunner per projection, each
 // with its own blocking Redis connection, sharing one command connection. Used by src/worker.ts;
 // anything else that holds a database and Redis (a gateway on embedded PGlite) could run it too.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { describeError } from '../errors';
 import type { Db } from '../db/client';
 import { ConsumerGroupRunner } from '../events/consumer';
@@ -13,9 +13,9 @@ import { createProjection, isTransientProjectionError, type ProjectionName } fro
 export interface ProjectionWorkerOptions {
   db: Db;
   /** Commands of every runner (acks, claims, the projection scripts). */
-  redis: Redis;
+  redis: RedisClient;
   /** Opens a dedicated connection for one runner's blocking reads; closed by the caller after stop(). */
-  openBlockingConnection(group: ProjectionName): Promise<Redis>;
+  openBlockingConnection(group: ProjectionName): Promise<RedisClient>;
   keys: RedisKeys;
   logger: Logger;
   /** The projections to run, one consumer group each. */

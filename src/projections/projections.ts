@@ -2,7 +2,7 @@
 // group each. notifications (rows in Postgres, exactly once through processed_events) and top
 // products (a Redis sorted set, exactly once through per-event markers in Redis). Postgres stays
 // the source of truth: `--rebuild top-products` recomputes the set from it.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { Db } from '../db/client';
 import type { BatchEventHandler, EventHandler } from '../events/consumer';
 import type { StreamName } from '../events/event-types';
@@ -16,7 +16,7 @@ export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 
 export interface ProjectionDeps {
   db: Db;
-  redis: Redis & ProjectionScripts;
+  redis: RedisClient & ProjectionScripts;
   keys: RedisKeys;
 }
 

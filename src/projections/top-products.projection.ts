@@ -4,7 +4,7 @@
 // applied marker and does the ZINCRBYs atomically (applyTopProductsDelta-3.lua). A batch sends one
 // such script per event, all in one pipeline: one round trip, each event still atomic on its own.
 import type { ChainableCommander } from 'ioredis';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { BatchEventHandler } from '../events/consumer';
 import type { DomainEvent, OrderLine } from '../events/event-types';
 import type { RedisKeys } from '../redis/keys';
@@ -22,7 +22,7 @@ export class TopProductsRebuildingError extends Error {
 }
 
 export interface TopProductsProjectionOptions {
-  redis: Redis & ProjectionScripts;
+  redis: RedisClient & ProjectionScripts;
   keys: RedisKeys;
   /** @default DEFAULT_MARKER_TTL_SECONDS */
   markerTtlSeconds?: number;

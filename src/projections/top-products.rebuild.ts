@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { Db } from '../db/client';
 import { orderItems, orders, outbox } from '../db/schema';
 import type { RedisKeys } from '../redis/keys';
@@ -21,7 +21,7 @@ import { DEFAULT_MARKER_TTL_SECONDS } from './top-products.projection';
 
 export interface RebuildTopProductsOptions {
   db: Db;
-  redis: Redis & ProjectionScripts;
+  redis: RedisClient & ProjectionScripts;
   keys: RedisKeys;
   /** @default DEFAULT_MARKER_TTL_SECONDS */
   markerTtlSeconds?: number;

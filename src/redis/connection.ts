@@ -1,10 +1,15 @@
 // Redis connections by role. Commands and subscriptions need separate connections (a subscribed
 // connection can run nothing else); later roles (blocking stream reads) get their own too. A role
-// is one server (a URL) or the master of a Sentinel set-up: then ioredis asks the sentinels where
-// the master is on every (re)connect, and drops the connection when they announce a failover.
-import Redis, { type RedisOptions } from 'ioredis';
+// is one server (a URL), the master of a Sentinel set-up (ioredis asks the sentinels where the
+// master is on every (re)connect, and drops the connection when they announce a failover), or a
+// Redis Cluster (ioredis keeps a connection per node, routes each command by its key's slot and
+// follows MOVED/ASK redirections and failovers).
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { describeRedisTarget, type RedisTarget } from '../config';
 import { describeError } from '../errors';
+import { isCluster, type RedisClient, type RedisSubscriber } from './client';
+import { SCRIPT_COMMANDS } from './scripts';
+import { ShardedSubscriber } from './sharded-subscriber';
 
 export interface RedisConnectionOptions {
   /** A redis:// URL (standalone), or the Redis a config names (config.redisTarget). */
@@ -61,16 +66,46 @@ function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinel' }>, con
   };
 }
 
+/**
+ * A Cluster client with a role's options: those of the cluster as a whole (offline queue,
+ * auto-pipelining, reconnects) at its level, the rest for every node's connection.
+ * - `clusterRetryStrategy` reconnects the cluster after every node was lost. A lost node's own
+ *   connection is not retried (ioredis's default): commands queued on it would wait for a master
+ *   that may never come back, where the slot map's refresh sends them to the promoted replica;
+ * - `retryDelayOnFailover` / `retryDelayOnClusterDown`: a command sent while a master is failing
+ *   over (CLUSTERDOWN, or no node for its slot) is retried after a short delay, within
+ *   `maxRetriesPerRequest`, instead of failing at once;
+ * - `shardedSubscribers`: one subscriber connection per master, for SSUBSCRIBE (the subscriber role);
+ * - scripts are not auto-pipelined: ioredis would route them by their number of keys (SCRIPT_COMMANDS).
+ */
+function clusterClient(target: Extract<RedisTarget, { kind: 'cluster' }>, options: RedisOptions, isFirstAttempt: boolean, isShardedSubscriber: boolean): Cluster {
+  const { enableOfflineQueue, enableAutoPipelining, retryStrategy: _nodeRetry, lazyConnect, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    lazyConnect,
+    enableOfflineQueue,
+    enableAutoPipelining,
+    autoPipeliningIgnoredCommands: [...SCRIPT_COMMANDS],
+    clusterRetryStrategy: isFirstAttempt ? () => null : reconnectDelayMs,
+    retryDelayOnFailover: 200,
+    // The slot map is read again every 2 s too, so a failover is noticed without a failed command.
+    slotsRefreshInterval: 2000,
+    retryDelayOnClusterDown: 200,
+    shardedSubscribers: isShardedSubscriber,
+    redisOptions: nodeOptions,
+  };
+  return new Cluster(target.nodes.map(({ host, port }) => ({ host, port })), clusterOptions);
+}
+
 /** Opens a connection and fails fast with RedisUnreachableError when the first connect fails. */
-export async function connectRedis(options: RedisConnectionOptions, extra: RedisOptions = {}): Promise<Redis> {
+export async function connectRedis(options: RedisConnectionOptions, extra: RedisOptions = {}, isShardedSubscriber = false): Promise<RedisClient> {
   const target = redisTargetOf(options.target);
   const base = baseOptions(options);
   // The first attempt fails fast (no retries), then the reconnect strategies take over.
   const firstAttempt: RedisOptions = { ...base, ...extra, retryStrategy: () => null };
-  const redis =
-    target.kind === 'standalone'
-      ? new Redis(target.url, firstAttempt)
-      : new Redis({ ...firstAttempt, ...sentinelOptions(target, base.connectTimeout!), sentinelRetryStrategy: () => null });
+  let redis: RedisClient;
+  if (target.kind === 'standalone') redis = new Redis(target.url, firstAttempt);
+  else if (target.kind === 'sentinel') redis = new Redis({ ...firstAttempt, ...sentinelOptions(target, base.connectTimeout!), sentinelRetryStrategy: () => null });
+  else redis = clusterClient(target, { ...base, ...extra }, true, isShardedSubscriber);
   // The socket's own error (ECONNREFUSED...) says more than the "Connection is closed." connect() rejects with.
   let socketError: unknown;
   redis.on('error', (error) => (socketError = error));
@@ -83,8 +118,9 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
     throw new RedisUnreachableError(`Cannot reach Redis at ${describeRedisTarget(target)} (${reason})`);
   }
   // From now on errors are reconnects in progress, which ioredis retries by itself.
-  redis.options.retryStrategy = base.retryStrategy;
-  if (target.kind === 'sentinel') redis.options.sentinelRetryStrategy = reconnectDelayMs;
+  if (redis instanceof Cluster) redis.options.clusterRetryStrategy = reconnectDelayMs;
+  else redis.options.retryStrategy = base.retryStrategy;
+  if (target.kind === 'sentinel' && redis instanceof Redis) redis.options.sentinelRetryStrategy = reconnectDelayMs;
   return redis;
 }
 
@@ -94,7 +130,7 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
  * quit() closes what a Sentinel connection holds besides its socket (its failover detector's
  * connections to the sentinels, which quit() leaves open).
  */
-export async function closeRedisConnections(connections: readonly Redis[]): Promise<void> {
+export async function closeRedisConnections(connections: readonly RedisClient[]): Promise<void> {
   await Promise.all(
     connections.map((connection) =>
       connection.status === 'ready' ? connection.quit().then(() => connection.disconnect(), () => connection.disconnect()) : connection.disconnect(),
@@ -104,15 +140,18 @@ export async function closeRedisConnections(connections: readonly Redis[]): Prom
 
 export interface RedisConnections {
   /** Sessions, rate limits, publishing: commands that wait for a reconnect (briefly). */
-  command: Redis;
-  /** Subscriptions only (pub/sub for GraphQL subscriptions and L1 invalidations). */
-  subscriber: Redis;
+  command: RedisClient;
+  /**
+   * Subscriptions only (pub/sub for GraphQL subscriptions and L1 invalidations); on a Cluster with
+   * sharded subscribers, whose SSUBSCRIBEs go to the master of each channel's slot.
+   */
+  subscriber: RedisSubscriber;
   /**
    * The cache (entries, leases, generations, whole responses), on REDIS_CACHE_URL (or
    * REDIS_CACHE_SENTINELS) when set: fails
    * fast (no offline queue, a command timeout) so reads can fail open to Postgres.
    */
-  cache: Redis;
+  cache: RedisClient;
   /** True when the cache has an instance of its own. */
   isCacheSeparate: boolean;
   close(): Promise<void>;
@@ -122,7 +161,7 @@ export interface RedisConnections {
  * The durable role's memory policy, when it is one that evicts (sessions, streams and markers would
  * be dropped under memory pressure), else null. Null too when CONFIG is not allowed (managed Redis).
  */
-export async function evictingMemoryPolicy(redis: Redis): Promise<string | null> {
+export async function evictingMemoryPolicy(redis: RedisClient): Promise<string | null> {
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
     return policy && policy !== 'noeviction' ? policy : null;
@@ -139,11 +178,11 @@ export async function connectRedisConnections(
     cacheTarget?: string | RedisTarget | null;
   },
 ): Promise<RedisConnections> {
-  const opened: Redis[] = [];
+  const opened: RedisClient[] = [];
   const close = () => closeRedisConnections(opened);
-  const open = async (role: string, extra: RedisOptions, target = options.target) => {
+  const open = async (role: string, extra: RedisOptions, target = options.target, isShardedSubscriber = false) => {
     try {
-      const connection = await connectRedis({ ...options, target, connectionName: `streamgate:${role}` }, extra);
+      const connection = await connectRedis({ ...options, target, connectionName: `streamgate:${role}` }, extra, isShardedSubscriber);
       opened.push(connection);
       return connection;
     } catch (error) {
@@ -155,7 +194,8 @@ export async function connectRedisConnections(
   // and concurrent requests' commands then share one socket write (one syscall each was a fifth
   // of the gateway's time serving cached answers).
   const command = await open('command', { maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  const subscriber = await open('subscriber', {});
+  const subscriberConnection = await open('subscriber', {}, options.target, true);
+  const subscriber = isCluster(subscriberConnection) ? new ShardedSubscriber(subscriberConnection) : subscriberConnection;
   const cacheTarget = options.cacheTarget ?? options.target;
   // Auto-pipelining: the cache batches of concurrent requests share round trips.
   const cache = await open('cache', {

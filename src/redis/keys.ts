@@ -13,7 +13,9 @@
 // - {<Type>}: one cache type's values, leases, versions and generations (the cache scripts run per
 //   type, and a key's versions are read in the same step as its value);
 // - {events}: the streams, their dead letters, the published markers and the last published id,
-//   and the last noted database identity (publishEvent and adoptDatabase touch them together);
+//   the last noted database identity, and the channels the publish scripts announce on (L1
+//   invalidations, published outbox rows, database changes: on a Cluster a script may SPUBLISH
+//   only to its own slot);
 // - {top-products}: the projection, its applied markers, rebuild lock and staging set;
 // - {response-budget}: the byte budgets of stored responses;
 // - no tag: cached responses (one slot each, by digest), sessions, rate-limit counters.
@@ -91,7 +93,7 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
   };
   return {
     databaseIdentity: () => `${prefix}:{events}:database`,
-    databaseChangedChannel: () => `${prefix}:database-changed`,
+    databaseChangedChannel: () => `${prefix}:{events}:database-changed`,
     derivedKeysPattern: () => `${derived()}:*`,
     lastPublishedOutboxId: () => `${derived()}:{events}:outbox:last-published`,
     session: (tokenHash) => `${derived()}:session:${tokenHash}`,
@@ -102,11 +104,11 @@ export function createRedisKeys(prefix: string, databaseIdentity?: () => string)
     cacheLease: (type, keyId) => `${derived()}:l:{${type}}:${keyId}`,
     cacheGeneration: (type) => `${derived()}:g:{${type}}`,
     cacheStableGeneration: (type) => `${derived()}:g:{${type}}:stable`,
-    cacheInvalidationChannel: () => `${prefix}:cache-invalidations`,
+    cacheInvalidationChannel: () => `${prefix}:{events}:cache-invalidations`,
     stream: (name) => `${prefix}:{events}:stream:${name}`,
     deadLetterStream: (name) => `${prefix}:{events}:stream:${name}:dlq`,
     publishedOutboxRow: (outboxId) => `${derived()}:{events}:outbox:published:${outboxId}`,
-    outboxPublishedChannel: () => `${prefix}:outbox-published`,
+    outboxPublishedChannel: () => `${prefix}:{events}:outbox-published`,
     topProducts: () => `${derived()}:{top-products}`,
     topProductsApplied: (eventId) => `${derived()}:{top-products}:applied:${eventId}`,
     topProductsRebuildLock: () => `${derived()}:{top-products}:rebuild-lock`,

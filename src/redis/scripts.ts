@@ -5,7 +5,7 @@
 // scripts/includes/, and pulled in BullMQ-style by a line `--- @include "includes/<name>"`.
 import fs from 'node:fs';
 import path from 'node:path';
-import type Redis from 'ioredis';
+import type { RedisClient } from './client';
 
 const SCRIPTS_DIR = path.join(__dirname, 'scripts');
 const INCLUDE_LINE = /^--- @include "([\w/-]+)"$/gm;
@@ -33,7 +33,10 @@ export interface CacheScripts {
   readResponse: VariadicCommand;
   /** readResponse with the reply's strings as Buffers (ioredis adds a `…Buffer` variant of every command). */
   readResponseBuffer: VariadicCommand;
-  storeResponse: VariadicCommand;
+  /** On a Redis Cluster, a response lookup's per-type steps (readResponse cannot reach every type's slot). */
+  readGenerations: VariadicCommand;
+  checkResponseVersions: VariadicCommand;
+  spendResponseBudget: VariadicCommand;
 }
 
 const CACHE_SCRIPTS: Record<Exclude<keyof CacheScripts, 'readResponseBuffer'>, string> = {
@@ -44,7 +47,9 @@ const CACHE_SCRIPTS: Record<Exclude<keyof CacheScripts, 'readResponseBuffer'>, s
   peekEntries: 'peekEntries-n',
   releaseLeases: 'releaseLeases-n',
   readResponse: 'readResponse-n',
-  storeResponse: 'storeResponse-3',
+  readGenerations: 'readGenerations-n',
+  checkResponseVersions: 'checkResponseVersions-1',
+  spendResponseBudget: 'spendResponseBudget-2',
 };
 
 export interface EventScripts {
@@ -54,18 +59,18 @@ export interface EventScripts {
 
 const EVENT_SCRIPTS: Record<keyof EventScripts, string> = { publishEvent: 'publishEvent-n', adoptDatabase: 'adoptDatabase-n' };
 
-function defineScripts<Scripts>(redis: Redis, scripts: Record<string, string>): Redis & Scripts {
+function defineScripts<Scripts>(redis: RedisClient, scripts: Record<string, string>): RedisClient & Scripts {
   for (const [command, file] of Object.entries(scripts)) {
     redis.defineCommand(command, { lua: readScript(file) });
   }
-  return redis as Redis & Scripts;
+  return redis as RedisClient & Scripts;
 }
 
 /** Registers the cache scripts on a connection; returns it typed with them. */
-export const defineCacheScripts = (redis: Redis) => defineScripts<CacheScripts>(redis, CACHE_SCRIPTS);
+export const defineCacheScripts = (redis: RedisClient) => defineScripts<CacheScripts>(redis, CACHE_SCRIPTS);
 
 /** Registers the relay's publish script and the database binding on a connection. */
-export const defineEventScripts = (redis: Redis) => defineScripts<EventScripts>(redis, EVENT_SCRIPTS);
+export const defineEventScripts = (redis: RedisClient) => defineScripts<EventScripts>(redis, EVENT_SCRIPTS);
 
 export interface ProjectionScripts {
   applyTopProductsDelta: VariadicCommand;
@@ -78,4 +83,13 @@ const PROJECTION_SCRIPTS: Record<keyof ProjectionScripts, string> = {
 };
 
 /** Registers the worker's projection scripts (top products) on a connection. */
-export const defineProjectionScripts = (redis: Redis) => defineScripts<ProjectionScripts>(redis, PROJECTION_SCRIPTS);
+export const defineProjectionScripts = (redis: RedisClient) => defineScripts<ProjectionScripts>(redis, PROJECTION_SCRIPTS);
+
+/**
+ * Every script's command name, with its `…Buffer` variant. ioredis's auto-pipelining routes a
+ * command on a Cluster by its first argument, which for a script is its number of keys, not a
+ * key: scripts are sent on their own there (connection.ts), each to the master of its keys' slot.
+ */
+export const SCRIPT_COMMANDS: readonly string[] = [CACHE_SCRIPTS, EVENT_SCRIPTS, PROJECTION_SCRIPTS].flatMap((scripts) =>
+  Object.keys(scripts).flatMap((command) => [command, `${command}Buffer`]),
+);

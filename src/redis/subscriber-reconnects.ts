@@ -3,7 +3,7 @@
 // them; a PING queued behind them answers once they are applied. So whatever makes up for lost
 // messages (a replay, a re-check, a flush) runs then, and anything published afterwards reaches
 // the listener.
-import type Redis from 'ioredis';
+import type { RedisSubscriber } from './client';
 
 export interface SubscriberReconnectHandlers {
   /** The connection dropped: messages may be lost from now on. */
@@ -15,7 +15,7 @@ export interface SubscriberReconnectHandlers {
 }
 
 /** Calls the handlers on every drop and return of `subscriber`; returns a function that stops it. */
-export function watchSubscriberReconnects(subscriber: Redis, handlers: SubscriberReconnectHandlers): () => void {
+export function watchSubscriberReconnects(subscriber: RedisSubscriber, handlers: SubscriberReconnectHandlers): () => void {
   let hasLostConnection = false;
   const onClose = () => {
     hasLostConnection = true;

@@ -2,7 +2,7 @@
 // missed while its subscriber connection was down. Each page is read together with the stream's
 // trim state (one MULTI), so entries trimmed away between pages can never go unnoticed: the
 // reader answers CURSOR_EXPIRED instead of silently skipping them.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import { AppError, ErrorCode } from '../errors';
 import { isOfAnotherDatabase } from '../events/consumer-entry';
 import type { DomainEvent } from '../events/event-types';
@@ -84,7 +84,7 @@ function toStreamEvent(id: string, fields: string[]): StreamEvent | null {
 }
 
 /** The id of the newest entry ever added to the stream (0-0 when it does not exist): "now". */
-export async function streamTail(redis: Redis, streamKey: string): Promise<string> {
+export async function streamTail(redis: RedisClient, streamKey: string): Promise<string> {
   const [newest] = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
   // XREVRANGE, not XINFO: the newest entry is the tail unless it was deleted, which we never do.
   return newest ? newest[0] : STREAM_START;
@@ -94,7 +94,7 @@ export async function streamTail(redis: Redis, streamKey: string): Promise<strin
  * Rejects with CURSOR_EXPIRED a client's cursor that is an event of another database than
  * `database`: the data was replaced since (a reseed, a restore), and resuming would mix histories.
  */
-export async function assertCursorOfDatabase(redis: Redis, streamKey: string, cursor: string, database: string): Promise<void> {
+export async function assertCursorOfDatabase(redis: RedisClient, streamKey: string, cursor: string, database: string): Promise<void> {
   const [entry] = (await redis.xrange(streamKey, cursor, cursor)) as Array<[string, string[]]>;
   if (entry && isOfAnotherDatabase(entry[1], database)) throw cursorExpired('it is from the data the database had before it was replaced');
 }
@@ -107,7 +107,7 @@ export async function assertCursorOfDatabase(redis: Redis, streamKey: string, cu
  * by adoptDatabase-n.lua) are not this subscriber's: they are passed over.
  */
 export async function replayStreamAfter(
-  redis: Redis,
+  redis: RedisClient,
   streamKey: string,
   afterId: string,
   maxEntries: number,

@@ -6,7 +6,7 @@
 // the last event it saw. Subscribers notice nothing but a delay.
 import { GraphQLError } from 'graphql';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import type Redis from 'ioredis';
+import type { RedisClient, RedisSubscriber } from '../redis/client';
 import type { StreamName } from '../events/event-types';
 import type { SubscriptionChannel } from '../events/subscription-channels';
 import type { RedisKeys } from '../redis/keys';
@@ -27,9 +27,9 @@ export interface SubscriberSocket {
 export interface SubscriptionFeedsOptions {
   pubSub: RedisPubSub;
   /** The replica's subscriber connection (the one pubSub uses). */
-  subscriber: Redis;
+  subscriber: RedisSubscriber;
   /** Reads the streams (XRANGE, XINFO); a connection that is not in subscriber mode. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The database identity in force: a replay across a change of database is CURSOR_EXPIRED. */
   currentDatabase(): string;

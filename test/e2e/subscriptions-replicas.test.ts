@@ -9,7 +9,7 @@
 //
 // PostgreSQL only: replicas must share one database, and embedded PGlite belongs to one process.
 // CI runs the suite a second time with DATABASE_URL, where this runs.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase, type GatewayProcess } from '../support/gateway-process';
 import { expectedDeliveries, orderStreamAfter, relayLeaders, startRecordingSubscriber, toOrderDelivery, waitForChannelSubscribers, type OrderDelivery, type RecordingSubscriber } from '../support/replica-clients';
@@ -35,7 +35,7 @@ const generatedUser = (id: number) => ({ id, email: `user${id}@example.com`, pas
 describeOnPostgres('subscriptions across three gateway replicas (PostgreSQL only: PGlite cannot be shared by processes)', () => {
   let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
-  let redis: Redis;
+  let redis: RedisClient;
   let replicas: [GatewayProcess, GatewayProcess, GatewayProcess];
   let tokens: { admin: string; alice: string; bob: string };
   const subscribers = new Set<RecordingSubscriber>();

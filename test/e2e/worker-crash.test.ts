@@ -7,7 +7,7 @@
 // PostgreSQL only: the two workers must share one database, and embedded PGlite belongs to one
 // process. CI runs the suite a second time with DATABASE_URL, where this runs.
 import { count, countDistinct, eq, sql } from 'drizzle-orm';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { hashPassword } from '../../src/auth/password';
 import { openDatabase, type Database } from '../../src/db/client';
 import { notifications, processedEvents } from '../../src/db/schema';
@@ -28,7 +28,7 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
   let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
   let database: Database;
-  let redis: Redis;
+  let redis: RedisClient;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
@@ -37,7 +37,7 @@ describeOnPostgres('two worker processes, one killed mid-batch (PostgreSQL only:
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: USERS, products: PRODUCTS, orders: 0, hashPassword });
-    redis = await connectRedis({ target: testRedis.url });
+    redis = await connectRedis({ target: testRedis.target });
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@
 // failures print one line and exit 1; on PostgreSQL it applies events, SIGTERM lets it finish and
 // exit 0, and `--rebuild top-products` rewrites the sorted set from Postgres and exits 0.
 import { count, eq } from 'drizzle-orm';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { hashPassword } from '../../src/auth/password';
 import { openDatabase, type Database } from '../../src/db/client';
 import { notifications, orderItems, orders } from '../../src/db/schema';
@@ -71,7 +71,7 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
   let testRedis: TestRedis;
   let gatewayDatabase: GatewayDatabase;
   let database: Database;
-  let redis: Redis;
+  let redis: RedisClient;
   let env: Record<string, string>;
 
   beforeAll(async () => {
@@ -80,7 +80,7 @@ describeOnPostgres('worker process on PostgreSQL (skipped without DATABASE_URL: 
     database = await openDatabase({ databaseUrl: gatewayDatabase.env.DATABASE_URL, poolSize: 2 });
     await database.migrate();
     await seedDatabase(database.db, { users: 5, products: 6, orders: 60, hashPassword });
-    redis = await connectRedis({ target: testRedis.url });
+    redis = await connectRedis({ target: testRedis.target });
     env = { ...testRedis.env, ...(gatewayDatabase.env as Record<string, string>), WORKER_BLOCK_MS: '1000' };
   });
 

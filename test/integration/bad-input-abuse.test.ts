@@ -2,7 +2,7 @@
 // cannot hold) in a search, a login email or a profile, an order whose total does not fit its
 // column, a subscription sent over HTTP. Each is a client error with the right code, nothing is
 // written, nothing the user typed reaches the logs, and the gateway keeps serving.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { eq } from 'drizzle-orm';
 import { products } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -19,7 +19,7 @@ const MAX_PRICE_CENTS = 100_000_000;
 const SEARCH = 'query ($search: String) { products(first: 5, search: $search) { edges { node { id } } } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 const log = recordingLogger();
 const tokens = { admin: '', alice: '' };
 

@@ -4,8 +4,8 @@
 // And one bad key of a batch fails only its own readers: the pages batched with it still load,
 // whether the bad key is caught before SQL (a cursor past the id range) or its SQL throws.
 // Two replicas share one redis-server and one PGlite database; failures are real SQL errors.
+import type { RedisClient } from '../../src/redis/client';
 import type { RedisKeys } from '../../src/redis/keys';
-import Redis from 'ioredis';
 import { desc, eq, inArray } from 'drizzle-orm';
 import { orders, products } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -23,7 +23,7 @@ import { deferred } from '../support/wait';
 const OUT_OF_RANGE_ID = 2_147_483_648;
 
 let pair: TwoGateways;
-let redis: Redis;
+let redis: RedisClient;
 let redisKeys: RedisKeys;
 
 beforeAll(async () => {

@@ -2,14 +2,15 @@
 // answered without a Redis round trip, a write on one replica drops the entry on the other through
 // the invalidation channel, and a replica whose subscriber connection drops (so it may miss
 // invalidations) flushes its L1 and only uses it again once the connection is back.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
+import type { RedisSubscriber } from '../../src/redis/client';
 import type { Socket } from 'node:net';
 import { demoAccounts } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
 
 let pair: TwoGateways;
-let admin: Redis;
+let admin: RedisClient;
 let adminToken: string;
 
 beforeAll(async () => {
@@ -67,7 +68,7 @@ function invalidationReceived(gateway: TestGateway, id: number): Promise<void> {
   });
 }
 
-const nextEvent = (connection: Redis, event: 'close' | 'ready') => new Promise<void>((resolve) => connection.once(event, () => resolve()));
+const nextEvent = (connection: RedisSubscriber, event: 'close' | 'ready') => new Promise<void>((resolve) => connection.once(event, () => resolve()));
 
 /**
  * Fills replica B's L1 with product `id`: L1 keeps values B read from Redis (a value B loaded from

@@ -3,6 +3,7 @@
 // responses at will; with noeviction it refuses cache writes. Either way no read started after a
 // write was acknowledged may show older data, and nothing on the durable instance (sessions,
 // events) is lost.
+import type { RedisClient } from '../../src/redis/client';
 import Redis from 'ioredis';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
 import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
@@ -22,8 +23,8 @@ describe.each(['allkeys-lru', 'noeviction'])('a cache instance at maxmemory with
   /** A redis-server of its own whatever the topology: it runs with a maxmemory and a policy of the test's. */
   let cacheServer: TestRedis;
   let gateway: TestGateway;
-  let cacheRedis: Redis;
-  let durable: Redis;
+  let cacheRedis: RedisClient;
+  let durable: RedisClient;
 
   beforeAll(async () => {
     cacheServer = await startOwnRedisServer({ args: ['--maxmemory', CACHE_MAXMEMORY, '--maxmemory-policy', policy] });

@@ -1,7 +1,7 @@
 // Mutations end to end with the cache in place: a successful write is read back at once (its entry
 // was invalidated), and a rejected one changes neither the row nor its cached entry.
+import type { RedisClient } from '../../src/redis/client';
 import type { RedisKeys } from '../../src/redis/keys';
-import Redis from 'ioredis';
 import { eq } from 'drizzle-orm';
 import { products, users, type ProductRow } from '../../src/db/schema';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
@@ -17,7 +17,7 @@ const BOB_ID = 3;
 
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
-let redis: Redis;
+let redis: RedisClient;
 let redisKeys: RedisKeys;
 let adminToken: string;
 let customerToken: string;

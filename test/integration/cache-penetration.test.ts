@@ -1,7 +1,7 @@
 // Cache penetration: a flood of requests for ids that do not exist must not become a flood of SQL.
 // Concurrent misses of one id share one database read (the lease), the answer "absent" is cached
 // with the short negative TTL, and a row created later shows up once its id is invalidated.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { products } from '../../src/db/schema';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { ABSENT_MARKER, invalidateEntries, readCacheEntry } from '../support/cache-entries';
@@ -14,7 +14,7 @@ const DISTINCT_IDS = 100;
 
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
-let redis: Redis;
+let redis: RedisClient;
 
 beforeAll(async () => {
   gateway = await startTestGateway({

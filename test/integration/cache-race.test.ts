@@ -2,7 +2,7 @@
 // database (L1 off): no write may be hidden by a stale cache entry, neither right after it is
 // acknowledged (read-your-writes on the other replica) nor at the end (Redis holds the database row
 // or nothing). Two deterministic interleavings pin down the guards the random run relies on.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { inArray } from 'drizzle-orm';
 import type { CacheType } from '../../src/cache/cache-type';
 import { products, type ProductRow } from '../../src/db/schema';
@@ -22,7 +22,7 @@ const WRITER_COUNT = 4;
 const READER_COUNT = 6;
 
 let pair: TwoGateways;
-let redis: Redis;
+let redis: RedisClient;
 let adminToken: string;
 
 beforeAll(async () => {

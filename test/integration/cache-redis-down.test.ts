@@ -2,7 +2,7 @@
 // errors and without hanging, and then the cache is used again. (Writes made meanwhile are
 // invalidated by the relay once Redis is back, before their events go out: outbox-redis-down.test.ts.)
 // Public queries only: sessions live in Redis too.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { encodeCursor } from '../../src/modules/common/pagination';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { serverOf } from '../support/redis-topology';
@@ -27,7 +27,7 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-const cacheConnection = (): Redis => gateway.app.redisConnections.cache;
+const cacheConnection = (): RedisClient => gateway.app.redisConnections.cache;
 const failOpens = () => gateway.app.cacheStats.total('failOpens');
 const productHits = () => gateway.app.cacheStats.byType.get('Product')?.hits ?? 0;
 

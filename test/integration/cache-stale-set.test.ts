@@ -3,8 +3,8 @@
 // reader writes back. With leases the write-back is dropped, so Redis ends with v2 or nothing; the
 // same interleaving against a naive cache-aside leaves v1 in Redis (so this test can fail). The
 // fill path of list pages (generation instead of lease) gets the same treatment.
+import type { RedisClient } from '../../src/redis/client';
 import type { RedisKeys } from '../../src/redis/keys';
-import Redis from 'ioredis';
 import { eq, inArray } from 'drizzle-orm';
 import type { LoadFromDatabase } from '../../src/cache/cache-store';
 import { products, type ProductRow } from '../../src/db/schema';
@@ -21,7 +21,7 @@ const PRODUCT_ID = 7;
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
 let adminToken: string;
-let redis: Redis;
+let redis: RedisClient;
 let redisKeys: RedisKeys;
 
 beforeAll(async () => {

@@ -1,17 +1,17 @@
 // The key layout on a real 3-master Redis Cluster: what one script or transaction touches shares a
 // hash slot (keys.ts hash tags), and the groups spread over the masters. The cache store's scripts
-// run per type on the cluster (a cross-slot script would fail with CROSSSLOT), a read after an
+// run per type on the cluster through the gateway's own connection (a cross-slot script would fail
+// with CROSSSLOT; a script auto-pipelined with another master's would fail too), a read after an
 // invalidation of two types at once goes back to the database, and the event, projection and
 // budget groups each map to one slot.
 import { Cluster } from 'ioredis';
-import type Redis from 'ioredis';
 import { createCacheStore } from '../../src/cache/cache-store';
 import { invalidate, staleEntries } from '../../src/cache/invalidation';
-import { productCacheType } from '../../src/modules/catalog/product.loader';
-import { userCacheType } from '../../src/modules/users/user.loader';
+import { rowCacheType } from '../../src/cache/cache-type';
 import { CacheStats } from '../../src/observability/cache-counters';
 import { createRedisKeys } from '../../src/redis/keys';
 import { defineCacheScripts } from '../../src/redis/scripts';
+import { connectRedis } from '../../src/redis/connection';
 import { startClusterSetup, type ClusterSetup } from '../support/redis-cluster';
 
 let cluster: ClusterSetup;
@@ -20,7 +20,8 @@ const keys = createRedisKeys('sg', () => 'db1');
 
 beforeAll(async () => {
   cluster = await startClusterSetup();
-  client = new Cluster(cluster.nodes, { enableAutoPipelining: true });
+  // As the gateway opens it (auto-pipelined, scripts sent on their own), so the routing is tested too.
+  client = (await connectRedis({ target: { kind: 'cluster', nodes: cluster.nodes } }, { enableAutoPipelining: true })) as Cluster;
 });
 
 afterAll(async () => {
@@ -52,38 +53,35 @@ it('keeps each atomic group in one slot, and spreads the groups', async () => {
   expect((await slotsOf([keys.cachedResponse('a'), keys.cachedResponse('b'), keys.cachedResponse('c')])).size).toBe(3);
 });
 
-it('runs the cache scripts per type on the cluster: miss, hit, invalidation of two types at once, miss again', async () => {
-  const stats = new CacheStats();
-  const store = createCacheStore({
-    redis: defineCacheScripts(client as unknown as Redis),
-    keys,
-    stats,
-    ttlMs: 60_000,
-    negativeTtlMs: 5_000,
-  });
-  const databaseReads: string[] = [];
-  const loadProducts = async (ids: number[]) => {
-    databaseReads.push(...ids.map((id) => `Product ${id}`));
-    return ids.map((id) => ({ id, sku: `SKU-${id}`, name: `Product ${id}`, description: '', priceCents: 100, stock: 5, version: 1, createdAt: new Date(0), updatedAt: new Date(0) }));
-  };
-  const loadUsers = async (ids: number[]) => {
-    databaseReads.push(...ids.map((id) => `User ${id}`));
-    return ids.map((id) => ({ id, email: `u${id}@example.com`, name: `User ${id}`, role: 'CUSTOMER' as const, version: 1, createdAt: new Date(0), updatedAt: new Date(0) }));
-  };
-  const readBoth = () => Promise.all([store.load(productCacheType, [1, 2, 3], loadProducts), store.load(userCacheType, [1, 2], loadUsers)]);
+it('runs the cache scripts per type on the cluster: miss, hit, invalidation of two types on two masters at once, miss again', async () => {
+  // Two types whose slots are on different masters: one batch of a script per type, each on its own master.
+  const productType = rowCacheType<{ id: number; name: string }>('Product', 1, ['id', 'name']);
+  const orderType = rowCacheType<{ id: number; name: string }>('Order', 1, ['id', 'name']);
+  const masterOf = async (type: string) => client.slots[await slotOf(keys.cacheVersions(type))]![0];
+  expect(await masterOf('Product.v1')).not.toBe(await masterOf('Order.v1'));
 
-  const [products, users] = await readBoth();
+  const stats = new CacheStats();
+  const redis = defineCacheScripts(client);
+  const store = createCacheStore({ redis, keys, stats, ttlMs: 60_000, negativeTtlMs: 5_000 });
+  const databaseReads: string[] = [];
+  const loader = (type: string) => async (ids: number[]) => {
+    databaseReads.push(...ids.map((id) => `${type} ${id}`));
+    return ids.map((id) => ({ id, name: `${type} ${id}` }));
+  };
+  const readBoth = () => Promise.all([store.load(productType, [1, 2, 3], loader('Product')), store.load(orderType, [1, 2], loader('Order'))]);
+
+  const [products, orders] = await readBoth();
   expect(products.map((product) => product?.name)).toEqual(['Product 1', 'Product 2', 'Product 3']);
-  expect(users.map((user) => user?.name)).toEqual(['User 1', 'User 2']);
+  expect(orders.map((order) => order?.name)).toEqual(['Order 1', 'Order 2']);
   expect(databaseReads).toHaveLength(5);
 
   await readBoth();
   expect(databaseReads).toHaveLength(5);
   expect(stats.total('failOpens')).toBe(0);
 
-  await invalidate(defineCacheScripts(client as unknown as Redis), keys, [staleEntries(productCacheType, [2]), staleEntries(userCacheType, [1])]);
+  await invalidate(redis, keys, [staleEntries(productType, [2]), staleEntries(orderType, [1])]);
   databaseReads.length = 0;
   await readBoth();
-  expect(databaseReads.sort()).toEqual(['Product 2', 'User 1']);
+  expect(databaseReads.sort()).toEqual(['Order 1', 'Product 2']);
   expect(stats.total('failOpens')).toBe(0);
 });

@@ -5,7 +5,7 @@
 // spend deliveries, and stop() lets the current batch finish.
 import { randomUUID } from 'node:crypto';
 import { inArray, eq, and } from 'drizzle-orm';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { notifications, orders, processedEvents } from '../../src/db/schema';
 import { ConsumerGroupRunner, type ConsumerGroupOptions, type DeliveryInfo, type EntryFailure, type EventHandler } from '../../src/events/consumer';
 import type { DomainEvent } from '../../src/events/event-types';
@@ -28,7 +28,7 @@ const CLAIM_IDLE_MS = 50;
 
 let testRedis: TestRedis;
 let database: TestDatabase;
-let redis: Redis;
+let redis: RedisClient;
 const connections = redisConnections(() => testRedis);
 const connection = connections.open;
 const stopAfterEach: Array<{ stop(): Promise<void> }> = [];

@@ -2,7 +2,7 @@
 // `npm start` against the default Redis, a staging copy pointed at production's Redis by mistake):
 // each must keep to its own data, sessions and events, and neither may undo the other - no
 // re-binding back and forth, no boundary entries written over and over.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startTestRedis, type TestRedis } from '../support/redis-topology';
 import { startSubscriber } from '../support/subscriber';
@@ -15,7 +15,7 @@ const MY_ORDERS = 'subscription { myOrders { cursor order { id } } }';
 const PRODUCT = '{ product(id: "1") { name } }';
 
 let sharedRedis: TestRedis;
-let redis: Redis;
+let redis: RedisClient;
 let first: TestGateway;
 let second: TestGateway;
 

@@ -1,16 +1,16 @@
-// The relay's publish script also publishes each event on its narrow subscription channels, with
-// the stream id as the cursor, in the same script as the XADD.
-import Redis from 'ioredis';
+// The relay publishes each event on its narrow subscription channels, with the stream id as the
+// cursor: in the same script as the XADD, or on a Redis Cluster (sharded pub/sub) right after it.
+import type { RedisClient, RedisSubscriber } from '../../src/redis/client';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { streamTail } from '../support/streams';
 
 let gateway: TestGateway;
-let subscriber: Redis;
-let redis: Redis;
+let subscriber: RedisSubscriber & { disconnect(): void };
+let redis: RedisClient;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ seed: { users: 10, products: 10, orders: 10 } });
-  subscriber = gateway.redis.connect();
+  subscriber = gateway.redis.subscriber();
   redis = gateway.redis.connect();
 });
 

@@ -1,7 +1,7 @@
 // Login abuse (issue "No single client can exhaust the gateway"): the failure limit holds under
 // concurrent attempts, guesses at one account from many addresses are bounded per account without
 // locking the user out of an address they log in from, and an oversized email never reaches Redis.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { createOperationRunner } from '../support/operations';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -15,7 +15,7 @@ const ACCOUNT_WINDOW_SECONDS = 120;
 const LOGIN = 'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 
 beforeAll(async () => {
   gateway = await startTestGateway({

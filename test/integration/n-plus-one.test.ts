@@ -1,5 +1,6 @@
 // The one-statement-per-level rule: however many parents a level has, its relation is loaded by
 // one SQL statement (counted at the database client), and once the cache is warm, by none.
+import { deleteKeysMatching } from '../support/cache-entries';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
@@ -19,11 +20,8 @@ afterAll(() => gateway?.stop());
 
 /** Empties the cache, keeping sessions: every read after this is cold. */
 async function coldCache(): Promise<void> {
-  const cacheKeys = [
-    ...(await gateway.app.redis.keys(gateway.app.keys.cacheValue('*', '*'))),
-    ...(await gateway.app.redis.keys(gateway.app.keys.cacheLease('*', '*'))),
-  ];
-  if (cacheKeys.length) await gateway.app.redis.del(...cacheKeys);
+  await deleteKeysMatching(gateway.app.redis, gateway.app.keys.cacheValue('*', '*'));
+  await deleteKeysMatching(gateway.app.redis, gateway.app.keys.cacheLease('*', '*'));
 }
 
 async function countStatements(query: string): Promise<{ statements: number; data: unknown }> {

@@ -3,7 +3,7 @@
 // no session. Each is one clear error with the right extensions.code, and nothing is written: not a
 // row, not a stock unit, not an outbox row, not a stream entry (even when an earlier line of the same
 // order had already taken its stock inside the transaction).
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { inArray, sql } from 'drizzle-orm';
 import { products } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -20,7 +20,7 @@ const STOCK = 2000;
 const UNKNOWN_ID = 999_999;
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 const tokens: Record<'admin' | 'alice' | 'bob', string> = { admin: '', alice: '', bob: '' };
 /** Alice's orders, one in each status. */
 const aliceOrders = { PENDING: '', PAID: '', SHIPPED: '', CANCELLED: '' };

@@ -4,7 +4,7 @@
 // cache answers, and that answer shows the change. Each mutation's event is checked against the
 // documented envelope (docs/events.md) on the way. Run with L1 off, with L1 on for every type, and
 // with whole responses cached.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { eq, sql } from 'drizzle-orm';
 import { orders, products, users } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -72,7 +72,7 @@ describe.each([
   let pair: TwoGateways;
   /** Shares the redis-server and the database, caches nothing: what a correct answer is. */
   let uncached: TestGateway;
-  let redis: Redis;
+  let redis: RedisClient;
   let adminToken: string;
   let aliceToken: string;
 

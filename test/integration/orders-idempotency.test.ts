@@ -2,7 +2,7 @@
 // instead of placing another, even when the 20 "retries" all arrive at once on two replicas. Keys
 // belong to a user (the same key of another user is another order), a new key is a new order, and a
 // malformed key is refused before anything is written.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { and, eq } from 'drizzle-orm';
 import { idempotencyKeys, orders, outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -22,7 +22,7 @@ const STOCK = 100;
 const DUPLICATES = 20;
 
 let pair: TwoGateways;
-let redis: Redis;
+let redis: RedisClient;
 let aliceToken: string;
 let bobToken: string;
 

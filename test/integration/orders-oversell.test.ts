@@ -3,7 +3,7 @@
 // succeed, the rest are refused with CONFLICT, the stock ends at 0, and the orders stream holds one
 // OrderPlaced per placed order. A cancellation gives its unit back (sellable exactly once more) and
 // its event follows the order's OrderPlaced in the stream.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { eq, inArray } from 'drizzle-orm';
 import type { Pool, PoolClient } from 'pg';
 import { orderItems, orders, outbox } from '../../src/db/schema';
@@ -22,7 +22,7 @@ const ATTEMPTS = 200;
 const CUSTOMER_IDS = Array.from({ length: 10 }, (_, i) => 4 + i);
 
 let pair: TwoGateways;
-let redis: Redis;
+let redis: RedisClient;
 let adminToken: string;
 let customers: Array<{ userId: number; token: string }>;
 let priceCents: number;

@@ -6,7 +6,7 @@
 // exactly the rest, and an event that breaks its batch's transaction fails alone. Real
 // redis-server, real database (PGlite, or PostgreSQL with DATABASE_URL).
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { notifications, outbox, processedEvents, users } from '../../src/db/schema';
 import type { DomainEvent, OrderLine } from '../../src/events/event-types';
 import { NOTIFICATIONS_GROUP } from '../../src/projections/notifications.projection';
@@ -28,7 +28,7 @@ const NOTIFIED_TYPES = new Set(['OrderPaid', 'OrderShipped', 'OrderCancelled']);
 
 let testRedis: TestRedis;
 let database: TestDatabase;
-let redis: Redis;
+let redis: RedisClient;
 let userIds: number[];
 const connections = redisConnections(() => testRedis);
 const connection = connections.open;

@@ -4,7 +4,7 @@
 // which `--rebuild top-products` recomputes from Postgres to the same value, without losing or
 // double-counting events that arrive around the rebuild; each consumer group's lag on /metrics.
 import { eq, ne, sql } from 'drizzle-orm';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { orderItems, orders, outbox, type OrderStatus } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import type { DomainEvent, OrderLine } from '../../src/events/event-types';
@@ -31,7 +31,7 @@ let ORDERS: string;
 
 let gateway: TestGateway;
 let execute: ReturnType<typeof createOperationRunner>;
-let redis: Redis;
+let redis: RedisClient;
 let worker: ProjectionWorker;
 const connections = redisConnections(() => gateway.redis);
 const connection = connections.open;

@@ -1,8 +1,8 @@
 // Replays are paid from the client's cost budget, not only per socket: a client that spreads resumes
 // far back over fresh sockets (each with its own socket budget) still runs out, because every
 // replayed entry is taken from the one budget its queries and subscriptions share across replicas.
+import type { RedisClient } from '../../src/redis/client';
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
 import { EVENT_VERSION, type DomainEvent } from '../../src/events/event-types';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
@@ -13,7 +13,7 @@ const COST_BUDGET = 60;
 const PRODUCT_CHANGED = 'subscription ($after: String) { productChanged(id: "1", after: $after) { cursor } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 const sockets: RawSocket[] = [];
 
 beforeAll(async () => {

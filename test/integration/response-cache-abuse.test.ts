@@ -3,7 +3,8 @@
 // CACHE_RESPONSE_MAX_BYTES are not stored, and what responses are stored is bounded per client
 // and in total, so a flood of distinct cacheable anonymous requests grows Redis memory by less
 // than CACHE_RESPONSE_BUDGET_BYTES. Variables nested thousands deep never cause a 500.
-import Redis from 'ioredis';
+import { keysMatching } from '../support/cache-entries';
+import type { RedisClient } from '../../src/redis/client';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { loginDemoAccounts } from '../support/graphql';
 
@@ -15,7 +16,7 @@ const FLOOD_CONCURRENCY = 8;
 const PRICE = 'query Price($id: ID!) { product(id: $id) { id priceCents } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let tokens: { admin: string; alice: string; bob: string };
 
 beforeAll(async () => {
@@ -42,7 +43,7 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-const storedResponses = async () => (await redis.keys(gateway.app.keys.cachedResponse('*'))).length;
+const storedResponses = async () => (await keysMatching(redis, gateway.app.keys.cachedResponse('*'))).length;
 const hits = () => gateway.app.responseCache!.hits;
 /** Every store this gateway started has reached Redis. */
 const storesSettled = async () => {

@@ -4,12 +4,12 @@
 // write, which the versions of the entities and list scopes a response read ensure even when an
 // invalidation lands while it is being computed (pinned down deterministically, and in a race),
 // while writes to anything else leave it a hit.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { recordingDependencies } from '../../src/cache/cache-store';
 import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { createLoaders } from '../../src/modules/context';
 import { cacheTypeKey } from '../../src/cache/cache-type';
-import { invalidateEntries } from '../support/cache-entries';
+import { invalidateEntries , keysMatching } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startTwoGateways, withoutClose, type TwoGateways } from '../support/two-gateways';
 import { loginDemoAccounts, mutate } from '../support/graphql';
@@ -21,7 +21,7 @@ const RACE_WRITES = 60;
 
 let pair: TwoGateways;
 let uncached: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let tokens: { admin: string; alice: string; bob: string };
 
 beforeAll(async () => {
@@ -41,7 +41,7 @@ afterAll(async () => {
   await pair?.stop();
 });
 
-const cachedResponseCount = async () => (await redis.keys(pair.a.app.keys.cachedResponse('*'))).length;
+const cachedResponseCount = async () => (await keysMatching(redis, pair.a.app.keys.cachedResponse('*'))).length;
 
 async function post(gateway: TestGateway, query: string, variables: Record<string, unknown> = {}, token?: string) {
   const response = await gateway.graphql(query, { variables, token });

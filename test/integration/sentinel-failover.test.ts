@@ -8,91 +8,35 @@
 // them once do not see them twice.
 //
 // Every Sentinel set-up here is the test's own whatever TEST_REDIS_TOPOLOGY says: it kills masters.
-import { and, asc, eq, gt, isNotNull, sql } from 'drizzle-orm';
-import Redis from 'ioredis';
-import { outbox } from '../../src/db/schema';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { postGraphQL } from '../support/graphql';
-import { RESTOCK_PRODUCT } from '../support/documents';
+import {
+  duplicatesOf,
+  expectFailoverKeptEverything,
+  FAILOVER_PRODUCT_ID,
+  lastOutboxId,
+  outboxRowsAfter,
+  PRODUCT_CHANGED,
+  productEntries,
+  PUBLISH_WAIT_MS,
+  restock,
+  runFailoverLoop,
+  SETTLE_BOUND_MS,
+} from '../support/failover-loop';
 import { startOwnSentinelSetup, type TestRedis } from '../support/redis-topology';
 import type { SentinelSetup } from '../support/redis-sentinel';
-import { readStream, streamTailOf } from '../support/streams';
+import { readStream } from '../support/streams';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
 import { waitUntil } from '../support/wait';
 
 const [admin] = demoAccounts as [(typeof demoAccounts)[0]];
-const PRODUCT_ID = 1;
-const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type product { id stock } } }';
-const PRODUCT_STOCK = 'query ($id: ID!) { product(id: $id) { id stock } }';
-/** Bounds on waiting, not speed targets. */
-const SETTLE_BOUND_MS = 30_000;
-/** A mutation whose event cannot be published (Redis away) returns after this. */
-const PUBLISH_WAIT_MS = '500';
 
 type SentinelRedis = TestRedis & { sentinel: SentinelSetup };
 
-interface LoopFigures {
-  mutations: number;
-  /** Why mutations failed (distinct messages). */
-  failures: string[];
-  failedMutations: number;
-  failedAfterPromotion: number;
-  staleReads: number;
-  failedReads: number;
-  promotionMs: number;
-  /** From the kill to the first mutation acknowledged (with its event published) on the new master. */
-  recoveredMs: number;
-}
-
-async function restock(gateway: TestGateway, token: string): Promise<{ stock: number; elapsedMs: number } | Error> {
-  const startedAt = Date.now();
-  try {
-    const response = await postGraphQL<{ restockProduct: { stock: number } }>(gateway, RESTOCK_PRODUCT, { variables: { id: String(PRODUCT_ID), quantity: 1 }, token });
-    if (response.body.errors?.length || !response.body.data) return new Error(JSON.stringify(response.body.errors));
-    return { stock: response.body.data.restockProduct.stock, elapsedMs: Date.now() - startedAt };
-  } catch (error) {
-    return error as Error;
-  }
-}
-
-async function readStock(gateway: TestGateway): Promise<number | Error> {
-  try {
-    const response = await postGraphQL<{ product: { stock: number } }>(gateway, PRODUCT_STOCK, { variables: { id: String(PRODUCT_ID) } });
-    if (response.body.errors?.length || !response.body.data?.product) return new Error(JSON.stringify(response.body.errors));
-    return response.body.data.product.stock;
-  } catch (error) {
-    return error as Error;
-  }
-}
-
-/** The product's outbox rows after `afterId` (Postgres: the truth), in id order. */
-async function outboxRowsAfter(gateway: TestGateway, afterId: number) {
-  return gateway.app.database.db
-    .select({ id: outbox.id, eventId: outbox.eventId, streamId: outbox.streamId, publishedAt: outbox.publishedAt })
-    .from(outbox)
-    .where(and(gt(outbox.id, afterId), eq(outbox.aggregateType, 'Product'), eq(outbox.aggregateId, String(PRODUCT_ID))))
-    .orderBy(asc(outbox.id));
-}
-
-async function lastOutboxId(gateway: TestGateway): Promise<number> {
-  const [row] = await gateway.app.database.db.select({ id: sql<number>`coalesce(max(${outbox.id}), 0)::int` }).from(outbox);
-  return Number(row?.id ?? 0);
-}
-
-/** The product's entries in the catalog stream after `afterId`, read on the current master. */
-async function productEntries(connection: Redis, gateway: TestGateway, afterId: string) {
-  const entries = await readStream(connection, gateway.app.keys.stream('catalog'), afterId);
-  return entries.filter((entry) => entry.event.aggregate.type === 'Product' && entry.event.aggregate.id === String(PRODUCT_ID));
-}
-
-function duplicatesOf(values: string[]): number {
-  return values.length - new Set(values).size;
-}
-
 let redis: SentinelRedis;
 /** The test's own connection, through the sentinels (it follows the failover too). */
-let control: Redis;
+let control: RedisClient;
 
 beforeAll(async () => {
   redis = await startOwnSentinelSetup();
@@ -106,9 +50,6 @@ afterAll(async () => {
 });
 
 describe('a failover during a write-and-subscribe loop', () => {
-  const SUBSCRIBERS = 3;
-  const WRITES = 60;
-  const KILL_AT = 20;
   let gateway: TestGateway;
   const subscribers: TestSubscriber[] = [];
 
@@ -122,96 +63,8 @@ describe('a failover during a write-and-subscribe loop', () => {
   });
 
   it('keeps writing, delivers exactly the stream to every subscriber, and never serves a read older than an acknowledged write', async () => {
-    const token = await gateway.login(admin.email, admin.password);
-    const after = await streamTailOf(redis, 'catalog');
-    const firstOutboxId = await lastOutboxId(gateway);
-    for (let index = 0; index < SUBSCRIBERS; index++) {
-      subscribers.push(startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after }));
-    }
-    await Promise.all(subscribers.map((subscriber) => subscriber.waitForConnections(1)));
-
-    const figures: LoopFigures = { mutations: 0, failures: [], failedMutations: 0, failedAfterPromotion: 0, staleReads: 0, failedReads: 0, promotionMs: -1, recoveredMs: -1 };
-    let killedAt = 0;
-    let promoted = false;
-    let promotion: Promise<unknown> = Promise.resolve();
-    let acknowledgedStock = 0;
-    for (let write = 1; write <= WRITES; write++) {
-      if (write === KILL_AT) {
-        const kill = await redis.sentinel.killMaster();
-        killedAt = Date.now();
-        promotion = kill.promotion.then((announced) => {
-          promoted = true;
-          figures.promotionMs = announced.afterMs;
-        });
-      }
-      // Past the kill, go on only once the sentinels promoted someone: the figures then say what a
-      // client sees after a promotion (during the outage, writes wait for the publish bound).
-      if (killedAt && write === KILL_AT + 5) await promotion;
-      const wasPromoted = promoted;
-      const result = await restock(gateway, token);
-      figures.mutations += 1;
-      if (result instanceof Error) {
-        figures.failedMutations += 1;
-        if (!figures.failures.includes(result.message)) figures.failures.push(result.message);
-        if (wasPromoted) figures.failedAfterPromotion += 1;
-        continue;
-      }
-      acknowledgedStock = Math.max(acknowledgedStock, result.stock);
-      if (wasPromoted && figures.recoveredMs < 0 && result.elapsedMs < Number(PUBLISH_WAIT_MS)) figures.recoveredMs = Date.now() - killedAt;
-      const read = await readStock(gateway);
-      if (read instanceof Error) figures.failedReads += 1;
-      else if (read < acknowledgedStock) figures.staleReads += 1;
-    }
-    await promotion;
-
-    // Settled: the relay drained the outbox onto the new master, and every subscriber has what the stream has.
-    const rows = await outboxRowsAfter(gateway, firstOutboxId);
-    await waitUntil(
-      async () => (await gateway.app.database.db.select({ id: outbox.id }).from(outbox).where(and(gt(outbox.id, firstOutboxId), isNotNull(outbox.publishedAt)))).length >= rows.length,
-      'the relay has published every row of the loop',
-      SETTLE_BOUND_MS,
-    );
-    const entries = await productEntries(control, gateway, after);
-    const streamIds = entries.map((entry) => entry.streamId);
-    await waitUntil(async () => subscribers.every((subscriber) => subscriber.events.length >= entries.length), 'every subscriber has caught up', SETTLE_BOUND_MS).catch(
-      (error: unknown) => {
-        // What each subscriber had, to tell a lost event from a slow one.
-        const state = subscribers.map((subscriber) => ({
-          delivered: subscriber.events.length,
-          missing: streamIds.filter((id) => !subscriber.events.some((event) => event.cursor === id)),
-          errors: subscriber.errors,
-          closes: subscriber.closes,
-        }));
-        console.log(`subscribers that did not catch up (${entries.length} events in the stream): ${JSON.stringify({ ...figures, state })}`);
-        throw error;
-      },
-    );
-    const delivered = subscribers.map((subscriber) => subscriber.events.map((event) => event.cursor));
-    const missing = delivered.map((cursors) => streamIds.filter((id) => !cursors.includes(id)).length);
-    const extra = delivered.map((cursors) => cursors.filter((id) => !streamIds.includes(id)).length);
-    const duplicated = delivered.map(duplicatesOf);
-    console.log(
-      `sentinel failover figures: ${JSON.stringify({
-        ...figures,
-        eventsExpected: rows.length,
-        eventsInStream: entries.length,
-        eventsDeliveredPerSubscriber: delivered.map((cursors) => cursors.length),
-        missingPerSubscriber: missing,
-        notInStreamPerSubscriber: extra,
-        duplicatedPerSubscriber: duplicated,
-        republishedRows: gateway.app.relay.republishedRows,
-      })}`,
-    );
-
-    expect(figures.promotionMs).toBeGreaterThan(0);
-    expect(figures.failedAfterPromotion).toBe(0);
-    expect(figures.recoveredMs).toBeGreaterThan(0);
-    expect(figures.staleReads).toBe(0);
-    // The stream holds every committed event once (Postgres is the truth)...
-    expect(entries.map((entry) => entry.event.id)).toEqual(rows.map((row) => row.eventId));
-    expect(duplicatesOf(streamIds)).toBe(0);
-    // ...and every subscriber got exactly the stream: the same ids, in order, none twice.
-    for (const cursors of delivered) expect(cursors).toEqual(streamIds);
+    const report = await runFailoverLoop({ label: 'sentinel failover', gateway, redis, control, subscribers, kill: () => redis.sentinel.killMaster() });
+    expectFailoverKeptEverything(report);
   });
 });
 
@@ -256,7 +109,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     gateways.push(gateway);
     const token = await gateway.login(admin.email, admin.password);
     const after = (await readStream(control, gateway.app.keys.stream('catalog'))).at(-1)?.streamId ?? '0-0';
-    const subscriber = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after });
+    const subscriber = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(FAILOVER_PRODUCT_ID) }, after });
     subscribers.push(subscriber);
     await subscriber.waitForConnections(1);
     const writeAndWait = async (count: number) => {
@@ -282,7 +135,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     expect(published.every((row) => row.publishedAt !== null)).toBe(true);
     const lostCursors = lost.map((row) => row.streamId!);
     expect(subscriber.events.map((event) => event.cursor)).toEqual(expect.arrayContaining(lostCursors));
-    const resumed = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after });
+    const resumed = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(FAILOVER_PRODUCT_ID) }, after });
     subscribers.push(resumed);
     await resumed.waitForEvents(inStream.length);
     expect(resumed.events.map((event) => event.cursor).filter((cursor) => lostCursors.includes(cursor))).toEqual([]);
@@ -311,7 +164,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     for (const row of [...lostOnReconnect, ...lostBeforeWrite]) expect(streamIds).toContain(row.streamId);
     // The subscriber that saw them from the old master did not see them twice; a client resuming from before gets them all.
     expect(subscriber.events.map((event) => event.cursor)).toEqual(streamIds);
-    const resumed = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(PRODUCT_ID) }, after });
+    const resumed = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(FAILOVER_PRODUCT_ID) }, after });
     subscribers.push(resumed);
     await resumed.waitForEvents(streamIds.length);
     expect(resumed.events.map((event) => event.cursor)).toEqual(streamIds);

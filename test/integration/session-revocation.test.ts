@@ -3,8 +3,8 @@
 // and the sockets those sessions opened on replica B are closed with 4403, while every other
 // socket stays open and keeps receiving events. A revocation B cannot hear (its subscriber
 // connection is down) is caught by the re-check B runs once the connection is back.
+import type { RedisClient } from '../../src/redis/client';
 import { once } from 'node:events';
-import Redis from 'ioredis';
 import { hashToken } from '../../src/auth/session.store';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
 import type { TestGateway } from '../support/gateway';
@@ -31,7 +31,7 @@ const RECONNECT_BOUND_MS = 10_000;
 let gateways: TwoGateways;
 let a: TestGateway;
 let b: TestGateway;
-let control: Redis;
+let control: RedisClient;
 let maxClients: string | undefined;
 let adminToken: string;
 const subscribers: TestSubscriber[] = [];

@@ -1,15 +1,16 @@
 // Sessions in a real Redis: opaque tokens stored only as hashes, a sliding TTL, a per-user index,
 // logout and logoutAll.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { hashToken } from '../../src/auth/session.store';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { keysMatching } from '../support/cache-entries';
 
 const alice = demoAccounts[1]!;
 const TTL_SECONDS = 600;
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 
 beforeAll(async () => {
   gateway = await startTestGateway({ env: { SESSION_TTL_SECONDS: String(TTL_SECONDS), REDIS_PREFIX: 'sessiontest' } });
@@ -28,7 +29,7 @@ const aliceSessionsKey = () => gateway.app.keys.userSessions(2);
 it('logs in with the demo credentials and stores only a hash of the token, with the TTL', async () => {
   const token = await gateway.login(alice.email, alice.password);
   expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  const keys = await redis.keys('sessiontest:*');
+  const keys = await keysMatching(redis, 'sessiontest:*');
   expect(keys.some((key) => key.includes(token))).toBe(false);
   expect(keys).toContain(sessionKey(hashToken(token)));
   expect(await redis.sismember(aliceSessionsKey(), hashToken(token))).toBe(1);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { createClient, type Client } from 'graphql-ws';
-import Redis from 'ioredis';
+import type { RedisClient, RedisSubscriber } from '../../src/redis/client';
 import WebSocket from 'ws';
 import { outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -153,11 +153,11 @@ function waitForCursor(subscriber: AnySubscription, cursor: string, what: string
 }
 
 /** Resolves when the connection emits `event` next; rejects after the bound. */
-function nextEvent(connection: Redis, event: 'close' | 'ready'): Promise<unknown> {
+function nextEvent(connection: RedisSubscriber | RedisClient, event: 'close' | 'ready'): Promise<unknown> {
   return once(connection, event, { signal: AbortSignal.timeout(RECONNECT_BOUND_MS) });
 }
 
-async function untilReady(connection: Redis): Promise<void> {
+async function untilReady(connection: RedisSubscriber | RedisClient): Promise<void> {
   if (connection.status !== 'ready') await nextEvent(connection, 'ready');
 }
 
@@ -170,8 +170,8 @@ const idsOf = (entries: StreamEntry[]) => entries.map((entry) => entry.streamId)
 describe('CLIENT KILL TYPE pubsub during a publish loop', () => {
   const N = 60;
   let gateway: TestGateway;
-  let control: Redis;
-  let plainListener: Redis;
+  let control: RedisClient;
+  let plainListener: RedisClient;
   let maxClients: string | undefined;
   const plainCursors: string[] = [];
   const disposables: Array<{ dispose(): Promise<void> }> = [];

@@ -2,7 +2,7 @@
 // buffers are full, graphql-ws stops taking events (it awaits each send), they queue in the
 // subscriber's feed, and at SUBSCRIPTION_MAX_QUEUED_EVENTS the feed closes that socket with 4100.
 // A healthy subscriber of the same product, on its own connection, notices nothing.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { CloseCode } from '../../src/http/close-codes';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -28,7 +28,7 @@ const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChange
 type ProductEvent = { data: { productChanged: { cursor: string; product: { id: string; stock: number; description?: string } } } };
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let adminToken: string;
 const sockets: RawSocket[] = [];
 

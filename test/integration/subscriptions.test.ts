@@ -1,7 +1,7 @@
 // The subscription fields end to end over real websockets: payloads with nested fields resolved
 // through the loaders, authorization per subscriber and per event, resume from a cursor (exactly
 // the missed events, then live ones), and the errors for expired and malformed cursors.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -18,7 +18,7 @@ const ORDER_EVENTS = 'subscription ($after: String) { orderEvents(after: $after)
 const ORDER_UPDATED = 'subscription ($orderId: ID!, $after: String) { orderUpdated(orderId: $orderId, after: $after) { cursor type order { id status } } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let tokens: { admin: string; alice: string; bob: string };
 const subscribers: TestSubscriber[] = [];
 

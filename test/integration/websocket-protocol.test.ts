@@ -2,7 +2,7 @@
 // code for each protocol violation, ping/pong, the replica's limits (subscriptions per connection,
 // connections per replica), the operation limits HTTP applies, and error codes that survive the
 // trip over the socket.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type ProtocolMessage, type RawSocket } from '../support/raw-websocket';
@@ -21,7 +21,7 @@ const INIT_TIMEOUT_MS = 200;
 type ProductEvent = { data: { productChanged: { cursor: string; type: string; product: { id: string; stock: number } } } };
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let adminToken: string;
 const sockets: RawSocket[] = [];
 

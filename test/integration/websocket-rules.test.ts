@@ -2,7 +2,7 @@
 // "Did you mean …?" hint names a schema member, on both transports; a frame larger than the HTTP
 // body limit closes the socket (1009) instead of being read; and resumes far back are bounded per
 // socket (RATE_LIMITED with retryAfterSeconds) while a resume within the budget stays exact.
-import Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
@@ -19,7 +19,7 @@ const MISSPELLED = '{ product(id: "1") { nme } }';
 const PRODUCT_CHANGED = 'subscription ($after: String) { productChanged(id: "1", after: $after) { cursor type product { stock } } }';
 
 let gateway: TestGateway;
-let redis: Redis;
+let redis: RedisClient;
 let adminToken: string;
 const sockets: RawSocket[] = [];
 

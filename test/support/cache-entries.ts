@@ -1,7 +1,7 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
 // gateway's), and invalidates them as a write would. (Tests that interleave a reader and a writer by
 // hand take `deferred` from wait.ts.)
-import type Redis from 'ioredis';
+import { scanKeys, type RedisClient } from '../../src/redis/client';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
 import { invalidate, staleEntries } from '../../src/cache/invalidation';
 import { defineCacheScripts } from '../../src/redis/scripts';
@@ -24,7 +24,7 @@ export function entityKeys<Id>(keys: RedisKeys, type: CacheType<Id, unknown>, id
   return { value: keys.cacheValue(typeName, keyId), lease: keys.cacheLease(typeName, keyId) };
 }
 
-export async function readCacheEntry<Id>(redis: Redis, keys: RedisKeys, type: CacheType<Id, unknown>, id: Id): Promise<CacheEntry> {
+export async function readCacheEntry<Id>(redis: RedisClient, keys: RedisKeys, type: CacheType<Id, unknown>, id: Id): Promise<CacheEntry> {
   const { value } = entityKeys(keys, type, id);
   const [raw, ttlMs] = await Promise.all([redis.hget(value, type.locate(id).field), redis.pttl(value)]);
   return { raw, ttlMs };
@@ -32,7 +32,7 @@ export async function readCacheEntry<Id>(redis: Redis, keys: RedisKeys, type: Ca
 
 /** The cached row, null for "absent", undefined when nothing is cached. */
 export async function readCachedValue<Id, Value>(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   type: CacheType<Id, Value>,
   id: Id,
@@ -48,9 +48,21 @@ export async function readCachedValue<Id, Value>(
  * without the write.
  */
 export async function invalidateEntries(
-  app: { redisConnections: { cache: Redis }; keys: RedisKeys },
+  app: { redisConnections: { cache: RedisClient }; keys: RedisKeys },
   type: CacheType<never, unknown>,
   keyIds: Array<string | number>,
 ): Promise<void> {
   await invalidate(defineCacheScripts(app.redisConnections.cache), app.keys, [staleEntries(type, keyIds)]);
+}
+
+/** Every key matching `pattern`, on every master of a Cluster (KEYS and SCAN see one server). */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const { keys } of scanKeys(redis, pattern)) found.push(...keys);
+  return found;
+}
+
+/** Deletes every key matching `pattern`, one key per command (on a Cluster they span slots). */
+export async function deleteKeysMatching(redis: RedisClient, pattern: string): Promise<void> {
+  for await (const { server, keys } of scanKeys(redis, pattern)) await Promise.all(keys.map((key) => server.del(key)));
 }

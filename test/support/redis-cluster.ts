@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import type { RedisHostPort } from '../../src/config';
 import { startRedisServer, type RedisServerHandle } from './redis-server';
+import type { Promotion } from './redis-sentinel';
 import { waitUntil } from './wait';
 
 export interface ClusterSetupOptions {
@@ -25,6 +26,13 @@ export interface ClusterSetup {
   nodes: RedisHostPort[];
   /** Every data server, masters first as started. */
   servers: RedisServerHandle[];
+  /** The node serving `key`'s slot now, as a live node sees the slot map. */
+  masterOf(key: string): Promise<RedisHostPort>;
+  /**
+   * SIGKILLs the master serving `key`'s slot; `promotion` resolves once the live nodes serve that
+   * slot from another node (the replica they promoted).
+   */
+  killMasterOf(key: string, timeoutMs?: number): Promise<{ killed: RedisHostPort; promotion: Promise<Promotion> }>;
   stop(): Promise<void>;
 }
 
@@ -65,10 +73,48 @@ export async function startClusterSetup(options: ClusterSetupOptions = {}): Prom
       30_000,
       50,
     );
-    return { nodeList: addresses.join(','), nodes, servers, stop: stopAll };
+    const killed = new Set<number>();
+    const masterOf = async (key: string): Promise<RedisHostPort> => {
+      const live = servers.find((server) => !killed.has(server.port))!;
+      return slotOwner(live.port, key);
+    };
+    return {
+      nodeList: addresses.join(','),
+      nodes,
+      servers,
+      masterOf,
+      async killMasterOf(key, timeoutMs = 30_000) {
+        const current = await masterOf(key);
+        const server = servers.find(({ port }) => port === current.port)!;
+        await server.kill();
+        killed.add(current.port);
+        const killedAt = Date.now();
+        // Promotion is a state the nodes report (the slot's owner in CLUSTER SLOTS); there is no event to wait on.
+        const promotion = waitUntil(async () => (await masterOf(key).catch(() => current)).port !== current.port, `a replica serves the slot of ${key}`, timeoutMs, 50).then(
+          async (): Promise<Promotion> => ({ from: current, to: await masterOf(key), afterMs: Date.now() - killedAt }),
+        );
+        return { killed: current, promotion };
+      },
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/** The node serving `key`'s slot, as the node on `port` sees the slot map. */
+async function slotOwner(port: number, key: string): Promise<RedisHostPort> {
+  const connection = new Redis(port, HOST, { lazyConnect: true });
+  try {
+    await connection.connect();
+    const slot = Number(await connection.call('CLUSTER', 'KEYSLOT', key));
+    const ranges = (await connection.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+    const range = ranges.find(([first, last]) => slot >= first && slot <= last);
+    if (!range) throw new Error(`no node serves slot ${slot}`);
+    return { host: range[2][0], port: Number(range[2][1]) };
+  } finally {
+    connection.disconnect();
   }
 }
 

@@ -5,25 +5,29 @@
 //     (redis-server.ts), with the app's default key prefix, as the suite has always run.
 //   TEST_REDIS_TOPOLOGY=sentinel: a Sentinel set-up of the test file's own (redis-sentinel.ts: a
 //     master, a replica, three sentinels); the app reaches it with REDIS_SENTINELS.
+//   TEST_REDIS_TOPOLOGY=cluster: a 3-master Redis Cluster of the test file's own
+//     (redis-cluster.ts); the app reaches it with REDIS_CLUSTER_NODES.
 //   TEST_REDIS_URL=redis://host:port[/db]: an existing Redis shared by every test file; each
 //     file gets a key prefix of its own (REDIS_PREFIX) and its keys are deleted when it stops.
 //
-// Later topologies (Cluster) add a name here and their variables to `RedisEnv`; tests already
-// spread `env` into whatever they start, so they need no change. Tests that kill or restart
+// Tests spread `env` into whatever they start, so a topology needs no change in them. Tests that kill or restart
 // their Redis, or start it with special settings, use startOwnRedisServer() whatever the topology.
 import { randomBytes } from 'node:crypto';
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import type { RedisClient, RedisSubscriber } from '../../src/redis/client';
+import { ShardedSubscriber } from '../../src/redis/sharded-subscriber';
 import type { RedisTarget } from '../../src/config';
 import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server';
 import { startSentinelSetup, type SentinelSetup, type SentinelSetupOptions } from './redis-sentinel';
+import { startClusterSetup, type ClusterSetup, type ClusterSetupOptions } from './redis-cluster';
 
-export const REDIS_TOPOLOGIES = ['standalone', 'sentinel'] as const;
+export const REDIS_TOPOLOGIES = ['standalone', 'sentinel', 'cluster'] as const;
 export type RedisTopology = (typeof REDIS_TOPOLOGIES)[number] | 'external';
 
 /** What a gateway or worker needs to reach this Redis (config keys, see src/config.ts). */
-export type RedisEnv = ({ REDIS_URL: string } | { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string }) & {
+export type RedisEnv = ({ REDIS_URL: string } | { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string } | { REDIS_CLUSTER_NODES: string }) & {
   REDIS_PREFIX: string;
 };
 
@@ -38,6 +42,8 @@ export interface TestRedis {
   target: RedisTarget;
   /** The Sentinel set-up (to kill its master and wait for the promotion); null on other topologies. */
   sentinel: SentinelSetup | null;
+  /** The Cluster set-up (its servers, to kill a master); null on other topologies. */
+  cluster: ClusterSetup | null;
   /** REDIS_PREFIX of every key and channel: 'sg' (the app's default) on a Redis of the test's own. */
   prefix: string;
   /** Spread into a gateway's or worker's environment (or loadConfig's input). */
@@ -46,10 +52,12 @@ export interface TestRedis {
   keys: RedisKeys;
   /** The redis-server this test file started (to kill or restart); null for an external Redis. */
   server: RedisServerHandle | null;
-  /** A connection of the test's own, as ioredis opens it; the caller disconnects it. */
-  connect(options?: RedisOptions): Redis;
+  /** A connection of the test's own, as ioredis opens it (a Cluster client on a Cluster); the caller disconnects it. */
+  connect(options?: RedisOptions): RedisClient;
+  /** A subscriber of the test's own that hears what the gateway publishes (sharded pub/sub on a Cluster); the caller disconnects it. */
+  subscriber(): RedisSubscriber & { disconnect(): void };
   /** The keys of a running gateway or worker: derived keys carry the database identity it bound Redis to. */
-  boundKeys(connection: Redis): Promise<RedisKeys>;
+  boundKeys(connection: RedisClient): Promise<RedisKeys>;
   /** Stops the test file's redis-server, or deletes its keys from an external Redis. */
   stop(): Promise<void>;
 }
@@ -78,6 +86,8 @@ export async function startTestRedis(): Promise<TestRedis> {
       return startOwnRedisServer();
     case 'sentinel':
       return startOwnSentinelSetup();
+    case 'cluster':
+      return startOwnClusterSetup();
     case 'external':
       return useExternalRedis(process.env.TEST_REDIS_URL!);
     default:
@@ -112,6 +122,19 @@ export async function startOwnSentinelSetup(options: SentinelSetupOptions = {}):
   };
 }
 
+/**
+ * A 3-master Redis Cluster of the test file's own, whatever the topology: for tests of the
+ * Cluster itself (its slot layout, the failover of a master).
+ */
+export async function startOwnClusterSetup(options: ClusterSetupOptions = {}): Promise<TestRedis & { cluster: ClusterSetup }> {
+  requestedTopology();
+  const cluster = await startClusterSetup(options);
+  const target: RedisTarget = { kind: 'cluster', nodes: cluster.nodes };
+  const first = cluster.nodes[0]!;
+  const described = describeRedis('cluster', `redis://${first.host}:${first.port}`, APP_DEFAULT_PREFIX, () => cluster.stop(), target);
+  return { ...described, env: { REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_PREFIX: APP_DEFAULT_PREFIX }, cluster };
+}
+
 /** The redis-server of a Redis started by startOwnRedisServer(); throws for one the test does not own. */
 export function serverOf(redis: TestRedis): RedisServerHandle {
   if (!redis.server) throw new Error(`this test kills or restarts Redis, so it needs startOwnRedisServer(), not a ${redis.topology} Redis`);
@@ -139,14 +162,20 @@ function describeRedis(
     url,
     target,
     sentinel: null,
+    cluster: null,
     prefix,
     env: { REDIS_URL: url, REDIS_PREFIX: prefix },
     keys: createRedisKeys(prefix),
     server: null,
-    connect: (options) =>
-      target.kind === 'sentinel'
-        ? new Redis({ ...options, sentinels: target.sentinels.map(({ host, port }) => ({ host, port })), name: target.name, failoverDetector: true })
-        : new Redis(url, options ?? {}),
+    connect: (options) => {
+      if (target.kind === 'sentinel') return new Redis({ ...options, sentinels: target.sentinels.map(({ host, port }) => ({ host, port })), name: target.name, failoverDetector: true });
+      if (target.kind === 'cluster') return new Cluster(target.nodes.map(({ host, port }) => ({ host, port })), { redisOptions: options, lazyConnect: options?.lazyConnect });
+      return new Redis(url, options ?? {});
+    },
+    subscriber() {
+      if (target.kind !== 'cluster') return this.connect() as Redis;
+      return new ShardedSubscriber(new Cluster(target.nodes.map(({ host, port }) => ({ host, port })), { shardedSubscribers: true }));
+    },
     async boundKeys(connection) {
       const identity = await connection.get(createRedisKeys(prefix).databaseIdentity());
       if (!identity) throw new Error('Redis is not bound to a database yet: start a gateway or worker first');
@@ -175,8 +204,8 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 /** Connections a test file opens to its Redis (like the worker's: one attempt per command) and closes in afterAll. */
-export function redisConnections(redis: () => Pick<TestRedis, 'target'>): { open(): Promise<Redis>; closeAll(): void } {
-  const opened: Redis[] = [];
+export function redisConnections(redis: () => Pick<TestRedis, 'target'>): { open(): Promise<RedisClient>; closeAll(): void } {
+  const opened: RedisClient[] = [];
   return {
     async open() {
       const connection = await connectRedis({ target: redis().target }, { maxRetriesPerRequest: 1 });

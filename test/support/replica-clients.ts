@@ -5,7 +5,7 @@
 // the server sent; `deliveries` can. Also: which URL each (re)connection went to, which replicas
 // have subscribed to a channel, and which one holds the outbox relay lock.
 import { MessageType } from 'graphql-ws';
-import type Redis from 'ioredis';
+import { isCluster, serverFor, type RedisClient } from '../../src/redis/client';
 import type WebSocket from 'ws';
 import type { DomainEvent, EventType } from '../../src/events/event-types';
 import type { GatewayProcess } from './gateway-process';
@@ -66,7 +66,7 @@ const GRAPHQL_TYPE: Partial<Record<EventType, string>> = {
 };
 
 /** The orders stream (`streamKey`) after `after`, once it holds at least `count` entries (the relay may still be publishing). */
-export async function orderStreamAfter(redis: Redis, streamKey: string, after: string, count: number, timeoutMs = 20_000): Promise<OrderStreamEntry[]> {
+export async function orderStreamAfter(redis: RedisClient, streamKey: string, after: string, count: number, timeoutMs = 20_000): Promise<OrderStreamEntry[]> {
   const entries = await waitForStreamEntries(redis, streamKey, after, count, timeoutMs);
   return entries.map((entry) => ({ cursor: entry.streamId, event: entry.event, data: entry.event.data as OrderEventData }));
 }
@@ -78,14 +78,19 @@ export function expectedDeliveries(entries: OrderStreamEntry[], isFor: (data: Or
     .map(({ cursor, event, data }) => ({ cursor, type: GRAPHQL_TYPE[event.type] ?? event.type, orderId: String(data.orderId) }));
 }
 
-/** Polls PUBSUB NUMSUB until each channel has at least as many subscribers (one per replica) as given. */
-export async function waitForChannelSubscribers(redis: Redis, subscriberCounts: Record<string, number>, timeoutMs = 20_000): Promise<void> {
+/** How many connections are subscribed to `channel`: PUBSUB NUMSUB, or on a Cluster SHARDNUMSUB on the channel's master (sharded pub/sub). */
+export async function channelSubscribers(redis: RedisClient, channel: string): Promise<number> {
+  const reply = isCluster(redis)
+    ? ((await (await serverFor(redis, channel)).call('PUBSUB', 'SHARDNUMSUB', channel)) as Array<string | number>)
+    : ((await redis.call('PUBSUB', 'NUMSUB', channel)) as Array<string | number>);
+  return Number(reply[1]);
+}
+
+/** Polls until each channel has at least as many subscribers (one per replica) as given. */
+export async function waitForChannelSubscribers(redis: RedisClient, subscriberCounts: Record<string, number>, timeoutMs = 20_000): Promise<void> {
   const channels = Object.keys(subscriberCounts);
   await waitUntil(
-    async () => {
-      const reply = (await redis.call('PUBSUB', 'NUMSUB', ...channels)) as Array<string | number>;
-      return channels.every((channel, index) => Number(reply[index * 2 + 1]) >= subscriberCounts[channel]!);
-    },
+    async () => (await Promise.all(channels.map((channel) => channelSubscribers(redis, channel)))).every((count, index) => count >= subscriberCounts[channels[index]!]!),
     `replicas subscribed to ${JSON.stringify(subscriberCounts)}`,
     timeoutMs,
   );

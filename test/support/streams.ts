@@ -6,7 +6,7 @@
 // (src/subscriptions/stream-ids.ts). Every function takes the stream's full key (`keys.stream(name)`
 // of the test's Redis or gateway), so the prefix is never assumed.
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType, type StreamName } from '../../src/events/event-types';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
 import { streamTail } from '../../src/subscriptions/stream-replay';
@@ -26,7 +26,7 @@ export interface StreamFields {
 }
 
 /** Every entry of a stream (after `afterId`, exclusive), in stream order, as its fields (a repeated field keeps its last value). */
-export async function readStreamFields(redis: Redis, streamKey: string, afterId?: string): Promise<StreamFields[]> {
+export async function readStreamFields(redis: RedisClient, streamKey: string, afterId?: string): Promise<StreamFields[]> {
   const entries = await redis.xrange(streamKey, afterId ? `(${afterId}` : '-', '+');
   return entries.map(([streamId, flat]) => {
     const fields: Record<string, string> = {};
@@ -36,7 +36,7 @@ export async function readStreamFields(redis: Redis, streamKey: string, afterId?
 }
 
 /** readStreamFields with each envelope parsed: for streams of well-formed events (not a dead-letter stream of poison ones). */
-export async function readStream(redis: Redis, streamKey: string, afterId?: string): Promise<StreamEntry[]> {
+export async function readStream(redis: RedisClient, streamKey: string, afterId?: string): Promise<StreamEntry[]> {
   const entries = await readStreamFields(redis, streamKey, afterId);
   return entries.map((entry) => ({ ...entry, event: JSON.parse(entry.fields.event ?? 'null') as DomainEvent }));
 }
@@ -47,7 +47,7 @@ export function entriesOf(entries: StreamEntry[], type: EventType, aggregateId: 
 }
 
 /** The stream after `afterId`, once it holds at least `count` entries (the relay may still be publishing). */
-export async function waitForStreamEntries(redis: Redis, streamKey: string, afterId: string, count: number, timeoutMs = 20_000): Promise<StreamEntry[]> {
+export async function waitForStreamEntries(redis: RedisClient, streamKey: string, afterId: string, count: number, timeoutMs = 20_000): Promise<StreamEntry[]> {
   let entries: StreamEntry[] = [];
   await waitUntil(async () => (entries = await readStream(redis, streamKey, afterId)).length >= count, `${streamKey} holds ${count} entries after ${afterId}`, timeoutMs);
   return entries;
@@ -77,7 +77,7 @@ export function entryFields(event: DomainEvent): string[] {
 }
 
 /** XADDs the events in one MULTI (so a blocked consumer is woken once, for all of them); returns their stream ids. */
-export async function publishEvents(redis: Redis, streamKey: string, events: DomainEvent[]): Promise<string[]> {
+export async function publishEvents(redis: RedisClient, streamKey: string, events: DomainEvent[]): Promise<string[]> {
   const transaction = redis.multi();
   for (const event of events) transaction.xadd(streamKey, '*', ...entryFields(event));
   const replies = (await transaction.exec()) ?? [];
@@ -88,13 +88,13 @@ export async function publishEvents(redis: Redis, streamKey: string, events: Dom
 }
 
 /** Entries delivered to the group and not acknowledged yet (XPENDING's summary count). */
-export async function pendingCount(redis: Redis, streamKey: string, group: string): Promise<number> {
+export async function pendingCount(redis: RedisClient, streamKey: string, group: string): Promise<number> {
   const [count] = (await redis.xpending(streamKey, group)) as [number, ...unknown[]];
   return Number(count);
 }
 
 /** Whether the group has read up to `lastId` and acknowledged everything it read. */
-export async function hasCaughtUp(redis: Redis, streamKey: string, group: string, lastId: string): Promise<boolean> {
+export async function hasCaughtUp(redis: RedisClient, streamKey: string, group: string, lastId: string): Promise<boolean> {
   const groups = (await redis.xinfo('GROUPS', streamKey)) as Array<Array<string | number>>;
   const info = groups.map((fields) => Object.fromEntries(fields.flatMap((value, i) => (i % 2 === 0 ? [[value, fields[i + 1]]] : []))));
   const mine = info.find((fields) => fields.name === group);

@@ -2,7 +2,7 @@
 // write touched nothing (compare a snapshot before and after).
 import { asc, eq, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import type { Db } from '../../src/db/client';
 import { idempotencyKeys, orderItems, orders, outbox, products, users } from '../../src/db/schema';
 import { STREAMS } from '../../src/events/event-types';
@@ -23,7 +23,7 @@ async function count(db: Db, table: PgTable): Promise<number> {
  * Row counts, every product's stock and version, every order's status and version, each user's
  * version, and the length of each domain stream (named by `keys`).
  */
-export async function writeSnapshot(db: Db, redis: Redis, keys: RedisKeys) {
+export async function writeSnapshot(db: Db, redis: RedisClient, keys: RedisKeys) {
   return {
     counts: {
       orders: await count(db, orders),

@@ -84,3 +84,18 @@ describe('Redis through Sentinel', () => {
     expect(loadConfig({ REDIS_CACHE_SENTINELS: 'c:26379' }).redisCacheTarget).toMatchObject({ name: 'mymaster' });
   });
 });
+
+describe('GRAPHQL_PLAYGROUND', () => {
+  it('is on outside production and off in production unless asked for', () => {
+    expect(loadConfig({}).GRAPHQL_PLAYGROUND).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).GRAPHQL_PLAYGROUND).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).GRAPHQL_PLAYGROUND).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_PLAYGROUND: 'true' }).GRAPHQL_PLAYGROUND).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development', GRAPHQL_PLAYGROUND: 'false' }).GRAPHQL_PLAYGROUND).toBe(false);
+  });
+
+  it('is independent of introspection, and rejects a value that is not a boolean', () => {
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_PLAYGROUND: '1' })).toMatchObject({ GRAPHQL_PLAYGROUND: true, GRAPHQL_INTROSPECTION: false });
+    expect(() => loadConfig({ GRAPHQL_PLAYGROUND: 'on' })).toThrow(/GRAPHQL_PLAYGROUND="on" is invalid/);
+  });
+});

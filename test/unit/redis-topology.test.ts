@@ -17,7 +17,7 @@ describe('requestedTopology', () => {
   });
 
   it('fails loudly on a topology it does not know, naming the known ones', () => {
-    expect(() => requestedTopology({ TEST_REDIS_TOPOLOGY: 'cluster' })).toThrow(/TEST_REDIS_TOPOLOGY=cluster .*\(standalone, sentinel\)/);
+    expect(() => requestedTopology({ TEST_REDIS_TOPOLOGY: 'kubernetes' })).toThrow(/TEST_REDIS_TOPOLOGY=kubernetes .*\(standalone, sentinel, cluster\)/);
   });
 
   it('refuses a TEST_REDIS_URL that is not a redis:// URL', () => {

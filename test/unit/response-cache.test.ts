@@ -1,7 +1,7 @@
-// ResponseCache's own decisions, with its two scripts faked: what a lookup sends and makes of the
-// reply (hit, miss with the generations in force, fail-open), and what a store writes, or why it
-// writes nothing. Whether a stored response is still current is response-dependencies.test.ts.
-import type Redis from 'ioredis';
+// ResponseCache's own decisions, with its Redis calls faked: what a lookup sends and makes of the
+// reply (hit, miss with the generations in force, fail-open), and what a store spends and writes,
+// or why it writes nothing. Whether a stored response is still current is response-dependencies.test.ts.
+import type { RedisClient } from '../../src/redis/client';
 import { rowCacheType } from '../../src/cache/cache-type';
 import { ResponseCache, type ResponseCacheOptions, type ResponseMiss } from '../../src/cache/response-cache';
 import { createRedisKeys } from '../../src/redis/keys';
@@ -11,8 +11,8 @@ const productType = rowCacheType<{ id: number; stock: number }>('Product', 1, ['
 const userType = rowCacheType<{ id: number }>('User', 1, ['id']);
 
 function fakeScripts() {
-  const calls = { read: [] as unknown[][], store: [] as unknown[][] };
-  const replies = { read: [] as Array<unknown | Error>, store: 1 as unknown };
+  const calls = { read: [] as unknown[][], spend: [] as unknown[][], set: [] as unknown[][] };
+  const replies = { read: [] as Array<unknown | Error>, spend: 1 as unknown };
   const redis = {
     readResponseBuffer: async (...args: unknown[]) => {
       calls.read.push(args);
@@ -20,12 +20,16 @@ function fakeScripts() {
       if (reply instanceof Error) throw reply;
       return reply;
     },
-    storeResponse: async (...args: unknown[]) => {
-      calls.store.push(args);
-      if (replies.store instanceof Error) throw replies.store;
-      return replies.store;
+    spendResponseBudget: async (...args: unknown[]) => {
+      calls.spend.push(args);
+      if (replies.spend instanceof Error) throw replies.spend;
+      return replies.spend;
     },
-  } as unknown as Redis & CacheScripts;
+    set: async (...args: unknown[]) => {
+      calls.set.push(args);
+      return 'OK';
+    },
+  } as unknown as RedisClient & CacheScripts;
   return { redis, calls, replies };
 }
 
@@ -128,11 +132,13 @@ describe('store', () => {
     const body = '{"data":{"me":{"id":"1"}}}';
     cache.store(miss, body, 'viewer:1');
     await cache.settled();
-    const [numKeys, clientBudgetKey, totalBudgetKey, responseKey, cost, clientBudget, totalBudget, windowMs, ttlMs, value] = calls.store[0]!;
-    expect([numKeys, clientBudgetKey, totalBudgetKey, responseKey]).toEqual([3, 'sg:{response-budget}:client:viewer:1', 'sg:{response-budget}:all', miss.key]);
+    const [numKeys, clientBudgetKey, totalBudgetKey, cost, clientBudget, totalBudget, windowMs] = calls.spend[0]!;
+    expect([numKeys, clientBudgetKey, totalBudgetKey]).toEqual([2, 'sg:{response-budget}:client:viewer:1', 'sg:{response-budget}:all']);
+    const [responseKey, value, px, ttlMs] = calls.set[0]!;
+    expect(responseKey).toBe(miss.key);
     expect(value).toBe(`${String(header.length).padStart(8, '0')}${header}${body}`);
     // Two windows' responses coexist (a response outlives its window by one TTL): each may spend half.
-    expect([clientBudget, totalBudget, windowMs, ttlMs]).toEqual([5_000, 500_000, 120_000, 120_000]);
+    expect([clientBudget, totalBudget, windowMs, px, ttlMs]).toEqual([5_000, 500_000, 120_000, 'PX', 120_000]);
     // Redis's own bookkeeping per entry is paid for too.
     expect(cost).toBe(Buffer.byteLength(miss.key) + Buffer.byteLength(value as string) + 256);
     expect(cache.storedBytes).toBe(Buffer.byteLength(miss.key) + Buffer.byteLength(value as string));
@@ -147,7 +153,8 @@ describe('store', () => {
     untracked.dependencies.untrack();
     cache.store(untracked, '{"data":{}}', 'viewer:1');
     await cache.settled();
-    expect(calls.store).toHaveLength(0);
+    expect(calls.spend).toHaveLength(0);
+    expect(calls.set).toHaveLength(0);
   });
 
   it('stores nothing larger than maxResponseBytes, counted in UTF-8 bytes', async () => {
@@ -155,25 +162,26 @@ describe('store', () => {
     const miss = await missReadingUser(cache, replies);
     cache.store(miss, `"${'€'.repeat(40)}"`, 'viewer:1'); // 42 characters, 122 bytes
     await cache.settled();
-    expect(calls.store).toHaveLength(0);
+    expect(calls.spend).toHaveLength(0);
     cache.store(miss, `"${'e'.repeat(98)}"`, 'viewer:1'); // exactly 100 bytes
     await cache.settled();
-    expect(calls.store).toHaveLength(1);
+    expect(calls.set).toHaveLength(1);
   });
 
-  it('counts only what the script stored (0: over a budget)', async () => {
-    const { cache, replies } = createCache();
+  it('writes nothing, and counts nothing, over a budget (the spend answered 0)', async () => {
+    const { cache, calls, replies } = createCache();
     const miss = await missReadingUser(cache, replies);
-    replies.store = 0;
+    replies.spend = 0;
     cache.store(miss, '{}', 'viewer:1');
     await cache.settled();
+    expect(calls.set).toHaveLength(0);
     expect(cache.storedBytes).toBe(0);
   });
 
   it('never throws for a failed store: reports it, and settled() still resolves', async () => {
     const { cache, replies, errors } = createCache();
     const miss = await missReadingUser(cache, replies);
-    replies.store = new Error('OOM command not allowed');
+    replies.spend = new Error('OOM command not allowed');
     expect(() => cache.store(miss, '{}', 'viewer:1')).not.toThrow();
     await cache.settled();
     expect(errors).toEqual([expect.objectContaining({ message: 'OOM command not allowed' })]);
@@ -184,6 +192,6 @@ describe('store', () => {
     const miss = await missReadingUser(cache, replies);
     cache.store(miss, '{}', 'viewer:1');
     await cache.settled();
-    expect(calls.store[0]!.slice(7, 9)).toEqual([1000, 50]);
+    expect([calls.spend[0]![6], calls.set[0]![3]]).toEqual([1000, 50]);
   });
 });

@@ -1,7 +1,7 @@
 // Gap detection of a replay, against a fake stream: the replay must read every entry after the
 // cursor exactly once, page by page, and answer CURSOR_EXPIRED whenever entries after it may be
 // gone (trimmed, lost with Redis's data, or too many) instead of silently skipping them.
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/client';
 import { ErrorCode } from '../../src/errors';
 import { replayStreamAfter, streamTail, type StreamEvent } from '../../src/subscriptions/stream-replay';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
@@ -35,7 +35,7 @@ class FakeStream {
     this.entries = this.entries.filter(([id]) => compareStreamIds(id, firstKeptId) >= 0);
   }
 
-  asRedis(): Redis {
+  asRedis(): RedisClient {
     return {
       multi: () => {
         let rangeArgs: string[] = [];
@@ -54,7 +54,7 @@ class FakeStream {
         return chain;
       },
       xrevrange: async () => (this.entries.length > 0 ? [this.entries[this.entries.length - 1]] : []),
-    } as unknown as Redis;
+    } as unknown as RedisClient;
   }
 
   private info(): [Error | null, unknown] {

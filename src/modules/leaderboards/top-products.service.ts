@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/client';
 import { AppError, ErrorCode } from '../../errors';
 import type { RedisKeys } from '../../redis/keys';
 
@@ -11,7 +11,7 @@ export interface ProductSales {
  * Reads the top-products projection: a sorted set the worker keeps (src/projections), so the
  * ranking costs one Redis command however many orders there are.
  */
-export function createTopProductsService({ redis, keys }: { redis: Redis; keys: RedisKeys }) {
+export function createTopProductsService({ redis, keys }: { redis: RedisClient; keys: RedisKeys }) {
   return {
     /** Best sellers first; products with no units sold are not listed. */
     async top(limit: number): Promise<ProductSales[]> {

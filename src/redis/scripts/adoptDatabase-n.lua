@@ -5,7 +5,8 @@
 -- its consumers that the entries before it are about another database's data, and every replica
 -- hears of it (it then reads its own database's identity again).
 -- KEYS: the last-noted identity key, then the domain streams
--- ARGV: the identity, stream MAXLEN, the database-changed channel
+-- ARGV: the identity, stream MAXLEN, the database-changed channel, the publish command (PUBLISH, or
+--       SPUBLISH on a Redis Cluster: the channel shares the streams' slot)
 -- Reply: the identity noted before ('' when none; the same one when nothing changed)
 local previous = redis.call('GET', KEYS[1])
 if previous == ARGV[1] then
@@ -19,5 +20,5 @@ if previous then
     end
   end
 end
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call(ARGV[4], ARGV[3], ARGV[1])
 return previous or ''

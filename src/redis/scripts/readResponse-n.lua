@@ -3,26 +3,21 @@
 -- digits), the header, then the body; the header has one group per cache type, ";"-separated:
 --   "<slot>|<generation>|<digest>|<type>|<field>,<field>,..."
 -- where <generation> is the type's generation (KEYS[slot + 2]) when the request that computed the
--- response began, and each field names a version in the type's versions hash (the versions key
--- prefix, the type and the suffix): "<key id>" for the key's stable version, "<key id>!" for its
--- volatile one (includes/entryVersions.lua). Every invalidation of the type replaces the
--- generation, so while it is unchanged nothing of the type changed since; otherwise the versions
--- are read and their SHA-1 (joined by ",") must equal <digest>. A version or generation that is
--- gone (invalidated, evicted) never comes back: tokens are never reused.
+-- response began. Every invalidation of the type replaces the generation, so while it is unchanged
+-- nothing of the type changed since; otherwise the versions are checked
+-- (includes/responseVersions.lua).
 -- On a miss, the generations in force (missing ones set now) are returned: the request that computes
 -- the response records them.
--- The versions hashes are named by the stored value, not in KEYS: standalone and Sentinel only.
+-- The versions hashes are named by the stored value, not in KEYS: standalone and Sentinel only (on
+-- a Redis Cluster, response-cache.ts checks each type on its own slot: readGenerations-n,
+-- checkResponseVersions-1).
 -- KEYS: the response key, then the generation keys (any change, or stable changes, of each type)
 -- ARGV: what comes before and after the type in a versions key (keys.ts cacheVersionsAround), a
 --       token for missing generations (with "/<n>" appended for key n)
 -- Reply: the body (a string), or a miss: { 0, generation 1, generation 2, ... }
-local generations = redis.call('MGET', unpack(KEYS, 2))
-for i = 1, #KEYS - 1 do
-  if not generations[i] then
-    generations[i] = ARGV[3] .. '/' .. i
-    redis.call('SET', KEYS[i + 1], generations[i])
-  end
-end
+--- @include "includes/responseGenerations"
+--- @include "includes/responseVersions"
+local generations = currentGenerations({ unpack(KEYS, 2) }, ARGV[3])
 
 -- Whether every group of the header is current: its generation unchanged, else its versions.
 local function isCurrent(header)
@@ -36,21 +31,9 @@ local function isCurrent(header)
     end
     local slot = tonumber(string.sub(header, position, slotEnd - 1))
     if generations[slot + 1] ~= string.sub(header, slotEnd + 1, generationEnd - 1) then
-      local digest, versionsType, ids = string.match(string.sub(header, generationEnd + 1, groupEnd), '^(%x+)|([^|]+)|(.+)$')
-      if not digest then
-        return false
-      end
-      local fields = {}
-      for field in string.gmatch(ids, '[^,]+') do
-        fields[#fields + 1] = field
-      end
-      local versions = redis.call('HMGET', ARGV[1] .. versionsType .. ARGV[2], unpack(fields))
-      for i = 1, #versions do
-        if not versions[i] then
-          return false
-        end
-      end
-      if redis.sha1hex(table.concat(versions, ',')) ~= digest then
+      local dependencies = string.sub(header, generationEnd + 1, groupEnd)
+      local versionsType = string.match(dependencies, '^%x+|([^|]+)|')
+      if not versionsType or not areVersionsCurrent(ARGV[1] .. versionsType .. ARGV[2], dependencies) then
         return false
       end
     end

@@ -1,0 +1,57 @@
+// A cached response's lookup on a Redis Cluster. readResponse-n.lua does it in one script, which
+// Cluster forbids: the response and each cache type's generations and versions live on slots of
+// their own (keys.ts). So it takes two steps, each sent at once to every master involved:
+// 1. the response's GET, with each type's generations (readGenerations-n.lua, on the type's slot);
+// 2. for the header's groups whose generation moved since the response was computed, their
+//    versions (checkResponseVersions-1.lua, on the type's slot); none when nothing moved.
+// Why checking the types one by one, at slightly different moments, is still safe: generations and
+// versions are tokens never used twice, so a type found current at its check was unchanged from
+// the response's computation until that check; every check runs after this request began, and
+// every write acknowledged before it began had already deleted the versions of what it changed.
+// So a response served here holds no data older than a write acknowledged before the request.
+import type { Cluster } from 'ioredis';
+import type { RedisKeys } from '../redis/keys';
+import type { CacheScripts } from '../redis/scripts';
+
+/** The generation keys of one cache type, and where their values go in the lookup's generations. */
+export interface GenerationGroup {
+  keys: string[];
+  positions: number[];
+}
+
+/** As readResponse-n.lua answers: the body, or a miss with the generations in force. */
+export type ResponseReply = Buffer | [0, ...Array<Buffer | string>];
+
+/** The header's length is the stored value's first 8 digits; the header, then the body follow. */
+const HEADER_LENGTH_DIGITS = 8;
+
+export async function readResponseAcrossSlots(
+  redis: Cluster & CacheScripts,
+  keys: RedisKeys,
+  responseKey: string,
+  groups: readonly GenerationGroup[],
+  token: string,
+): Promise<ResponseReply> {
+  const [stored, ...generationReplies] = await Promise.all([
+    redis.getBuffer(responseKey),
+    ...groups.map((group) => redis.readGenerations(group.keys.length, ...group.keys, token) as Promise<string[]>),
+  ]);
+  const generations: string[] = [];
+  groups.forEach((group, index) => group.positions.forEach((position, within) => (generations[position] = String(generationReplies[index]![within]))));
+  const miss: ResponseReply = [0, ...generations];
+  if (!stored) return miss;
+
+  const headerLength = Number(stored.subarray(0, HEADER_LENGTH_DIGITS).toString());
+  if (!Number.isInteger(headerLength)) return miss;
+  const header = stored.subarray(HEADER_LENGTH_DIGITS, HEADER_LENGTH_DIGITS + headerLength).toString();
+  const checks: Array<Promise<unknown>> = [];
+  for (const group of header.split(';')) {
+    // "<slot>|<generation>|<digest>|<type>|<fields>": only what moved is checked further.
+    const [slot, generation, ...dependencies] = group.split('|');
+    if (dependencies.length !== 3) return miss;
+    if (generations[Number(slot)] === generation) continue;
+    checks.push(redis.checkResponseVersions(1, keys.cacheVersions(dependencies[1]!), dependencies.join('|')));
+  }
+  const verdicts = await Promise.all(checks);
+  return verdicts.every((verdict) => verdict === 1) ? stored.subarray(HEADER_LENGTH_DIGITS + headerLength) : miss;
+}
