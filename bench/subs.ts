@@ -5,17 +5,23 @@
 // (occurredAt) to the client's receipt, events/s delivered, delivered/expected, and memory per
 // idle subscriber (replica RSS growth / N); then the largest N held with p99 < 100 ms.
 //
-// Loopback only: its own redis-server, gateways as child processes, raw `ws` clients in this
-// process speaking graphql-transport-ws. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
+// Then the same on a 3-master Redis Cluster (sharded pub/sub) at BENCH_SUBS_CLUSTER_LEVELS
+// (default 10000; empty: none), with the Redis CPU each row cost (INFO cpu of every node, summed).
+//
+// Loopback only: its own redis-server (and cluster), gateways as child processes, raw `ws` clients
+// in this process speaking graphql-transport-ws. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
+import Redis from 'ioredis';
+import { startClusterSetup } from '../test/support/redis-cluster';
 import { startRedisServer } from '../test/support/redis-server';
 import { GATEWAY_BENCH_ENV, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
+const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SUBS_SECONDS ?? 10);
 const PRODUCTS = 20;
@@ -87,13 +93,31 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, wha
   }
 }
 
-async function runLevel(replicas: GatewayProcess[], adminToken: string, count: number) {
+/** CPU seconds (user + system) every Redis node has used so far, summed. */
+async function redisCpuSeconds(ports: number[]): Promise<number> {
+  const seconds = await Promise.all(
+    ports.map(async (port) => {
+      const connection = new Redis(port, '127.0.0.1');
+      try {
+        const info = await connection.info('cpu');
+        const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+        return field('used_cpu_user') + field('used_cpu_sys');
+      } finally {
+        connection.disconnect();
+      }
+    }),
+  );
+  return seconds.reduce((sum, value) => sum + value, 0);
+}
+
+async function runLevel(replicas: GatewayProcess[], adminToken: string, count: number, redisPorts: number[]) {
   const rssBefore = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
   const subscribers = await openSubscribers(replicas, count);
   await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) >= count, 60_000, `${count} active subscriptions`);
   const rssAfter = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
 
   const sent: Array<Promise<unknown>> = [];
+  const cpuBefore = await redisCpuSeconds(redisPorts);
   let mutationErrors = 0;
   const startedAt = Date.now();
   let sequence = 0;
@@ -126,10 +150,12 @@ async function runLevel(replicas: GatewayProcess[], adminToken: string, count: n
   }
   await waitFor(async () => subscribers.delivered >= expected, 30_000, `${expected} deliveries`).catch(() => undefined);
   const elapsedSeconds = (Date.now() - startedAt) / 1000;
+  const redisCpuMs = Math.round((await redisCpuSeconds(redisPorts)) * 1000 - cpuBefore * 1000);
   subscribers.close();
   await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) === 0, 60_000, 'subscriptions to end');
   const latencies = subscribers.latencies.sort((a, b) => a - b);
   return {
+    redis: redisPorts.length > 1 ? `cluster (${redisPorts.length} masters)` : 'standalone',
     subscribers: count,
     eventsPublished: sequence,
     mutationErrors,
@@ -140,33 +166,54 @@ async function runLevel(replicas: GatewayProcess[], adminToken: string, count: n
     p99Ms: percentile(latencies, 0.99),
     maxMs: latencies.at(-1) ?? 0,
     kibPerIdleSubscriber: Math.round((rssAfter - rssBefore) / count / 1024),
+    /** Redis CPU during the row, per 1,000 deliveries. */
+    redisCpuMsPer1000: Math.round((redisCpuMs / Math.max(1, subscribers.delivered)) * 1000 * 10) / 10,
   };
 }
 
-async function main(): Promise<void> {
-  const databaseEnv = prepareDatabase();
+/** Starts the replicas on `redisEnv`, runs `levels`, stops them. */
+async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[]) {
   const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
-  const redisServer = await startRedisServer();
   const replicas: GatewayProcess[] = [];
   const env = {
     ...databaseEnv,
-    REDIS_URL: redisServer.url,
+    ...redisEnv,
     NODE_ENV: 'production',
     LOG_LEVEL: 'info', // readiness is the "ready at" info line
     SEED_DEMO_DATA: 'false',
     ...GATEWAY_BENCH_ENV,
     WS_MAX_CONNECTIONS: '100000',
   };
+  const rows = [];
   try {
     for (let i = 0; i < replicaCount; i += 1) replicas.push(await startGatewayProcess({ env, readyTimeoutMs: 120_000 }));
     const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
-    const rows = [];
-    for (const count of LEVELS) {
-      const row = await runLevel(replicas, adminToken, count);
+    for (const count of levels) {
+      const row = await runLevel(replicas, adminToken, count, redisPorts);
       console.log(JSON.stringify(row));
       rows.push(row);
     }
-    const held = rows.filter((row) => row.p99Ms < 100 && row.delivered >= row.expected).map((row) => row.subscribers);
+  } finally {
+    for (const replica of replicas) await replica.stop();
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const databaseEnv = prepareDatabase();
+  const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
+  const redisServer = await startRedisServer();
+  try {
+    const rows = await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], LEVELS);
+    if (CLUSTER_LEVELS.length > 0) {
+      const cluster = await startClusterSetup();
+      try {
+        rows.push(...(await runLevels(databaseEnv, { REDIS_CLUSTER_NODES: cluster.nodeList }, cluster.servers.map((server) => server.port), CLUSTER_LEVELS)));
+      } finally {
+        await cluster.stop();
+      }
+    }
+    const held = rows.filter((row) => row.redis === 'standalone' && row.p99Ms < 100 && row.delivered >= row.expected).map((row) => row.subscribers);
     const largestHeld = held.length ? Math.max(...held) : 0;
 
     const date = new Date().toISOString().slice(0, 10);
@@ -177,21 +224,20 @@ async function main(): Promise<void> {
       JSON.stringify({ date, machine, eventsPerSecond: EVENTS_PER_SECOND, products: PRODUCTS, seconds: SECONDS, rows, largestHeld }, null, 2),
     );
     const table = [
-      '| subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber |',
-      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| Redis | subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber | Redis CPU ms per 1,000 deliveries |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(
         (row) =>
-          `| ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} |`,
+          `| ${row.redis} | ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} | ${row.redisCpuMsPer1000} |`,
       ),
     ].join('\n');
     writeReadmeSection(
       'subs',
       `${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
-        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms: **${largestHeld}**.`,
+        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms (standalone): **${largestHeld}**.`,
     );
     console.log(`\n${table}\n\nlargest N with p99 < 100 ms: ${largestHeld}\nwritten to bench/README.md and bench/results/subs-${date}.json`);
   } finally {
-    for (const replica of replicas) await replica.stop();
     await redisServer.stop();
   }
 }

@@ -6,11 +6,10 @@
 //
 // The crash is simulated deterministically, twice: the app's relay itself fails its first update of
 // the row (a trigger), then retries; and, with the app's relay stopped, the publish script is run
-// once for a committed row with exactly the relay's own arguments before a relay starts again.
+// once for a committed row exactly as the relay publishes it (RowPublisher) before a relay starts again.
 import { asc, eq, sql } from 'drizzle-orm';
 import { outbox, type OutboxRow } from '../../src/db/schema';
-import { OutboxRelay } from '../../src/events/relay';
-import { createLogger } from '../../src/logger';
+import { RowPublisher } from '../../src/events/row-publisher';
 import { defineCacheScripts, defineEventScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { readStreamFields } from '../support/streams';
@@ -36,24 +35,13 @@ const db = () => gateway.database.db;
 const keys = () => gateway.app.keys;
 const eventScripts = () => defineEventScripts(gateway.app.redis);
 
-/** The relay's own publish: the same script with the arguments OutboxRelay builds for the row. */
-function publishAsTheRelayWould(row: OutboxRow): Promise<unknown> {
-  // A relay configured like the app's (same keys, same defaults), used only for its argument building.
-  const relay = new OutboxRelay({
-    database: gateway.app.database,
-    redis: eventScripts(),
-    cache: defineCacheScripts(gateway.app.redisConnections.cache),
-    keys: keys(),
-    identity: gateway.app.identity,
-    logger: createLogger('silent'),
-  });
-  const { numberOfKeys, keysAndArguments } = (
-    relay as unknown as { publishArguments(row: OutboxRow): { numberOfKeys: number; keysAndArguments: Array<string | number> } }
-  ).publishArguments(row);
-  // The script replies [stream id, published now ? 1 : 0]; the stream id is what the relay records.
-  return eventScripts()
-    .publishEvent(numberOfKeys, ...keysAndArguments)
-    .then((reply) => (reply as [string, number])[0]);
+/** The relay's own publish (invalidations, then the script): RowPublisher, as the app's relay builds it. */
+async function publishAsTheRelayWould(row: OutboxRow): Promise<unknown> {
+  const publisher = new RowPublisher({ redis: eventScripts(), cache: defineCacheScripts(gateway.app.redisConnections.cache), keys: keys(), identity: gateway.app.identity });
+  const [[error, reply]] = (await publisher.publish([row])) as [[Error | null, unknown]];
+  if (error) throw error;
+  // The script replies [stream id, published now ? 1 : 0, message]; the stream id is what the relay records.
+  return (reply as [string, number])[0];
 }
 
 async function copiesInStream(row: OutboxRow): Promise<string[]> {
