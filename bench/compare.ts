@@ -11,8 +11,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
+import { scanKeys, type RedisClient } from '../src/redis/client';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
+import { startClusterSetup } from '../test/support/redis-cluster';
 import { startRedisServer } from '../test/support/redis-server';
 import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, WARMUP_SECONDS, freePort, load, login, metric, metricOrNull, prepareDatabase, runBenchmark, writeReadmeSection, type MetricsSource } from './harness';
 import { MIXED_RATES, measureMixed, mixedMarkdown, openStocks, type MixedOptions, type MixedRow, type MixedTarget } from './mixed';
@@ -26,9 +28,11 @@ const PEER_PORT = 4100;
 const PRODUCT_QUERY = 'query ($id: ID!) { product(id: $id) { id name priceCents stock } }';
 const ORDERS_QUERY = '{ orders(first: 20) { edges { node { id items { product { name priceCents } } user { name } } } } }';
 const PEERS = ['ceiling', 'mercurius', 'yoga', 'apollo'] as const;
-type ServerName = (typeof PEERS)[number] | 'streamgate';
+type ServerName = (typeof PEERS)[number] | 'streamgate' | 'streamgate-cluster';
+/** Our own rows (the gateway on one Redis, and on a 3-master Redis Cluster): never a peer. */
+const isOurs = (server: string) => server === 'streamgate' || server === 'streamgate-cluster';
 /** BENCH_SERVERS (e.g. "streamgate,apollo") runs only those servers; the gateway still starts first for the logins. */
-const SERVERS = new Set((process.env.BENCH_SERVERS ?? ['streamgate', ...PEERS].join(',')).split(',').map((name) => name.trim()));
+const SERVERS = new Set((process.env.BENCH_SERVERS ?? ['streamgate', 'streamgate-cluster', ...PEERS].join(',')).split(',').map((name) => name.trim()));
 
 interface Server extends MixedTarget {
   name: ServerName;
@@ -82,11 +86,11 @@ async function startPeer(name: (typeof PEERS)[number], env: Record<string, strin
   };
 }
 
-function gatewayServer(gateway: GatewayProcess, metricsPort: number): Server {
+function gatewayServer(gateway: GatewayProcess, metricsPort: number, name: 'streamgate' | 'streamgate-cluster' = 'streamgate'): Server {
   // In production the gateway serves /metrics on its METRICS_PORT only.
   const metrics: MetricsSource = { url: gateway.url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
   return {
-    name: 'streamgate',
+    name,
     url: gateway.url,
     costs: async () => ({
       sql: await metric(metrics, 'streamgate_sql_statements_total'),
@@ -102,20 +106,16 @@ function gatewayServer(gateway: GatewayProcess, metricsPort: number): Server {
 }
 
 /** The sessions (`sg:<database identity>:session:…`, src/redis/keys.ts) and the identity the gateway noted. */
-const KEPT_KEYS = /^sg:(?:database$|[^:]+:(?:session|user-sessions):)/;
+const KEPT_KEYS = /^sg:(?:\{events\}:database$|[^:]+:(?:session|user-sessions):)/;
 
-/** Empties every cache (ours and the peers'), keeping the sessions. */
-async function emptyCaches(redis: Redis): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    const doomed = keys.filter((key) => !KEPT_KEYS.test(key));
-    if (doomed.length) await redis.del(...doomed);
-  } while (cursor !== '0');
+/** Empties every cache (ours and the peers'), keeping the sessions; on every master of a Cluster. */
+async function emptyCaches(redis: RedisClient): Promise<void> {
+  for await (const { server, keys } of scanKeys(redis, '*', 1000)) {
+    await Promise.all(keys.filter((key) => !KEPT_KEYS.test(key)).map((key) => server.del(key)));
+  }
 }
 
-async function measureServer(server: Server, redis: Redis, tokens: string[]): Promise<Row[]> {
+async function measureServer(server: Server, redis: RedisClient, tokens: string[]): Promise<Row[]> {
   const randomToken = () => ({ authorization: `Bearer ${tokens[Math.floor(Math.random() * tokens.length)]}` });
   const productBody = () => JSON.stringify({ query: PRODUCT_QUERY, variables: { id: String(1 + Math.floor(Math.random() * 2000)) } });
   const ordersBody = () => JSON.stringify({ query: ORDERS_QUERY });
@@ -147,7 +147,7 @@ async function measureServer(server: Server, redis: Redis, tokens: string[]): Pr
 }
 
 /** Its read rows, then (but for the ceiling) its mixed rows, while the server is up. */
-async function measureAll(server: Server, redis: Redis, tokens: string[], mixedOptions: MixedOptions): Promise<{ rows: Row[]; mixed: MixedRow[] }> {
+async function measureAll(server: Server, redis: RedisClient, tokens: string[], mixedOptions: MixedOptions): Promise<{ rows: Row[]; mixed: MixedRow[] }> {
   const rows = await measureServer(server, redis, tokens);
   return { rows, mixed: server.name === 'ceiling' ? [] : await measureMixed(server, mixedOptions) };
 }
@@ -160,7 +160,7 @@ function markdown(rows: Row[]): string {
   for (const query of [...new Set(rows.map((row) => row.query))].sort()) {
     const ofQuery = rows.filter((row) => row.query === query);
     const ceiling = ofQuery.find((row) => row.server === 'ceiling')?.requestsPerSecond;
-    const peers = ofQuery.filter((row) => row.server !== 'ceiling' && row.server !== 'streamgate');
+    const peers = ofQuery.filter((row) => row.server !== 'ceiling' && !isOurs(row.server));
     const bestPeer = peers.length ? Math.max(...peers.map((row) => row.requestsPerSecond)) : undefined;
     // '—' when BENCH_SERVERS left the reference out.
     const ratio = (value: number, of: number | undefined) => (of ? (value / of).toFixed(2) : '—');
@@ -171,6 +171,30 @@ function markdown(rows: Row[]): string {
     }
   }
   return lines.join('\n');
+}
+
+/** The same measurements of the gateway on a 3-master Redis Cluster of its own (sessions are logged in again there). */
+async function measureOnCluster(databaseEnv: Record<string, string>, stocks: MixedOptions['stocks']): Promise<{ rows: Row[]; mixed: MixedRow[] }> {
+  const cluster = await startClusterSetup();
+  const redis = new Cluster(cluster.nodes);
+  try {
+    const metricsPort = await freePort();
+    const gateway = await startGatewayProcess({
+      env: { ...databaseEnv, REDIS_CLUSTER_NODES: cluster.nodeList, NODE_ENV: 'production', LOG_LEVEL: 'info', SEED_DEMO_DATA: 'false', METRICS_PORT: String(metricsPort), ...GATEWAY_BENCH_ENV },
+      readyTimeoutMs: 120_000,
+    });
+    const server = gatewayServer(gateway, metricsPort, 'streamgate-cluster');
+    try {
+      const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));
+      const writerTokens = await Promise.all(Array.from({ length: WRITERS }, (_, index) => login(gateway, `user${FIRST_WRITER + index}@example.com`)));
+      return await measureAll(server, redis, tokens, { productQuery: PRODUCT_QUERY, ordersQuery: ORDERS_QUERY, readerTokens: tokens, writerTokens, stocks });
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    redis.disconnect();
+    await cluster.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -212,6 +236,7 @@ async function main(): Promise<void> {
     } finally {
       await ours.stop();
     }
+    if (SERVERS.has('streamgate-cluster')) record(await measureOnCluster(databaseEnv, stocks));
     for (const name of PEERS.filter((peerName) => SERVERS.has(peerName))) {
       const peer = await startPeer(name, { ...databaseEnv, REDIS_URL: redisServer.url, CEILING_ANSWERS: answersFile });
       try {

@@ -344,7 +344,7 @@ export function mixedMarkdown(rows: MixedRow[]): string {
   // Each rate once, even when BENCH_MIXED_RATES repeats one (its rows are listed together).
   for (const rate of new Set(MIXED_RATES)) {
     const ofRate = rows.filter((row) => row.targetWritesPerSecond === rate);
-    const freshPeers = ofRate.filter((row) => row.server !== 'streamgate' && row.staleReads === 0);
+    const freshPeers = ofRate.filter((row) => !row.server.startsWith('streamgate') && row.staleReads === 0);
     const bestFreshPeer = freshPeers.length ? Math.max(...freshPeers.map((row) => row.readsPerSecond)) : undefined;
     for (const row of ofRate.sort((a, b) => b.readsPerSecond - a.readsPerSecond)) {
       const readOnly = rows.find((other) => other.server === row.server && other.targetWritesPerSecond === 0)?.readsPerSecond;

@@ -73,7 +73,7 @@ async function measure(
 }
 
 async function flushCache(redis: Redis): Promise<void> {
-  for (const pattern of ['sg:c:*', 'sg:l:*']) {
+  for (const pattern of ['sg:*:c:*', 'sg:*:l:*']) {
     const keys = await redis.keys(pattern);
     for (let start = 0; start < keys.length; start += 1000) await redis.del(...keys.slice(start, start + 1000));
   }

@@ -18,7 +18,7 @@ import { startGatewayProcess, type GatewayProcess } from '../test/support/gatewa
 import Redis from 'ioredis';
 import { startClusterSetup } from '../test/support/redis-cluster';
 import { startRedisServer } from '../test/support/redis-server';
-import { GATEWAY_BENCH_ENV, ROOT, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { GATEWAY_BENCH_ENV, ROOT, freePort, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
 const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
@@ -80,7 +80,10 @@ async function openSubscribers(replicas: GatewayProcess[], count: number): Promi
   return result;
 }
 
-async function sumMetric(replicas: GatewayProcess[], name: string): Promise<number> {
+/** A replica and where its /metrics is served (its METRICS_PORT: production serves none on the API port). */
+type Replica = GatewayProcess & { metricsUrl: string };
+
+async function sumMetric(replicas: Replica[], name: string): Promise<number> {
   const values = await Promise.all(replicas.map((replica) => metric(replica, name)));
   return values.reduce((sum, value) => sum + value, 0);
 }
@@ -110,7 +113,7 @@ async function redisCpuSeconds(ports: number[]): Promise<number> {
   return seconds.reduce((sum, value) => sum + value, 0);
 }
 
-async function runLevel(replicas: GatewayProcess[], adminToken: string, count: number, redisPorts: number[]) {
+async function runLevel(replicas: Replica[], adminToken: string, count: number, redisPorts: number[]) {
   const rssBefore = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
   const subscribers = await openSubscribers(replicas, count);
   await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) >= count, 60_000, `${count} active subscriptions`);
@@ -174,7 +177,7 @@ async function runLevel(replicas: GatewayProcess[], adminToken: string, count: n
 /** Starts the replicas on `redisEnv`, runs `levels`, stops them. */
 async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[]) {
   const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
-  const replicas: GatewayProcess[] = [];
+  const replicas: Replica[] = [];
   const env = {
     ...databaseEnv,
     ...redisEnv,
@@ -186,7 +189,11 @@ async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<s
   };
   const rows = [];
   try {
-    for (let i = 0; i < replicaCount; i += 1) replicas.push(await startGatewayProcess({ env, readyTimeoutMs: 120_000 }));
+    for (let i = 0; i < replicaCount; i += 1) {
+      const metricsPort = await freePort();
+      const replica = await startGatewayProcess({ env: { ...env, METRICS_PORT: String(metricsPort) }, readyTimeoutMs: 120_000 });
+      replicas.push(Object.assign(replica, { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }));
+    }
     const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
     for (const count of levels) {
       const row = await runLevel(replicas, adminToken, count, redisPorts);
