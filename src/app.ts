@@ -18,6 +18,7 @@ import { DatabaseIdentity } from './events/database-identity';
 import { cursorExpired } from './subscriptions/stream-replay';
 import { L1Cache } from './cache/l1';
 import { ResponseCache } from './cache/response-cache';
+import { invalidate } from './cache/invalidation';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { RedisPersistedQueryCache } from './http/trusted-documents-apq-cache';
@@ -25,7 +26,7 @@ import { closeSlowConsumer } from './http/websocket';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
-import { createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
+import { assertKnownCacheTypes, createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics } from './observability/metrics';
@@ -87,6 +88,7 @@ export async function createApp({
   afterCommit,
   runProjections = false,
 }: AppOptions): Promise<App> {
+  assertKnownCacheTypes(config);
   // Sentinel and Cluster promote a replica when a master dies, which may lack its last writes.
   const isRedisReplicated = config.redisTarget.kind !== 'standalone';
   const connections = await connectRedisConnections({
@@ -155,8 +157,10 @@ export async function createApp({
         })
       : undefined;
   await l1?.start();
+  // The cache scripts, registered once on the cache's connection (the store, the relay, the response cache).
+  const cacheScripts = defineCacheScripts(connections.cache);
   const cache = createCacheStore({
-    redis: defineCacheScripts(connections.cache),
+    redis: cacheScripts,
     keys,
     stats: cacheStats,
     l1,
@@ -172,7 +176,7 @@ export async function createApp({
   const relay = new OutboxRelay({
     database,
     redis: defineEventScripts(connections.command),
-    cache: defineCacheScripts(connections.cache),
+    cache: cacheScripts,
     keys,
     identity,
     logger,
@@ -194,6 +198,10 @@ export async function createApp({
     publishWaitMs: config.OUTBOX_PUBLISH_WAIT_MS,
     onDatabaseSeen: (seen) => seen !== identity.current && void identity.check().catch(() => undefined),
     onPublishTimeout: (row) => logger.warn(row, 'event not published in time; the mutation returns anyway and the relay keeps trying'),
+    invalidateUnpublished: (entries) =>
+      invalidate(cacheScripts, keys, entries).catch((error: unknown) =>
+        logger.warn({ reason: describeError(error) }, 'cannot invalidate the entries of an unpublished event; reads fail open to Postgres while the cache is unreachable'),
+      ),
     afterCommit,
   });
 
@@ -260,7 +268,7 @@ export async function createApp({
   const responseCache =
     config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
       ? new ResponseCache({
-          redis: defineCacheScripts(connections.cache),
+          redis: cacheScripts,
           keys,
           types: loaderCacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     app = await createApp({ config, runProjections: config.DATABASE_URL === undefined });
   } catch (error) {
     if (error instanceof RedisUnreachableError) exitWith(PROCESS_NAME, `${error.message}. ${REDIS_START_HINT}`);
-    if (error instanceof DatabaseUnreachableError || error instanceof PgliteDirLockedError) exitWith(PROCESS_NAME, error.message);
+    if (error instanceof ConfigError || error instanceof DatabaseUnreachableError || error instanceof PgliteDirLockedError) exitWith(PROCESS_NAME, error.message);
     throw error;
   }
 

@@ -10,6 +10,25 @@ import { PgliteDirLockedError } from '../db/pglite-dir-lock';
 import { seedDatabase } from '../db/seed';
 import { exitWith } from '../process';
 
+/**
+ * A progress line on a terminal (rewritten in place, at most every 100 ms); nothing when the output
+ * is a file or a pipe, where the final summary line says it all.
+ */
+function progressLine(): { update(inserted: number, total: number): void; done(): void } {
+  if (!process.stderr.isTTY) return { update: () => undefined, done: () => undefined };
+  let shownAt = 0;
+  return {
+    update(inserted, total) {
+      if (Date.now() - shownAt < 100 && inserted < total) return;
+      shownAt = Date.now();
+      const width = 30;
+      const filled = Math.round((inserted / total) * width);
+      process.stderr.write(`\rseeding [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${inserted.toLocaleString('en')} / ${total.toLocaleString('en')} rows`);
+    },
+    done: () => process.stderr.write('\n'),
+  };
+}
+
 function count(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
@@ -31,13 +50,16 @@ async function main(): Promise<void> {
   try {
     await database.migrate();
     const startedAt = Date.now();
+    const progress = progressLine();
     const summary = await seedDatabase(database.db, {
       users: count('users', values.users),
       products: count('products', values.products),
       orders: count('orders', values.orders),
       seed: count('seed', values.seed),
       hashPassword,
+      onProgress: progress.update,
     });
+    progress.done();
     const target = config.DATABASE_URL ? 'PostgreSQL' : `PGlite at ${config.PGLITE_DIR}`;
     console.log(
       `seeded ${target}: ${summary.users} users, ${summary.products} products, ${summary.orders} orders, ` +

@@ -17,6 +17,8 @@ export interface SeedOptions {
   seed?: number;
   /** Hashes a password for a given salt (scrypt in production; injected to keep db/ free of auth/). */
   hashPassword: (password: string, salt: Buffer) => Promise<string>;
+  /** Told after each batch of rows written: how many so far, of how many. */
+  onProgress?: (inserted: number, total: number) => void;
 }
 
 export interface SeedSummary {
@@ -63,9 +65,11 @@ function saltFor(seed: number, label: string): Buffer {
   return createHash('sha256').update(`${seed}:${label}`).digest().subarray(0, 16);
 }
 
-async function insertInBatches<T>(rows: T[], insert: (batch: T[]) => Promise<unknown>): Promise<void> {
+async function insertInBatches<T>(rows: T[], insert: (batch: T[]) => Promise<unknown>, onBatch: (rows: number) => void): Promise<void> {
   for (let start = 0; start < rows.length; start += BATCH_ROWS) {
-    await insert(rows.slice(start, start + BATCH_ROWS));
+    const batch = rows.slice(start, start + BATCH_ROWS);
+    await insert(batch);
+    onBatch(batch.length);
   }
 }
 
@@ -128,12 +132,15 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedSu
     orderRows.push({ id, userId, status: random.pick(STATUSES), totalCents, createdAt, updatedAt: createdAt });
   }
 
+  const total = userRows.length + productRows.length + orderRows.length + itemRows.length;
+  let inserted = 0;
+  const counted = (rows: number) => options.onProgress?.((inserted += rows), total);
   await db.transaction(async (tx) => {
     await tx.execute(sql`truncate table notifications, processed_events, idempotency_keys, outbox, order_items, orders, products, users restart identity cascade`);
-    await insertInBatches(userRows, (batch) => tx.insert(users).values(batch));
-    await insertInBatches(productRows, (batch) => tx.insert(products).values(batch));
-    await insertInBatches(orderRows, (batch) => tx.insert(orders).values(batch));
-    await insertInBatches(itemRows, (batch) => tx.insert(orderItems).values(batch));
+    await insertInBatches(userRows, (batch) => tx.insert(users).values(batch), counted);
+    await insertInBatches(productRows, (batch) => tx.insert(products).values(batch), counted);
+    await insertInBatches(orderRows, (batch) => tx.insert(orders).values(batch), counted);
+    await insertInBatches(itemRows, (batch) => tx.insert(orderItems).values(batch), counted);
     // Rows were inserted with explicit ids: move the sequences past them.
     for (const table of ['users', 'products', 'orders'] as const) {
       await tx.execute(

@@ -1,10 +1,14 @@
 // How services write: their rows and their events in ONE transaction, then a bounded wait until
 // the events are published (so the caller reads its own write on every replica). If Redis is down
 // the wait times out, the mutation still succeeds (with a warning naming the row), and the relay
-// publishes once Redis is back.
+// publishes once Redis is back. Before it returns so, the mutation invalidates what its events made
+// stale itself: the relay does that just before it publishes, and a relay kept from publishing
+// (the master of the streams failing over while the cache's master is up, on a Redis Cluster; a
+// backlog) has not done it yet, so a read after the mutation returned would find the old entry.
 import type { Database, Db } from '../db/client';
 import type { EventType } from './event-types';
 import { databaseIdentity } from '../db/schema';
+import type { StaleEntries } from '../cache/invalidation';
 import { appendEvent, outboxRowName, type NewEvent } from './outbox';
 import type { PublishWaiters } from './publish-waiters';
 
@@ -25,6 +29,12 @@ export interface EventWriterOptions {
   onDatabaseSeen?(identity: string): void;
   /** A row was not published within `publishWaitMs` (the mutation returns anyway). */
   onPublishTimeout?(row: { outboxId: number; database: string; waitedMs: number }): void;
+  /**
+   * Invalidates the entries the transaction's events made stale, when one was not published in
+   * time, before the mutation returns (the relay invalidates them again when it publishes). A
+   * failure is the caller's to log: with the cache unreachable, reads go to Postgres anyway.
+   */
+  invalidateUnpublished?(entries: StaleEntries[]): Promise<void>;
   /** Fault injection for tests: runs after the commit, before waiting for publication. */
   afterCommit?: () => void;
 }
@@ -34,19 +44,22 @@ export interface EventWriter {
 }
 
 export function createEventWriter(options: EventWriterOptions): EventWriter {
-  const waitFor = async (database: string, outboxId: number) => {
+  const waitFor = async (database: string, outboxId: number): Promise<boolean> => {
     const isPublished = await options.waiters.waitForPublished(database, outboxId, options.publishWaitMs);
     if (!isPublished) options.onPublishTimeout?.({ outboxId, database, waitedMs: options.publishWaitMs });
+    return isPublished;
   };
   return {
     async transaction(work) {
       const outboxIds: number[] = [];
+      const stale: StaleEntries[] = [];
       let database: string | undefined;
       const result = await options.database.db.transaction(async (tx) => {
         const done = await work(
           tx as unknown as Db,
           async (event) => {
             const appended = await appendEvent(tx as unknown as Db, event);
+            stale.push(...event.invalidates);
             database = appended.database;
             outboxIds.push(appended.outboxId);
             return appended.outboxId;
@@ -64,7 +77,8 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
       if (outboxIds.length > 0 && database !== undefined) {
         options.onDatabaseSeen?.(database);
         options.announceCommitted(outboxIds.map((id) => outboxRowName(database!, id)));
-        await Promise.all(outboxIds.map((id) => waitFor(database!, id)));
+        const published = await Promise.all(outboxIds.map((id) => waitFor(database!, id)));
+        if (published.includes(false) && stale.length > 0) await options.invalidateUnpublished?.(stale);
       }
       return result;
     },

@@ -1,5 +1,6 @@
 // What travels with each operation: the viewer, the per-request loaders (never shared between
 // requests, so one user's batch never serves another's), and the long-lived services.
+import { ConfigError, type Config } from '../config';
 import type { RedisClient } from '../redis/client';
 import { LRUCache } from 'lru-cache';
 import type { CacheStore } from '../cache/cache-store';
@@ -69,6 +70,24 @@ export function createLoaders(db: Db, cache: CacheStore) {
 export type Loaders = ReturnType<typeof createLoaders>;
 
 /** Every cache type the loaders read (whole responses record the generations of each). */
+/**
+ * Settings that name cache types (CACHE_TYPE_TTL_SECONDS, CACHE_L1_TYPES) must name these: a
+ * misspelt name would silently configure nothing. Throws a ConfigError naming every unknown one.
+ */
+export function assertKnownCacheTypes(settings: Pick<Config, 'CACHE_TYPE_TTL_SECONDS' | 'CACHE_L1_TYPES'>): void {
+  const known = new Set<string>(loaderCacheTypes.map((type) => type.name));
+  const problems = (
+    [
+      ['CACHE_TYPE_TTL_SECONDS', [...settings.CACHE_TYPE_TTL_SECONDS.keys()]],
+      ['CACHE_L1_TYPES', [...settings.CACHE_L1_TYPES]],
+    ] as const
+  ).flatMap(([variable, names]) => {
+    const unknown = names.filter((name) => !known.has(name));
+    return unknown.length ? [`${variable} names ${unknown.map((name) => `"${name}"`).join(', ')}, not a cache type`] : [];
+  });
+  if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')} (the cache types: ${[...known].join(', ')})`);
+}
+
 export const loaderCacheTypes = [
   userCacheType,
   userPageCacheType,

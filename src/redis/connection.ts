@@ -22,7 +22,7 @@ export interface RedisConnectionOptions {
 
 /** What a user who sees RedisUnreachableError at start-up should do. */
 export const REDIS_START_HINT =
-  'Start Redis (install redis-server and run it, or `docker compose up -d redis`), or point REDIS_URL (or REDIS_SENTINELS) at a running one.';
+  'Start Redis (install redis-server and run it, or `docker run -d -p 127.0.0.1:6379:6379 redis:7-alpine`), or point REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) at a running one.';
 
 export class RedisUnreachableError extends Error {
   override readonly name = 'RedisUnreachableError';

@@ -9,10 +9,14 @@
 // - 'close' when a master's subscriber connection ended (ioredis's subscriber group emits
 //   "-node" with the node's key; a failover, a killed master, a dropped socket): messages of its
 //   slots may be lost from now on;
-// - 'ready' once ioredis has rebuilt its subscribers for the new slot map ("subscribersReady") and
-//   every channel is subscribed again. ioredis re-sends the SSUBSCRIBEs without waiting for them;
-//   this sends them once more (harmless: a channel subscribed twice is one subscription) and waits
-//   for the replies, so a catch-up that starts on 'ready' misses nothing published afterwards.
+// - a slot moving to another master (resharding) is a loss too, though no connection ends: the old
+//   master unsubscribes the slot's channels by itself, which ioredis does not report, and messages
+//   published on the new master are lost until ioredis subscribes them there. So every rebuild of
+//   the subscribers for a new slot map ("subscribersReady") is reported as 'close' first;
+// - 'ready' once ioredis has rebuilt its subscribers for the new slot map and every channel is
+//   subscribed again. ioredis re-sends the SSUBSCRIBEs without waiting for them; this sends them
+//   once more (harmless: a channel subscribed twice is one subscription) and waits for the replies,
+//   so a catch-up that starts on 'ready' misses nothing published afterwards.
 import { EventEmitter } from 'node:events';
 import type { Cluster } from 'ioredis';
 import type { RedisSubscriber } from './client';
@@ -30,7 +34,10 @@ export class ShardedSubscriber extends EventEmitter implements RedisSubscriber {
     cluster.on('-node', (_node: unknown, nodeKey?: string) => {
       if (nodeKey !== undefined) this.lose();
     });
-    cluster.on('subscribersReady', () => void this.subscribeAgain());
+    cluster.on('subscribersReady', () => {
+      this.lose();
+      void this.subscribeAgain();
+    });
     // Passed on only when someone listens: an 'error' nobody listens to would throw.
     cluster.on('error', (error: Error) => {
       if (this.listenerCount('error') > 0) this.emit('error', error);

@@ -13,15 +13,13 @@ import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import {
   duplicatesOf,
-  expectFailoverKeptEverything,
+  failoverLoopScenario,
   FAILOVER_PRODUCT_ID,
   lastOutboxId,
   outboxRowsAfter,
   PRODUCT_CHANGED,
   productEntries,
-  PUBLISH_WAIT_MS,
   restock,
-  runFailoverLoop,
   SETTLE_BOUND_MS,
 } from '../support/failover-loop';
 import { startOwnSentinelSetup, type TestRedis } from '../support/redis-topology';
@@ -50,22 +48,7 @@ afterAll(async () => {
 });
 
 describe('a failover during a write-and-subscribe loop', () => {
-  let gateway: TestGateway;
-  const subscribers: TestSubscriber[] = [];
-
-  beforeAll(async () => {
-    gateway = await startTestGateway({ redis, seed: { users: 5, products: 5, orders: 5 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS } });
-  });
-
-  afterAll(async () => {
-    await Promise.all(subscribers.map((subscriber) => subscriber.dispose()));
-    await gateway?.stop();
-  });
-
-  it('keeps writing, delivers exactly the stream to every subscriber, and never serves a read older than an acknowledged write', async () => {
-    const report = await runFailoverLoop({ label: 'sentinel failover', gateway, redis, control, subscribers, kill: () => redis.sentinel.killMaster() });
-    expectFailoverKeptEverything(report);
-  });
+  failoverLoopScenario({ label: 'sentinel failover', redis: () => redis, control: () => control, kill: () => redis.sentinel.killMaster() });
 });
 
 /**

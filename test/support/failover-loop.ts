@@ -14,6 +14,7 @@ import { postGraphQL } from './graphql';
 import type { Promotion } from './redis-sentinel';
 import type { TestRedis } from './redis-topology';
 import { readStream, streamTailOf } from './streams';
+import { startTestGateway } from './gateway';
 import { startSubscriber, type TestSubscriber } from './subscriber';
 import { waitUntil } from './wait';
 
@@ -205,4 +206,35 @@ export function expectFailoverKeptEverything({ figures, committedEventIds, strea
   expect(duplicatesOf(streamIds)).toBe(0);
   // ...and every subscriber got exactly the stream: the same ids, in order, none twice.
   for (const cursors of delivered) expect(cursors).toEqual(streamIds);
+}
+
+/**
+ * Registers the scenario in the current describe block: a gateway of its own on `redis()` (with
+ * the publish bound above), the loop with `kill`, then the guarantees; subscribers and gateway
+ * are closed afterwards. `check` runs first (e.g. that the kill will hit what the test means).
+ */
+export function failoverLoopScenario(options: {
+  label: string;
+  redis(): TestRedis;
+  control(): RedisClient;
+  kill(): Promise<{ promotion: Promise<Promotion> }>;
+  check?(): Promise<void>;
+}): void {
+  let gateway: TestGateway;
+  const subscribers: TestSubscriber[] = [];
+
+  beforeAll(async () => {
+    gateway = await startTestGateway({ redis: options.redis(), seed: { users: 5, products: 5, orders: 5 }, env: { OUTBOX_PUBLISH_WAIT_MS: PUBLISH_WAIT_MS } });
+  });
+
+  afterAll(async () => {
+    await Promise.all(subscribers.map((subscriber) => subscriber.dispose()));
+    await gateway?.stop();
+  });
+
+  it('keeps writing, delivers exactly the stream to every subscriber, and never serves a read older than an acknowledged write', async () => {
+    await options.check?.();
+    const report = await runFailoverLoop({ label: options.label, gateway, redis: options.redis(), control: options.control(), subscribers, kill: options.kill });
+    expectFailoverKeptEverything(report);
+  });
 }

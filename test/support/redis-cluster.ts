@@ -33,6 +33,12 @@ export interface ClusterSetup {
    * slot from another node (the replica they promoted).
    */
   killMasterOf(key: string, timeoutMs?: number): Promise<{ killed: RedisHostPort; promotion: Promise<Promotion> }>;
+  /**
+   * Moves `key`'s slot (and any keys in it) to another master, as `redis-cli --cluster reshard`
+   * does for each slot: IMPORTING / MIGRATING, MIGRATE, then SETSLOT NODE on every master.
+   * `promotion` resolves at once: the move is done when this returns.
+   */
+  moveSlotOf(key: string): Promise<{ promotion: Promise<Promotion> }>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +79,16 @@ export async function startClusterSetup(options: ClusterSetupOptions = {}): Prom
       30_000,
       50,
     );
+    // A replica that has not synced with its master yet would not be promoted when it dies.
+    await waitUntil(
+      async () => {
+        const replication = await Promise.all(servers.map((server) => withNode(server.port, (connection) => connection.info('replication'))));
+        return replication.every((info) => info.includes('role:master') || info.includes('master_link_status:up'));
+      },
+      'every replica has synced with its master',
+      30_000,
+      50,
+    );
     const killed = new Set<number>();
     const masterOf = async (key: string): Promise<RedisHostPort> => {
       const live = servers.find((server) => !killed.has(server.port))!;
@@ -95,12 +111,53 @@ export async function startClusterSetup(options: ClusterSetupOptions = {}): Prom
         );
         return { killed: current, promotion };
       },
+      async moveSlotOf(key) {
+        const startedAt = Date.now();
+        const live = servers.filter((server) => !killed.has(server.port));
+        const from = await masterOf(key);
+        const masters = await Promise.all(live.map(async (server) => ({ port: server.port, ...(await nodeRole(server.port)) })));
+        const source = masters.find((node) => node.port === from.port)!;
+        const target = masters.find((node) => node.isMaster && node.port !== from.port)!;
+        await withNode(source.port, async (sourceNode) => {
+          const slot = Number(await sourceNode.call('CLUSTER', 'KEYSLOT', key));
+          await withNode(target.port, (targetNode) => targetNode.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id));
+          await sourceNode.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+          for (;;) {
+            const keys = (await sourceNode.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+            if (keys.length === 0) break;
+            await sourceNode.call('MIGRATE', HOST, target.port, '', 0, 5000, 'KEYS', ...keys);
+          }
+          for (const node of masters.filter((candidate) => candidate.isMaster)) {
+            await withNode(node.port, (connection) => connection.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id));
+          }
+        });
+        const to = { host: HOST, port: target.port };
+        return { promotion: Promise.resolve({ from, to, afterMs: Math.max(1, Date.now() - startedAt) }) };
+      },
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+async function withNode<T>(port: number, use: (connection: Redis) => Promise<T>): Promise<T> {
+  const connection = new Redis(port, HOST, { lazyConnect: true });
+  try {
+    await connection.connect();
+    return await use(connection);
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/** A node's id and whether it is a master (CLUSTER MYID, ROLE). */
+async function nodeRole(port: number): Promise<{ id: string; isMaster: boolean }> {
+  return withNode(port, async (connection) => ({
+    id: String(await connection.call('CLUSTER', 'MYID')),
+    isMaster: ((await connection.call('ROLE')) as [string])[0] === 'master',
+  }));
 }
 
 /** The node serving `key`'s slot, as the node on `port` sees the slot map. */

@@ -26,12 +26,18 @@ function fakeCluster() {
 
 const answerAll = (cluster: ReturnType<typeof fakeCluster>) => cluster.pending.splice(0).forEach((reply) => reply.resolve(1));
 
-it('subscribes channel by channel (channels of one SSUBSCRIBE must share a slot) and passes smessage on as message', async () => {
+/** A ShardedSubscriber over a fake Cluster, subscribed to `channels` (answered). */
+async function subscribedTo(...channels: string[]) {
   const cluster = fakeCluster();
   const subscriber = new ShardedSubscriber(cluster as unknown as Cluster);
-  const subscribing = subscriber.subscribe('a', 'b');
+  const subscribing = subscriber.subscribe(...channels);
   answerAll(cluster);
   await subscribing;
+  return { cluster, subscriber };
+}
+
+it('subscribes channel by channel (channels of one SSUBSCRIBE must share a slot) and passes smessage on as message', async () => {
+  const { cluster, subscriber } = await subscribedTo('a', 'b');
   expect(cluster.subscribed).toEqual([['a'], ['b']]);
   const messages: string[][] = [];
   subscriber.on('message', (channel: string, message: string) => messages.push([channel, message]));
@@ -40,11 +46,7 @@ it('subscribes channel by channel (channels of one SSUBSCRIBE must share a slot)
 });
 
 it("reports a lost subscriber connection once, and 'ready' only after every channel is subscribed again", async () => {
-  const cluster = fakeCluster();
-  const subscriber = new ShardedSubscriber(cluster as unknown as Cluster);
-  const subscribing = subscriber.subscribe('a', 'b');
-  answerAll(cluster);
-  await subscribing;
+  const { cluster, subscriber } = await subscribedTo('a', 'b');
   const events: string[] = [];
   subscriber.on('close', () => events.push('close'));
   subscriber.on('ready', () => events.push('ready'));
@@ -69,12 +71,21 @@ it("reports a lost subscriber connection once, and 'ready' only after every chan
   expect(subscriber.status).toBe('ready');
 });
 
-it('stays lost when subscribing again fails, and is ready after the next subscribersReady', async () => {
-  const cluster = fakeCluster();
-  const subscriber = new ShardedSubscriber(cluster as unknown as Cluster);
-  const subscribing = subscriber.subscribe('a');
+it('reports a rebuild for a new slot map as a loss even when no connection ended (a slot moved: its old master unsubscribed it silently)', async () => {
+  const { cluster, subscriber } = await subscribedTo('a');
+  const events: string[] = [];
+  subscriber.on('close', () => events.push('close'));
+  subscriber.on('ready', () => events.push('ready'));
+  cluster.emit('subscribersReady');
+  expect(events).toEqual(['close']);
+  const ready = new Promise((resolve) => subscriber.once('ready', resolve));
   answerAll(cluster);
-  await subscribing;
+  await ready;
+  expect(events).toEqual(['close', 'ready']);
+});
+
+it('stays lost when subscribing again fails, and is ready after the next subscribersReady', async () => {
+  const { cluster, subscriber } = await subscribedTo('a');
   cluster.emit('-node', {}, '127.0.0.1:7001');
   cluster.emit('subscribersReady');
   cluster.pending.splice(0).forEach((reply) => reply.reject(new Error('Connection is closed.')));
