@@ -140,6 +140,8 @@ export class PersistedDocuments {
     const hash = requestedHash(reference);
     const { query } = reference;
     if (query !== undefined && query !== null && typeof query !== 'string') throw badRequest('`query` must be a string.');
+    // The common case costs nothing: a text with no hash, and no list to check it against.
+    if (hash === undefined && !this.options.trusted) return { query: undefined };
     const operationName = typeof reference.operationName === 'string' ? reference.operationName : null;
 
     if (query) {
