@@ -32,6 +32,7 @@ export interface LoopFigures {
   /** Why mutations failed (distinct messages). */
   failures: string[];
   failedMutations: number;
+  /** Failed once a replica was promoted and the gateway had reconnected to it. */
   failedAfterPromotion: number;
   staleReads: number;
   failedReads: number;
@@ -132,9 +133,15 @@ export async function runFailoverLoop(options: FailoverLoopOptions): Promise<Fai
     if (write === killAt) {
       const kill = await options.kill();
       killedAt = Date.now();
-      promotion = kill.promotion.then((announced) => {
-        promoted = true;
+      promotion = kill.promotion.then(async (announced) => {
         figures.promotionMs = announced.afterMs;
+        // "After the promotion" starts once the gateway's connection is up again: reconnecting
+        // (backing off up to 2 s after failed attempts during the outage) is part of the outage,
+        // and on a loaded machine the loop would otherwise race ahead of it.
+        // Not events.once: it rejects on the 'error' events a reconnecting connection emits.
+        const command = gateway.app.redisConnections.command;
+        if (command.status !== 'ready') await new Promise((resolve) => command.once('ready', resolve));
+        promoted = true;
       });
     }
     // Past the kill, go on only once a replica was promoted: the figures then say what a client
