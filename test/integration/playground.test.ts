@@ -22,7 +22,8 @@ beforeAll(async () => {
     startTestGateway({ redis, env: { NODE_ENV: 'production' } }),
     startTestGateway({ redis, env: { NODE_ENV: 'production', GRAPHQL_PLAYGROUND: 'true' } }),
   ]);
-});
+  // Three gateways (three migrated databases) at once: longer than one start on a loaded CI machine.
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all([development, production, productionWithPlayground].map((gateway) => gateway?.stop()));
