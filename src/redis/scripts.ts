@@ -86,10 +86,8 @@ const PROJECTION_SCRIPTS: Record<keyof ProjectionScripts, string> = {
 export const defineProjectionScripts = (redis: RedisClient) => defineScripts<ProjectionScripts>(redis, PROJECTION_SCRIPTS);
 
 /**
- * Every script's command name, with its `…Buffer` variant. ioredis's auto-pipelining routes a
- * command on a Cluster by its first argument, which for a script is its number of keys, not a
- * key: scripts are sent on their own there (connection.ts), each to the master of its keys' slot.
+ * Every script's command name (its `…Buffer` variant has the same one). ioredis's auto-pipelining
+ * routes a command on a Cluster by its first argument, which for a script is its number of keys,
+ * not a key: scripts are sent on their own there (connection.ts), each to the master of its keys' slot.
  */
-export const SCRIPT_COMMANDS: readonly string[] = [CACHE_SCRIPTS, EVENT_SCRIPTS, PROJECTION_SCRIPTS].flatMap((scripts) =>
-  Object.keys(scripts).flatMap((command) => [command, `${command}Buffer`]),
-);
+export const SCRIPT_COMMANDS: readonly string[] = [CACHE_SCRIPTS, EVENT_SCRIPTS, PROJECTION_SCRIPTS].flatMap((scripts) => Object.keys(scripts));
