@@ -9,33 +9,19 @@
 // older than an acknowledged write. (Resharding: cluster-resharding.test.ts.)
 //
 // The Cluster here is the test's own whatever TEST_REDIS_TOPOLOGY says: it kills masters.
-import type { RedisClient } from '../../src/redis/client';
-import { FAILOVER_PRODUCT_ID, failoverLoopScenario } from '../support/failover-loop';
-import type { ClusterSetup } from '../support/redis-cluster';
-import { startOwnClusterSetup, type TestRedis } from '../support/redis-topology';
+import { FAILOVER_PRODUCT_ID, failoverLoopScenario, ownFailoverRedis } from '../support/failover-loop';
+import { startOwnClusterSetup } from '../support/redis-topology';
 
-let redis: TestRedis & { cluster: ClusterSetup };
-let control: RedisClient;
-
-beforeAll(async () => {
-  redis = await startOwnClusterSetup({ replicasPerMaster: 1 });
-  control = redis.connect({ maxRetriesPerRequest: null });
-  control.on('error', () => undefined);
-});
-
-afterAll(async () => {
-  control?.disconnect();
-  await redis?.stop();
-});
+const { redis, control } = ownFailoverRedis(() => startOwnClusterSetup({ replicasPerMaster: 1 }));
 
 describe('a failover of the master of the events slot and of the subscription channel during a write-and-subscribe loop', () => {
-  const events = () => redis.keys.stream('catalog');
+  const events = () => redis().keys.stream('catalog');
   failoverLoopScenario({
     label: 'cluster failover',
-    redis: () => redis,
-    control: () => control,
+    redis,
+    control,
     // One kill takes both: the loop's events and its subscribers' channel.
-    check: async () => expect(await redis.cluster.masterOf(redis.keys.channel('product', FAILOVER_PRODUCT_ID))).toEqual(await redis.cluster.masterOf(events())),
-    kill: () => redis.cluster.killMasterOf(events()),
+    check: async () => expect(await redis().cluster.masterOf(redis().keys.channel('product', FAILOVER_PRODUCT_ID))).toEqual(await redis().cluster.masterOf(events())),
+    kill: () => redis().cluster.killMasterOf(events()),
   });
 });

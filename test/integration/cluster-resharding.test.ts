@@ -8,32 +8,18 @@
 // acknowledged write.
 //
 // The Cluster here is the test's own whatever TEST_REDIS_TOPOLOGY says: it moves slots.
-import type { RedisClient } from '../../src/redis/client';
-import { FAILOVER_PRODUCT_ID, failoverLoopScenario } from '../support/failover-loop';
-import type { ClusterSetup } from '../support/redis-cluster';
-import { startOwnClusterSetup, type TestRedis } from '../support/redis-topology';
+import { FAILOVER_PRODUCT_ID, failoverLoopScenario, ownFailoverRedis } from '../support/failover-loop';
+import { startOwnClusterSetup } from '../support/redis-topology';
 
-let redis: TestRedis & { cluster: ClusterSetup };
-let control: RedisClient;
-
-beforeAll(async () => {
-  redis = await startOwnClusterSetup();
-  control = redis.connect({ maxRetriesPerRequest: null });
-  control.on('error', () => undefined);
-});
-
-afterAll(async () => {
-  control?.disconnect();
-  await redis?.stop();
-});
+const { redis, control } = ownFailoverRedis(() => startOwnClusterSetup());
 
 describe("a move of the subscription channel's slot to another master during a write-and-subscribe loop", () => {
-  const channel = () => redis.keys.channel('product', FAILOVER_PRODUCT_ID);
+  const channel = () => redis().keys.channel('product', FAILOVER_PRODUCT_ID);
   failoverLoopScenario({
     label: 'cluster resharding',
-    redis: () => redis,
-    control: () => control,
+    redis,
+    control,
     // Only the channel's slot moves (not the events' slot: the writes never wait for it).
-    kill: () => redis.cluster.moveSlotOf(channel()),
+    kill: () => redis().cluster.moveSlotOf(channel()),
   });
 });

@@ -253,3 +253,22 @@ export function failoverLoopScenario(options: {
     expectFailoverKeptEverything(report);
   }, 15_000 + 2 * SETTLE_BOUND_MS + 20_000);
 }
+
+/**
+ * The Redis of a failover test file: started by `start` before its tests, with a connection of
+ * the test's own that follows failovers and ignores the errors it sees during one; both stopped after.
+ */
+export function ownFailoverRedis<Started extends TestRedis>(start: () => Promise<Started>): { redis(): Started; control(): RedisClient } {
+  let redis: Started | undefined;
+  let control: RedisClient | undefined;
+  beforeAll(async () => {
+    redis = await start();
+    control = redis.connect({ maxRetriesPerRequest: null });
+    control.on('error', () => undefined);
+  });
+  afterAll(async () => {
+    control?.disconnect();
+    await redis?.stop();
+  });
+  return { redis: () => redis!, control: () => control! };
+}
