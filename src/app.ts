@@ -19,6 +19,7 @@ import { cursorExpired } from './subscriptions/stream-replay';
 import { L1Cache } from './cache/l1';
 import { ResponseCache } from './cache/response-cache';
 import { invalidate } from './cache/invalidation';
+import { UnconfirmedInvalidations } from './cache/unconfirmed-invalidations';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
 import { RedisPersistedQueryCache } from './http/trusted-documents-apq-cache';
@@ -159,11 +160,18 @@ export async function createApp({
   await l1?.start();
   // The cache scripts, registered once on the cache's connection (the store, the relay, the response cache).
   const cacheScripts = defineCacheScripts(connections.cache);
+  const unconfirmed = new UnconfirmedInvalidations({
+    invalidate: (entries) => invalidate(cacheScripts, keys, entries),
+    onHeld: (entries, error) =>
+      logger.warn({ reason: describeError(error), entries }, 'cannot invalidate the entries of an unpublished event; reading them from Postgres until an invalidation succeeds'),
+    onConfirmed: (entries) => logger.info({ entries }, 'the held entries of an unpublished event are invalidated; cached again'),
+  });
   const cache = createCacheStore({
     redis: cacheScripts,
     keys,
     stats: cacheStats,
     l1,
+    unconfirmed,
     isEnabled: config.CACHE_ENABLED,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     ttlMsByType: new Map([...config.CACHE_TYPE_TTL_SECONDS].map(([type, seconds]) => [type, seconds * 1000])),
@@ -198,10 +206,7 @@ export async function createApp({
     publishWaitMs: config.OUTBOX_PUBLISH_WAIT_MS,
     onDatabaseSeen: (seen) => seen !== identity.current && void identity.check().catch(() => undefined),
     onPublishTimeout: (row) => logger.warn(row, 'event not published in time; the mutation returns anyway and the relay keeps trying'),
-    invalidateUnpublished: (entries) =>
-      invalidate(cacheScripts, keys, entries).catch((error: unknown) =>
-        logger.warn({ reason: describeError(error) }, 'cannot invalidate the entries of an unpublished event; reads fail open to Postgres while the cache is unreachable'),
-      ),
+    invalidateUnpublished: (entries) => unconfirmed.confirm(entries, config.OUTBOX_PUBLISH_WAIT_MS),
     afterCommit,
   });
 
@@ -275,6 +280,7 @@ export async function createApp({
           maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
           clientBudgetBytes: config.CACHE_RESPONSE_CLIENT_BUDGET_BYTES,
+          isSuspended: () => unconfirmed.isAnyHeld,
           countRoundTrip: () => void (cacheStats.redisRoundTrips += 1),
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
         })
@@ -372,6 +378,7 @@ export async function createApp({
         revocations.stop();
         subscriptions.stop();
         await relay.stop();
+        unconfirmed.stop();
         await projections?.stop();
         for (const connection of blockingConnections) connection.disconnect();
         await publishWaiters.stop();

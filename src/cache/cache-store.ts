@@ -16,6 +16,7 @@ import type { ResponseDependencies } from './dependencies';
 import { readGeneration, uniqueToken } from './invalidation';
 import type { L1Cache } from './l1';
 import { LeaseWaiters, type PeekReply } from './lease-waiters';
+import type { UnconfirmedInvalidations } from './unconfirmed-invalidations';
 
 export interface CacheStoreOptions {
   /** A connection with the cache scripts, a command timeout and no offline queue (fail fast). */
@@ -23,6 +24,8 @@ export interface CacheStoreOptions {
   keys: RedisKeys;
   stats: CacheStats;
   l1?: L1Cache;
+  /** Keys whose invalidation a mutation could not confirm: read around the cache until it is. */
+  unconfirmed?: Pick<UnconfirmedInvalidations, 'isHeld' | 'isTypeHeld'>;
   /** Off: every read goes to Postgres (the benchmark's baseline). @default true */
   isEnabled?: boolean;
   /** Base TTL of values; each write gets ±10% jitter. */
@@ -81,7 +84,7 @@ interface Pending<Id> {
 }
 
 export function createCacheStore(options: CacheStoreOptions): CacheStore {
-  const { redis, keys, stats, l1 } = options;
+  const { redis, keys, stats, l1, unconfirmed } = options;
   const isEnabled = options.isEnabled ?? true;
   const leaseTtlMs = options.leaseTtlMs ?? 2000;
   const leaseWaitMs = options.leaseWaitMs ?? 1000;
@@ -184,14 +187,16 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const useL1 = l1?.usesType(type.name) ?? false;
       const l1Generation = l1?.currentGeneration() ?? 0;
       let pending: Array<Pending<(typeof ids)[number]>> = [];
+      const held: typeof pending = [];
       ids.forEach((id, index) => {
         const { keyId, field } = type.locate(id);
+        if (unconfirmed?.isHeld(typeKey, keyId)) return void held.push({ index, id, keyId, field });
         const cached = useL1 ? l1!.get(type.name, keyId, field) : undefined;
         if (cached === undefined) pending.push({ index, id, keyId, field });
         else results[index] = decode(cached);
       });
-      stats.add(type.name, 'l1Hits', ids.length - pending.length);
-      // An L1 value has no version: a response that used one cannot be guarded.
+      stats.add(type.name, 'l1Hits', ids.length - pending.length - held.length);
+      // An L1 value has no version: a response that used one cannot be guarded. Neither can a held key's row.
       if (pending.length < ids.length) dependencies?.untrack();
 
       const token = uniqueToken();
@@ -253,6 +258,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         return retry;
       };
 
+      if (held.length > 0) {
+        stats.add(type.name, 'failOpens', held.length);
+        await fillFromDatabase(held);
+      }
       for (let attempt = 0; pending.length > 0; attempt += 1) {
         let replies: Array<[unknown, Versions]>;
         try {
@@ -300,8 +309,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 
     async fill(type, entries, generation, dependencies) {
       if (entries.length === 0) return;
-      if (generation === null) return dependencies?.untrack();
       const typeKey = cacheTypeKey(type as CacheType<unknown, unknown>);
+      // A held type's generation may not have moved for the write (its invalidation failed), so it
+      // cannot refuse rows read before that write: nothing of the type is filled meanwhile.
+      if (generation === null || unconfirmed?.isTypeHeld(typeKey)) return dependencies?.untrack();
       const args: Array<string | number> = [generation, uniqueToken(), versionsTtlMs, volatileFlag(type as CacheType<never, unknown>)];
       const keyIds: string[] = [];
       const valueKeys = entries.map(([id, value]) => {

@@ -49,6 +49,11 @@ export interface ResponseCacheOptions {
   budgetBytes?: number;
   /** Bytes of stored responses one client (a viewer, else an address) may hold at once. @default 4_194_304 */
   clientBudgetBytes?: number;
+  /**
+   * Whether a mutation's invalidation is unconfirmed (cache/unconfirmed-invalidations.ts): a
+   * response could then hold what it left stale, so none is served or stored meanwhile.
+   */
+  isSuspended?(): boolean;
   /** Counts a Redis round trip (the cache's /metrics counter). */
   countRoundTrip?(): void;
   onError?(error: unknown): void;
@@ -118,10 +123,12 @@ export class ResponseCache {
 
   /**
    * The stored body if it is still current, else a miss to fill (recording the volatile parts of
-   * `readsVolatileOf` where the document reads them); null when Redis did not answer.
+   * `readsVolatileOf` where the document reads them); null when Redis did not answer, or while
+   * the cache is suspended.
    */
   async lookup(key: string, readsVolatileOf?: ReadonlySet<string>): Promise<ResponseLookup> {
     const { redis, keys } = this.options;
+    if (this.options.isSuspended?.()) return null;
     let reply: ResponseReply;
     this.options.countRoundTrip?.();
     const { versionsAround, keys: generationKeys, groups } = this.keysInForce();
@@ -167,7 +174,7 @@ export class ResponseCache {
    */
   store(miss: ResponseMiss, body: string, client: string): void {
     const header = miss.dependencies.header();
-    if (header === null || Buffer.byteLength(body) > this.maxResponseBytes) return;
+    if (header === null || Buffer.byteLength(body) > this.maxResponseBytes || this.options.isSuspended?.()) return;
     // The header's length first (readResponse-n.lua reads the header and the body apart).
     const value = `${String(Buffer.byteLength(header)).padStart(8, '0')}${header}${body}`;
     const bytes = Buffer.byteLength(miss.key) + Buffer.byteLength(value);

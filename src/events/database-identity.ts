@@ -124,7 +124,10 @@ export class DatabaseIdentity {
       logger.warn({ previous: stored.id, identity }, 'the database was recreated or restored from a dump: it gets a new identity');
     } else {
       const lastPublished = Number((await redis.get(this.keysFor(identity).lastPublishedOutboxId())) ?? 0);
-      if (lastPublished > stored.lastOutboxId) {
+      // Rows committed and published since Postgres was read above would look like a restore
+      // (with writes flowing, and more so while a Redis failover delays this GET): only outbox ids
+      // Postgres still lacks after the GET prove one.
+      if (lastPublished > stored.lastOutboxId && lastPublished > (await readDatabaseIdentity(database.backgroundDb)).lastOutboxId) {
         identity = await mintDatabaseIdentity(database.backgroundDb, stored.id);
         replaced = stored.id;
         logger.warn(

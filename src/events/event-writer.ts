@@ -31,8 +31,8 @@ export interface EventWriterOptions {
   onPublishTimeout?(row: { outboxId: number; database: string; waitedMs: number }): void;
   /**
    * Invalidates the entries the transaction's events made stale, when one was not published in
-   * time, before the mutation returns (the relay invalidates them again when it publishes). A
-   * failure is the caller's to log: with the cache unreachable, reads go to Postgres anyway.
+   * time, before the mutation returns (the relay invalidates them again when it publishes). It
+   * must not reject: the write is committed (cache/unconfirmed-invalidations.ts handles failure).
    */
   invalidateUnpublished?(entries: StaleEntries[]): Promise<void>;
   /** Fault injection for tests: runs after the commit, before waiting for publication. */

@@ -35,6 +35,8 @@ export interface LoopFigures {
   /** Failed once a replica was promoted and the gateway had reconnected to it. */
   failedAfterPromotion: number;
   staleReads: number;
+  /** What each stale read was: which write it followed, what it read, when. */
+  staleReadDetails: Array<{ write: number; read: number; acknowledged: number; mutationMs: number; sinceKillMs: number | null; wasPromoted: boolean }>;
   failedReads: number;
   promotionMs: number;
   /** From the kill to the first mutation acknowledged (with its event published) after the promotion. */
@@ -90,6 +92,9 @@ export async function lastOutboxId(gateway: TestGateway): Promise<number> {
 /** The product's entries in the catalog stream after `afterId`. */
 export async function productEntries(connection: RedisClient, gateway: TestGateway, afterId: string) {
   const entries = await readStream(connection, gateway.app.keys.stream('catalog'), afterId);
+  // A boundary entry (no event) says a process took the database for a replaced one: it never was.
+  const boundaries = entries.filter((entry) => entry.event === null).map((entry) => entry.fields);
+  if (boundaries.length > 0) throw new Error(`the stream got database boundaries: ${JSON.stringify(boundaries)}`);
   return entries.filter((entry) => entry.event.aggregate.type === 'Product' && entry.event.aggregate.id === String(FAILOVER_PRODUCT_ID));
 }
 
@@ -124,7 +129,7 @@ export async function runFailoverLoop(options: FailoverLoopOptions): Promise<Fai
   }
   await Promise.all(subscribers.map((subscriber) => subscriber.waitForConnections(1)));
 
-  const figures: LoopFigures = { mutations: 0, failures: [], failedMutations: 0, failedAfterPromotion: 0, staleReads: 0, failedReads: 0, promotionMs: -1, recoveredMs: -1 };
+  const figures: LoopFigures = { mutations: 0, failures: [], failedMutations: 0, failedAfterPromotion: 0, staleReads: 0, staleReadDetails: [], failedReads: 0, promotionMs: -1, recoveredMs: -1 };
   let killedAt = 0;
   let promoted = false;
   let promotion: Promise<unknown> = Promise.resolve();
@@ -160,7 +165,10 @@ export async function runFailoverLoop(options: FailoverLoopOptions): Promise<Fai
     if (wasPromoted && figures.recoveredMs < 0 && result.elapsedMs < Number(PUBLISH_WAIT_MS)) figures.recoveredMs = Date.now() - killedAt;
     const read = await readStock(gateway);
     if (read instanceof Error) figures.failedReads += 1;
-    else if (read < acknowledgedStock) figures.staleReads += 1;
+    else if (read < acknowledgedStock) {
+      figures.staleReads += 1;
+      figures.staleReadDetails.push({ write, read, acknowledged: acknowledgedStock, mutationMs: result.elapsedMs, sinceKillMs: killedAt ? Date.now() - killedAt : null, wasPromoted });
+    }
   }
   await promotion;
 
