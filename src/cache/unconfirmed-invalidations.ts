@@ -7,7 +7,8 @@
 // write is committed) and this replica holds the entries: it reads them from Postgres, around the
 // cache, and neither serves nor stores whole responses, while retrying in the background until an
 // invalidation succeeds. Other replicas are covered once the relay publishes the event: it
-// invalidates before it does (cache/invalidation.ts).
+// invalidates before it does (cache/invalidation.ts). All held invalidations are retried together,
+// so a long outage with many mutations costs Redis one invalidation per backoff step.
 import type { StaleEntries } from './invalidation';
 
 export interface UnconfirmedInvalidationsOptions {
@@ -29,8 +30,10 @@ export class UnconfirmedInvalidations {
   /** Holds per "<type key> <key id>" (two held invalidations may name one key). */
   private readonly held = new Map<string, number>();
   private readonly heldTypes = new Map<string, number>();
+  /** Held invalidations, retried together: one call per attempt however many mutations are waiting (a long outage holds many). */
+  private waiting: Array<readonly StaleEntries[]> = [];
+  private retryTimer: NodeJS.Timeout | undefined;
   private isStopped = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: UnconfirmedInvalidationsOptions) {}
 
@@ -40,14 +43,14 @@ export class UnconfirmedInvalidations {
    */
   async confirm(entries: readonly StaleEntries[], boundMs: number): Promise<void> {
     const deadline = Date.now() + boundMs;
-    let delayMs = this.options.retryDelayMs ?? 25;
+    let delayMs = this.firstDelayMs;
     for (;;) {
       try {
         await this.options.invalidate(entries);
         return;
       } catch (error) {
         if (Date.now() + delayMs >= deadline || this.isStopped) {
-          this.hold(entries, error, delayMs);
+          this.hold(entries, error);
           return;
         }
       }
@@ -74,34 +77,46 @@ export class UnconfirmedInvalidations {
   /** Stops the background retries (the process is stopping); held entries stay held. */
   stop(): void {
     this.isStopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    clearTimeout(this.retryTimer);
   }
 
-  private hold(entries: readonly StaleEntries[], error: unknown, delayMs: number): void {
-    this.count(entries, 1);
-    this.options.onHeld?.(entries, error);
-    this.retryInBackground(entries, delayMs);
-  }
-
-  private retryInBackground(entries: readonly StaleEntries[], delayMs: number): void {
-    if (this.isStopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.options.invalidate(entries).then(
-        () => {
-          this.count(entries, -1);
-          this.options.onConfirmed?.(entries);
-        },
-        () => this.retryInBackground(entries, this.nextDelay(delayMs)),
-      );
-    }, delayMs);
-    timer.unref();
-    this.timers.add(timer);
+  private get firstDelayMs(): number {
+    return this.options.retryDelayMs ?? 25;
   }
 
   private nextDelay(delayMs: number): number {
     return Math.min(delayMs * 2, this.options.maxRetryDelayMs ?? 1000);
+  }
+
+  private hold(entries: readonly StaleEntries[], error: unknown): void {
+    this.count(entries, 1);
+    this.options.onHeld?.(entries, error);
+    this.waiting.push(entries);
+    this.scheduleRetry(this.firstDelayMs);
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    if (this.isStopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => void this.retryHeld(delayMs), delayMs);
+    this.retryTimer.unref();
+  }
+
+  private async retryHeld(delayMs: number): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    const entries = batch.flat();
+    try {
+      await this.options.invalidate(entries);
+    } catch {
+      this.waiting = [...batch, ...this.waiting];
+      this.retryTimer = undefined;
+      this.scheduleRetry(this.nextDelay(delayMs));
+      return;
+    }
+    for (const held of batch) this.count(held, -1);
+    this.options.onConfirmed?.(entries);
+    this.retryTimer = undefined;
+    if (this.waiting.length > 0) this.scheduleRetry(this.firstDelayMs);
   }
 
   private count(entries: readonly StaleEntries[], change: 1 | -1): void {

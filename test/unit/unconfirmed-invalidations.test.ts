@@ -57,27 +57,29 @@ it('holds the keys when the bound runs out, and releases them once a background 
   expect(unconfirmed.isTypeHeld('Product.v1')).toBe(false);
 });
 
-it('keeps a key held while another unconfirmed invalidation still names it', async () => {
-  const first = flakyInvalidation(Infinity);
-  const second = flakyInvalidation(Infinity);
-  let confirmedCount = 0;
-  let firstConfirmed!: () => void;
-  const isFirstConfirmed = new Promise<void>((resolve) => (firstConfirmed = resolve));
-  // One invalidate function; which fake answers depends on the entries it is given.
+it('retries every held invalidation together, in one call per attempt, and releases them all when it succeeds', async () => {
+  const calls: Array<readonly StaleEntries[]> = [];
+  let isFailing = true;
+  let confirmed!: (entries: readonly StaleEntries[]) => void;
+  const isConfirmed = new Promise<readonly StaleEntries[]>((resolve) => (confirmed = resolve));
   unconfirmed = new UnconfirmedInvalidations({
-    invalidate: (entries) => (entries[0]!.keyIds.includes('2') ? second.invalidate() : first.invalidate()),
+    invalidate: async (entries) => {
+      calls.push(entries);
+      if (isFailing) throw new Error('Command timed out');
+    },
     retryDelayMs: 1,
     maxRetryDelayMs: 2,
-    onConfirmed: () => {
-      confirmedCount += 1;
-      firstConfirmed();
-    },
+    onConfirmed: (entries) => confirmed(entries),
   });
-  await unconfirmed.confirm([product1], 5);
-  await unconfirmed.confirm([{ ...product1, keyIds: ['1', '2'] }], 5);
-  first.succeed();
-  await isFirstConfirmed;
-  expect(confirmedCount).toBe(1);
-  expect(unconfirmed.isHeld('Product.v1', '1')).toBe(true);
-  expect(unconfirmed.isHeld('Product.v1', '2')).toBe(true);
+  // Three mutations, two naming product 1: each gives up at once (bound 0) and is held.
+  await unconfirmed.confirm([product1], 0);
+  await unconfirmed.confirm([product1], 0);
+  await unconfirmed.confirm([product2], 0);
+  const heldCalls = calls.length;
+  isFailing = false;
+  const released = await isConfirmed;
+  expect(calls.length - heldCalls).toBeGreaterThanOrEqual(1);
+  // The successful attempt carried every held invalidation at once.
+  expect(released).toEqual([product1, product1, product2]);
+  expect(unconfirmed.isAnyHeld).toBe(false);
 });
