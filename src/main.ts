@@ -1,11 +1,15 @@
 // The gateway process: load config, build, listen; on SIGTERM/SIGINT drain and exit 0.
 // Start-up failures a user can fix (bad config, no Redis) print one line, not a stack trace.
+// Tracing starts first, when configured: its instrumentations patch http, pg, ioredis and graphql
+// as they load.
+import './observability/tracing.gateway';
 import 'reflect-metadata';
 import { createApp, type App } from './app';
 import { ConfigError, loadConfig } from './config';
 import { describeError } from './errors';
 import { PgliteDirLockedError } from './db/pglite-dir-lock';
 import { DatabaseUnreachableError, exitOnShutdownSignal, exitWith } from './process';
+import { stopTracing } from './observability/tracing';
 import { REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 
 const PROCESS_NAME = 'streamgate';
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
   const url = await app.listen();
   app.logger.info({ url, database: app.database.kind }, `Streamgate ready at ${url}`);
 
-  exitOnShutdownSignal({ logger: app.logger, graceMs: config.SHUTDOWN_GRACE_MS, stop: () => app.stop() });
+  exitOnShutdownSignal({ logger: app.logger, graceMs: config.SHUTDOWN_GRACE_MS, stop: () => app.stop().then(stopTracing) });
 }
 
 main().catch((error: unknown) => {

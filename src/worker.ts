@@ -5,6 +5,8 @@
 //
 // `npm run worker -- --rebuild top-products` recomputes the top-products set from Postgres and exits.
 // Start-up failures a user can fix (bad config, no Redis, no PostgreSQL) print one line.
+// Tracing starts first, when configured: its instrumentations patch pg and ioredis as they load.
+import './observability/tracing.worker';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { RedisClient } from './redis/client';
@@ -18,6 +20,7 @@ import { rebuildTopProducts } from './projections/top-products.rebuild';
 import { closeRedisConnections, connectRedis, REDIS_START_HINT, RedisUnreachableError } from './redis/connection';
 import { defineEventScripts, defineProjectionScripts } from './redis/scripts';
 import { DatabaseIdentity } from './events/database-identity';
+import { stopTracing } from './observability/tracing';
 
 const PROCESS_NAME = 'streamgate worker';
 const REBUILDABLE = ['top-products'] as const;
@@ -146,7 +149,7 @@ async function main(): Promise<void> {
     logger,
     message: 'shutting down after the current batches',
     graceMs: config.SHUTDOWN_GRACE_MS,
-    stop: () => worker.stop().then(closeEverything),
+    stop: () => worker.stop().then(closeEverything).then(stopTracing),
   });
 }
 

@@ -12,6 +12,9 @@
 // `batchHandler`: the runner hands it each batch read, and acknowledges the batch with one XACK.
 // If the batch as a whole fails, its events go through `handler` one at a time, so a bad event
 // fails (and is retried, then dead-lettered) alone, exactly as without a batch handler.
+//
+// Each event is handled in a `process <group>` span continuing the trace its envelope carries
+// (event-trace.ts), so one trace runs from the mutation to every projection it fed.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCluster, serverFor, type RedisClient } from '../redis/client';
@@ -19,6 +22,7 @@ import { backoffMs } from '../backoff';
 import { describeError } from '../errors';
 import { fieldsOf, isOfAnotherDatabase, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
 import type { DomainEvent } from './event-types';
+import { ProcessSpans } from './event-trace';
 
 export interface DeliveryInfo {
   /** The stream entry id, e.g. "1732391702118-0". */
@@ -278,6 +282,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
    */
   private async handleBatch(entries: Delivery[]): Promise<void> {
     const handled: string[] = [];
+    let spans: ProcessSpans | undefined;
     try {
       const ready: ReadyDelivery[] = [];
       const database = this.options.currentDatabase?.();
@@ -290,7 +295,8 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
         const event = await this.screen(entry);
         if (event) ready.push({ ...entry, event });
       }
-      const results = await this.applyBatch(ready);
+      spans = new ProcessSpans(this.options.group, this.options.stream, ready);
+      const results = await this.applyBatch(ready, spans);
       // Applied by the batch: acknowledged even if stop() interrupts one of the others.
       handled.push(...ready.filter((_, index) => results[index] === null).map((entry) => entry.streamId));
       for (const [index, entry] of ready.entries()) {
@@ -298,8 +304,9 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
         if (result === null) continue;
         // A transient error in the batch (a rebuild holding the projection...) is not waited out
         // once per entry: the entry is tried again at once, and backs off only if it fails again.
-        const outcome = await this.handleEntry(entry, result && !this.options.isTransient(result) ? result : undefined);
+        const outcome = await spans.inEntry(index, () => this.handleEntry(entry, result && !this.options.isTransient(result) ? result : undefined));
         if (outcome === 'handled') handled.push(entry.streamId);
+        else spans.fail(index, outcome === 'settled' ? 'not applied' : 'interrupted by stop()');
         if (outcome === 'interrupted') break;
       }
     } finally {
@@ -307,6 +314,7 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
         await this.redis.xack(this.options.stream, this.options.group, ...handled);
         this.emit('acked', handled);
       }
+      spans?.end();
     }
   }
 
@@ -330,10 +338,11 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
    * The batch handler's result per entry: null applied, an Error failed; undefined (no slot) when
    * there is no batch handler, a single entry, or the batch failed as a whole.
    */
-  private async applyBatch(ready: ReadyDelivery[]): Promise<Array<Error | null | undefined>> {
-    if (!this.batchHandler || ready.length < 2) return [];
+  private async applyBatch(ready: ReadyDelivery[], spans: ProcessSpans): Promise<Array<Error | null | undefined>> {
+    const batchHandler = this.batchHandler;
+    if (!batchHandler || ready.length < 2) return [];
     try {
-      const results = await this.batchHandler(ready.map(({ event, streamId, deliveries }) => ({ event, delivery: { streamId, deliveries } })));
+      const results = await spans.inBatch(() => batchHandler(ready.map(({ event, streamId, deliveries }) => ({ event, delivery: { streamId, deliveries } }))));
       if (results.length !== ready.length) throw new Error(`the batch handler gave ${results.length} results for ${ready.length} entries`);
       return results;
     } catch (error) {

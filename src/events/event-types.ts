@@ -1,6 +1,6 @@
 // Domain events: what other services read from the Redis streams. Every event is an envelope
-// { id, type, version, occurredAt, aggregate, data }; `version` changes only when `data` changes
-// incompatibly. docs/events.md documents each type for consumers.
+// { id, type, version, occurredAt, aggregate, data, trace? }; `version` changes only when `data`
+// changes incompatibly. docs/events.md documents each type for consumers.
 import type { OrderStatus, UserRole } from '../db/schema';
 
 /** The domain streams (Redis keys `<prefix>:stream:<name>`). */
@@ -52,5 +52,14 @@ export interface DomainEvent<Type extends EventType = EventType> {
   occurredAt: string;
   aggregate: { type: 'Order' | 'Product' | 'User' | 'Notification'; id: string };
   data: EventDataByType[Type];
+  /** The trace this event continues (event-trace.ts); absent when tracing is off. */
+  trace?: EventTraceContext;
+}
+
+/** W3C Trace Context (https://www.w3.org/TR/trace-context/) as the envelope carries it. */
+export interface EventTraceContext {
+  /** e.g. "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01". */
+  traceparent: string;
+  tracestate?: string;
 }
 

@@ -6,6 +6,7 @@ import type { Db } from '../db/client';
 import { currentDatabaseIdentity } from '../db/identity';
 import { outbox } from '../db/schema';
 import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
+import { traceAppend } from './event-trace';
 
 /**
  * NOTIFY channel that wakes the relay (on whichever replica holds it) when a row commits; the
@@ -30,28 +31,32 @@ export interface AppendedEvent {
   database: string;
 }
 
-/** Inserts the event into the outbox (in `tx`). */
+/** Inserts the event into the outbox (in `tx`); its envelope carries the active trace, if any. */
 export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {
-  const envelope: DomainEvent<Type> = {
-    id: randomUUID(),
-    type: event.type,
-    version: EVENT_VERSION,
-    occurredAt: new Date().toISOString(),
-    aggregate: event.aggregate,
-    data: event.data,
-  };
-  const [row] = await tx
-    .insert(outbox)
-    .values({
-      eventId: envelope.id,
-      stream: EVENT_STREAM[event.type],
+  const id = randomUUID();
+  return traceAppend({ id, type: event.type }, async (trace) => {
+    const envelope: DomainEvent<Type> = {
+      id,
       type: event.type,
-      aggregateType: event.aggregate.type,
-      aggregateId: event.aggregate.id,
-      payload: envelope,
-      invalidations: event.invalidates,
-    })
-    .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
-  // The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
-  return row!;
+      version: EVENT_VERSION,
+      occurredAt: new Date().toISOString(),
+      aggregate: event.aggregate,
+      data: event.data,
+      ...(trace && { trace }),
+    };
+    const [row] = await tx
+      .insert(outbox)
+      .values({
+        eventId: envelope.id,
+        stream: EVENT_STREAM[event.type],
+        type: event.type,
+        aggregateType: event.aggregate.type,
+        aggregateId: event.aggregate.id,
+        payload: envelope,
+        invalidations: event.invalidates,
+      })
+      .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
+    // The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
+    return row!;
+  });
 }

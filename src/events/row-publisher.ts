@@ -7,6 +7,9 @@
 // On a Redis Cluster a script may only publish to channels of its own slot: the subscription
 // channels are spread over the masters (sharded pub/sub), so the script is given none and this
 // SPUBLISHes its message to them right after it.
+//
+// Each row is published in a span of its own (event-trace.ts), and its envelope then carries that
+// span's trace context, so consumers continue the mutation's trace under the publish.
 import type { OutboxRow } from '../db/schema';
 import { invalidate, l1Messages, type StaleEntries } from '../cache/invalidation';
 import { isCluster, publishCommandOf, type RedisClient } from '../redis/client';
@@ -14,6 +17,7 @@ import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type { DomainEvent } from './event-types';
 import { subscriptionChannels } from './subscription-channels';
+import { tracePublish } from './event-trace';
 
 export interface RowPublisherOptions {
   /** The durable instance (streams, markers, pub/sub). */
@@ -42,7 +46,11 @@ export type PublishResults = Array<[Error | null, unknown]>;
 export class RowPublisher {
   constructor(private readonly options: RowPublisherOptions) {}
 
-  async publish(rows: OutboxRow[], { acknowledgedId = 0, reuseStreamIds = false }: PublishOptions = {}): Promise<PublishResults> {
+  publish(rows: OutboxRow[], options: PublishOptions = {}): Promise<PublishResults> {
+    return tracePublish(rows, (traced) => this.publishNow(traced, options));
+  }
+
+  private async publishNow(rows: OutboxRow[], { acknowledgedId = 0, reuseStreamIds = false }: PublishOptions): Promise<PublishResults> {
     await invalidate(this.options.cache, this.options.keys, rows.flatMap((row) => row.invalidations as StaleEntries[]));
     const pipeline = this.options.redis.pipeline() as unknown as EventScripts & { exec(): Promise<PublishResults | null> };
     for (const row of rows) {
