@@ -10,7 +10,7 @@ import { createLoginLimiter } from './auth/login-limiter';
 import { createSessionStore } from './auth/session.store';
 import type { SubscriberSocket } from './subscriptions/subscription-feeds';
 import type { RequestInfo } from './auth/viewer';
-import { createCacheStore, recordingDependencies, type CacheStore } from './cache/cache-store';
+import { createCacheStore, RequestScopedCache, type CacheStore } from './cache/cache-store';
 import { createEventWriter } from './events/event-writer';
 import { PublishWaiters } from './events/publish-waiters';
 import { OutboxRelay } from './events/relay';
@@ -30,7 +30,8 @@ import { createLogger, type Logger } from './logger';
 import { assertKnownCacheTypes, createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
-import { createMetrics } from './observability/metrics';
+import { createMetrics, createOutboxPublishLag } from './observability/metrics';
+import { subscriptionFieldLabel } from './observability/metric-labels';
 import { connectRedis, connectRedisConnections, evictingMemoryPolicy, type RedisConnections } from './redis/connection';
 import { readGroupLags } from './projections/group-lag';
 import { startProjectionWorker } from './projections/projection-worker';
@@ -181,6 +182,7 @@ export async function createApp({
     onError: (error) => logger.debug({ reason: describeError(error) }, 'cache unavailable; reading Postgres'),
   });
 
+  const outboxPublishLag = createOutboxPublishLag();
   const relay = new OutboxRelay({
     database,
     redis: defineEventScripts(connections.command),
@@ -195,6 +197,7 @@ export async function createApp({
     // restarted without persistence lost everything, which the re-check is not meant to rebuild.
     failoverRecheckWindowMs: isRedisReplicated ? config.OUTBOX_RECHECK_WINDOW_SECONDS * 1000 : 0,
     idempotencyHours: config.IDEMPOTENCY_TTL_HOURS,
+    onPublished: (committedAt) => outboxPublishLag.observe(Math.max(0, Date.now() - committedAt.getTime()) / 1000),
   });
   const publishWaiters = new PublishWaiters(connections.subscriber, keys.outboxPublishedChannel());
   await publishWaiters.start();
@@ -293,11 +296,15 @@ export async function createApp({
     consumerGroupLags: () => readGroupLags(connections.command, keys),
     subscriptions,
     responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
+    outboxPublishLag,
+  }, {
+    subscriptionFields: subscriptionFieldLabel(schema),
+    trustedDocuments: config.GRAPHQL_TRUSTED_DOCUMENTS ? config.GRAPHQL_TRUSTED_DOCUMENTS.values() : undefined,
   });
   const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
-    loaders: createLoaders(database.db, request.dependencies ? recordingDependencies(cache, request.dependencies) : cache),
+    loaders: createLoaders(database.db, request.dependencies || request.usage ? new RequestScopedCache(cache, request.dependencies, request.usage) : cache),
     services,
     socket,
   });

@@ -1,6 +1,7 @@
 // The viewer is who makes a request: taken from the session, carried in the GraphQL context.
 import type { ResponseDependencies } from '../cache/dependencies';
 import type { UserRole } from '../db/schema';
+import type { RequestUsage } from '../observability/request-usage';
 
 export interface Viewer {
   id: number;
@@ -25,4 +26,6 @@ export interface RequestInfo {
   clientAddress: string;
   /** Set when the response may be cached: the loaders record the cache keys they read here. */
   dependencies?: ResponseDependencies;
+  /** Where the request's loaders count their SQL statements and Redis round trips (HTTP requests). */
+  usage?: RequestUsage;
 }

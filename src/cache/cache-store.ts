@@ -11,6 +11,7 @@ import type { RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import type { CacheStats } from '../observability/cache-counters';
+import type { RequestUsage } from '../observability/request-usage';
 import { cacheTypeKey, type CacheType, type Versions } from './cache-type';
 import type { ResponseDependencies } from './dependencies';
 import { readGeneration, uniqueToken } from './invalidation';
@@ -52,24 +53,32 @@ export interface CacheStore {
   /**
    * Values in the order of the ids (null when absent, or the Error `loadFromDatabase` put in an id's
    * slot). Rejects when `loadFromDatabase` throws; either way a failed entry's lease is released.
-   * With `dependencies`, each key read is recorded with its version (or the response untracked).
+   * With `dependencies`, each key read is recorded with its version (or the response untracked);
+   * with `usage`, the statements and round trips made for the caller's request are counted there.
    */
   load<Id, Value, Loaded extends Value | null | Error>(
     type: CacheType<Id, Value>,
     ids: readonly Id[],
     loadFromDatabase: LoadFromDatabase<Id, Value, Loaded>,
     dependencies?: ResponseDependencies,
+    usage?: RequestUsage,
   ): Promise<Array<Value | null | Loaded>>;
   /**
    * For rows read without leases (a list page's rows): call before the query, then `fill` with
    * the rows after it. Null when the cache cannot be used (nothing will be filled).
    */
-  readGeneration(type: CacheType<unknown, unknown>): Promise<string | null>;
+  readGeneration(type: CacheType<unknown, unknown>, usage?: RequestUsage): Promise<string | null>;
   /**
    * Caches rows read since `generation` was read, unless an entry of the type was invalidated in
    * between; with `dependencies`, records the rows' versions (untracked when refused).
    */
-  fill<Id, Value>(type: CacheType<Id, Value>, entries: Array<[Id, Value]>, generation: string | null, dependencies?: ResponseDependencies): Promise<void>;
+  fill<Id, Value>(
+    type: CacheType<Id, Value>,
+    entries: Array<[Id, Value]>,
+    generation: string | null,
+    dependencies?: ResponseDependencies,
+    usage?: RequestUsage,
+  ): Promise<void>;
 }
 
 /** What an absent row is cached as; no encoded value starts with "!". */
@@ -90,8 +99,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const leaseWaitMs = options.leaseWaitMs ?? 1000;
   const onError = options.onError ?? (() => undefined);
 
-  const countRoundTrip = () => {
+  // A lease wait's polls serve every waiter of the replica at once: counted here, not per request.
+  const countRoundTrip = (usage?: RequestUsage) => {
     stats.redisRoundTrips += 1;
+    if (usage) usage.redisRoundTrips += 1;
   };
   const jitteredTtlMs = (type: string, value: string) => {
     const base = value === ABSENT ? options.negativeTtlMs : (options.ttlMsByType?.get(type) ?? options.ttlMs);
@@ -129,8 +140,8 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   });
 
   /** Per entry: the value, 1 (lease taken) or 0 (wait), and the key's versions (empty with 0). */
-  async function readOrLease<Id>(type: CacheType<never, unknown>, entries: Array<Pending<Id>>, token: string): Promise<Array<[unknown, Versions]>> {
-    countRoundTrip();
+  async function readOrLease<Id>(type: CacheType<never, unknown>, entries: Array<Pending<Id>>, token: string, usage?: RequestUsage): Promise<Array<[unknown, Versions]>> {
+    countRoundTrip(usage);
     const typeKey = cacheTypeKey(type);
     const replies = (await redis.readOrLease(
       entries.length * 2 + 1,
@@ -145,11 +156,11 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     return byEntry(replies, entries.length);
   }
 
-  async function writeLeased(type: CacheType<unknown, unknown>, entries: Array<Pending<unknown>>, encoded: string[], token: string): Promise<void> {
+  async function writeLeased(type: CacheType<unknown, unknown>, entries: Array<Pending<unknown>>, encoded: string[], token: string, usage?: RequestUsage): Promise<void> {
     if (entries.length === 0) return;
     const args: Array<string | number> = [token];
     entries.forEach((entry, index) => args.push(entry.field, encoded[index]!, jitteredTtlMs(type.name, encoded[index]!)));
-    countRoundTrip();
+    countRoundTrip(usage);
     const written = (await redis.writeLeased(entries.length * 2, ...keysOf(cacheTypeKey(type), entries), ...args)) as number[];
     const writtenCount = written.filter((flag) => flag === 1).length;
     stats.add(type.name, 'writeBacks', writtenCount);
@@ -161,11 +172,11 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
    * read again now instead of waiting out a lease nobody will fill. Best-effort: when Redis cannot
    * be reached the leases expire by their TTL.
    */
-  async function releaseLeases(type: string, entries: Array<Pending<unknown>>, token: string): Promise<void> {
+  async function releaseLeases(type: string, entries: Array<Pending<unknown>>, token: string, usage?: RequestUsage): Promise<void> {
     if (entries.length === 0) return;
     const leaseKeys = entries.map((entry) => keys.cacheLease(type, entry.keyId));
     try {
-      countRoundTrip();
+      countRoundTrip(usage);
       await redis.releaseLeases(entries.length, ...leaseKeys, token, ...entries.map((entry) => entry.field));
     } catch (error) {
       onError(error);
@@ -173,10 +184,11 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   }
 
   return {
-    async load(type, ids, loadFromDatabase, dependencies) {
+    async load(type, ids, loadFromDatabase, dependencies, usage) {
       if (ids.length === 0) return [];
       if (!isEnabled) {
         dependencies?.untrack();
+        if (usage) usage.sqlStatements += 1;
         return loadFromDatabase([...ids]);
       }
       const typeKey = cacheTypeKey(type as CacheType<unknown, unknown>);
@@ -202,6 +214,8 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const token = uniqueToken();
       const deadline = Date.now() + leaseWaitMs;
       const fillFromDatabase = async (entries: typeof pending) => {
+        // One statement per call, by the contract of LoadFromDatabase.
+        if (usage) usage.sqlStatements += 1;
         const rows = await loadFromDatabase(entries.map((entry) => entry.id));
         entries.forEach((entry, position) => (results[entry.index] = rows[position] ?? null));
         return rows;
@@ -219,18 +233,18 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
         try {
           await fillFromDatabase(leased);
         } catch (error) {
-          await releaseLeases(typeKey, leased, token);
+          await releaseLeases(typeKey, leased, token, usage);
           throw error;
         }
         const isFailed = (entry: (typeof pending)[number]) => results[entry.index] instanceof Error;
         const loaded = leased.filter((entry) => !isFailed(entry));
-        const writeBack = writeLeased(type as CacheType<unknown, unknown>, loaded, loaded.map((entry) => encode(results[entry.index])), token);
+        const writeBack = writeLeased(type as CacheType<unknown, unknown>, loaded, loaded.map((entry) => encode(results[entry.index])), token, usage);
         await Promise.all([
           writeBack.catch((error: unknown) => {
             stats.add(type.name, 'failOpens');
             onError(error);
           }),
-          releaseLeases(typeKey, leased.filter(isFailed), token),
+          releaseLeases(typeKey, leased.filter(isFailed), token, usage),
         ]);
       };
       // Entries another reader holds the lease of: its value once written back, a retry (returned)
@@ -265,7 +279,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       for (let attempt = 0; pending.length > 0; attempt += 1) {
         let replies: Array<[unknown, Versions]>;
         try {
-          replies = await readOrLease(type as CacheType<never, unknown>, pending, token);
+          replies = await readOrLease(type as CacheType<never, unknown>, pending, token, usage);
         } catch (error) {
           // Fail open: Redis is down or slow; Postgres answers and nothing is written back.
           stats.add(type.name, 'failOpens');
@@ -296,10 +310,10 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       return results as never;
     },
 
-    async readGeneration(type) {
+    async readGeneration(type, usage) {
       if (!isEnabled) return null;
       try {
-        countRoundTrip();
+        countRoundTrip(usage);
         return await readGeneration(redis, keys.cacheGeneration(cacheTypeKey(type)));
       } catch (error) {
         onError(error);
@@ -307,7 +321,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       }
     },
 
-    async fill(type, entries, generation, dependencies) {
+    async fill(type, entries, generation, dependencies, usage) {
       if (entries.length === 0) return;
       const typeKey = cacheTypeKey(type as CacheType<unknown, unknown>);
       // A held type's generation may not have moved for the write (its invalidation failed), so it
@@ -324,7 +338,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       });
       let reply: number | [number, ...string[]];
       try {
-        countRoundTrip();
+        countRoundTrip(usage);
         reply = (await redis.fillUnchanged(
           valueKeys.length + 2,
           keys.cacheGeneration(typeKey),
@@ -347,11 +361,36 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   };
 }
 
-/** The cache as one request's loaders see it: every key they read is recorded in `dependencies`. */
+/**
+ * The cache as one request's loaders see it: every key they read is recorded in `dependencies`
+ * (when the response may be cached), and what they cost in `usage`. A class, so a request costs
+ * one object here, not a closure per method.
+ */
+export class RequestScopedCache implements CacheStore {
+  constructor(
+    private readonly cache: CacheStore,
+    private readonly dependencies?: ResponseDependencies,
+    private readonly usage?: RequestUsage,
+  ) {}
+
+  load<Id, Value, Loaded extends Value | null | Error>(
+    type: CacheType<Id, Value>,
+    ids: readonly Id[],
+    loadFromDatabase: LoadFromDatabase<Id, Value, Loaded>,
+  ): Promise<Array<Value | null | Loaded>> {
+    return this.cache.load(type, ids, loadFromDatabase, this.dependencies, this.usage);
+  }
+
+  readGeneration(type: CacheType<unknown, unknown>): Promise<string | null> {
+    return this.cache.readGeneration(type, this.usage);
+  }
+
+  fill<Id, Value>(type: CacheType<Id, Value>, entries: Array<[Id, Value]>, generation: string | null): Promise<void> {
+    return this.cache.fill(type, entries, generation, this.dependencies, this.usage);
+  }
+}
+
+/** The cache recording what one request's loaders read (RequestScopedCache without usage). */
 export function recordingDependencies(cache: CacheStore, dependencies: ResponseDependencies): CacheStore {
-  return {
-    ...cache,
-    load: (type, ids, loadFromDatabase) => cache.load(type, ids, loadFromDatabase, dependencies),
-    fill: (type, entries, generation) => cache.fill(type, entries, generation, dependencies),
-  };
+  return new RequestScopedCache(cache, dependencies);
 }

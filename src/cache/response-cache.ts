@@ -24,6 +24,7 @@ import { cacheTypeKey, type CacheType } from './cache-type';
 import { ResponseDependencies } from './dependencies';
 import { uniqueToken } from './invalidation';
 import { readResponseAcrossSlots, type GenerationGroup, type ResponseReply } from './response-lookup-cluster';
+import type { RequestUsage } from '../observability/request-usage';
 
 /** The field extension a module sets on a Query field whose answers may be cached whole. */
 export const RESPONSE_CACHE_EXTENSION = 'responseCache';
@@ -126,11 +127,12 @@ export class ResponseCache {
    * `readsVolatileOf` where the document reads them); null when Redis did not answer, or while
    * the cache is suspended.
    */
-  async lookup(key: string, readsVolatileOf?: ReadonlySet<string>): Promise<ResponseLookup> {
+  async lookup(key: string, readsVolatileOf?: ReadonlySet<string>, usage?: RequestUsage): Promise<ResponseLookup> {
     const { redis, keys } = this.options;
     if (this.options.isSuspended?.()) return null;
     let reply: ResponseReply;
     this.options.countRoundTrip?.();
+    if (usage) usage.redisRoundTrips += 1;
     const { versionsAround, keys: generationKeys, groups } = this.keysInForce();
     try {
       reply = isCluster(redis)

@@ -53,6 +53,8 @@ export interface RelayOptions {
   markerTtlSeconds?: number;
   /** How far back a Redis that lost writes (a failover) is checked for rows to publish again; 0: never. @default 600000 */
   failoverRecheckWindowMs?: number;
+  /** Hears each row published (not republished), with when it was committed (for the publish-lag metric). @default none */
+  onPublished?(committedAt: Date): void;
 }
 
 export class OutboxRelay {
@@ -265,6 +267,7 @@ export class OutboxRelay {
           sql`, `,
         )}) as published(id, stream_id)
         where outbox.id = published.id`);
+      if (this.options.onPublished) for (let index = 0; index < published.length; index += 1) this.options.onPublished(rows[index]!.createdAt);
     }
     if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
     return rows.length;

@@ -40,6 +40,8 @@ export interface CanonicalRequest {
   operation: string;
   /** Cache types whose volatile part the document reads (see ResponseDependencies). */
   readsVolatileOf: ReadonlySet<string>;
+  /** The operation's name in the document (null: anonymous), for metrics and the access log. */
+  operationName: string | null;
 }
 
 interface Decision {
@@ -48,9 +50,10 @@ interface Decision {
   documentDigest: string;
   variableDefinitions: readonly VariableDefinitionNode[];
   readsVolatileOf: ReadonlySet<string>;
+  operationName: string | null;
 }
 
-const NOT_CACHEABLE: Decision = { scope: null, documentDigest: '', variableDefinitions: [], readsVolatileOf: new Set() };
+const NOT_CACHEABLE: Decision = { scope: null, documentDigest: '', variableDefinitions: [], readsVolatileOf: new Set(), operationName: null };
 
 /** How the root field `name` may be cached, as its module declared it (`__typename` is public). */
 function cacheableField(schema: GraphQLSchema, name: string): CacheableField | undefined {
@@ -95,6 +98,7 @@ export class CacheableQueries {
       scope: decision.scope,
       operation: `${decision.documentDigest}\n${JSON.stringify(result.coerced)}`,
       readsVolatileOf: decision.readsVolatileOf,
+      operationName: decision.operationName,
     };
   }
 
@@ -133,6 +137,7 @@ export class CacheableQueries {
       documentDigest,
       variableDefinitions: operation.variableDefinitions ?? [],
       readsVolatileOf: this.volatilePartsRead(document),
+      operationName: operation.name?.value ?? null,
     };
   }
 

@@ -1,7 +1,7 @@
 // Health and operator routes. /healthz and a bare /readyz status are for load balancers and stay
 // on the public port; /metrics and the /readyz details (check errors naming hosts, the outbox
 // backlog) are for operators: in production only on the METRICS_PORT listener.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { withTimeout } from './with-timeout';
 
@@ -66,7 +66,8 @@ export interface OperatorServerOptions extends Omit<HealthRoutesOptions, 'showDe
 
 /** The METRICS_PORT listener: /metrics, /healthz and /readyz with its details, nothing else. */
 export function createOperatorServer({ registry, logger, ...health }: OperatorServerOptions): FastifyInstance {
-  const fastify = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  // Scrapes and probes every few seconds: not worth a log line each.
+  const fastify = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
   registerMetricsRoute(fastify, registry);
   registerHealthRoutes(fastify, { ...health, showDetails: true });
   return fastify;

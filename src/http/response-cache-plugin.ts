@@ -10,6 +10,7 @@ import { costSubject } from '../auth/viewer';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
 import type { Authentication } from './auth-header';
 import type { CacheableQueries } from './cacheable-query';
+import type { RequestUsage } from '../observability/request-usage';
 
 /** Where the plugin keeps its per-request state (no string property a client could name). */
 export const responseCacheState = Symbol('streamgate.responseCache');
@@ -33,6 +34,10 @@ export interface ResponseCachePluginOptions {
   /** The GraphQL route (POST requests to it are looked up). */
   path: string;
   authenticate(authorization: unknown): Promise<Authentication>;
+  /** Where the request counts its Redis round trips (the lookup is one). @default none */
+  usageOf?(request: FastifyRequest): RequestUsage | undefined;
+  /** Hears each lookup that found an answer (hit) or will store one (miss). @default none */
+  onLookup?(request: FastifyRequest, operationName: string | null, isHit: boolean): void;
 }
 
 interface GraphQLBody {
@@ -42,7 +47,7 @@ interface GraphQLBody {
 }
 
 export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
-  async (fastify, { cache, queries, path, authenticate }) => {
+  async (fastify, { cache, queries, path, authenticate, usageOf, onLookup }) => {
     fastify.decorateRequest(responseCacheState, null);
 
     fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -59,7 +64,8 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       }
       const { viewer } = authentication;
       const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
-      const lookup = await cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf);
+      const lookup = await cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
+      if (lookup) onLookup?.(request, canonical.operationName, 'body' in lookup);
       if (lookup && 'body' in lookup) return reply.type('application/json; charset=utf-8').send(lookup.body);
       request[responseCacheState] = { authentication, miss: lookup ?? undefined };
     });

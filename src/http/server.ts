@@ -2,13 +2,14 @@
 // same path, the GraphiQL playground for browsers (playground.ts), health routes, and errors
 // shaped as GraphQL responses even when they happen before Apollo sees the request (malformed
 // JSON, oversized or unsupported bodies). A repeated cacheable query is answered from the response
-// cache before Apollo runs (response-cache-plugin.ts).
+// cache before Apollo runs (response-cache-plugin.ts). Per-operation metrics and the access log:
+// request-metrics.ts.
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import { ErrorCode } from '../errors';
@@ -29,6 +30,8 @@ import { registerTrustedDocuments } from './trusted-documents-http';
 import type { ResponseCache } from '../cache/response-cache';
 import { CacheableQueries } from './cacheable-query';
 import { responseCachePlugin, responseCacheState } from './response-cache-plugin';
+import { noteResponseCacheLookup, requestMetricsApolloPlugin, requestMetricsPlugin, requestRecordOf } from './request-metrics';
+import type { RequestUsage } from '../observability/request-usage';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -83,13 +86,14 @@ function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, request
   };
 }
 
-export async function createGatewayServer<Context extends BaseContext & { requestId: string }>(
+export async function createGatewayServer<Context extends BaseContext & { requestId: string; usage?: RequestUsage }>(
   options: GatewayServerOptions<Context>,
 ) {
   let isAcceptingTraffic = true;
   const fastify = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    // One log line per request would dominate CPU under load; errors are logged where they happen.
+    // Fastify's two info lines per request would dominate CPU under load: request-metrics.ts
+    // writes one access log line at debug instead; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: false,
@@ -119,7 +123,10 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   // their 4xx status but get a GraphQL-shaped body, so clients parse one kind of error.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
+    if (status === 500) request.log.error({ err: loggableError(error), requestId: request.id }, 'request failed');
+    if (request.routeOptions.url === GRAPHQL_PATH) {
+      options.metrics.graphql.countErrors(undefined, [status === 500 ? ErrorCode.InternalServerError : ErrorCode.BadRequest]);
+    }
     void reply.code(status).send({
       errors: [
         {
@@ -157,6 +164,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     authenticate: options.authenticate,
     createContext: options.createContext,
     resolveDocument: websocketDocumentResolver(persistedDocuments),
+    onSubscriptionChange: (field, delta) => options.metrics.graphql.countSubscription(field, delta),
   });
   options.metrics.watchWebsockets(websocket.wsServer.clients);
 
@@ -182,6 +190,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
       errorLoggingPlugin<Context>(options.logger, (context) => context.requestId),
+      requestMetricsApolloPlugin<Context>(options.metrics),
       costGatePlugin<Context>(costGate, options.costSubjectOf),
       subscriptionsOverWebSocketOnly(),
       // Browsers get the gateway's own playground (playground.ts); Apollo's page loads from CDNs.
@@ -193,25 +202,34 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request) => {
       const cached = request[responseCacheState];
-      return options.createContext(cached?.authentication ?? (await options.authenticate(request.headers.authorization)), {
+      let authentication: Authentication;
+      try {
+        authentication = cached?.authentication ?? (await options.authenticate(request.headers.authorization));
+      } catch (error) {
+        // Apollo answers it without running plugins: counted here (UNAUTHENTICATED, SERVICE_UNAVAILABLE).
+        options.metrics.graphql.countErrors(undefined, [error instanceof GraphQLError ? error.extensions.code : undefined]);
+        throw error;
+      }
+      return options.createContext(authentication, {
         requestId: request.id,
         clientAddress: request.ip,
         dependencies: cached?.miss?.dependencies,
+        usage: requestRecordOf(request) ?? undefined,
       });
     },
   });
 
   // First, so a browser's page view is answered before it is counted as an operation.
   registerPlayground(fastify, { isEnabled: options.isPlaygroundEnabled, graphqlPath: GRAPHQL_PATH });
-  fastify.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url === GRAPHQL_PATH) options.metrics.countOperation();
-  });
+  await fastify.register(requestMetricsPlugin, { metrics: options.metrics, logger: options.logger, path: GRAPHQL_PATH });
   if (options.responseCache) {
     await fastify.register(responseCachePlugin, {
       cache: options.responseCache,
       queries: new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache.volatileTypes),
       path: GRAPHQL_PATH,
       authenticate: options.authenticate,
+      usageOf: (request) => requestRecordOf(request) ?? undefined,
+      onLookup: (request, operationName, isHit) => noteResponseCacheLookup(options.metrics, request, operationName, isHit),
     });
   }
   fastify.route({
@@ -250,6 +268,6 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   };
 }
 
-export type GatewayServer<Context extends BaseContext & { requestId: string }> = Awaited<
+export type GatewayServer<Context extends BaseContext & { requestId: string; usage?: RequestUsage }> = Awaited<
   ReturnType<typeof createGatewayServer<Context>>
 >;

@@ -6,7 +6,7 @@
 // feed reports a slow consumer, see subscriptions/subscription-feeds.ts, and closeSlowConsumer
 // closes its socket). Close codes: close-codes.ts.
 import type { Server as HttpServer } from 'node:http';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -61,6 +61,15 @@ export interface WebSocketOptions<Context> {
    * payload: trusted-documents.ts). Absent: `payload.query` as sent.
    */
   resolveDocument?(payload: SubscribePayload): Promise<string | GraphQLError[]>;
+  /** Hears each subscription that starts streaming (+1) and ends (-1), by its root field. @default none */
+  onSubscriptionChange?(field: string, delta: 1 | -1): void;
+}
+
+/** The root field a subscription operation selects (validation allows exactly one). */
+function subscriptionFieldOf(document: DocumentNode, operationName: string | null | undefined): string | undefined {
+  const operation = getOperationAST(document, operationName);
+  const first = operation?.operation === 'subscription' ? operation.selectionSet.selections[0] : undefined;
+  return first?.kind === Kind.FIELD ? first.name.value : undefined;
 }
 
 /** Parse and validation errors with the extensions.code Apollo gives the same errors over HTTP. */
@@ -114,6 +123,8 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
   const formatError = createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled });
   const sessions = new SocketSessions(options.authenticate);
   let operationCount = 0;
+  /** The root field of each streaming subscription, by connection and operation id, until it completes. */
+  const streamingFields = new WeakMap<object, Map<string, string>>();
 
   // Registered before graphql-ws's own listener, so an extra connection never gets started.
   wsServer.on('connection', (socket) => {
@@ -176,6 +187,23 @@ export function attachWebSocketServer<Context>(options: WebSocketOptions<Context
           throw error;
         }
         return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+      },
+      // graphql-ws calls onComplete after onOperation for every operation, however it ends
+      // (completed by either side, failed, or the socket closed).
+      onOperation: (ctx, id, _payload, args, result) => {
+        if (!options.onSubscriptionChange || !(Symbol.asyncIterator in result) || !(id in ctx.subscriptions)) return;
+        const field = subscriptionFieldOf(args.document, args.operationName);
+        if (field === undefined) return;
+        let fields = streamingFields.get(ctx);
+        if (!fields) streamingFields.set(ctx, (fields = new Map()));
+        fields.set(id, field);
+        options.onSubscriptionChange(field, 1);
+      },
+      onComplete: (ctx, id) => {
+        const field = streamingFields.get(ctx)?.get(id);
+        if (field === undefined) return;
+        streamingFields.get(ctx)!.delete(id);
+        options.onSubscriptionChange?.(field, -1);
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!exceedsJsonBytes(result, options.maxResponseBytes)) return maskErrors(result);

@@ -1,8 +1,12 @@
 // Prometheus metrics at /metrics (prom-client). Hot-path code only bumps plain counters (the
-// cache's CacheStats, the database's statement count); they are read here at scrape time.
+// cache's CacheStats, the database's statement count); they are read here at scrape time. The
+// per-operation GraphQL series (streamgate_graphql_*, named after the envelop Prometheus plugin)
+// live in graphql-metrics.ts; the process-wide ones here keep their streamgate_* names.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GroupLag } from '../projections/group-lag';
 import { CACHE_COUNTER_NAMES, type CacheStats } from './cache-counters';
+import { createGraphQLMetrics } from './graphql-metrics';
+import type { BoundedLabel } from './metric-labels';
 
 export interface MetricsSources {
   cacheStats: CacheStats;
@@ -14,11 +18,38 @@ export interface MetricsSources {
   consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   responseCache(): { hits: number; misses: number; storedBytes: number };
+  /** Made before the relay starts (createOutboxPublishLag), registered here. */
+  outboxPublishLag: Histogram;
 }
 
-export function createMetrics(sources: MetricsSources) {
+export interface MetricsOptions {
+  /** The schema's subscription root fields (subscriptionFieldLabel). */
+  subscriptionFields: BoundedLabel;
+  /** Trusted documents' texts: their operation names are the only operationName values. @default none */
+  trustedDocuments?: Iterable<string>;
+  /** Without trusted documents, distinct operation names kept as label values; the rest are "other". @default 100 */
+  maxOperationNames?: number;
+}
+
+/**
+ * Seconds from an outbox row's commit (its created_at, the transaction's start on the database's
+ * clock) to its publication, observed by the relay. Made unregistered, so the relay can record
+ * into it before the registry exists; createMetrics registers it.
+ */
+export function createOutboxPublishLag(): Histogram {
+  return new Histogram({
+    name: 'streamgate_outbox_publish_lag_seconds',
+    help: 'Time from an outbox row commit to its publication to Redis Streams',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [],
+  });
+}
+
+export function createMetrics(sources: MetricsSources, options: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'streamgate_' });
+  registry.registerMetric(sources.outboxPublishLag);
+  const graphql = createGraphQLMetrics({ registry, ...options });
   /** The open websockets, once the server that owns them exists (watchWebsockets). */
   let websockets: { readonly size: number } | undefined;
 
@@ -115,9 +146,8 @@ export function createMetrics(sources: MetricsSources) {
       },
     });
   }
-  // Per-operation costs are ratios of totals (e.g. rate(sql_statements) / rate(http_operations)):
-  // attributing each statement to its request would need AsyncLocalStorage, whose promise hooks
-  // cost more than the rest of the bookkeeping together.
+  // Process-wide totals; the per-request histograms (streamgate_graphql_request_sql_statements,
+  // ..._redis_round_trips) count through each request's own loaders (observability/request-usage.ts).
   const operations = new Counter({ name: 'streamgate_http_operations_total', help: 'GraphQL HTTP requests served', registers: [registry] });
   const operationCosts = new Histogram({
     name: 'streamgate_operation_cost',
@@ -141,6 +171,8 @@ export function createMetrics(sources: MetricsSources) {
 
   return {
     registry,
+    /** Per-operation GraphQL series (graphql-metrics.ts). */
+    graphql,
     countOperation(): void {
       operations.inc();
     },
