@@ -339,6 +339,7 @@ export async function createApp({
       sessionCheckIntervalMs: config.WS_SESSION_CHECK_SECONDS * 1000,
       initTimeoutMs: config.WS_INIT_TIMEOUT_MS,
     },
+    sseHeartbeatIntervalMs: config.SSE_HEARTBEAT_SECONDS * 1000,
     authenticate: authenticateRequest,
     createContext,
     costBudget,

@@ -174,8 +174,13 @@ export const configSchema = z.object({
   CACHE_L1_MAX_ENTRIES: integer(1, 10_000_000).default(10_000),
   /** Upper bound on the age of an L1 entry (invalidation messages usually drop it far sooner). */
   CACHE_L1_TTL_MS: integer(1, 3_600_000).default(5000),
-  /** Websockets one replica accepts at once; more are closed with 1013 (try again later). */
+  /**
+   * Websockets and SSE streams one replica holds at once, together; a websocket beyond is closed
+   * with 1013 (try again later), an SSE request beyond is answered 503.
+   */
   WS_MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
+  /** Between comment heartbeats on each SSE stream, so idle proxies and load balancers keep it open. */
+  SSE_HEARTBEAT_SECONDS: integer(1, 3600).default(15),
   /** Operations (subscriptions) one websocket may run at once. */
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(100),
   /** How often each websocket's session is checked again (expired or missed revocation => 4403). */

@@ -1,7 +1,8 @@
-// The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), graphql-ws on the
-// same path, the GraphiQL playground for browsers (playground.ts), health routes, and errors
-// shaped as GraphQL responses even when they happen before Apollo sees the request (malformed
-// JSON, oversized or unsupported bodies). A repeated cacheable query is answered from the response
+// The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), subscriptions
+// over graphql-ws and Server-Sent Events on the same path (one subscription core, two adapters),
+// the GraphiQL playground for browsers (playground.ts), health routes, and errors shaped as
+// GraphQL responses even when they happen before Apollo sees the request (malformed JSON,
+// oversized or unsupported bodies). A repeated cacheable query is answered from the response
 // cache before Apollo runs (response-cache-plugin.ts). Per-operation metrics and the access log:
 // request-metrics.ts.
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,8 @@ import type { CostBudget } from './cost-budget';
 import { registerResponseSizeLimit } from './response-size';
 import { registerPlayground } from './playground';
 import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
+import { createSubscriptionCore } from './subscription-core';
+import { registerServerSentEvents } from './sse';
 import type { TrustedDocumentList } from './trusted-documents-file';
 import { outsideListReporter, PersistedDocuments, websocketDocumentResolver, type TrustedDocumentsMode } from './trusted-documents';
 import { apolloPersistedQueryCache, type RedisPersistedQueryCache } from './trusted-documents-apq-cache';
@@ -54,7 +57,10 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   /** Extra facts /readyz reports (e.g. the outbox backlog); failures are reported, not fatal. */
   readinessDetails?: () => Promise<Record<string, unknown>>;
   metrics: Metrics;
+  /** Also for SSE streams: maxConnections counts websockets and SSE streams together. */
   websocketLimits: WebSocketLimits;
+  /** Between comment heartbeats on open SSE streams, so idle proxies keep them. @default 15000 */
+  sseHeartbeatIntervalMs?: number;
   /** Answers repeated cacheable queries without executing them (absent: every request executes). */
   responseCache?: ResponseCache;
   authenticate(authorization: unknown): Promise<Authentication>;
@@ -148,23 +154,40 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   });
   registerTrustedDocuments(fastify, { documents: persistedDocuments, path: GRAPHQL_PATH });
 
-  const websocket = attachWebSocketServer<Context>({
-    httpServer: fastify.server,
-    path: GRAPHQL_PATH,
+  const subscriptionCore = createSubscriptionCore<Context>({
     schema: options.schema,
     validationRules: createValidationRules(options.limits),
     maxTokens: options.limits.maxTokens,
     isIntrospectionEnabled: options.isIntrospectionEnabled,
-    maxPayloadBytes: options.bodyLimitBytes,
     maxResponseBytes: options.limits.maxResponseBytes,
     onResponseTooLarge: () => options.metrics.countOversizedResponse(),
-    limits: options.websocketLimits,
     costGate,
     costSubjectOf: options.costSubjectOf,
-    authenticate: options.authenticate,
     createContext: options.createContext,
+  });
+  const countSubscription = (field: string, delta: 1 | -1) => options.metrics.graphql.countSubscription(field, delta);
+  const websocket = attachWebSocketServer({
+    httpServer: fastify.server,
+    path: GRAPHQL_PATH,
+    core: subscriptionCore,
+    maxPayloadBytes: options.bodyLimitBytes,
+    limits: options.websocketLimits,
+    otherConnectionCount: () => serverSentEvents.streamCount,
+    authenticate: options.authenticate,
     resolveDocument: websocketDocumentResolver(persistedDocuments),
-    onSubscriptionChange: (field, delta) => options.metrics.graphql.countSubscription(field, delta),
+    onSubscriptionChange: countSubscription,
+  });
+  // After trusted documents (their preValidation hook is registered above), before the route.
+  const serverSentEvents = registerServerSentEvents(fastify, {
+    path: GRAPHQL_PATH,
+    core: subscriptionCore,
+    authenticate: options.authenticate,
+    sessions: websocket.sessions,
+    maxConnections: options.websocketLimits.maxConnections,
+    otherConnectionCount: () => websocket.wsServer.clients.size,
+    heartbeatIntervalMs: options.sseHeartbeatIntervalMs,
+    onSubscriptionChange: countSubscription,
+    onError: (error, requestId) => options.logger.error({ err: loggableError(error), requestId }, 'SSE subscription failed'),
   });
   options.metrics.watchWebsockets(websocket.wsServer.clients);
 
@@ -249,6 +272,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     fastify,
     apollo,
     websocket,
+    serverSentEvents,
     operatorServer,
     async listen(port: number, host: string): Promise<string> {
       if (operatorServer) await operatorServer.listen({ port: options.metricsPort, host });
@@ -257,9 +281,13 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       const boundPort = typeof address === 'object' && address ? address.port : port;
       return `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${boundPort}${GRAPHQL_PATH}`;
     },
-    /** Stops accepting, says goodbye to websockets (1001), lets in-flight requests finish. */
+    /**
+     * Stops accepting, says goodbye to websockets (1001) and ends SSE streams (clients reconnect
+     * elsewhere with Last-Event-ID), lets in-flight requests finish.
+     */
     async close(): Promise<void> {
       isAcceptingTraffic = false;
+      serverSentEvents.close();
       await websocket.close();
       await fastify.close();
       await operatorServer?.close();

@@ -1,13 +1,19 @@
-// Which websockets each session authenticated, so a revoked session's sockets can be closed
-// (4403) on every replica, and so sessions that expired while their sockets stayed open are
-// noticed: every socket's session is re-checked now and then, and after revocation messages may
-// have been missed. A check also slides the session's lifetime: an open socket is activity.
-import type { WebSocket } from 'ws';
+// Which websockets and SSE streams (sse-stream.ts) each session authenticated, so a revoked
+// session's connections can be closed (4403; an SSE stream gets UNAUTHENTICATED, then its end) on
+// every replica, and so sessions that expired while their sockets stayed open are noticed: every
+// socket's session is re-checked now and then, and after revocation messages may have been missed.
+// A check also slides the session's lifetime: an open socket is activity.
 import { hashToken } from '../auth/session.store';
 import type { SessionRevocation } from '../auth/session-revocations';
 import { ErrorCode, isAppError } from '../errors';
 import type { Authentication } from './auth-header';
 import { CloseCode } from './close-codes';
+
+/** A long-lived connection a session is checked for: a ws WebSocket, or an SseStream. */
+export interface SessionConnection {
+  close(code: number, reason: string): void;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 interface SocketSession {
   authentication: Authentication;
@@ -18,12 +24,12 @@ interface SocketSession {
 }
 
 export class SocketSessions {
-  private readonly sessions = new Map<WebSocket, SocketSession>();
-  private readonly socketsByUser = new Map<number, Set<WebSocket>>();
+  private readonly sessions = new Map<SessionConnection, SocketSession>();
+  private readonly socketsByUser = new Map<number, Set<SessionConnection>>();
 
   constructor(private readonly authenticate: (authorization: unknown) => Promise<Authentication>) {}
 
-  add(socket: WebSocket, authentication: Authentication, authorization: unknown): void {
+  add(socket: SessionConnection, authentication: Authentication, authorization: unknown): void {
     if (!authentication.viewer || !authentication.sessionToken) return;
     const userId = authentication.viewer.id;
     this.sessions.set(socket, { authentication, userId, tokenHash: hashToken(authentication.sessionToken), authorization });
@@ -34,7 +40,7 @@ export class SocketSessions {
   }
 
   /** The session a socket authenticated with; undefined for an anonymous socket. */
-  authenticationOf(socket: WebSocket): Authentication | undefined {
+  authenticationOf(socket: SessionConnection): Authentication | undefined {
     return this.sessions.get(socket)?.authentication;
   }
 
@@ -59,7 +65,7 @@ export class SocketSessions {
     );
   }
 
-  private remove(socket: WebSocket): void {
+  private remove(socket: SessionConnection): void {
     const session = this.sessions.get(socket);
     if (!session) return;
     this.sessions.delete(socket);

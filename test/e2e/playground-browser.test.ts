@@ -4,32 +4,13 @@
 // headers editor reaches the websocket, and the page asks nothing of any origin but the gateway's
 // (every other request is aborted and recorded). With PLAYGROUND_SCREENSHOT=<file.png> it also
 // writes the screenshot the README shows (docs/images/playground.png).
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { findChromium, isBrowserRequired, NO_BROWSER_REASON } from '../support/chromium';
 import { placeOrder, line } from '../support/documents';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { deferred } from '../support/wait';
 
-/** CHROMIUM_PATH, else `chromium` or `chromium-browser` on PATH (Debian's package installs /usr/bin/chromium). */
-function findChromium(): string | null {
-  const candidates = [
-    ...(process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : []),
-    ...(process.env.PATH ?? '').split(path.delimiter).flatMap((dir) => (dir ? [path.join(dir, 'chromium'), path.join(dir, 'chromium-browser')] : [])),
-  ];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not there; try the next
-    }
-  }
-  return null;
-}
-
 const chromiumPath = findChromium();
-const isBrowserRequired = Boolean(process.env.CI_REQUIRE_BROWSER);
 
 const QUERY_EDITOR = '.graphiql-query-editor .CodeMirror';
 const RESULT_PANE = '.graphiql-response .CodeMirror';
@@ -54,9 +35,8 @@ interface CodeMirrorElement {
 }
 
 if (!chromiumPath && !isBrowserRequired) {
-  const reason = 'no chromium binary on PATH (apt-get install -y chromium, or set CHROMIUM_PATH); set CI_REQUIRE_BROWSER=1 to make this a failure';
-  console.warn(`playground-browser.test.ts skipped: ${reason}`);
-  it.skip(`drives the playground in headless Chromium: skipped, ${reason}`, () => undefined);
+  console.warn(`playground-browser.test.ts skipped: ${NO_BROWSER_REASON}`);
+  it.skip(`drives the playground in headless Chromium: skipped, ${NO_BROWSER_REASON}`, () => undefined);
 } else {
   describe('the playground in headless Chromium', () => {
     let gateway: TestGateway;

@@ -1,0 +1,153 @@
+// What every subscription transport does with one operation, whatever carries it (graphql-ws
+// separates its core from `use/ws` the same way): parse and validate it with the HTTP limits,
+// build its context, admit its cost, and shape what it sends back (error masking, the response
+// size limit). websocket.ts and sse.ts are thin adapters over this: they own connections,
+// authentication of a connection and framing, never the rules, so neither is the cheaper way in.
+// It lives under http/ (not subscriptions/) because the rules it applies are http/'s: imports stay one-way.
+import {
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationTypeNode,
+  type ValidationRule,
+} from 'graphql';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
+import type { RequestInfo } from '../auth/viewer';
+import { AppError, ErrorCode } from '../errors';
+import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
+import type { Authentication } from './auth-header';
+import type { CostGate } from './cost';
+import { createErrorFormatter } from './format-error';
+import { exceedsJsonBytes, responseTooLarge } from './response-size';
+import { resumeAfterCursor } from './resume-after';
+
+export interface SubscriptionCoreOptions<Context> {
+  schema: GraphQLSchema;
+  validationRules: ValidationRule[];
+  maxTokens: number;
+  /** Off: `__schema`/`__type` are validation errors and "Did you mean …?" hints are dropped, as over HTTP. */
+  isIntrospectionEnabled: boolean;
+  /** Largest result sent (GRAPHQL_MAX_RESPONSE_BYTES, as over HTTP); a bigger one becomes RESPONSE_TOO_LARGE. */
+  maxResponseBytes: number;
+  /** Hears each result that was replaced. @default none */
+  onResponseTooLarge?(): void;
+  /** The same operation cost limit and budget as HTTP (cost.ts). */
+  costGate: CostGate;
+  /** Whose cost budget an operation of this context draws on. */
+  costSubjectOf(context: Context): string;
+  /** A fresh context for one operation. */
+  createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
+}
+
+/** One operation as a client sends it, its document already resolved to text. */
+export interface OperationPayload {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+/** Who sends the operation, as the transport knows it. */
+export interface OperationOrigin {
+  authentication: Authentication;
+  /** Called once the operation is valid (so refused ones use no request id). */
+  requestInfo(): RequestInfo;
+  /** The connection the operation's feed belongs to (resume budget, slow consumer). */
+  socket: SubscriberSocket;
+  /** Operation types this transport runs; another is BAD_REQUEST. @default all */
+  allowedOperations?: readonly OperationTypeNode[];
+  /** A cursor that replaces the root field's `after` argument (SSE's Last-Event-ID). @default none */
+  resumeAfter?: string;
+}
+
+/** Parse and validation errors with the extensions.code Apollo gives the same errors over HTTP. */
+function withCode(error: GraphQLError, code: ApolloServerErrorCode): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code },
+  });
+}
+
+/** Errors a subscription's event stream threw reach graphql-ws wrapped: unwrap ours. */
+function unwrapStreamError(error: GraphQLError): GraphQLError {
+  return error.originalError instanceof GraphQLError ? error.originalError : error;
+}
+
+/** The root field a subscription operation selects (validation allows exactly one). */
+export function subscriptionFieldOf(document: DocumentNode, operationName: string | null | undefined): string | undefined {
+  const operation = getOperationAST(document, operationName);
+  const first = operation?.operation === 'subscription' ? operation.selectionSet.selections[0] : undefined;
+  return first?.kind === Kind.FIELD ? first.name.value : undefined;
+}
+
+export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions<Context>) {
+  const rules = [
+    ...specifiedRules,
+    ...options.validationRules,
+    ...(options.isIntrospectionEnabled ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
+  const formatError = createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled });
+
+  const maskErrors = (result: ExecutionResult): FormattedExecutionResult | undefined =>
+    result.errors?.length
+      ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) }
+      : undefined;
+
+  return {
+    /** The arguments to subscribe with, or the errors refusing the operation (parse, validation, cost, budget). */
+    async prepare(payload: OperationPayload, origin: OperationOrigin): Promise<ExecutionArgs | readonly GraphQLError[]> {
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query, { maxTokens: options.maxTokens });
+      } catch (error) {
+        return [withCode(error instanceof GraphQLError ? error : new GraphQLError('Invalid GraphQL document.'), ApolloServerErrorCode.GRAPHQL_PARSE_FAILED)];
+      }
+      const errors = validate(options.schema, document, rules);
+      if (errors.length) return errors.map((error) => withCode(error, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED));
+      const operation = getOperationAST(document, payload.operationName);
+      if (origin.allowedOperations && operation && !origin.allowedOperations.includes(operation.operation)) {
+        const allowed = origin.allowedOperations.join(' and ');
+        return [new AppError(ErrorCode.BadRequest, `Only ${allowed} operations run here; send a ${operation.operation} as a plain HTTP request (Accept: application/json).`)];
+      }
+      if (origin.resumeAfter !== undefined) document = resumeAfterCursor(options.schema, document, payload.operationName, origin.resumeAfter);
+      const contextValue = options.createContext(origin.authentication, origin.requestInfo(), origin.socket);
+      try {
+        await options.costGate.admit({ document, operationName: payload.operationName, variables: payload.variables }, options.costSubjectOf(contextValue));
+      } catch (error) {
+        if (error instanceof GraphQLError) return [error];
+        throw error;
+      }
+      return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+    },
+
+    /** One result as sent: undefined to send it as it is, else its replacement (masked errors, or RESPONSE_TOO_LARGE). */
+    formatNext(result: ExecutionResult): FormattedExecutionResult | undefined {
+      if (!exceedsJsonBytes(result, options.maxResponseBytes)) return maskErrors(result);
+      options.onResponseTooLarge?.();
+      // The operation goes on: a later, smaller event is delivered again.
+      return { errors: [responseTooLarge(null, options.maxResponseBytes)] };
+    },
+
+    /** Errors that end or refuse an operation, masked as over HTTP. */
+    formatErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[] {
+      return errors.map((error) => {
+        const original = unwrapStreamError(error);
+        return formatError(original.toJSON(), original);
+      });
+    },
+  };
+}
+
+/** The core as adapters use it (the context type stays inside: they never look into it). */
+export type SubscriptionCore = ReturnType<typeof createSubscriptionCore>;
