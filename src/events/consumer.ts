@@ -23,6 +23,7 @@ import { describeError } from '../errors';
 import { fieldsOf, isOfAnotherDatabase, parseStreamEntry, type RawStreamEntry } from './consumer-entry';
 import type { DomainEvent } from './event-types';
 import { ProcessSpans } from './event-trace';
+import { loggableError } from '../loggable-error';
 
 export interface DeliveryInfo {
   /** The stream entry id, e.g. "1732391702118-0". */
@@ -375,7 +376,8 @@ export class ConsumerGroupRunner extends EventEmitter<ConsumerGroupEvents> {
         }
       }
     }
-    const failed: EntryFailure = { ...this.deliveryOf(entry), eventId: event.id, error: errorMessage(error) };
+    // Logged and kept in the dead-letter entry: a failed statement's parameters stay out of both.
+    const failed: EntryFailure = { ...this.deliveryOf(entry), eventId: event.id, error: errorMessage(loggableError(error)) };
     if (entry.deliveries >= this.options.maxDeliveries) {
       await this.deadLetter(entry, event.id, failed.error);
     } else {

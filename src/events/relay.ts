@@ -23,6 +23,7 @@ import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
 import { RowPublisher } from './row-publisher';
 import { LostWritesRecovery, isLostWritesError } from './failover-recheck';
+import { loggableError } from '../loggable-error';
 
 /** Advisory lock key of the relay (any constant shared by all replicas). */
 const RELAY_LOCK_KEY = 7_041_978;
@@ -185,7 +186,7 @@ export class OutboxRelay {
           await lock.release().catch(() => undefined);
         }
       } catch (error) {
-        this.options.logger.error({ err: error }, 'outbox relay failed; retrying');
+        this.options.logger.error({ err: loggableError(error) }, 'outbox relay failed; retrying');
         await delay(this.pollIntervalMs);
       }
     }

@@ -197,6 +197,38 @@ describe('ConsumerGroupRunner', () => {
     expect(await pendingCount(redis, stream, 'test-group')).toBe(0);
   });
 
+  it("keeps a failed statement's parameters out of the failure it reports and the dead-letter entry", async () => {
+    const stream = newStream();
+    const event = orderEvent('OrderPaid', { orderId: 3, userId: 1, status: 'PAID' });
+    // As drizzle reports a failed statement: its parameters in the message and in `params`.
+    const failedQuery = () =>
+      Object.assign(new Error('Failed query: insert into notifications (email) values ($1)\nparams: erin@example.com'), {
+        query: 'insert into notifications (email) values ($1)',
+        params: ['erin@example.com'],
+        cause: new Error('connection terminated'),
+      });
+    const runner = await startRunner(
+      stream,
+      async () => {
+        throw failedQuery();
+      },
+      { maxDeliveries: 2 },
+    );
+    const reported: EntryFailure[] = [];
+    const deadLettered = deferred();
+    runner.on('failed', (failure) => reported.push(failure));
+    runner.on('deadLettered', (failure) => reported.push(failure) && deadLettered.resolve());
+    await publishEvents(redis, stream, [event]);
+    await deadLettered.promise;
+
+    expect(reported.map((failure) => failure.error)).toEqual([
+      'Failed query: insert into notifications (email) values ($1) (connection terminated)',
+      'Failed query: insert into notifications (email) values ($1) (connection terminated)',
+    ]);
+    const [dlq] = (await readStreamFields(redis, `${stream}:dlq`)).map((entry) => entry.fields);
+    expect(dlq!.error).toBe(reported[1]!.error);
+  });
+
   it('retries an entry in place while its error is transient, without spending deliveries', async () => {
     const stream = newStream();
     const attempts: DeliveryInfo[] = [];

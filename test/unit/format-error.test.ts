@@ -5,7 +5,7 @@
 import { ApolloServer } from '@apollo/server';
 import { buildSchema, GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode } from '../../src/errors';
-import { createErrorFormatter, formatError, INTERNAL_ERROR_MESSAGE, isClientSafe, loggableError } from '../../src/http/format-error';
+import { createErrorFormatter, formatError, INTERNAL_ERROR_MESSAGE, isClientSafe } from '../../src/http/format-error';
 
 /** What Apollo hands formatError for a resolver's error: graphql-js's wrapper with a path. */
 const asResolverError = (original: Error) => new GraphQLError(original.message, { path: ['order'], originalError: original });
@@ -71,29 +71,6 @@ describe('createErrorFormatter', () => {
     const internal = asResolverError(new Error('Did you mean to leak this?'));
     const format = createErrorFormatter({ hideSuggestions: true });
     expect(format(formattedOf(internal), internal)).toEqual(expect.objectContaining({ message: INTERNAL_ERROR_MESSAGE, extensions: { code: ErrorCode.InternalServerError } }));
-  });
-});
-
-describe('loggableError', () => {
-  it("keeps a failed query's SQL text and the driver's message and code, never its parameters", () => {
-    const cause = Object.assign(new Error('relation "users" does not exist'), { code: '42P01' });
-    const failed = Object.assign(new Error('Failed query: select * from users where email = $1\nparams: alice@example.com'), {
-      name: 'DrizzleQueryError',
-      query: 'select * from users where email = $1',
-      params: ['alice@example.com'],
-      cause,
-    });
-    const logged = loggableError(failed) as Error & { code?: string };
-    expect(logged.message).toBe('Failed query: select * from users where email = $1 (relation "users" does not exist)');
-    expect(logged.name).toBe('DrizzleQueryError');
-    expect(logged.code).toBe('42P01');
-    expect(JSON.stringify({ ...logged, message: logged.message, stack: logged.stack })).not.toContain('alice@example.com');
-  });
-
-  it('returns any other error as it is', () => {
-    const plain = new Error('boom');
-    expect(loggableError(plain)).toBe(plain);
-    expect(loggableError('text')).toBe('text');
   });
 });
 

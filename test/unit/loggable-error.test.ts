@@ -1,6 +1,6 @@
 // What an error log may carry of a database failure: the SQL text, the SQLSTATE code and the
 // identifiers, never the parameters, a quoted value or the row in `detail`.
-import { loggableError } from '../../src/http/format-error';
+import { loggableError } from '../../src/loggable-error';
 
 /** A driver error shaped as pg's and PGlite's DatabaseError. */
 function databaseError(message: string, fields: Record<string, unknown>): Error {
@@ -43,4 +43,19 @@ it('leaves other errors as they are', () => {
   const error = new Error('plain');
   expect(loggableError(error)).toBe(error);
   expect(loggableError('text')).toBe('text');
+});
+
+it("keeps a failed query's SQL text and the driver's message and code, never its parameters", () => {
+  const cause = Object.assign(new Error('relation "users" does not exist'), { code: '42P01' });
+  const failed = Object.assign(new Error('Failed query: select * from users where email = $1\nparams: alice@example.com'), {
+    name: 'DrizzleQueryError',
+    query: 'select * from users where email = $1',
+    params: ['alice@example.com'],
+    cause,
+  });
+  const logged = loggableError(failed) as Error & { code?: string };
+  expect(logged.message).toBe('Failed query: select * from users where email = $1 (relation "users" does not exist)');
+  expect(logged.name).toBe('DrizzleQueryError');
+  expect(logged.code).toBe('42P01');
+  expect(JSON.stringify({ ...logged, message: logged.message, stack: logged.stack })).not.toContain('alice@example.com');
 });
