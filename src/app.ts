@@ -17,6 +17,8 @@ import { OutboxRelay } from './events/relay';
 import { DatabaseIdentity } from './events/database-identity';
 import { cursorExpired } from './subscriptions/stream-replay';
 import { L1Cache } from './cache/l1';
+import { cacheTypeKey } from './cache/cache-type';
+import { LiveQueryStore } from './live/live-query-store';
 import { ResponseCache } from './cache/response-cache';
 import { invalidate } from './cache/invalidation';
 import { UnconfirmedInvalidations } from './cache/unconfirmed-invalidations';
@@ -70,6 +72,8 @@ export interface App {
   readonly cacheStats: CacheStats;
   /** Whole responses of repeated queries; absent when off (config, or an L1 in use). */
   readonly responseCache?: ResponseCache;
+  /** Live queries (`query @live`) running on this replica. */
+  readonly liveQueries: LiveQueryStore;
   readonly relay: OutboxRelay;
   readonly server: GatewayServer<GatewayContext>;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
@@ -288,6 +292,16 @@ export async function createApp({
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
         })
       : undefined;
+  // Hears the cache's invalidation messages as the L1 does (same channel, same subscriber connection).
+  const liveQueries = new LiveQueryStore({
+    subscriber: connections.subscriber,
+    channel: keys.cacheInvalidationChannel(),
+    typeNames: new Map(loaderCacheTypes.map((type) => [cacheTypeKey(type), type.name])),
+    throttleMs: config.LIVE_QUERY_THROTTLE_MS,
+    onError: (error) => logger.error({ reason: describeError(error) }, 'live query execution failed'),
+  });
+  await liveQueries.start();
+
   const metrics = createMetrics({
     cacheStats,
     sqlStatements: () => database.sqlStats.statements,
@@ -296,6 +310,7 @@ export async function createApp({
     consumerGroupLags: () => readGroupLags(connections.command, keys),
     subscriptions,
     responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
+    liveQueries,
     outboxPublishLag,
   }, {
     subscriptionFields: subscriptionFieldLabel(schema),
@@ -333,6 +348,7 @@ export async function createApp({
     readinessDetails: async () => ({ outboxBacklog: await relay.backlog(), isRelayLeader: relay.isLeader }),
     metrics,
     responseCache,
+    liveQueries,
     websocketLimits: {
       maxConnections: config.WS_MAX_CONNECTIONS,
       maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -355,10 +371,12 @@ export async function createApp({
     onResync: () => void server.websocket.sessions.recheckAll(),
   });
   await revocations.start();
-  // What clients hold of the old database ends: subscriptions (refetch), sockets' sessions, L1.
+  // What clients hold of the old database ends: subscriptions (refetch), sockets' sessions, L1;
+  // live queries execute again.
   onDatabaseReplaced = () => {
     l1?.flush();
     subscriptions.failAll(cursorExpired('the database was replaced'));
+    liveQueries.refreshAll();
     void server.websocket.sessions.recheckAll();
   };
 
@@ -374,6 +392,7 @@ export async function createApp({
     cache,
     cacheStats,
     responseCache,
+    liveQueries,
     relay,
     server,
     authenticate: authenticateRequest,
@@ -382,6 +401,7 @@ export async function createApp({
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
+        liveQueries.stop();
         await identity.stop();
         revocations.stop();
         subscriptions.stop();

@@ -181,6 +181,11 @@ export const configSchema = z.object({
   WS_MAX_CONNECTIONS: integer(1, 1_000_000).default(10_000),
   /** Between comment heartbeats on each SSE stream, so idle proxies and load balancers keep it open. */
   SSE_HEARTBEAT_SECONDS: integer(1, 3600).default(15),
+  /**
+   * Least time between two executions of one live query (`query @live`): a burst of writes it
+   * depends on gives one re-execution per window, the last write always reflected.
+   */
+  LIVE_QUERY_THROTTLE_MS: integer(0, 600_000).default(100),
   /** Operations (subscriptions) one websocket may run at once. */
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 10_000).default(100),
   /** How often each websocket's session is checked again (expired or missed revocation => 4403). */

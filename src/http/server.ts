@@ -26,6 +26,8 @@ import { registerResponseSizeLimit } from './response-size';
 import { registerPlayground } from './playground';
 import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
 import { createSubscriptionCore } from './subscription-core';
+import { createLiveOperations } from './live-operations';
+import type { LiveQueryStore } from '../live/live-query-store';
 import { registerServerSentEvents } from './sse';
 import type { TrustedDocumentList } from './trusted-documents-file';
 import { outsideListReporter, PersistedDocuments, websocketDocumentResolver, type TrustedDocumentsMode } from './trusted-documents';
@@ -62,6 +64,8 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   websocketLimits: WebSocketLimits;
   /** Between comment heartbeats on open SSE streams, so idle proxies keep them. @default 15000 */
   sseHeartbeatIntervalMs?: number;
+  /** Keeps `query @live` operations over graphql-ws and SSE up to date (absent: @live is ignored). */
+  liveQueries?: LiveQueryStore;
   /** Answers repeated cacheable queries without executing them (absent: every request executes). */
   responseCache?: ResponseCache;
   authenticate(authorization: unknown): Promise<Authentication>;
@@ -165,6 +169,14 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     costGate,
     costSubjectOf: options.costSubjectOf,
     createContext: options.createContext,
+    liveOperations:
+      options.liveQueries &&
+      createLiveOperations<Context>({
+        schema: options.schema,
+        maxTokens: options.limits.maxTokens,
+        store: options.liveQueries,
+        createContext: options.createContext,
+      }),
   });
   const countSubscription = (field: string, delta: 1 | -1) => options.metrics.graphql.countSubscription(field, delta);
   const websocket = attachWebSocketServer({

@@ -8,7 +8,8 @@
 // to forever. Here each event's `id:` is its stream cursor, a Last-Event-ID header replaces the
 // field's `after` (resume-after.ts; the header wins: it is the newer cursor), refusals are JSON
 // with their status (sse-refusal.ts), and the stream (sse-stream.ts) stands in for a websocket
-// wherever one is expected (session revocation, slow consumers).
+// wherever one is expected (session revocation, slow consumers). A `query @live` streams here too:
+// its results come from the live query store (subscription-core.ts), with no cursor and no `id:`.
 import { createSourceEventStream, execute, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors';
@@ -70,7 +71,7 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
    * its cursor (the `id:`), whatever the client selected. One event at a time, each written (and
    * drained) before the next is taken: a client that stops reading fills its feed's bounded queue.
    */
-  async function pump(stream: SseStream, source: AsyncIterable<unknown>, args: ExecutionArgs, requestId: string): Promise<void> {
+  async function pump(stream: SseStream, source: AsyncIterable<unknown>, args: ExecutionArgs, requestId: string, isLive: boolean): Promise<void> {
     const iterator = source[Symbol.asyncIterator]();
     // The client left, or close() ended the stream: the feed unsubscribes, a pending next() ends.
     stream.once('close', () => void Promise.resolve(iterator.return?.()).catch((error: unknown) => options.onError?.(error, requestId)));
@@ -78,7 +79,8 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
       for (;;) {
         const next = await iterator.next();
         if (next.done || stream.isClosed) break;
-        const result = (await execute({ ...args, rootValue: next.value })) as ExecutionResult;
+        // A live query's source yields results already (and has no cursor: a reconnect starts it again).
+        const result = isLive ? (next.value as ExecutionResult) : ((await execute({ ...args, rootValue: next.value })) as ExecutionResult);
         if (!stream.sendNext(core.formatNext(result) ?? result, cursorOf(next.value))) await stream.drained();
       }
       stream.complete();
@@ -129,7 +131,8 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
     if (!('schema' in prepared)) return sendRefusal(reply, core.formatErrors(prepared));
     // Subscribes the feed and replays after the cursor: a refusal (UNAUTHENTICATED, NOT_FOUND,
     // CURSOR_EXPIRED, RATE_LIMITED) arrives as a result, before anything is streamed.
-    const source = await createSourceEventStream(prepared);
+    const isLive = core.isLive(prepared);
+    const source = isLive ? ((await core.execute(prepared)) as AsyncIterable<ExecutionResult>) : await createSourceEventStream(prepared);
     if (!isAsyncIterable(source)) {
       for (const error of source.errors ?? []) if (!isClientSafe(error)) options.onError?.(error.originalError ?? error, request.id);
       return sendRefusal(reply, (core.formatNext(source) ?? source).errors ?? []);
@@ -150,7 +153,7 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
       streams.delete(stream);
       if (field !== undefined) options.onSubscriptionChange?.(field, -1);
     });
-    void pump(stream, source, prepared, request.id);
+    void pump(stream, source, prepared, request.id, isLive);
     return reply;
   }
 

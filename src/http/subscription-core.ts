@@ -4,10 +4,13 @@
 // size limit). websocket.ts and sse.ts are thin adapters over this: they own connections,
 // authentication of a connection and framing, never the rules, so neither is the cheaper way in.
 // It lives under http/ (not subscriptions/) because the rules it applies are http/'s: imports stay one-way.
+// A `query @live` is admitted here like a subscription (same limits, same cost admission) and its
+// `execute` streams its results (live-operations.ts).
 import {
   GraphQLError,
   Kind,
   NoSchemaIntrospectionCustomRule,
+  execute,
   getOperationAST,
   parse,
   specifiedRules,
@@ -18,7 +21,7 @@ import {
   type FormattedExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
-  type OperationTypeNode,
+  OperationTypeNode,
   type ValidationRule,
 } from 'graphql';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
@@ -30,6 +33,8 @@ import type { CostGate } from './cost';
 import { createErrorFormatter } from './format-error';
 import { exceedsJsonBytes, responseTooLarge } from './response-size';
 import { resumeAfterCursor } from './resume-after';
+import { liveDirectiveOf } from '../live/live-directive';
+import type { LiveOperations } from './live-operations';
 
 export interface SubscriptionCoreOptions<Context> {
   schema: GraphQLSchema;
@@ -47,6 +52,8 @@ export interface SubscriptionCoreOptions<Context> {
   costSubjectOf(context: Context): string;
   /** A fresh context for one operation. */
   createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
+  /** Runs `query @live` operations; absent: @live is ignored (one result). @default none */
+  liveOperations?: LiveOperations;
 }
 
 /** One operation as a client sends it, its document already resolved to text. */
@@ -116,19 +123,38 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
       const errors = validate(options.schema, document, rules);
       if (errors.length) return errors.map((error) => withCode(error, ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED));
       const operation = getOperationAST(document, payload.operationName);
-      if (origin.allowedOperations && operation && !origin.allowedOperations.includes(operation.operation)) {
+      const live = options.liveOperations && liveDirectiveOf(document, payload.operationName, payload.variables);
+      // A live query streams like a subscription, so it goes wherever one does.
+      const kind = live ? OperationTypeNode.SUBSCRIPTION : operation?.operation;
+      if (origin.allowedOperations && operation && kind && !origin.allowedOperations.includes(kind)) {
         const allowed = origin.allowedOperations.join(' and ');
-        return [new AppError(ErrorCode.BadRequest, `Only ${allowed} operations run here; send a ${operation.operation} as a plain HTTP request (Accept: application/json).`)];
+        return [new AppError(ErrorCode.BadRequest, `Only ${allowed} operations (and live queries) run here; send a ${operation.operation} as a plain HTTP request (Accept: application/json).`)];
       }
-      if (origin.resumeAfter !== undefined) document = resumeAfterCursor(options.schema, document, payload.operationName, origin.resumeAfter);
-      const contextValue = options.createContext(origin.authentication, origin.requestInfo(), origin.socket);
+      const liveKey = live ? options.liveOperations!.keyOf(document, payload, origin.authentication) : undefined;
+      if (liveKey instanceof GraphQLError) return [liveKey];
+      if (origin.resumeAfter !== undefined && !live) document = resumeAfterCursor(options.schema, document, payload.operationName, origin.resumeAfter);
+      const request = origin.requestInfo();
+      const contextValue = options.createContext(origin.authentication, request, origin.socket);
       try {
         await options.costGate.admit({ document, operationName: payload.operationName, variables: payload.variables }, options.costSubjectOf(contextValue));
       } catch (error) {
         if (error instanceof GraphQLError) return [error];
         throw error;
       }
+      if (live && liveKey !== undefined) {
+        options.liveOperations!.remember(contextValue, { key: liveKey, throttleMs: live.throttleMs, authentication: origin.authentication, request });
+      }
       return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+    },
+
+    /** Executes prepared arguments: a live query's results as they change, else one result. */
+    execute(args: ExecutionArgs) {
+      return options.liveOperations ? options.liveOperations.execute(args) : execute(args);
+    },
+
+    /** Whether prepared arguments are a live query (its execute yields results, not source events). */
+    isLive(args: ExecutionArgs): boolean {
+      return options.liveOperations?.isLive(args) ?? false;
     },
 
     /** One result as sent: undefined to send it as it is, else its replacement (masked errors, or RESPONSE_TOO_LARGE). */

@@ -96,6 +96,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
   const disposable = useServer(
     {
       connectionInitWaitTimeout: limits.initTimeoutMs,
+      // A `query @live` streams its results (subscription-core.ts); other queries run once.
+      execute: (args) => core.execute(args),
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         try {

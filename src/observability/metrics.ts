@@ -18,6 +18,8 @@ export interface MetricsSources {
   consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   responseCache(): { hits: number; misses: number; storedBytes: number };
+  /** Live queries on this replica: distinct executions, and the clients they fan out to. */
+  liveQueries: { queryCount: number; subscriberCount: number };
   /** Made before the relay starts (createOutboxPublishLag), registered here. */
   outboxPublishLag: Histogram;
 }
@@ -132,6 +134,8 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions) 
     ['streamgate_response_cache_misses_total', 'Cacheable queries that executed (and stored their response)', () => sources.responseCache().misses],
     ['streamgate_response_cache_stored_bytes_total', 'Bytes of cached responses (keys and values) this replica wrote to Redis', () => sources.responseCache().storedBytes],
     ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
+    ['streamgate_live_queries', 'Distinct live queries executing on this replica', () => sources.liveQueries.queryCount],
+    ['streamgate_live_query_subscribers', 'Clients of live queries on this replica', () => sources.liveQueries.subscriberCount],
     ['streamgate_subscription_queued_events', 'Events queued for subscribers, not yet sent', () => sources.subscriptions.queuedCount],
     ['streamgate_subscription_events_delivered_total', 'Events handed to subscribers', () => sources.subscriptions.eventsDelivered],
     ['streamgate_subscription_slow_consumer_closes_total', 'Websockets closed for not reading their events', () => sources.subscriptions.slowConsumerCloses],
