@@ -6,11 +6,14 @@
 // idle subscriber (replica RSS growth / N); then the largest N held with p99 < 100 ms.
 //
 // Then the same on a 3-master Redis Cluster (sharded pub/sub) at BENCH_SUBS_CLUSTER_LEVELS
-// (default 10000; empty: none), with the Redis CPU each row cost (INFO cpu of every node, summed).
+// (default 10000; empty: none), with the Redis CPU each row cost (INFO cpu of every node, summed);
+// and over Server-Sent Events instead of websockets (standalone Redis) at BENCH_SUBS_SSE_LEVELS
+// (default 10000; empty: none): one HTTP connection per subscriber, as EventSource holds it.
 //
 // Loopback only: its own redis-server (and cluster), gateways as child processes, raw `ws` clients
-// in this process speaking graphql-transport-ws. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
+// in this process speaking graphql-transport-ws, and raw HTTP clients reading the event stream. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -22,6 +25,7 @@ import { GATEWAY_BENCH_ENV, ROOT, freePort, login, metric, prepareDatabase, runB
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
 const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
+const SSE_LEVELS = (process.env.BENCH_SUBS_SSE_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SUBS_SECONDS ?? 10);
 const PRODUCTS = 20;
@@ -38,16 +42,16 @@ interface Subscribers {
 }
 
 /** Opens one graphql-ws subscriber; resolves once its subscribe message is sent after the ack. */
-function openSubscriber(url: string, productId: number, onEvent: (occurredAt: string) => void): Promise<WebSocket> {
+function openWebSocketSubscriber(replica: GatewayProcess, productId: number, onEvent: (occurredAt: string) => void): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, 'graphql-transport-ws');
+    const socket = new WebSocket(replica.wsUrl, 'graphql-transport-ws');
     socket.once('error', reject);
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
     socket.on('message', (data) => {
       const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { productChanged?: { occurredAt: string } } } };
       if (message.type === 'connection_ack') {
         socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION, variables: { id: String(productId) } } }));
-        resolve(socket);
+        resolve(() => socket.terminate());
       } else if (message.type === 'next' && message.payload?.data?.productChanged) {
         onEvent(message.payload.data.productChanged.occurredAt);
       } else if (message.type === 'ping') {
@@ -57,16 +61,52 @@ function openSubscriber(url: string, productId: number, onEvent: (occurredAt: st
   });
 }
 
-async function openSubscribers(replicas: GatewayProcess[], count: number): Promise<Subscribers> {
+/** Opens one SSE subscriber (GET, as EventSource does); resolves once the stream's headers arrived. */
+function openSseSubscriber(replica: GatewayProcess, productId: number, onEvent: (occurredAt: string) => void): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const search = new URLSearchParams({ query: SUBSCRIPTION, variables: JSON.stringify({ id: String(productId) }) });
+    // agent: false: a connection of its own per subscriber, as each browser tab's EventSource has.
+    const request = http.get(`${replica.url}?${search.toString()}`, { headers: { accept: 'text/event-stream' }, agent: false }, (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        reject(new Error(`SSE subscription refused with ${response.statusCode}`));
+        return;
+      }
+      response.setEncoding('utf8');
+      let buffered = '';
+      response.on('data', (chunk: string) => {
+        buffered += chunk;
+        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+          const data = buffered
+            .slice(0, end)
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n');
+          buffered = buffered.slice(end + 2);
+          const event = data ? (JSON.parse(data) as { data?: { productChanged?: { occurredAt: string } } }) : undefined;
+          if (event?.data?.productChanged) onEvent(event.data.productChanged.occurredAt);
+        }
+      });
+      resolve(() => request.destroy());
+    });
+    request.once('error', reject);
+  });
+}
+
+type Transport = 'websocket' | 'sse';
+const OPENERS = { websocket: openWebSocketSubscriber, sse: openSseSubscriber } satisfies Record<Transport, unknown>;
+
+async function openSubscribers(replicas: GatewayProcess[], count: number, transport: Transport): Promise<Subscribers> {
   const result: Subscribers = { latencies: [], delivered: 0, close: () => undefined };
-  const sockets: WebSocket[] = [];
+  const closers: Array<() => void> = [];
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const index = next++;
       const replica = replicas[index % replicas.length]!;
-      sockets.push(
-        await openSubscriber(replica.wsUrl, 1 + (index % PRODUCTS), (occurredAt) => {
+      closers.push(
+        await OPENERS[transport](replica, 1 + (index % PRODUCTS), (occurredAt) => {
           result.delivered += 1;
           result.latencies.push(Date.now() - Date.parse(occurredAt));
         }),
@@ -75,7 +115,7 @@ async function openSubscribers(replicas: GatewayProcess[], count: number): Promi
   };
   await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
   result.close = () => {
-    for (const socket of sockets) socket.terminate();
+    for (const close of closers) close();
   };
   return result;
 }
@@ -113,9 +153,9 @@ async function redisCpuSeconds(ports: number[]): Promise<number> {
   return seconds.reduce((sum, value) => sum + value, 0);
 }
 
-async function runLevel(replicas: Replica[], adminToken: string, count: number, redisPorts: number[]) {
+async function runLevel(replicas: Replica[], adminToken: string, count: number, redisPorts: number[], transport: Transport) {
   const rssBefore = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
-  const subscribers = await openSubscribers(replicas, count);
+  const subscribers = await openSubscribers(replicas, count, transport);
   await waitFor(async () => (await sumMetric(replicas, 'streamgate_subscriptions_active')) >= count, 60_000, `${count} active subscriptions`);
   const rssAfter = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
 
@@ -159,6 +199,7 @@ async function runLevel(replicas: Replica[], adminToken: string, count: number, 
   const latencies = subscribers.latencies.sort((a, b) => a - b);
   return {
     redis: redisPorts.length > 1 ? `cluster (${redisPorts.length} masters)` : 'standalone',
+    transport,
     subscribers: count,
     eventsPublished: sequence,
     mutationErrors,
@@ -175,7 +216,7 @@ async function runLevel(replicas: Replica[], adminToken: string, count: number, 
 }
 
 /** Starts the replicas on `redisEnv`, runs `levels`, stops them. */
-async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[]) {
+async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[], transport: Transport = 'websocket') {
   const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
   const replicas: Replica[] = [];
   const env = {
@@ -196,7 +237,7 @@ async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<s
     }
     const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
     for (const count of levels) {
-      const row = await runLevel(replicas, adminToken, count, redisPorts);
+      const row = await runLevel(replicas, adminToken, count, redisPorts, transport);
       console.log(JSON.stringify(row));
       rows.push(row);
     }
@@ -212,6 +253,7 @@ async function main(): Promise<void> {
   const redisServer = await startRedisServer();
   try {
     const rows = await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], LEVELS);
+    if (SSE_LEVELS.length > 0) rows.push(...(await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], SSE_LEVELS, 'sse')));
     if (CLUSTER_LEVELS.length > 0) {
       const cluster = await startClusterSetup();
       try {
@@ -220,7 +262,7 @@ async function main(): Promise<void> {
         await cluster.stop();
       }
     }
-    const held = rows.filter((row) => row.redis === 'standalone' && row.p99Ms < 100 && row.delivered >= row.expected).map((row) => row.subscribers);
+    const held = rows.filter((row) => row.redis === 'standalone' && row.transport === 'websocket' && row.p99Ms < 100 && row.delivered >= row.expected).map((row) => row.subscribers);
     const largestHeld = held.length ? Math.max(...held) : 0;
 
     const date = new Date().toISOString().slice(0, 10);
@@ -231,17 +273,17 @@ async function main(): Promise<void> {
       JSON.stringify({ date, machine, eventsPerSecond: EVENTS_PER_SECOND, products: PRODUCTS, seconds: SECONDS, rows, largestHeld }, null, 2),
     );
     const table = [
-      '| Redis | subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber | Redis CPU ms per 1,000 deliveries |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| Redis | transport | subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber | Redis CPU ms per 1,000 deliveries |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(
         (row) =>
-          `| ${row.redis} | ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} | ${row.redisCpuMsPer1000} |`,
+          `| ${row.redis} | ${row.transport} | ${row.subscribers} | ${row.eventsPublished} | ${row.delivered} / ${row.expected} | ${row.deliveredPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.maxMs} | ${row.kibPerIdleSubscriber} | ${row.redisCpuMsPer1000} |`,
       ),
     ].join('\n');
     writeReadmeSection(
       'subs',
       `${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
-        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms (standalone): **${largestHeld}**.`,
+        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms (standalone, websocket): **${largestHeld}**.`,
     );
     console.log(`\n${table}\n\nlargest N with p99 < 100 ms: ${largestHeld}\nwritten to bench/README.md and bench/results/subs-${date}.json`);
   } finally {
