@@ -107,14 +107,9 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
 
   async function start(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     let authentication: Authentication;
-    try {
-      authentication = await options.authenticate(request.headers.authorization);
-    } catch (error) {
-      if (error instanceof GraphQLError) return sendRefusal(reply, core.formatErrors([error]));
-      throw error;
-    }
     let payload;
     try {
+      authentication = await options.authenticate(request.headers.authorization);
       payload = readOperation(request);
     } catch (error) {
       if (error instanceof GraphQLError) return sendRefusal(reply, core.formatErrors([error]));
