@@ -44,6 +44,12 @@ export interface CanonicalRequest {
   operationName: string | null;
 }
 
+/** Whose answer a canonical request is: everyone's for a public one, else the viewer's (their id and role). */
+export function viewerScopeOf(request: Pick<CanonicalRequest, 'scope'>, viewer: { id: number; role: string } | null | undefined): string {
+  if (request.scope === 'public') return 'public';
+  return viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+}
+
 interface Decision {
   scope: ResponseScope;
   /** Digest of the document without ignored characters, and the operation's name. */

@@ -16,11 +16,12 @@ import { AppError, ErrorCode } from '../errors';
 import { LiveDependencies } from '../live/live-dependencies';
 import type { LiveQueryStore } from '../live/live-query-store';
 import type { Authentication } from './auth-header';
-import { CacheableQueries } from './cacheable-query';
+import { viewerScopeOf, type CacheableQueries } from './cacheable-query';
 
 export interface LiveOperationsOptions<Context> {
   schema: GraphQLSchema;
-  maxTokens: number;
+  /** The response cache's decisions (one instance per server: its parsed documents are shared). */
+  queries: CacheableQueries;
   store: LiveQueryStore;
   /** A fresh context for one execution, its loaders recording into `request.dependencies`. */
   createContext(authentication: Authentication, request: RequestInfo): Context;
@@ -35,7 +36,7 @@ export interface LiveOperation {
 }
 
 export function createLiveOperations<Context>(options: LiveOperationsOptions<Context>) {
-  const queries = new CacheableQueries(options.schema, options.maxTokens);
+  const { queries } = options;
   /** Prepared live operations, by their first context (graphql-ws hands execute the same args). */
   const prepared = new WeakMap<object, LiveOperation>();
   let executionCount = 0;
@@ -62,9 +63,7 @@ export function createLiveOperations<Context>(options: LiveOperationsOptions<Con
           : 'it has an argument that reads around the cache, or variables that do not coerce';
         return new AppError(ErrorCode.BadRequest, `This query cannot be live: ${why}.`);
       }
-      const { viewer } = authentication;
-      const scope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
-      return `${scope}\n${canonical.operation}`;
+      return `${viewerScopeOf(canonical, authentication.viewer)}\n${canonical.operation}`;
     },
 
     /** Marks the operation of `contextValue` (its first context) as live: `execute` streams it. */

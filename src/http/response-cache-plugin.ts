@@ -9,7 +9,7 @@ import fastifyPlugin from 'fastify-plugin';
 import { costSubject } from '../auth/viewer';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
 import type { Authentication } from './auth-header';
-import type { CacheableQueries } from './cacheable-query';
+import { viewerScopeOf, type CacheableQueries } from './cacheable-query';
 import type { RequestUsage } from '../observability/request-usage';
 
 /** Where the plugin keeps its per-request state (no string property a client could name). */
@@ -62,9 +62,7 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       } catch {
         return; // Apollo's context answers the error (401, 503)
       }
-      const { viewer } = authentication;
-      const viewerScope = canonical.scope === 'public' ? 'public' : viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
-      const lookup = await cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
+      const lookup = await cache.lookup(cache.keyOf(viewerScopeOf(canonical, authentication.viewer), canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
       if (lookup) onLookup?.(request, canonical.operationName, 'body' in lookup);
       if (lookup && 'body' in lookup) return reply.type('application/json; charset=utf-8').send(lookup.body);
       request[responseCacheState] = { authentication, miss: lookup ?? undefined };

@@ -159,6 +159,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   });
   registerTrustedDocuments(fastify, { documents: persistedDocuments, path: GRAPHQL_PATH });
 
+  // One set of cacheability decisions (and their parsed documents) for the response cache and live queries.
+  const cacheableQueries = new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache?.volatileTypes);
   const subscriptionCore = createSubscriptionCore<Context>({
     schema: options.schema,
     validationRules: createValidationRules(options.limits),
@@ -173,7 +175,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       options.liveQueries &&
       createLiveOperations<Context>({
         schema: options.schema,
-        maxTokens: options.limits.maxTokens,
+        queries: cacheableQueries,
         store: options.liveQueries,
         createContext: options.createContext,
       }),
@@ -261,7 +263,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
   if (options.responseCache) {
     await fastify.register(responseCachePlugin, {
       cache: options.responseCache,
-      queries: new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache.volatileTypes),
+      queries: cacheableQueries,
       path: GRAPHQL_PATH,
       authenticate: options.authenticate,
       usageOf: (request) => requestRecordOf(request) ?? undefined,
