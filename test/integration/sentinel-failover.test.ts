@@ -8,7 +8,6 @@
 // them once do not see them twice.
 //
 // Every Sentinel set-up here is the test's own whatever TEST_REDIS_TOPOLOGY says: it kills masters.
-import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import {
@@ -17,38 +16,24 @@ import {
   FAILOVER_PRODUCT_ID,
   lastOutboxId,
   outboxRowsAfter,
+  ownFailoverRedis,
   PRODUCT_CHANGED,
   productEntries,
   restock,
   SETTLE_BOUND_MS,
 } from '../support/failover-loop';
-import { startOwnSentinelSetup, type TestRedis } from '../support/redis-topology';
-import type { SentinelSetup } from '../support/redis-sentinel';
+import { startOwnSentinelSetup } from '../support/redis-topology';
 import { readStream } from '../support/streams';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
 import { waitUntil } from '../support/wait';
 
 const [admin] = demoAccounts as [(typeof demoAccounts)[0]];
 
-type SentinelRedis = TestRedis & { sentinel: SentinelSetup };
-
-let redis: SentinelRedis;
-/** The test's own connection, through the sentinels (it follows the failover too). */
-let control: RedisClient;
-
-beforeAll(async () => {
-  redis = await startOwnSentinelSetup();
-  control = redis.connect({ maxRetriesPerRequest: null });
-  control.on('error', () => undefined);
-});
-
-afterAll(async () => {
-  control?.disconnect();
-  await redis?.stop();
-});
+/** The file's own Sentinel set-up, and the test's own connection through the sentinels (it follows the failover too). */
+const { redis, control } = ownFailoverRedis(() => startOwnSentinelSetup());
 
 describe('a failover during a write-and-subscribe loop', () => {
-  failoverLoopScenario({ label: 'sentinel failover', redis: () => redis, control: () => control, kill: () => redis.sentinel.killMaster() });
+  failoverLoopScenario({ label: 'sentinel failover', redis, control, kill: () => redis().sentinel.killMaster() });
 });
 
 /**
@@ -60,13 +45,13 @@ describe('a failover during a write-and-subscribe loop', () => {
 async function loseReplicationOf(gateway: TestGateway, write: () => Promise<void>) {
   const keys = gateway.app.keys;
   const stream = keys.stream('catalog');
-  const dump = await control.dumpBuffer(stream);
-  const lastPublished = await control.get(keys.lastPublishedOutboxId());
+  const dump = await control().dumpBuffer(stream);
+  const lastPublished = await control().get(keys.lastPublishedOutboxId());
   const before = await lastOutboxId(gateway);
   await write();
   await waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the writes are published', SETTLE_BOUND_MS);
   const lost = await outboxRowsAfter(gateway, before);
-  const pipeline = control.multi();
+  const pipeline = control().multi();
   if (dump) pipeline.restore(stream, 0, dump, 'REPLACE');
   else pipeline.del(stream);
   for (const row of lost) pipeline.del(keys.publishedOutboxRow(row.id));
@@ -88,10 +73,10 @@ describe('events the old master acknowledged and the promoted replica never rece
 
   /** A gateway of its own on the (promoted) master, under a prefix of its own, with a subscriber from now. */
   async function gatewayWithSubscriber(prefix: string, env: Record<string, string> = {}) {
-    const gateway = await startTestGateway({ redis, seed: { users: 5, products: 5, orders: 5 }, env: { REDIS_PREFIX: prefix, ...env } });
+    const gateway = await startTestGateway({ redis: redis(), seed: { users: 5, products: 5, orders: 5 }, env: { REDIS_PREFIX: prefix, ...env } });
     gateways.push(gateway);
     const token = await gateway.login(admin.email, admin.password);
-    const after = (await readStream(control, gateway.app.keys.stream('catalog'))).at(-1)?.streamId ?? '0-0';
+    const after = (await readStream(control(), gateway.app.keys.stream('catalog'))).at(-1)?.streamId ?? '0-0';
     const subscriber = startSubscriber({ urls: gateway.wsUrl, query: PRODUCT_CHANGED, field: 'productChanged', variables: { id: String(FAILOVER_PRODUCT_ID) }, after });
     subscribers.push(subscriber);
     await subscriber.waitForConnections(1);
@@ -109,7 +94,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     const lost = await loseReplicationOf(gateway, () => writeAndWait(LOST));
     await writeAndWait(1);
 
-    const inStream = (await productEntries(control, gateway, after)).map((entry) => entry.event.id);
+    const inStream = (await productEntries(control(), gateway, after)).map((entry) => entry.event.id);
     const published = await outboxRowsAfter(gateway, 0);
     const missing = published.filter((row) => !inStream.includes(row.eventId));
     console.log(`without the re-check: ${JSON.stringify({ committed: published.length, inStream: inStream.length, lostForGood: missing.length })}`);
@@ -138,7 +123,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     await writeAndWait(1);
     expect(gateway.app.relay.republishedRows).toBe(2 * LOST);
 
-    const entries = await productEntries(control, gateway, after);
+    const entries = await productEntries(control(), gateway, after);
     const published = await outboxRowsAfter(gateway, 0);
     const streamIds = entries.map((entry) => entry.streamId);
     // The stream holds every committed event once, in outbox order, under the ids the rows first got.
