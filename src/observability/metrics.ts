@@ -19,7 +19,7 @@ export interface MetricsSources {
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
   responseCache(): { hits: number; misses: number; storedBytes: number };
   /** Live queries on this replica: distinct executions, and the clients they fan out to. */
-  liveQueries: { queryCount: number; subscriberCount: number };
+  liveQueries: { queryCount: number; subscriberCount: number; executionCount: number };
   /** Made before the relay starts (createOutboxPublishLag), registered here. */
   outboxPublishLag: Histogram;
 }
@@ -136,6 +136,7 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions) 
     ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
     ['streamgate_live_queries', 'Distinct live queries executing on this replica', () => sources.liveQueries.queryCount],
     ['streamgate_live_query_subscribers', 'Clients of live queries on this replica', () => sources.liveQueries.subscriberCount],
+    ['streamgate_live_query_executions_total', 'Executions of live queries (first results and re-executions) on this replica', () => sources.liveQueries.executionCount],
     ['streamgate_subscription_queued_events', 'Events queued for subscribers, not yet sent', () => sources.subscriptions.queuedCount],
     ['streamgate_subscription_events_delivered_total', 'Events handed to subscribers', () => sources.subscriptions.eventsDelivered],
     ['streamgate_subscription_slow_consumer_closes_total', 'Websockets closed for not reading their events', () => sources.subscriptions.slowConsumerCloses],
