@@ -17,11 +17,11 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
-import Redis from 'ioredis';
+import type { GatewayProcess } from '../test/support/gateway-process';
 import { startClusterSetup } from '../test/support/redis-cluster';
 import { startRedisServer } from '../test/support/redis-server';
-import { GATEWAY_BENCH_ENV, ROOT, freePort, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
 const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
@@ -32,8 +32,6 @@ const PRODUCTS = 20;
 const CONNECT_CONCURRENCY = 200;
 const SUBSCRIPTION = 'subscription ($id: ID!) { productChanged(id: $id) { cursor type occurredAt product { id stock } } }';
 const RESTOCK = 'mutation ($id: ID!) { restockProduct(id: $id, quantity: 1) { id } }';
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 interface Subscribers {
   latencies: number[];
@@ -120,39 +118,6 @@ async function openSubscribers(replicas: GatewayProcess[], count: number, transp
   return result;
 }
 
-/** A replica and where its /metrics is served (its METRICS_PORT: production serves none on the API port). */
-type Replica = GatewayProcess & { metricsUrl: string };
-
-async function sumMetric(replicas: Replica[], name: string): Promise<number> {
-  const values = await Promise.all(replicas.map((replica) => metric(replica, name)));
-  return values.reduce((sum, value) => sum + value, 0);
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** CPU seconds (user + system) every Redis node has used so far, summed. */
-async function redisCpuSeconds(ports: number[]): Promise<number> {
-  const seconds = await Promise.all(
-    ports.map(async (port) => {
-      const connection = new Redis(port, '127.0.0.1');
-      try {
-        const info = await connection.info('cpu');
-        const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-        return field('used_cpu_user') + field('used_cpu_sys');
-      } finally {
-        connection.disconnect();
-      }
-    }),
-  );
-  return seconds.reduce((sum, value) => sum + value, 0);
-}
-
 async function runLevel(replicas: Replica[], adminToken: string, count: number, redisPorts: number[], transport: Transport) {
   const rssBefore = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
   const subscribers = await openSubscribers(replicas, count, transport);
@@ -217,24 +182,9 @@ async function runLevel(replicas: Replica[], adminToken: string, count: number, 
 
 /** Starts the replicas on `redisEnv`, runs `levels`, stops them. */
 async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[], transport: Transport = 'websocket') {
-  const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
-  const replicas: Replica[] = [];
-  const env = {
-    ...databaseEnv,
-    ...redisEnv,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'info', // readiness is the "ready at" info line
-    SEED_DEMO_DATA: 'false',
-    ...GATEWAY_BENCH_ENV,
-    WS_MAX_CONNECTIONS: '100000',
-  };
+  const replicas = await startReplicas(databaseEnv.DATABASE_URL ? 2 : 1, { ...databaseEnv, ...redisEnv });
   const rows = [];
   try {
-    for (let i = 0; i < replicaCount; i += 1) {
-      const metricsPort = await freePort();
-      const replica = await startGatewayProcess({ env: { ...env, METRICS_PORT: String(metricsPort) }, readyTimeoutMs: 120_000 });
-      replicas.push(Object.assign(replica, { metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }));
-    }
     const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
     for (const count of levels) {
       const row = await runLevel(replicas, adminToken, count, redisPorts, transport);
@@ -242,7 +192,7 @@ async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<s
       rows.push(row);
     }
   } finally {
-    for (const replica of replicas) await replica.stop();
+    await stopReplicas(replicas);
   }
   return rows;
 }
