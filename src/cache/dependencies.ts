@@ -34,7 +34,7 @@ export class ResponseDependencies {
 
   constructor(
     /** Type keys whose volatile part the document reads (it selects a field outside their stable fields). */
-    private readonly readsVolatileOf: ReadonlySet<string> = new Set(),
+    protected readonly readsVolatileOf: ReadonlySet<string> = new Set(),
     private readonly generations: GenerationsAtStart = new Map(),
   ) {}
 

@@ -4,13 +4,13 @@
 // stale entries survive. One script (invalidateEntries-n.lua) deletes each key's values, leases
 // and version (so no lease holder writes back an older value, and no cached response recorded
 // with that version is served again), and moves the type's generation (so a fill of rows read
-// before it is refused). L1s hear of it from the event's publish script (`l1Messages`).
+// before it is refused). L1s and live queries hear of it from the event's publish script (`invalidationMessages`).
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import { cacheTypeKey, ENTITY_FIELD, type CacheType } from './cache-type';
-import { invalidationMessage } from './l1';
+import { encodeInvalidationMessage } from './invalidation-message';
 
 /** Some keys of one cache type that a change made stale (stored as JSON in the outbox row). */
 export interface StaleEntries {
@@ -79,8 +79,9 @@ export async function invalidate(redis: RedisClient & CacheScripts, keys: RedisK
   if (failure) throw failure.reason;
 }
 
-/** What the publish script tells every replica's L1 about `entries`. */
-export const l1Messages = (entries: readonly StaleEntries[]): string[] => entries.map((entry) => invalidationMessage(entry.name, entry.keyIds));
+/** What the publish script tells every replica (its L1 and live queries) about `entries`. */
+export const invalidationMessages = (entries: readonly StaleEntries[]): string[] =>
+  entries.map((entry) => encodeInvalidationMessage(entry.name, entry.keyIds, entry.part));
 
 /** Tokens only need to be unique: a random per-process part and a counter, no crypto per call. */
 const tokenPrefix = randomBytes(9).toString('base64url');

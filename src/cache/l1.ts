@@ -9,6 +9,7 @@
 import type { RedisSubscriber } from '../redis/client';
 import { LRUCache } from 'lru-cache';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
+import { parseInvalidationMessage } from './invalidation-message';
 
 export interface L1Options {
   /** A connection used only for subscribing (shared with the subscription pub/sub). */
@@ -99,12 +100,8 @@ export class L1Cache {
 
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.options.channel) return;
-    const [type, ...keyIds] = message.split(' ');
-    if (type) this.invalidate(type, keyIds);
+    // Entities are held whole: a change to only their volatile part drops them too.
+    const parsed = parseInvalidationMessage(message);
+    if (parsed) this.invalidate(parsed.type, parsed.keyIds);
   };
-}
-
-/** Encodes an invalidation message: "<type> <keyId> <keyId> ..." (ids never contain spaces). */
-export function invalidationMessage(type: string, keyIds: readonly string[]): string {
-  return [type, ...keyIds].join(' ');
 }

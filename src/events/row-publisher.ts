@@ -11,7 +11,7 @@
 // Each row is published in a span of its own (event-trace.ts), and its envelope then carries that
 // span's trace context, so consumers continue the mutation's trace under the publish.
 import type { OutboxRow } from '../db/schema';
-import { invalidate, l1Messages, type StaleEntries } from '../cache/invalidation';
+import { invalidate, invalidationMessages, type StaleEntries } from '../cache/invalidation';
 import { isCluster, publishCommandOf, type RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
@@ -91,7 +91,7 @@ export class RowPublisher {
   /** The publishEvent call of a row (KEYS, then ARGV: see publishEvent-n.lua); `streamId`: the id to reuse. */
   private publishArguments(row: OutboxRow, acknowledgedId: number, streamId: string | null): Array<string | number> {
     const { keys } = this.options;
-    const messages = l1Messages(row.invalidations as StaleEntries[]);
+    const messages = invalidationMessages(row.invalidations as StaleEntries[]);
     const channels = this.isSharded ? [] : this.channelsOf(row);
     return [
       keys.publishedOutboxRow(row.id),

@@ -27,9 +27,15 @@ export interface LiveOperationsOptions<Context> {
   createContext(authentication: Authentication, request: RequestInfo): Context;
 }
 
-export interface LiveOperation {
-  /** What identical live queries share (keyOf). */
+/** What keyOf tells of a query that can be live. */
+export interface LiveKey {
+  /** What identical live queries share. */
   key: string;
+  /** Cache types whose volatile part the query reads: it runs again when only that part changes. */
+  readsVolatileOf: ReadonlySet<string>;
+}
+
+export interface LiveOperation extends LiveKey {
   throttleMs?: number;
   authentication: Authentication;
   request: RequestInfo;
@@ -54,7 +60,7 @@ export function createLiveOperations<Context>(options: LiveOperationsOptions<Con
 
   return {
     /** The key identical live queries share, or why this (validated) query with @live cannot be live. */
-    keyOf(document: DocumentNode, payload: { query: string; operationName?: unknown; variables?: unknown }, authentication: Authentication): string | AppError {
+    keyOf(document: DocumentNode, payload: { query: string; operationName?: unknown; variables?: unknown }, authentication: Authentication): LiveKey | AppError {
       const canonical = queries.canonicalRequest(payload.query, payload.operationName, payload.variables);
       if (canonical === null) {
         const fields = uncacheableFields(document, payload.operationName);
@@ -63,7 +69,7 @@ export function createLiveOperations<Context>(options: LiveOperationsOptions<Con
           : 'it has an argument that reads around the cache, or variables that do not coerce';
         return new AppError(ErrorCode.BadRequest, `This query cannot be live: ${why}.`);
       }
-      return `${viewerScopeOf(canonical, authentication.viewer)}\n${canonical.operation}`;
+      return { key: `${viewerScopeOf(canonical, authentication.viewer)}\n${canonical.operation}`, readsVolatileOf: canonical.readsVolatileOf };
     },
 
     /** Marks the operation of `contextValue` (its first context) as live: `execute` streams it. */
@@ -76,7 +82,7 @@ export function createLiveOperations<Context>(options: LiveOperationsOptions<Con
       const live = prepared.get(args.contextValue as object);
       if (!live) return execute(args);
       const run = async () => {
-        const dependencies = new LiveDependencies();
+        const dependencies = new LiveDependencies(live.readsVolatileOf);
         executionCount += 1;
         const request = { ...live.request, requestId: `${live.request.requestId}-live-${executionCount}`, dependencies };
         const result = await execute({ ...args, contextValue: options.createContext(live.authentication, request) });

@@ -142,7 +142,7 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
         throw error;
       }
       if (live && liveKey !== undefined) {
-        options.liveOperations!.remember(contextValue, { key: liveKey, throttleMs: live.throttleMs, authentication: origin.authentication, request });
+        options.liveOperations!.remember(contextValue, { ...liveKey, throttleMs: live.throttleMs, authentication: origin.authentication, request });
       }
       return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
     },

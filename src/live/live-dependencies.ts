@@ -7,14 +7,17 @@ import type { Versions } from '../cache/cache-type';
 import { ResponseDependencies } from '../cache/dependencies';
 
 export class LiveDependencies extends ResponseDependencies {
-  /** "<type key> <key id>" (a volatile read is noted under its key id too: invalidations name ids). */
+  /**
+   * "<type key> <key id>", with a "!" after the key id when the query reads the type's volatile part
+   * (then a change to only that part concerns it; else only a change to the whole key does).
+   */
   readonly keys = new Set<string>();
   /** Whether a read was not recorded (the keys are then not all the query depends on). */
   isIncomplete = false;
 
   override add(type: string, keyId: string, versions: Versions, coveredBy?: ReadonlyArray<readonly [string, string]>): void {
     // Covered keys too: an invalidation message names the key it changed, not the key covering it.
-    this.keys.add(`${type} ${keyId}`);
+    this.keys.add(`${type} ${keyId}${this.readsVolatileOf.has(type) ? '!' : ''}`);
     super.add(type, keyId, versions, coveredBy);
   }
 

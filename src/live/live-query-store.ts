@@ -17,6 +17,7 @@
 // ("Product:5"), in one process; here the dependencies are the cache keys the loaders read (list
 // scopes included, which no result id names) and invalidations come from Redis, from every replica.
 import type { ExecutionResult } from 'graphql';
+import { parseInvalidationMessage } from '../cache/invalidation-message';
 import type { RedisSubscriber } from '../redis/client';
 import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 import type { LiveDependencies } from './live-dependencies';
@@ -44,7 +45,7 @@ export interface LiveQueryStoreOptions {
 class LiveQuery {
   readonly subscribers = new Set<LiveSubscriber>();
   latest?: { result: ExecutionResult; json: string };
-  /** The "<type name> <key id>" entries it is indexed under. */
+  /** The "<type name> <key id>[!]" entries it is indexed under ("!": it read the volatile part). */
   indexedUnder: string[] = [];
   timer?: NodeJS.Timeout;
   isRunning = false;
@@ -212,13 +213,16 @@ export class LiveQueryStore {
 
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.options.channel) return;
-    const [name, ...keyIds] = message.split(' ');
-    if (!name) return;
+    const parsed = parseInvalidationMessage(message);
+    if (!parsed) return;
+    const { type: name, keyIds, isVolatileOnly } = parsed;
     const affected = new Set(this.incomplete);
     for (const keyId of keyIds) {
-      const entry = `${name} ${keyId}`;
-      for (const query of this.byKey.get(entry) ?? []) affected.add(query);
-      for (const query of this.running) query.invalidatedDuringRun.add(entry);
+      // Queries that read the volatile part are indexed under "<id>!": any change concerns them.
+      for (const entry of isVolatileOnly ? [`${name} ${keyId}!`] : [`${name} ${keyId}`, `${name} ${keyId}!`]) {
+        for (const query of this.byKey.get(entry) ?? []) affected.add(query);
+        for (const query of this.running) query.invalidatedDuringRun.add(entry);
+      }
     }
     if (keyIds.length === 0) for (const query of this.running) query.invalidatedDuringRun.add(name);
     for (const query of affected) this.schedule(query);

@@ -2,6 +2,7 @@
 // answered without a Redis round trip, a write on one replica drops the entry on the other through
 // the invalidation channel, and a replica whose subscriber connection drops (so it may miss
 // invalidations) flushes its L1 and only uses it again once the connection is back.
+import { parseInvalidationMessage } from '../../src/cache/invalidation-message';
 import type { RedisClient } from '../../src/redis/client';
 import type { RedisSubscriber } from '../../src/redis/client';
 import type { Socket } from 'node:net';
@@ -59,8 +60,8 @@ function invalidationReceived(gateway: TestGateway, id: number): Promise<void> {
   const subscriber = gateway.app.redisConnections.subscriber;
   return new Promise((resolve) => {
     const onMessage = (channel: string, message: string) => {
-      const [type, ...keyIds] = message.split(' ');
-      if (channel !== pair.redis.keys.cacheInvalidationChannel() || type !== 'Product' || !keyIds.includes(String(id))) return;
+      const parsed = parseInvalidationMessage(message);
+      if (channel !== pair.redis.keys.cacheInvalidationChannel() || parsed?.type !== 'Product' || !parsed.keyIds.includes(String(id))) return;
       subscriber.off('message', onMessage);
       resolve();
     };

@@ -1,14 +1,14 @@
 // Live queries (`query @live`) on two replicas sharing one Redis and one database, over real
 // websockets (graphql-ws's client) and SSE: a write on replica A refreshes a live query on replica
-// B; an unrelated write executes nothing; a burst of writes is coalesced into a few executions, the
-// last write reflected; identical live queries execute once per change; a revoked session ends an
-// authenticated live query; a query that cannot be live is refused; over plain HTTP @live is one result.
+// B; an unrelated write executes nothing, nor does a stock change for a query of a product's name;
+// a burst of writes is coalesced into a few executions, the last write reflected; identical live
+// queries execute once per change; a revoked session ends an authenticated live query; a query that cannot be live is refused; over plain HTTP @live is one result.
 // Executions are counted by replica B's store (app.liveQueries.executionCount).
 import { createClient, type Client } from 'graphql-ws';
 import type { FormattedExecutionResult } from 'graphql';
 import WebSocket from 'ws';
 import { demoAccounts } from '../../src/db/seed';
-import { placeOrder, RESTOCK_PRODUCT } from '../support/documents';
+import { placeOrder, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/documents';
 import { login, mutate } from '../support/graphql';
 import { openSse, type SseResponse } from '../support/sse-client';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
@@ -122,6 +122,25 @@ it("refreshes a viewer's live order list when she places an order on the other r
   expect(idsIn(refreshed)).toEqual([orderId, ...idsIn(initial)]);
   // Bob's order was heard first (one connection, publish order) and executed nothing.
   expect(executions() - before).toBe(1);
+});
+
+it("leaves a live query of a product's name and price alone when only its stock changes, and refreshes it when its price does", async () => {
+  const nameClient = live(pair.b.wsUrl, 'query @live { product(id: "4") { id name priceCents } }');
+  const stockClient = live(pair.b.wsUrl, liveProduct('4'));
+  const [initial] = await nameClient.waitForResults(1);
+  const [stockInitial] = await stockClient.waitForResults(1);
+
+  // The stock query's refresh shows B heard the restock's invalidation; the name query ran not.
+  const before = executions();
+  await restock('4');
+  const [, restocked] = await stockClient.waitForResults(2);
+  expect(stockIn(restocked)).toBe(stockIn(stockInitial)! + 1);
+  expect(executions() - before).toBe(1);
+
+  const priceCents = (initial!.data!.product as { priceCents: number }).priceCents + 1;
+  await mutate(pair.a, UPDATE_PRODUCT, { id: '4', input: { priceCents } }, adminToken);
+  const [, repriced] = await nameClient.waitForResults(2);
+  expect(repriced!.data).toEqual({ product: { ...(initial!.data!.product as object), priceCents } });
 });
 
 it('coalesces a burst of 50 writes into far fewer executions, and the last result reflects the last write', async () => {

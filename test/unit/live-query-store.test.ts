@@ -5,10 +5,11 @@
 // record what it read runs again on any invalidation; the last subscriber leaving drops the query.
 import { EventEmitter } from 'node:events';
 import type { ExecutionResult } from 'graphql';
+import { encodeInvalidationMessage } from '../../src/cache/invalidation-message';
 import { LiveDependencies } from '../../src/live/live-dependencies';
 import { LiveQueryStore, type LiveRun } from '../../src/live/live-query-store';
 import type { RedisSubscriber } from '../../src/redis/client';
-import { deferred } from '../support/wait';
+import { deferred, waitUntil } from '../support/wait';
 
 const CHANNEL = 'invalidations';
 
@@ -23,11 +24,12 @@ class FakeSubscriber extends EventEmitter {
 }
 
 /** A product query over fake data: reads key "Product.v1 <id>" and answers its current stock. */
-function productQuery(stock: Map<string, number>, id: string, options: { isIncomplete?: boolean } = {}) {
+function productQuery(stock: Map<string, number>, id: string, options: { isIncomplete?: boolean; readsOnlyStableFields?: boolean } = {}) {
   let runs = 0;
   const run = async (): Promise<LiveRun> => {
     runs += 1;
-    const dependencies = new LiveDependencies();
+    // Stock is the product's volatile part; a query of only its name and price reads none of it.
+    const dependencies = new LiveDependencies(options.readsOnlyStableFields ? new Set() : new Set(['Product.v1']));
     dependencies.add('Product.v1', id, { stable: 's', volatile: 'v' });
     if (options.isIncomplete) dependencies.untrack();
     return { result: { data: { product: { id, stock: stock.get(id) ?? 0 } } }, dependencies };
@@ -74,6 +76,27 @@ it('re-executes a query when a key it read is invalidated, and not for another k
   expect(stockOf(await results.next())).toEqual({ id: '1', stock: 6 });
   expect(query.runs()).toBe(2);
   await results.return!();
+});
+
+it("re-executes for a change to only a product's stock the queries that read its stock, not those of its name alone", async () => {
+  const { subscriber, store } = await started(0);
+  const stock = new Map([['1', 5]]);
+  const readsStock = productQuery(stock, '1');
+  const readsName = productQuery(stock, '1', { readsOnlyStableFields: true });
+  const stockResults = store.subscribe('product 1 stock', readsStock.run);
+  const nameResults = store.subscribe('product 1 name', readsName.run);
+  await stockResults.next();
+  await nameResults.next();
+
+  stock.set('1', 4);
+  subscriber.publish(encodeInvalidationMessage('Product', ['1'], 'volatile'));
+  expect(stockOf(await stockResults.next()).stock).toBe(4);
+  expect(readsName.runs()).toBe(1);
+
+  subscriber.publish(encodeInvalidationMessage('Product', ['1']));
+  await waitUntil(async () => readsName.runs() === 2 && readsStock.runs() === 3, 'a change to the whole product re-executes both');
+  await stockResults.return!();
+  await nameResults.return!();
 });
 
 it('coalesces a burst into one execution per window, the last write reflected', async () => {
