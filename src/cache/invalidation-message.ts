@@ -1,28 +1,34 @@
 // The invalidation message every replica hears on the cache invalidation channel, sent by the
-// event's publish script once the keys are deleted: "<type name>[!] <key id> <key id> ...". A "!"
-// after the type name says the change touched only the type's volatile part (a product's stock):
-// an L1, which holds whole entities, drops the keys either way; a live query that read only the
-// stable fields (a product's name and price) need not run again.
+// event's publish script once the keys are deleted: one message per write, a line per cache type,
+// "<type name>[!] <key id> <key id> ...". A "!" after the type name says the change touched only
+// the type's volatile part (a product's stock): an L1, which holds whole entities, drops the keys
+// either way; a live query that read only the stable fields (a product's name and price) need not
+// run again. One message for the whole write lets a live query run once for it, with every key the
+// write changed already known when it starts.
 
-/** A type name and key ids never contain spaces or "!" (cache-type.ts names, numeric ids and scopes). */
+/** Type names and key ids contain no spaces, newlines or "!" (cache-type.ts names, numeric ids and scopes). */
 const VOLATILE_ONLY = '!';
 
-export interface InvalidationMessage {
+/** The keys of one cache type that a write made stale. */
+export interface InvalidatedKeys {
   /** The cache type's name ("Product"). */
   type: string;
-  keyIds: string[];
-  /** Only the type's volatile part changed. */
-  isVolatileOnly: boolean;
+  keyIds: readonly string[];
+  /** 'volatile': only the type's volatile part changed. */
+  part?: 'volatile';
 }
 
-export function encodeInvalidationMessage(type: string, keyIds: readonly string[], part?: 'volatile'): string {
-  return [part === 'volatile' ? `${type}${VOLATILE_ONLY}` : type, ...keyIds].join(' ');
+/** The message for one write's stale keys; null when there are none. */
+export function encodeInvalidationMessage(invalidated: readonly InvalidatedKeys[]): string | null {
+  if (invalidated.length === 0) return null;
+  return invalidated.map(({ type, keyIds, part }) => [part === 'volatile' ? `${type}${VOLATILE_ONLY}` : type, ...keyIds].join(' ')).join('\n');
 }
 
-/** Null for a message without a type. */
-export function parseInvalidationMessage(message: string): InvalidationMessage | null {
-  const [head, ...keyIds] = message.split(' ');
-  if (!head) return null;
-  const isVolatileOnly = head.endsWith(VOLATILE_ONLY);
-  return { type: isVolatileOnly ? head.slice(0, -VOLATILE_ONLY.length) : head, keyIds, isVolatileOnly };
+export function parseInvalidationMessage(message: string): InvalidatedKeys[] {
+  return message.split('\n').flatMap((line) => {
+    const [head, ...keyIds] = line.split(' ');
+    if (!head) return [];
+    const isVolatileOnly = head.endsWith(VOLATILE_ONLY);
+    return [{ type: isVolatileOnly ? head.slice(0, -VOLATILE_ONLY.length) : head, keyIds, ...(isVolatileOnly && { part: 'volatile' as const }) }];
+  });
 }

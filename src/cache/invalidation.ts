@@ -79,9 +79,11 @@ export async function invalidate(redis: RedisClient & CacheScripts, keys: RedisK
   if (failure) throw failure.reason;
 }
 
-/** What the publish script tells every replica (its L1 and live queries) about `entries`. */
-export const invalidationMessages = (entries: readonly StaleEntries[]): string[] =>
-  entries.map((entry) => encodeInvalidationMessage(entry.name, entry.keyIds, entry.part));
+/** What the publish script tells every replica (its L1 and live queries) about one write's `entries`: one message, or none. */
+export function invalidationMessages(entries: readonly StaleEntries[]): string[] {
+  const message = encodeInvalidationMessage(entries.map(({ name, keyIds, part }) => ({ type: name, keyIds, part })));
+  return message === null ? [] : [message];
+}
 
 /** Tokens only need to be unique: a random per-process part and a counter, no crypto per call. */
 const tokenPrefix = randomBytes(9).toString('base64url');

@@ -101,7 +101,6 @@ export class L1Cache {
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.options.channel) return;
     // Entities are held whole: a change to only their volatile part drops them too.
-    const parsed = parseInvalidationMessage(message);
-    if (parsed) this.invalidate(parsed.type, parsed.keyIds);
+    for (const { type, keyIds } of parseInvalidationMessage(message)) this.invalidate(type, keyIds);
   };
 }

@@ -213,18 +213,17 @@ export class LiveQueryStore {
 
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.options.channel) return;
-    const parsed = parseInvalidationMessage(message);
-    if (!parsed) return;
-    const { type: name, keyIds, isVolatileOnly } = parsed;
     const affected = new Set(this.incomplete);
-    for (const keyId of keyIds) {
-      // Queries that read the volatile part are indexed under "<id>!": any change concerns them.
-      for (const entry of isVolatileOnly ? [`${name} ${keyId}!`] : [`${name} ${keyId}`, `${name} ${keyId}!`]) {
-        for (const query of this.byKey.get(entry) ?? []) affected.add(query);
-        for (const query of this.running) query.invalidatedDuringRun.add(entry);
+    for (const { type: name, keyIds, part } of parseInvalidationMessage(message)) {
+      for (const keyId of keyIds) {
+        // Queries that read the volatile part are indexed under "<id>!": any change concerns them.
+        for (const entry of part === 'volatile' ? [`${name} ${keyId}!`] : [`${name} ${keyId}`, `${name} ${keyId}!`]) {
+          for (const query of this.byKey.get(entry) ?? []) affected.add(query);
+          for (const query of this.running) query.invalidatedDuringRun.add(entry);
+        }
       }
     }
-    if (keyIds.length === 0) for (const query of this.running) query.invalidatedDuringRun.add(name);
+    // After every line: a query runs once for the whole write.
     for (const query of affected) this.schedule(query);
   };
 }

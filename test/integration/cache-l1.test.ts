@@ -60,8 +60,8 @@ function invalidationReceived(gateway: TestGateway, id: number): Promise<void> {
   const subscriber = gateway.app.redisConnections.subscriber;
   return new Promise((resolve) => {
     const onMessage = (channel: string, message: string) => {
-      const parsed = parseInvalidationMessage(message);
-      if (channel !== pair.redis.keys.cacheInvalidationChannel() || parsed?.type !== 'Product' || !parsed.keyIds.includes(String(id))) return;
+      const names = (keys: { type: string; keyIds: readonly string[] }) => keys.type === 'Product' && keys.keyIds.includes(String(id));
+      if (channel !== pair.redis.keys.cacheInvalidationChannel() || !parseInvalidationMessage(message).some(names)) return;
       subscriber.off('message', onMessage);
       resolve();
     };

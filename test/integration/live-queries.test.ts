@@ -111,7 +111,8 @@ it('refreshes a live query on replica B after a write on replica A; an unrelated
 it("refreshes a viewer's live order list when she places an order on the other replica, and not for another user's order", async () => {
   const [aliceToken, bobToken] = [await login(pair.a, alice.email, alice.password), await login(pair.a, bob.email, bob.password)];
   await restock('6', 100);
-  const client = live(pair.b.wsUrl, 'query @live { orders(first: 20) { edges { node { id status } } } }', aliceToken);
+  // Its items: the new order's items are invalidated by the same write, in the same message.
+  const client = live(pair.b.wsUrl, 'query @live { orders(first: 20) { edges { node { id status items { quantity product { name } } } } } }', aliceToken);
   const [initial] = await client.waitForResults(1);
   const idsIn = (result: ExecutionResult | undefined) => (result?.data?.orders as { edges: Array<{ node: { id: string } }> }).edges.map((edge) => edge.node.id);
   const before = executions();

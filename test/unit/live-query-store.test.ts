@@ -89,14 +89,29 @@ it("re-executes for a change to only a product's stock the queries that read its
   await nameResults.next();
 
   stock.set('1', 4);
-  subscriber.publish(encodeInvalidationMessage('Product', ['1'], 'volatile'));
+  subscriber.publish(encodeInvalidationMessage([{ type: 'Product', keyIds: ['1'], part: 'volatile' }])!);
   expect(stockOf(await stockResults.next()).stock).toBe(4);
   expect(readsName.runs()).toBe(1);
 
-  subscriber.publish(encodeInvalidationMessage('Product', ['1']));
+  subscriber.publish(encodeInvalidationMessage([{ type: 'Product', keyIds: ['1'] }])!);
   await waitUntil(async () => readsName.runs() === 2 && readsStock.runs() === 3, 'a change to the whole product re-executes both');
   await stockResults.return!();
   await nameResults.return!();
+});
+
+it("runs once for a write that made several keys it read stale (one message, a line per type)", async () => {
+  const { subscriber, store } = await started(0);
+  const stock = new Map([['1', 5]]);
+  const query = productQuery(stock, '1');
+  const results = store.subscribe('product 1', query.run);
+  await results.next();
+
+  stock.set('1', 4);
+  subscriber.publish(encodeInvalidationMessage([{ type: 'Order', keyIds: ['3'] }, { type: 'Product', keyIds: ['1'], part: 'volatile' }, { type: 'Product', keyIds: ['1'] }])!);
+  expect(stockOf(await results.next()).stock).toBe(4);
+  // A second line heard while the execution ran would have marked it dirty: it ran once.
+  expect(query.runs()).toBe(2);
+  await results.return!();
 });
 
 it('coalesces a burst into one execution per window, the last write reflected', async () => {
