@@ -18,12 +18,15 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { GatewayProcess } from '../test/support/gateway-process';
+import Redis from 'ioredis';
+import { createRedisKeys } from '../src/redis/keys';
+import { openSse } from '../test/support/sse-client';
 import { startClusterSetup } from '../test/support/redis-cluster';
 import { startRedisServer } from '../test/support/redis-server';
 import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 
-const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').map(Number);
+const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').filter(Boolean).map(Number);
 const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
 const SSE_LEVELS = (process.env.BENCH_SUBS_SSE_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
@@ -180,10 +183,59 @@ async function runLevel(replicas: Replica[], adminToken: string, count: number, 
   };
 }
 
+const RESUME_MISSED = 100;
+const RESUME_PRODUCT = '1';
+
+async function restock(replica: Replica, adminToken: string, productId: string): Promise<void> {
+  const response = await fetch(replica.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ query: RESTOCK, variables: { id: productId } }),
+  });
+  const body = (await response.json()) as { errors?: unknown };
+  if (!response.ok || body.errors) throw new Error(`restock failed: ${JSON.stringify(body)}`);
+}
+
+/**
+ * An EventSource that lost its connection: it got an event on the last replica, hangs up, misses
+ * RESUME_MISSED restocks made on the first, and reconnects to the last with `Last-Event-ID`. It must
+ * get exactly the stream's events of that product after the id, in order, then the next live one.
+ */
+async function measureSseResume(replicas: Replica[], adminToken: string, redisUrl: string) {
+  const [writer, reader] = [replicas[0]!, replicas.at(-1)!];
+  const variables = { id: RESUME_PRODUCT };
+  const first = await openSse(reader.url, { query: SUBSCRIPTION, variables });
+  await restock(writer, adminToken, RESUME_PRODUCT);
+  const [seen] = await first.waitForNext(1, 30_000);
+  first.close();
+  for (let i = 0; i < RESUME_MISSED; i += 1) await restock(writer, adminToken, RESUME_PRODUCT);
+
+  const reconnectedAt = performance.now();
+  const resumed = await openSse(reader.url, { query: SUBSCRIPTION, variables, lastEventId: seen!.id });
+  const redis = new Redis(redisUrl);
+  try {
+    await resumed.waitForNext(RESUME_MISSED, 30_000);
+    const replayMs = Math.round(performance.now() - reconnectedAt);
+    await restock(writer, adminToken, RESUME_PRODUCT);
+    const received = await resumed.waitForNext(RESUME_MISSED + 1, 30_000);
+    // What the stream holds for the product after the event seen (the relay has published it all: the client got it).
+    const inStream = (await redis.xrange(createRedisKeys('sg').stream('catalog'), `(${seen!.id}`, '+'))
+      .map(([streamId, fields]) => ({ streamId, event: JSON.parse(fields[fields.indexOf('event') + 1]!) as { aggregate: { type: string; id: string } } }))
+      .filter(({ event }) => event.aggregate.type === 'Product' && event.aggregate.id === RESUME_PRODUCT)
+      .map(({ streamId }) => streamId);
+    const ids = received.map((event) => event.id);
+    return { missed: RESUME_MISSED, received: ids.length - 1, isExact: JSON.stringify(ids) === JSON.stringify(inStream) && ids.length === RESUME_MISSED + 1, replayMs, acrossReplicas: replicas.length > 1 };
+  } finally {
+    resumed.close();
+    redis.disconnect();
+  }
+}
+
 /** Starts the replicas on `redisEnv`, runs `levels`, stops them. */
 async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<string, string>, redisPorts: number[], levels: number[], transport: Transport = 'websocket') {
   const replicas = await startReplicas(databaseEnv.DATABASE_URL ? 2 : 1, { ...databaseEnv, ...redisEnv });
   const rows = [];
+  let resume: Awaited<ReturnType<typeof measureSseResume>> | undefined;
   try {
     const adminToken = await login(replicas[0]!, 'admin@streamgate.dev', 'admin-password');
     for (const count of levels) {
@@ -191,10 +243,23 @@ async function runLevels(databaseEnv: Record<string, string>, redisEnv: Record<s
       console.log(JSON.stringify(row));
       rows.push(row);
     }
+    if (transport === 'sse') {
+      resume = await measureSseResume(replicas, adminToken, redisEnv.REDIS_URL!);
+      console.log(JSON.stringify({ sseResume: resume }));
+    }
   } finally {
     await stopReplicas(replicas);
   }
-  return rows;
+  return { rows, resume };
+}
+
+function describeResume(resume: Awaited<ReturnType<typeof measureSseResume>>): string {
+  const where = resume.acrossReplicas ? 'on the other replica than the writes' : 'on the one replica';
+  return (
+    `SSE resume: a subscriber that missed ${resume.missed} events reconnected with \`Last-Event-ID\` ${where} and got ` +
+    `${resume.received} events, ${resume.isExact ? 'exactly the missed ones in order, then the next live one' : '**not exactly the missed ones**'} ` +
+    `(the ${resume.missed} in ${resume.replayMs} ms from the reconnect).`
+  );
 }
 
 async function main(): Promise<void> {
@@ -202,12 +267,13 @@ async function main(): Promise<void> {
   const replicaCount = databaseEnv.DATABASE_URL ? 2 : 1;
   const redisServer = await startRedisServer();
   try {
-    const rows = await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], LEVELS);
-    if (SSE_LEVELS.length > 0) rows.push(...(await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], SSE_LEVELS, 'sse')));
+    const { rows } = await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], LEVELS);
+    const sse = SSE_LEVELS.length > 0 ? await runLevels(databaseEnv, { REDIS_URL: redisServer.url }, [redisServer.port], SSE_LEVELS, 'sse') : undefined;
+    rows.push(...(sse?.rows ?? []));
     if (CLUSTER_LEVELS.length > 0) {
       const cluster = await startClusterSetup();
       try {
-        rows.push(...(await runLevels(databaseEnv, { REDIS_CLUSTER_NODES: cluster.nodeList }, cluster.servers.map((server) => server.port), CLUSTER_LEVELS)));
+        rows.push(...(await runLevels(databaseEnv, { REDIS_CLUSTER_NODES: cluster.nodeList }, cluster.servers.map((server) => server.port), CLUSTER_LEVELS)).rows);
       } finally {
         await cluster.stop();
       }
@@ -220,7 +286,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     fs.writeFileSync(
       path.join(ROOT, `bench/results/subs-${date}.json`),
-      JSON.stringify({ date, machine, eventsPerSecond: EVENTS_PER_SECOND, products: PRODUCTS, seconds: SECONDS, rows, largestHeld }, null, 2),
+      JSON.stringify({ date, machine, eventsPerSecond: EVENTS_PER_SECOND, products: PRODUCTS, seconds: SECONDS, rows, largestHeld, sseResume: sse?.resume }, null, 2),
     );
     const table = [
       '| Redis | transport | subscribers | events published | delivered / expected | deliveries/s | p50 ms | p99 ms | max ms | KiB per idle subscriber | Redis CPU ms per 1,000 deliveries |',
@@ -233,7 +299,8 @@ async function main(): Promise<void> {
     writeReadmeSection(
       'subs',
       `${date}, ${machine}; ${EVENTS_PER_SECOND} events/s over ${PRODUCTS} products for ${SECONDS} s per row ` +
-        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms (standalone, websocket): **${largestHeld}**.`,
+        `(each subscriber gets ${EVENTS_PER_SECOND / PRODUCTS} event/s).\n\n${table}\n\nLargest N held with p99 < 100 ms (standalone, websocket): **${largestHeld}**.` +
+        (sse?.resume ? `\n\n${describeResume(sse.resume)}` : ''),
     );
     console.log(`\n${table}\n\nlargest N with p99 < 100 ms: ${largestHeld}\nwritten to bench/README.md and bench/results/subs-${date}.json`);
   } finally {
