@@ -6,9 +6,11 @@
 // idle subscriber (replica RSS growth / N); then the largest N held with p99 < 100 ms.
 //
 // Then the same on a 3-master Redis Cluster (sharded pub/sub) at BENCH_SUBS_CLUSTER_LEVELS
-// (default 10000; empty: none), with the Redis CPU each row cost (INFO cpu of every node, summed);
+// (default 1000,10000), with the Redis CPU each row cost (INFO cpu of every node, summed);
 // and over Server-Sent Events instead of websockets (standalone Redis) at BENCH_SUBS_SSE_LEVELS
-// (default 10000; empty: none): one HTTP connection per subscriber, as EventSource holds it.
+// (default 1000,10000: the first row warms the new replicas up, as the websocket levels do; empty:
+// none): one HTTP connection per subscriber, as EventSource holds it. Then an EventSource that
+// missed 100 events reconnects with Last-Event-ID and must get exactly those.
 //
 // Loopback only: its own redis-server (and cluster), gateways as child processes, raw `ws` clients
 // in this process speaking graphql-transport-ws, and raw HTTP clients reading the event stream. Bounded: each level runs BENCH_SUBS_SECONDS (default 10).
@@ -27,8 +29,8 @@ import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from '
 import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').filter(Boolean).map(Number);
-const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
-const SSE_LEVELS = (process.env.BENCH_SUBS_SSE_LEVELS ?? '10000').split(',').filter(Boolean).map(Number);
+const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '1000,10000').split(',').filter(Boolean).map(Number);
+const SSE_LEVELS = (process.env.BENCH_SUBS_SSE_LEVELS ?? '1000,10000').split(',').filter(Boolean).map(Number);
 const EVENTS_PER_SECOND = Number(process.env.BENCH_SUBS_RATE ?? 20);
 const SECONDS = Number(process.env.BENCH_SUBS_SECONDS ?? 10);
 const PRODUCTS = 20;
