@@ -14,6 +14,9 @@ import type { SessionConnection } from './socket-sessions';
 /** An `id:` must be one line without NUL (the HTML event-stream grammar); stream ids always are. */
 const isValidEventId = (id: string): boolean => !/[\r\n\0]/.test(id);
 
+/** A result shared by identical subscriptions (shared-event-results.ts) is serialized once for all their streams. */
+const serializedResults = new WeakMap<object, string>();
+
 export class SseStream implements SubscriberSocket, SessionConnection {
   private readonly closeListeners: Array<() => void> = [];
   private hasClosed = false;
@@ -52,7 +55,9 @@ export class SseStream implements SubscriberSocket, SessionConnection {
   sendNext(result: FormattedExecutionResult, eventId?: string): boolean {
     if (this.isClosed) return true;
     const id = eventId !== undefined && isValidEventId(eventId) ? `id: ${eventId}\n` : '';
-    return this.response.write(`${id}event: next\ndata: ${JSON.stringify(result)}\n\n`);
+    let json = serializedResults.get(result);
+    if (json === undefined) serializedResults.set(result, (json = JSON.stringify(result)));
+    return this.response.write(`${id}event: next\ndata: ${json}\n\n`);
   }
 
   /** Resolves once the socket takes writes again, or the response is over. */

@@ -10,7 +10,7 @@
 // with their status (sse-refusal.ts), and the stream (sse-stream.ts) stands in for a websocket
 // wherever one is expected (session revocation, slow consumers). A `query @live` streams here too:
 // its results come from the live query store (subscription-core.ts), with no cursor and no `id:`.
-import { createSourceEventStream, execute, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../errors';
 import type { Authentication } from './auth-header';
@@ -80,7 +80,7 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
         const next = await iterator.next();
         if (next.done || stream.isClosed) break;
         // A live query's source yields results already (and has no cursor: a reconnect starts it again).
-        const result = isLive ? (next.value as ExecutionResult) : ((await execute({ ...args, rootValue: next.value })) as ExecutionResult);
+        const result = isLive ? (next.value as ExecutionResult) : await core.executeEvent(args, next.value);
         if (!stream.sendNext(core.formatNext(result) ?? result, cursorOf(next.value))) await stream.drained();
       }
       stream.complete();

@@ -35,6 +35,7 @@ import { exceedsJsonBytes, responseTooLarge } from './response-size';
 import { resumeAfterCursor } from './resume-after';
 import { liveDirectiveOf } from '../live/live-directive';
 import type { LiveOperations } from './live-operations';
+import { SharedEventResults } from './shared-event-results';
 
 export interface SubscriptionCoreOptions<Context> {
   schema: GraphQLSchema;
@@ -110,6 +111,9 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
     result.errors?.length
       ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) }
       : undefined;
+  const sharedResults = new SharedEventResults();
+  /** formatNext's work per result: a shared result is measured and masked once for all its subscribers. */
+  const formattedResults = new WeakMap<ExecutionResult, { replacement: FormattedExecutionResult | undefined; isTooLarge: boolean }>();
 
   return {
     /** The arguments to subscribe with, or the errors refusing the operation (parse, validation, cost, budget). */
@@ -143,8 +147,22 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
       }
       if (live && liveKey !== undefined) {
         options.liveOperations!.remember(contextValue, { ...liveKey, throttleMs: live.throttleMs, authentication: origin.authentication, request });
+      } else if (kind === OperationTypeNode.SUBSCRIPTION) {
+        const { viewer } = origin.authentication;
+        const viewerScope = viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';
+        sharedResults.remember(contextValue, { ...payload, resumeAfter: origin.resumeAfter, viewerScope });
       }
       return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+    },
+
+    /** graphql-ws's subscribe: the operation's source events, identical subscriptions sharing each live event's execution. */
+    subscribe(args: ExecutionArgs) {
+      return sharedResults.subscribe(args);
+    },
+
+    /** One source event of a subscription as its result (shared by identical subscriptions when live). */
+    executeEvent(args: ExecutionArgs, sourceEvent: unknown) {
+      return sharedResults.execute(args, sourceEvent);
     },
 
     /** Executes prepared arguments: a live query's results as they change, else one result. */
@@ -159,10 +177,15 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
 
     /** One result as sent: undefined to send it as it is, else its replacement (masked errors, or RESPONSE_TOO_LARGE). */
     formatNext(result: ExecutionResult): FormattedExecutionResult | undefined {
-      if (!exceedsJsonBytes(result, options.maxResponseBytes)) return maskErrors(result);
-      options.onResponseTooLarge?.();
-      // The operation goes on: a later, smaller event is delivered again.
-      return { errors: [responseTooLarge(null, options.maxResponseBytes)] };
+      let formatted = formattedResults.get(result);
+      if (!formatted) {
+        const isTooLarge = exceedsJsonBytes(result, options.maxResponseBytes);
+        // The operation goes on: a later, smaller event is delivered again.
+        formatted = { isTooLarge, replacement: isTooLarge ? { errors: [responseTooLarge(null, options.maxResponseBytes)] } : maskErrors(result) };
+        formattedResults.set(result, formatted);
+      }
+      if (formatted.isTooLarge) options.onResponseTooLarge?.();
+      return formatted.replacement;
     },
 
     /** Errors that end or refuse an operation, masked as over HTTP. */

@@ -98,6 +98,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
       connectionInitWaitTimeout: limits.initTimeoutMs,
       // A `query @live` streams its results (subscription-core.ts); other queries run once.
       execute: (args) => core.execute(args),
+      // Identical subscriptions on this replica execute each live event once (shared-event-results.ts).
+      subscribe: (args) => core.subscribe(args),
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         try {
