@@ -15,6 +15,7 @@ import { RESPONSE_CACHE_EXTENSION } from '../cache/response-cache';
 import { AppError, ErrorCode } from '../errors';
 import { LiveDependencies } from '../live/live-dependencies';
 import type { LiveQueryStore } from '../live/live-query-store';
+import { asJSONPatches } from '../live/live-patches';
 import type { Authentication } from './auth-header';
 import { viewerScopeOf, type CacheableQueries } from './cacheable-query';
 
@@ -36,6 +37,8 @@ export interface LiveKey {
 }
 
 export interface LiveOperation extends LiveKey {
+  /** The client asked for JSON patches after the first result (`@live(patch: true)`). */
+  patch?: boolean;
   throttleMs?: number;
   authentication: Authentication;
   request: RequestInfo;
@@ -88,7 +91,8 @@ export function createLiveOperations<Context>(options: LiveOperationsOptions<Con
         const result = await execute({ ...args, contextValue: options.createContext(live.authentication, request) });
         return { result, dependencies };
       };
-      return options.store.subscribe(live.key, run, live.throttleMs);
+      const results = options.store.subscribe(live.key, run, live.throttleMs);
+      return live.patch ? asJSONPatches(results) : results;
     },
 
     isLive(args: ExecutionArgs): boolean {

@@ -146,7 +146,7 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
         throw error;
       }
       if (live && liveKey !== undefined) {
-        options.liveOperations!.remember(contextValue, { ...liveKey, throttleMs: live.throttleMs, authentication: origin.authentication, request });
+        options.liveOperations!.remember(contextValue, { ...liveKey, throttleMs: live.throttleMs, patch: live.patch, authentication: origin.authentication, request });
       } else if (kind === OperationTypeNode.SUBSCRIPTION) {
         const { viewer } = origin.authentication;
         const viewerScope = viewer ? `${viewer.id}:${viewer.role}` : 'anonymous';

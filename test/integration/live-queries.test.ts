@@ -2,8 +2,10 @@
 // websockets (graphql-ws's client) and SSE: a write on replica A refreshes a live query on replica
 // B; an unrelated write executes nothing, nor does a stock change for a query of a product's name;
 // a burst of writes is coalesced into a few executions, the last write reflected; identical live
-// queries execute once per change; a revoked session ends an authenticated live query; a query that cannot be live is refused; over plain HTTP @live is one result.
+// queries execute once per change; @live(patch: true) gets JSON patches after the first result; a
+// revoked session ends an authenticated live query; a query that cannot be live is refused; over plain HTTP @live is one result.
 // Executions are counted by replica B's store (app.liveQueries.executionCount).
+import type { applyJSONPatch as ApplyJSONPatch } from '@n1ru4l/graphql-live-query-patch-json-patch' with { 'resolution-mode': 'import' };
 import { createClient, type Client } from 'graphql-ws';
 import type { FormattedExecutionResult } from 'graphql';
 import WebSocket from 'ws';
@@ -13,6 +15,11 @@ import { login, mutate } from '../support/graphql';
 import { openSse, type SseResponse } from '../support/sse-client';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
 import { waitUntil } from '../support/wait';
+
+// The client side of @live(patch: true), as a browser app would use it. Its typings are marked ESM
+// though it ships CommonJS: required, typed through a type-only import.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { applyJSONPatch } = require('@n1ru4l/graphql-live-query-patch-json-patch') as { applyJSONPatch: typeof ApplyJSONPatch };
 
 type ExecutionResult = FormattedExecutionResult<Record<string, unknown>, unknown>;
 
@@ -142,6 +149,22 @@ it("leaves a live query of a product's name and price alone when only its stock 
   await mutate(pair.a, UPDATE_PRODUCT, { id: '4', input: { priceCents } }, adminToken);
   const [, repriced] = await nameClient.waitForResults(2);
   expect(repriced!.data).toEqual({ product: { ...(initial!.data!.product as object), priceCents } });
+});
+
+it('sends a client that asks with @live(patch: true) the first result whole, then JSON patches its client library applies', async () => {
+  const plain = live(pair.b.wsUrl, 'query @live { product(id: "5") { id name stock } }');
+  const patched = live(pair.b.wsUrl, 'query @live(patch: true) { product(id: "5") { id name stock } }');
+  const [first] = await patched.waitForResults(1);
+  const [initial] = await plain.waitForResults(1);
+  expect(first).toEqual({ ...initial, revision: 1 });
+
+  await restock('5');
+  const [, second] = await patched.waitForResults(2);
+  const [, refreshed] = await plain.waitForResults(2);
+  const stock = stockIn(initial)!;
+  expect(second).toEqual({ revision: 2, patch: [{ op: 'replace', path: '/product/stock', value: stock + 1 }] });
+  const { patch } = second as unknown as { patch: Parameters<typeof applyJSONPatch>[1] };
+  expect(applyJSONPatch(first!.data as Record<string, unknown>, patch)).toEqual(refreshed!.data);
 });
 
 it('coalesces a burst of 50 writes into far fewer executions, and the last result reflects the last write', async () => {
