@@ -1,6 +1,7 @@
 // Composition root: connects Redis and the database, migrates (and seeds an empty embedded
 // database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
 // for main.ts and for tests, which pass their own database and Redis URL.
+import type { GraphQLSchema } from 'graphql';
 import type { RedisClient } from './redis/client';
 import type { Config } from './config';
 import { describeError } from './errors';
@@ -29,7 +30,7 @@ import { closeSlowConsumer } from './http/websocket';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
-import { assertKnownCacheTypes, createLoaders, createServices, loaderCacheTypes, type GatewayContext } from './modules/context';
+import { assertKnownCacheTypes, createLoaders, createServices, loaderCacheTypes, registerModules, type GatewayContext, type GatewayModule } from './modules/context';
 import { buildGatewaySchema } from './modules/schema';
 import { CacheStats } from './observability/cache-counters';
 import { createMetrics, createOutboxPublishLag } from './observability/metrics';
@@ -55,6 +56,8 @@ export interface AppOptions {
    * which no separate worker process can open; with PostgreSQL run `npm run worker` instead.
    */
   runProjections?: boolean;
+  /** Modules a team adds (docs/extending.md): their resolvers, loaders, services, migrations, events. @default [] */
+  modules?: readonly GatewayModule[];
 }
 
 export interface App {
@@ -76,6 +79,8 @@ export interface App {
   readonly liveQueries: LiveQueryStore;
   readonly relay: OutboxRelay;
   readonly server: GatewayServer<GatewayContext>;
+  /** The executable schema, added modules included (the test kit runs subscriptions on it). */
+  readonly schema: GraphQLSchema;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
   authenticate(authorization: unknown): Promise<Authentication>;
   /** A fresh per-operation context (for `server.apollo.executeOperation` in tests). */
@@ -93,8 +98,11 @@ export async function createApp({
   logger = createLogger(config.LOG_LEVEL),
   afterCommit,
   runProjections = false,
+  modules = [],
 }: AppOptions): Promise<App> {
-  assertKnownCacheTypes(config);
+  const cacheTypes = [...loaderCacheTypes, ...modules.flatMap((module) => module.cacheTypes ?? [])];
+  assertKnownCacheTypes(config, cacheTypes);
+  registerModules(modules);
   // Sentinel and Cluster promote a replica when a master dies, which may lack its last writes.
   const isRedisReplicated = config.redisTarget.kind !== 'standalone';
   const connections = await connectRedisConnections({
@@ -114,6 +122,16 @@ export async function createApp({
     });
   } catch (error) {
     await connections.close();
+    throw error;
+  }
+  try {
+    // After the gateway's own (a module's tables may reference them), each in its own journal table.
+    for (const module of modules) {
+      if (module.migrationsFolder) await database.migrate({ folder: module.migrationsFolder, table: `__drizzle_migrations_${module.name}` });
+    }
+  } catch (error) {
+    await connections.close();
+    await database.close();
     throw error;
   }
   const logLost = (role: string) => (error: Error) => logger.warn({ role, reason: describeError(error) }, 'Redis connection lost; reconnecting');
@@ -274,15 +292,15 @@ export async function createApp({
     onError: (error) => logger.warn({ reason: describeError(error) }, 'subscriptions: Redis unreachable'),
   });
   subscriptions.start();
-  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.command, keys, cache, subscriptions });
-  const schema = await buildGatewaySchema();
+  const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.command, keys, cache, subscriptions }, modules);
+  const schema = await buildGatewaySchema(modules);
   // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
   const responseCache =
     config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
       ? new ResponseCache({
           redis: cacheScripts,
           keys,
-          types: loaderCacheTypes,
+          types: cacheTypes,
           ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
           maxResponseBytes: config.CACHE_RESPONSE_MAX_BYTES,
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
@@ -296,7 +314,7 @@ export async function createApp({
   const liveQueries = new LiveQueryStore({
     subscriber: connections.subscriber,
     channel: keys.cacheInvalidationChannel(),
-    typeNames: new Map(loaderCacheTypes.map((type) => [cacheTypeKey(type), type.name])),
+    typeNames: new Map(cacheTypes.map((type) => [cacheTypeKey(type), type.name])),
     throttleMs: config.LIVE_QUERY_THROTTLE_MS,
     onError: (error) => logger.error({ reason: describeError(error) }, 'live query execution failed'),
   });
@@ -319,7 +337,7 @@ export async function createApp({
   const createContext = (authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): GatewayContext => ({
     ...request,
     ...authentication,
-    loaders: createLoaders(database.db, request.dependencies || request.usage ? new RequestScopedCache(cache, request.dependencies, request.usage) : cache),
+    loaders: createLoaders(database.db, request.dependencies || request.usage ? new RequestScopedCache(cache, request.dependencies, request.usage) : cache, modules),
     services,
     socket,
   });
@@ -395,6 +413,7 @@ export async function createApp({
     liveQueries,
     relay,
     server,
+    schema,
     authenticate: authenticateRequest,
     createContext,
     listen: () => server.listen(config.PORT, config.HOST),

@@ -35,8 +35,11 @@ export interface Database {
   readonly sqlStats: SqlStatementCounter;
   /** Resolves when a trivial query answers; rejects otherwise. */
   ping(): Promise<void>;
-  /** Applies pending migrations; safe on every start, and from several replicas at once. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending migrations; safe on every start, and from several replicas at once. Without
+   * `set`, the gateway's own; with one, an added module's (its folder, its own journal table).
+   */
+  migrate(set?: MigrationSet): Promise<void>;
   /**
    * Takes a session-level advisory lock on a connection of its own and holds it until released or
    * the process dies (PostgreSQL then frees it, so another replica takes over). Null while another
@@ -47,6 +50,16 @@ export interface Database {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+/** A drizzle-kit migrations folder and the table recording which of its migrations ran. */
+export interface MigrationSet {
+  folder: string;
+  /** @default "__drizzle_migrations" (the gateway's own) */
+  table?: string;
+}
+
+/** drizzle's migrator options for a set (the gateway's own when absent). */
+const migratorConfig = (set?: MigrationSet) => ({ migrationsFolder: set?.folder ?? migrationsFolder, migrationsTable: set?.table });
 
 export interface HeldLock {
   /** Resolves when the lock's connection is lost (the lock with it). */
@@ -64,6 +77,8 @@ export interface DatabaseOptions {
   pgliteDir?: string;
   /** Connections in the pg pool. @default 10 */
   poolSize?: number;
+  /** An open in-memory PGlite to use instead of pgliteDir (a test kit's clone of a migrated snapshot); closed with the handle. */
+  pglite?: PGlite;
 }
 
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
@@ -105,11 +120,11 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       ping: async () => {
         await pool.query('select 1');
       },
-      migrate: async () => {
+      migrate: async (set) => {
         const client = await pool.connect();
         try {
           await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-          await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+          await migratePostgres(drizzlePostgres(client), migratorConfig(set));
         } finally {
           await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
           client.release();
@@ -177,14 +192,14 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
 
   const dataDir = options.pgliteDir ?? 'memory://';
   let dirLock: PgliteDirLock | undefined;
-  if (!dataDir.startsWith('memory://')) {
+  if (!options.pglite && !dataDir.startsWith('memory://')) {
     fs.mkdirSync(dataDir, { recursive: true });
     // Before PGlite reads a byte: a second process on the directory must fail here, not corrupt it.
     dirLock = await lockPgliteDir(dataDir);
   }
   let client: PGlite;
   try {
-    client = await PGlite.create(dataDir);
+    client = options.pglite ?? (await PGlite.create(dataDir));
   } catch (error) {
     await dirLock?.release();
     throw error;
@@ -198,7 +213,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     ping: async () => {
       await db.execute(sql`select 1`);
     },
-    migrate: () => migratePglite(drizzlePglite(client), { migrationsFolder }),
+    migrate: (set) => migratePglite(drizzlePglite(client), migratorConfig(set)),
     tryAdvisoryLock: async () => ({ lost: new Promise<void>(() => undefined), release: async () => undefined }),
     listen: async (channel, onNotify) => {
       const stop = await client.listen(channel, (payload) => onNotify(payload));

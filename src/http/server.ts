@@ -288,6 +288,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     apollo,
     websocket,
     serverSentEvents,
+    /** The rules every subscription transport applies (the websocket, SSE, and the test kit's in-process one). */
+    subscriptionCore,
     operatorServer,
     async listen(port: number, host: string): Promise<string> {
       if (operatorServer) await operatorServer.listen({ port: options.metricsPort, host });

@@ -19,6 +19,9 @@ import { createUserLoaders, userCacheType, userPageCacheType } from './users/use
 import { createUserService } from './users/user.service';
 import { createNotificationService } from './notifications/notification.service';
 import { createTopProductsService } from './leaderboards/top-products.service';
+import type { ClassType } from 'type-graphql';
+import type { CacheType } from '../cache/cache-type';
+import { EVENT_STREAM, type StreamName } from '../events/event-types';
 
 export interface ServiceDeps {
   db: Db;
@@ -35,7 +38,15 @@ export interface ServiceDeps {
 /** How long the loaders of one event serve its subscribers (their reads are "now" for that long). */
 const EVENT_LOADERS_TTL_MS = 1000;
 
-export function createServices(deps: ServiceDeps) {
+/** The long-lived services: the built-in ones, and those of the added modules (GatewayModule, below). */
+export function createServices(deps: ServiceDeps, modules: readonly GatewayModule[] = []): Services {
+  // Loaders are made per request; made once here too, so a loader name taken twice fails the start.
+  if (modules.length > 0) createLoaders(deps.db, deps.cache, modules);
+  const builtIn = createBuiltInServices(deps, modules);
+  return mergeModuleParts('service', builtIn, modules.map((module) => [module.name, module.createServices?.(deps)])) as Services;
+}
+
+function createBuiltInServices(deps: ServiceDeps, modules: readonly GatewayModule[]) {
   const eventLoaders = new LRUCache<string, Loaders>({ max: 256, ttl: EVENT_LOADERS_TTL_MS });
   return {
     users: createUserService(deps),
@@ -45,7 +56,7 @@ export function createServices(deps: ServiceDeps) {
     topProducts: createTopProductsService(deps),
     subscriptions: deps.subscriptions,
     /** Loaders for one request (or one subscription event). */
-    newLoaders: () => createLoaders(deps.db, deps.cache),
+    newLoaders: () => createLoaders(deps.db, deps.cache, modules),
     /**
      * Loaders shared by every local subscriber resolving the same live event: 5,000 subscribers
      * of a product read it once per event (and second), not 5,000 times; what they read is never
@@ -54,28 +65,33 @@ export function createServices(deps: ServiceDeps) {
      */
     loadersForEvent(eventId: string): Loaders {
       let loaders = eventLoaders.get(eventId);
-      if (!loaders) eventLoaders.set(eventId, (loaders = createLoaders(deps.db, deps.cache)));
+      if (!loaders) eventLoaders.set(eventId, (loaders = createLoaders(deps.db, deps.cache, modules)));
       return loaders;
     },
   };
 }
 
-export type Services = ReturnType<typeof createServices>;
+export type Services = ReturnType<typeof createBuiltInServices> & ModuleServices;
 
-/** Every loader reads through the cache: DataLoader (per request) → L1 → Redis → Postgres. */
-export function createLoaders(db: Db, cache: CacheStore) {
-  return { ...createUserLoaders(db, cache), ...createProductLoaders(db, cache), ...createOrderLoaders(db, cache) };
+/** Every loader reads through the cache: DataLoader (per request) → L1 → Redis → Postgres. Added modules' loaders join them. */
+export function createLoaders(db: Db, cache: CacheStore, modules: readonly GatewayModule[] = []): Loaders {
+  const builtIn = { ...createUserLoaders(db, cache), ...createProductLoaders(db, cache), ...createOrderLoaders(db, cache) };
+  if (modules.length === 0) return builtIn as Loaders;
+  return mergeModuleParts('loader', builtIn, modules.map((module) => [module.name, module.createLoaders?.(db, cache)])) as Loaders;
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export type Loaders = ReturnType<typeof createUserLoaders> & ReturnType<typeof createProductLoaders> & ReturnType<typeof createOrderLoaders> & ModuleLoaders;
 
 /** Every cache type the loaders read (whole responses record the generations of each). */
 /**
  * Settings that name cache types (CACHE_TYPE_TTL_SECONDS, CACHE_L1_TYPES) must name these: a
  * misspelt name would silently configure nothing. Throws a ConfigError naming every unknown one.
  */
-export function assertKnownCacheTypes(settings: Pick<Config, 'CACHE_TYPE_TTL_SECONDS' | 'CACHE_L1_TYPES'>): void {
-  const known = new Set<string>(loaderCacheTypes.map((type) => type.name));
+export function assertKnownCacheTypes(
+  settings: Pick<Config, 'CACHE_TYPE_TTL_SECONDS' | 'CACHE_L1_TYPES'>,
+  moduleCacheTypes: ReadonlyArray<{ name: string }> = [],
+): void {
+  const known = new Set<string>([...loaderCacheTypes, ...moduleCacheTypes].map((type) => type.name));
   const problems = (
     [
       ['CACHE_TYPE_TTL_SECONDS', [...settings.CACHE_TYPE_TTL_SECONDS.keys()]],
@@ -107,4 +123,71 @@ export interface GatewayContext extends RequestInfo {
   services: Services;
   /** The websocket of a subscription (absent over HTTP): a slow consumer's is closed. */
   socket?: SubscriberSocket;
+}
+
+/**
+ * A module a team adds to the gateway (docs/extending.md): its type-graphql resolvers, its loaders
+ * (reading through the cache), its services, its SQL migrations and the streams of its events, all
+ * registered by one line: `createApp({ config, modules: [reviewsModule] })`. The built-in modules
+ * above are wired by hand; an added one touches nothing of theirs.
+ */
+export interface GatewayModule {
+  /** Names the module in errors and its migrations table (`__drizzle_migrations_<name>`): lower case, digits, `_`. */
+  name: string;
+  /** Its type-graphql resolver classes, added to the schema. */
+  resolvers: readonly ClassType[];
+  /** Cache types its loaders read, so the response cache, live queries and CACHE_* settings know them. @default [] */
+  cacheTypes?: ReadonlyArray<CacheType<never, unknown>>;
+  /** Its loaders for one request, merged into `context.loaders` (declare their types in ModuleLoaders). @default none */
+  createLoaders?(db: Db, cache: CacheStore): object;
+  /** Its long-lived services, merged into `context.services` (declare their types in ModuleServices). @default none */
+  createServices?(deps: ServiceDeps): object;
+  /** A drizzle-kit migrations folder (with meta/_journal.json), applied after the gateway's own. @default none */
+  migrationsFolder?: string;
+  /**
+   * The stream each of its event types goes to. Its types are its own strings: EventType is the
+   * gateway's closed union, which consumers in src/ switch over. @default none
+   */
+  eventStreams?: Readonly<Record<string, StreamName>>;
+}
+
+/**
+ * What added modules put into `context.loaders` and `context.services`: empty here; a module
+ * declares its own (`declare module '…/modules/context' { interface ModuleLoaders { … } }`), as
+ * Fastify's decorators are typed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModuleLoaders {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModuleServices {}
+
+/** Adds each module's parts to the built-in ones; a name taken twice would silently shadow one, so it throws. */
+function mergeModuleParts(kind: 'loader' | 'service', builtIn: object, parts: ReadonlyArray<readonly [string, object | undefined]>): object {
+  const merged: Record<string, unknown> = { ...builtIn };
+  for (const [moduleName, part] of parts) {
+    for (const [name, value] of Object.entries(part ?? {})) {
+      if (name in merged) throw new ConfigError(`Module "${moduleName}" adds a ${kind} "${name}", a name already taken`);
+      merged[name] = value;
+    }
+  }
+  return merged;
+}
+
+/**
+ * Checks the modules' names (they name SQL tables) and routes their event types to their streams.
+ * src/events keeps the event vocabulary in one record (EVENT_STREAM), which the outbox reads when
+ * it appends a row; a module's types join it here, once per process. A type already routed
+ * elsewhere throws rather than moving its stream.
+ */
+export function registerModules(modules: readonly GatewayModule[]): void {
+  const names = modules.map((module) => module.name);
+  const badName = names.find((name, index) => !/^[a-z][a-z0-9_]{0,40}$/.test(name) || names.indexOf(name) !== index);
+  if (badName !== undefined) throw new ConfigError(`Module name "${badName}" is taken twice or not lower case letters, digits and _`);
+  const routes = EVENT_STREAM as Record<string, StreamName>;
+  for (const module of modules) {
+    for (const [type, stream] of Object.entries(module.eventStreams ?? {})) {
+      if (routes[type] !== undefined && routes[type] !== stream) throw new ConfigError(`Module "${module.name}" sends ${type} to ${stream}, already sent to ${routes[type]}`);
+      routes[type] = stream;
+    }
+  }
 }
