@@ -1,0 +1,189 @@
+// The database of a test gateway, taken from a snapshot: a template migrated and seeded once (the
+// gateway's migrations, then each module's, then the small demo data set), of which every gateway
+// gets a copy. On PGlite (the default) a copy is a new in-memory PGlite loaded from the template's
+// dumped data directory; with DATABASE_URL it is `CREATE DATABASE … TEMPLATE` on that server, a
+// scratch database dropped again on close. Templates are kept between runs, named by a digest of
+// what they are made of: only the first run after a migration (or seed) change pays for them.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Client } from 'pg';
+import { hashPassword } from '../auth/password';
+import { migrationsFolder, openDatabase, type Database } from '../db/client';
+import { seedDatabase } from '../db/seed';
+import type { GatewayModule } from '../modules/context';
+import { processShared } from './process-shared';
+import { takeSnapshot } from './snapshot';
+
+/** The data every snapshot starts with: users 1-3 are the demo accounts (admin, alice, bob). */
+export const SNAPSHOT_SEED = { users: 20, products: 30, orders: 200 } as const;
+/** Bump when what a template holds changes in a way its digest cannot see. */
+const SNAPSHOT_FORMAT = 1;
+
+export interface DatabaseCopy {
+  database: Database;
+  /** Removes what close() of the database leaves (a scratch PostgreSQL database). */
+  discard(): Promise<void>;
+}
+
+export interface DatabaseSource {
+  kind: 'pglite' | 'postgres';
+  /** A fresh copy of the migrated, seeded snapshot. */
+  copy(): Promise<DatabaseCopy>;
+}
+
+/**
+ * The migrated, seeded snapshot as plain data (a PGlite data directory's bytes, or the name of a
+ * PostgreSQL template database), per process: the second test file of a Jest worker reuses the
+ * first one's. Only data is shared: a PGlite instance made in one test file cannot be cloned from
+ * another (Jest tears the first file's module registry down, PGlite imports lazily from it).
+ */
+type Template = { kind: 'pglite'; dataDir: Uint8Array } | { kind: 'postgres'; baseUrl: string; name: string };
+const templates = processShared('databaseTemplates', () => new Map<string, Promise<Template>>());
+
+/** Copies of the snapshot for these modules (one snapshot per process and module set, made on first use). */
+export async function databaseSource(modules: readonly GatewayModule[], databaseUrl = process.env.DATABASE_URL): Promise<DatabaseSource> {
+  const key = `${databaseUrl ?? 'pglite'}|${modules.map((module) => module.name).join(',')}`;
+  let template = templates.get(key);
+  if (!template) {
+    template = databaseUrl ? postgresTemplate(databaseUrl, modules) : pgliteTemplate(modules);
+    // A failed attempt (a typo in a migration) is not kept: the next test file tries again.
+    template.catch(() => templates.delete(key));
+    templates.set(key, template);
+  }
+  return sourceOf(await template);
+}
+
+async function migrateAndSeed(database: Database, modules: readonly GatewayModule[]): Promise<void> {
+  await database.migrate();
+  for (const module of modules) {
+    if (module.migrationsFolder) await database.migrate({ folder: module.migrationsFolder, table: `__drizzle_migrations_${module.name}` });
+  }
+  await seedDatabase(database.db, { ...SNAPSHOT_SEED, hashPassword });
+  await takeSnapshot(database.db);
+}
+
+/**
+ * The PGlite template, from a file when an earlier process made the same one: a fresh PGlite runs
+ * initdb (seconds), loading a data directory does not. The file's name is a digest of everything
+ * the template is made of (the migrations' SQL, the seed's code and sizes, PGlite's version), so a
+ * change to any of them makes a new file, never a stale template.
+ */
+async function pgliteTemplate(modules: readonly GatewayModule[]): Promise<Template> {
+  const file = path.join(os.tmpdir(), 'streamgate-testing', `pglite-template-${templateDigest(modules)}.tar`);
+  try {
+    return { kind: 'pglite', dataDir: new Uint8Array(await fs.promises.readFile(file)) };
+  } catch {
+    // Not made yet (or unreadable): made below.
+  }
+  const template = await newPgliteTemplate(modules);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  // Written aside, then renamed: a process reading it concurrently sees all of it or nothing.
+  const partial = `${file}.${process.pid}.${randomBytes(3).toString('hex')}`;
+  await fs.promises.writeFile(partial, template.dataDir);
+  await fs.promises.rename(partial, file);
+  return template;
+}
+
+function templateDigest(modules: readonly GatewayModule[]): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ SNAPSHOT_SEED, SNAPSHOT_FORMAT, pglite: pgliteVersion() }));
+  hash.update(fs.readFileSync(require.resolve('../db/seed')));
+  hash.update(fs.readFileSync(require.resolve('./snapshot')));
+  for (const folder of [migrationsFolder, ...modules.flatMap((module) => (module.migrationsFolder ? [module.migrationsFolder] : []))]) {
+    for (const name of fs.readdirSync(folder).filter((entry) => entry.endsWith('.sql')).sort()) {
+      hash.update(name);
+      hash.update(fs.readFileSync(path.join(folder, name)));
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+function pgliteVersion(): string {
+  // Its package.json is not among its exports: found next to its entry point (dist/) instead.
+  const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+async function newPgliteTemplate(modules: readonly GatewayModule[]): Promise<{ kind: 'pglite'; dataDir: Uint8Array }> {
+  const pglite = await PGlite.create('memory://');
+  const database = await openDatabase({ pglite });
+  try {
+    await migrateAndSeed(database, modules);
+    const dump = await pglite.dumpDataDir('none');
+    return { kind: 'pglite', dataDir: new Uint8Array(await dump.arrayBuffer()) };
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * The PostgreSQL template, named by the same digest as the PGlite file: made once per server and
+ * content (every later process and Jest worker copies it), never dropped by the kit, since a
+ * process cannot know it is the last user. Made under a name of its own, then renamed: two
+ * workers making it at once both succeed, one rename wins, the other drops its own.
+ */
+async function postgresTemplate(baseUrl: string, modules: readonly GatewayModule[]): Promise<Template> {
+  const name = `streamgate_kit_template_${templateDigest(modules)}`;
+  const exists = await adminQuery(baseUrl, `select 1 from pg_database where datname = '${name}'`);
+  if (exists.length > 0) return { kind: 'postgres', baseUrl, name };
+  const making = `streamgate_kit_making_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await adminQuery(baseUrl, `create database ${making}`);
+  const template = await openDatabase({ databaseUrl: urlOf(baseUrl, making), poolSize: 2 });
+  try {
+    await migrateAndSeed(template, modules);
+  } finally {
+    // CREATE DATABASE … TEMPLATE refuses a template anyone is connected to.
+    await template.close();
+  }
+  try {
+    await adminQuery(baseUrl, `alter database ${making} rename to ${name}`);
+  } catch (error) {
+    await adminQuery(baseUrl, `drop database if exists ${making} with (force)`);
+    if ((error as { code?: string }).code !== DUPLICATE_DATABASE) throw error;
+  }
+  return { kind: 'postgres', baseUrl, name };
+}
+
+function sourceOf(template: Template): DatabaseSource {
+  if (template.kind === 'pglite') {
+    return {
+      kind: 'pglite',
+      async copy() {
+        const pglite = await PGlite.create({ loadDataDir: new Blob([template.dataDir as Uint8Array<ArrayBuffer>]) });
+        return { database: await openDatabase({ pglite }), discard: async () => undefined };
+      },
+    };
+  }
+  return {
+    kind: 'postgres',
+    async copy() {
+      const name = `streamgate_kit_${process.pid}_${randomBytes(4).toString('hex')}`;
+      await adminQuery(template.baseUrl, `create database ${name} template ${template.name}`);
+      const database = await openDatabase({ databaseUrl: urlOf(template.baseUrl, name), poolSize: 5 });
+      return { database, discard: async () => void (await adminQuery(template.baseUrl, `drop database if exists ${name} with (force)`)) };
+    },
+  };
+}
+
+function urlOf(baseUrl: string, databaseName: string): string {
+  const url = new URL(baseUrl);
+  url.pathname = `/${databaseName}`;
+  return url.toString();
+}
+
+/** Another process made the same template first. */
+const DUPLICATE_DATABASE = '42P04';
+
+/** One statement on a connection of its own (CREATE/DROP DATABASE cannot run in a pool's transaction). */
+async function adminQuery(url: string, statement: string): Promise<unknown[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(statement)).rows;
+  } finally {
+    await client.end();
+  }
+}
