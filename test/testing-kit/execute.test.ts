@@ -1,18 +1,15 @@
 // createTestGateway's queries and mutations: executeOperation with a real context, `as`, typed
 // results, the matchers, fixtures, events and reset(), against a real Redis and PGlite.
 import { performance } from 'node:perf_hooks';
+import { parse } from 'graphql';
 import { createTestGateway, type TestGateway, type TypedDocument } from 'streamgate/testing';
 
-const PRODUCT: TypedDocument<{ product: { id: string; name: string; stock: number } | null }, { id: string }> = parse(
-  'query Product($id: ID!) { product(id: $id) { id name stock } }',
-);
+const PRODUCT = parse('query Product($id: ID!) { product(id: $id) { id name stock } }') as TypedDocument<
+  { product: { id: string; name: string; stock: number } | null },
+  { id: string }
+>;
 const VIEWER = 'query { me { id email role } }';
 const PLACE_ORDER = `mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status totalCents } }`;
-
-function parse<Document>(text: string): Document {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('graphql') as typeof import('graphql')).parse(text) as Document;
-}
 
 let gateway: TestGateway;
 let bootMs = 0;
