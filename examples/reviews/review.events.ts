@@ -1,30 +1,34 @@
-// The module's domain event. src/events/event-types.ts lists the gateway's event types as a closed
-// union (its consumers switch on them), so a module's event is written through the same outbox
-// with its own type and data here; the module's `eventStreams` routes it to a stream.
-//
-// It is a User-aggregate event (the author's), published on the 'users' stream and the author's
-// pub/sub channel: the channels an event goes to are chosen by its aggregate
-// (src/events/subscription-channels.ts), and Product events would reach every productChanged
-// subscriber of the product, whose EventType enum has no REVIEW_ADDED.
+// The module's domain event, ReviewAdded, of its own aggregate, Review: written through the
+// gateway's outbox like any event (`moduleEvent` lets `emit` take a type the gateway's closed
+// EventType union does not list), published on the 'catalog' stream and on the author's
+// 'user-reviews' pub/sub channel, as the module's `events` (reviewEvents below) route it.
 import type { StaleEntries } from '../../src/cache/invalidation';
-import type { EventType } from '../../src/events/event-types';
-import type { Emit } from '../../src/events/event-writer';
+import { moduleEvent, type Emit } from '../../src/events/event-writer';
+import type { ModuleEvents } from '../../src/events/module-events';
 import type { StreamEvent } from '../../src/subscriptions/stream-replay';
 
 export const REVIEW_ADDED = 'ReviewAdded';
-export const REVIEWS_STREAM = 'users';
+export const REVIEWS_STREAM = 'catalog';
+/** The pub/sub topic of one author's reviews (`user-reviews:<user id>`). */
+export const USER_REVIEWS_TOPIC = 'user-reviews';
+
+/** Where the module's events go: GatewayModule.events. */
+export const reviewEvents: ModuleEvents = {
+  streams: { [REVIEW_ADDED]: REVIEWS_STREAM },
+  channels: { Review: (data) => [{ topic: USER_REVIEWS_TOPIC, id: Number(data.userId) }] },
+};
 
 export interface ReviewAddedData {
   reviewId: number;
   productId: number;
-  /** The author: the aggregate, and the pub/sub channel (user:<id>) subscribers hear. */
+  /** The author, whose 'user-reviews' channel subscribers hear. */
   userId: number;
   rating: number;
 }
 
 /** Appends ReviewAdded to the outbox, in the mutation's transaction. */
 export function emitReviewAdded(emit: Emit, data: ReviewAddedData, invalidates: StaleEntries[]): Promise<number> {
-  return emit({ type: REVIEW_ADDED as EventType, aggregate: { type: 'User', id: String(data.userId) }, data: data as never, invalidates });
+  return emit(moduleEvent({ type: REVIEW_ADDED, aggregate: { type: 'Review', id: String(data.reviewId) }, data, invalidates }));
 }
 
 /** The data of a ReviewAdded stream event; null for any other event of the stream. */

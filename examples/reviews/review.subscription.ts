@@ -5,7 +5,7 @@ import { Arg, Ctx, Resolver, Root, Subscription } from 'type-graphql';
 import type { GatewayContext } from '../../src/modules/context';
 import { AFTER_DESCRIPTION, openFeed, renewLoaders, requireViewer } from '../../src/modules/common/stream-event';
 import type { StreamEvent } from '../../src/subscriptions/stream-replay';
-import { REVIEWS_STREAM, reviewAddedData } from './review.events';
+import { REVIEWS_STREAM, USER_REVIEWS_TOPIC, reviewAddedData } from './review.events';
 import { ReviewEvent } from './review.type';
 
 @Resolver()
@@ -15,7 +15,7 @@ export class ReviewSubscriptionResolver {
     subscribe: ({ args, context }: { args: { after?: string | null }; context: GatewayContext }) => {
       const viewer = requireViewer(context);
       return openFeed(context, args.after, {
-        channel: { topic: 'user', id: viewer.id },
+        channel: { topic: USER_REVIEWS_TOPIC, id: viewer.id },
         stream: REVIEWS_STREAM,
         matches: (event) => reviewAddedData(event)?.userId === viewer.id,
       });

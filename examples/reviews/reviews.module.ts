@@ -3,7 +3,7 @@
 // module brings is named here; nothing in src/ knows about it.
 import path from 'node:path';
 import type { GatewayModule } from '../../src/modules/context';
-import { REVIEW_ADDED, REVIEWS_STREAM } from './review.events';
+import { reviewEvents } from './review.events';
 import { createReviewLoaders, productReviewsCacheType, reviewCacheType, type ReviewLoaders } from './review.loader';
 import { ProductReviewsResolver, ReviewResolver } from './review.resolver';
 import { createReviewService, type ReviewService } from './review.service';
@@ -16,7 +16,7 @@ export const reviewsModule: GatewayModule = {
   createLoaders: createReviewLoaders,
   createServices: (deps) => ({ reviews: createReviewService(deps) }),
   migrationsFolder: path.join(__dirname, 'migrations'),
-  eventStreams: { [REVIEW_ADDED]: REVIEWS_STREAM },
+  events: reviewEvents,
 };
 
 // What the module adds to every resolver's context, typed (as Fastify types its decorators).

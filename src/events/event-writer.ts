@@ -10,10 +10,16 @@ import type { EventType } from './event-types';
 import { databaseIdentity } from '../db/schema';
 import type { StaleEntries } from '../cache/invalidation';
 import { appendEvent, outboxRowName, type NewEvent } from './outbox';
+import type { ModuleEvent } from './module-events';
 import type { PublishWaiters } from './publish-waiters';
 
 /** Appends an event in the transaction; returns its outbox id. */
 export type Emit = <Type extends EventType>(event: NewEvent<Type>) => Promise<number>;
+
+/** Lets `emit` take an added module's event (module-events.ts): the outbox stores any type, aggregate and data as they are. */
+export function moduleEvent(event: ModuleEvent): NewEvent<EventType> {
+  return event as unknown as NewEvent<EventType>;
+}
 
 /** Also wait, after the commit, for an event written by an earlier transaction (an idempotent replay). */
 export type AwaitPublished = (outboxId: number) => void;

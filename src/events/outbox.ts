@@ -5,7 +5,9 @@ import type { StaleEntries } from '../cache/invalidation';
 import type { Db } from '../db/client';
 import { currentDatabaseIdentity } from '../db/identity';
 import { outbox } from '../db/schema';
-import { EVENT_STREAM, EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
+import { EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
+import { streamOf } from './module-events';
+import { isKnownAggregate } from './subscription-channels';
 import { traceAppend } from './event-trace';
 
 /**
@@ -33,6 +35,9 @@ export interface AppendedEvent {
 
 /** Inserts the event into the outbox (in `tx`); its envelope carries the active trace, if any. */
 export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {
+  // Refused here, in the mutation, rather than by the relay, which could never publish the row.
+  const stream = streamOf(event.type);
+  if (!isKnownAggregate(event.aggregate.type)) throw new Error(`Events of the aggregate ${event.aggregate.type} have no pub/sub channels: a module lists its aggregates in events.channels`);
   const id = randomUUID();
   return traceAppend({ id, type: event.type }, async (trace) => {
     const envelope: DomainEvent<Type> = {
@@ -48,7 +53,7 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       .insert(outbox)
       .values({
         eventId: envelope.id,
-        stream: EVENT_STREAM[event.type],
+        stream,
         type: event.type,
         aggregateType: event.aggregate.type,
         aggregateId: event.aggregate.id,

@@ -21,7 +21,7 @@ import { createNotificationService } from './notifications/notification.service'
 import { createTopProductsService } from './leaderboards/top-products.service';
 import type { ClassType } from 'type-graphql';
 import type { CacheType } from '../cache/cache-type';
-import { EVENT_STREAM, type StreamName } from '../events/event-types';
+import { registerModuleEvents, type ModuleEvents } from '../events/module-events';
 
 export interface ServiceDeps {
   db: Db;
@@ -82,7 +82,6 @@ export function createLoaders(db: Db, cache: CacheStore, modules: readonly Gatew
 
 export type Loaders = ReturnType<typeof createUserLoaders> & ReturnType<typeof createProductLoaders> & ReturnType<typeof createOrderLoaders> & ModuleLoaders;
 
-/** Every cache type the loaders read (whole responses record the generations of each). */
 /**
  * Settings that name cache types (CACHE_TYPE_TTL_SECONDS, CACHE_L1_TYPES) must name these: a
  * misspelt name would silently configure nothing. Throws a ConfigError naming every unknown one.
@@ -104,6 +103,7 @@ export function assertKnownCacheTypes(
   if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')} (the cache types: ${[...known].join(', ')})`);
 }
 
+/** Every cache type the built-in loaders read (whole responses record the generations of each). */
 export const loaderCacheTypes = [
   userCacheType,
   userPageCacheType,
@@ -144,11 +144,8 @@ export interface GatewayModule {
   createServices?(deps: ServiceDeps): object;
   /** A drizzle-kit migrations folder (with meta/_journal.json), applied after the gateway's own. @default none */
   migrationsFolder?: string;
-  /**
-   * The stream each of its event types goes to. Its types are its own strings: EventType is the
-   * gateway's closed union, which consumers in src/ switch over. @default none
-   */
-  eventStreams?: Readonly<Record<string, StreamName>>;
+  /** Its event types' streams and its aggregates' pub/sub channels (src/events/module-events.ts). @default none */
+  events?: ModuleEvents;
 }
 
 /**
@@ -174,20 +171,18 @@ function mergeModuleParts(kind: 'loader' | 'service', builtIn: object, parts: Re
 }
 
 /**
- * Checks the modules' names (they name SQL tables) and routes their event types to their streams.
- * src/events keeps the event vocabulary in one record (EVENT_STREAM), which the outbox reads when
- * it appends a row; a module's types join it here, once per process. A type already routed
- * elsewhere throws rather than moving its stream.
+ * Checks the modules' names (they name SQL tables) and registers their events' streams and
+ * channels (src/events/module-events.ts): a name the gateway or another module has fails the start.
  */
 export function registerModules(modules: readonly GatewayModule[]): void {
   const names = modules.map((module) => module.name);
   const badName = names.find((name, index) => !/^[a-z][a-z0-9_]{0,40}$/.test(name) || names.indexOf(name) !== index);
   if (badName !== undefined) throw new ConfigError(`Module name "${badName}" is taken twice or not lower case letters, digits and _`);
-  const routes = EVENT_STREAM as Record<string, StreamName>;
   for (const module of modules) {
-    for (const [type, stream] of Object.entries(module.eventStreams ?? {})) {
-      if (routes[type] !== undefined && routes[type] !== stream) throw new ConfigError(`Module "${module.name}" sends ${type} to ${stream}, already sent to ${routes[type]}`);
-      routes[type] = stream;
+    try {
+      if (module.events) registerModuleEvents(module.name, module.events);
+    } catch (error) {
+      throw new ConfigError(error instanceof Error ? error.message : String(error));
     }
   }
 }

@@ -31,9 +31,15 @@ test('module names must be usable in a table name, and unique', () => {
   expect(() => registerModules([{ ...empty, name: 'fine_1' }])).not.toThrow();
 });
 
-test('an event type cannot be moved to another stream', () => {
-  expect(() => registerModules([{ ...empty, name: 'moving', eventStreams: { OrderPlaced: 'catalog' } }])).toThrow(
-    'sends OrderPlaced to catalog, already sent to orders',
+test("a module's event types and aggregates are its own: not the gateway's, not another module's, on a known stream", () => {
+  expect(() => registerModules([{ ...empty, name: 'moving', events: { streams: { OrderPlaced: 'catalog' } } }])).toThrow(
+    'Module "moving" adds the event type OrderPlaced, already the gateway\'s',
   );
-  expect(() => registerModules([{ ...empty, name: 'same', eventStreams: { OrderPlaced: 'orders' } }])).not.toThrow();
+  expect(() => registerModules([{ ...empty, name: 'posing', events: { streams: {}, channels: { Product: () => [] } } }])).toThrow(
+    'Module "posing" adds the aggregate Product, already the gateway\'s',
+  );
+  expect(() => registerModules([{ ...empty, name: 'lost', events: { streams: { WidgetLost: 'widgets' as never } } }])).toThrow('which is no stream');
+  registerModules([{ ...empty, name: 'first', events: { streams: { WidgetMade: 'catalog' }, channels: { Widget: () => [] } } }]);
+  expect(() => registerModules([{ ...empty, name: 'second', events: { streams: { WidgetMade: 'orders' } } }])).toThrow("already first's");
+  expect(() => registerModules([{ ...empty, name: 'second', events: { streams: {}, channels: { Widget: () => [] } } }])).toThrow("already first's");
 });

@@ -1,7 +1,7 @@
 // The pub/sub channels an event goes out on decide who can hear it live: each subscriber listens
 // on one narrow channel, so an event missing from a channel is an event that subscriber never gets.
 import type { DomainEvent } from '../../src/events/event-types';
-import { subscriptionChannels } from '../../src/events/subscription-channels';
+import { isKnownAggregate, registerAggregateChannels, subscriptionChannels } from '../../src/events/subscription-channels';
 
 function eventOf(type: DomainEvent['type'], aggregateType: DomainEvent['aggregate']['type'], data: DomainEvent['data']): DomainEvent {
   return { id: '3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b', type, version: 1, occurredAt: '2026-01-01T00:00:00.000Z', aggregate: { type: aggregateType, id: '1' }, data } as DomainEvent;
@@ -41,4 +41,15 @@ it("puts a notification on its recipient's notifications channel, not on the ord
 it('refuses an aggregate it has no channels for, rather than publishing nowhere', () => {
   const unknown = eventOf('OrderPaid', 'Warehouse' as never, { orderId: 1, userId: 1, status: 'PAID' });
   expect(() => subscriptionChannels(unknown)).toThrow(/no channels for aggregate Warehouse/);
+});
+
+it("puts an added module's event on the channels of its aggregate, never on the gateway's own topics", () => {
+  registerAggregateChannels('reviews', 'Review', (data) => [
+    { topic: 'user-reviews', id: Number(data.userId) },
+    { topic: 'product', id: Number(data.productId) },
+  ]);
+  const review = eventOf('ReviewAdded' as DomainEvent['type'], 'Review' as DomainEvent['aggregate']['type'], { userId: 7, productId: 3 } as never);
+  expect(subscriptionChannels(review)).toEqual([{ topic: 'user-reviews', id: 7 }]);
+  expect(isKnownAggregate('Review')).toBe(true);
+  expect(isKnownAggregate('Widget')).toBe(false);
 });
