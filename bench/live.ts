@@ -21,7 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startRedisServer } from '../test/support/redis-server';
+import { startRedisServer } from '../src/testing/redis-server';
 import { ROOT, goodData, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 

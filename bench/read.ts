@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, SIZES, load, login, metric, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
-import { startRedisServer } from '../test/support/redis-server';
+import { startRedisServer } from '../src/testing/redis-server';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 
 const WARMUP_SECONDS = 3;

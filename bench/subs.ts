@@ -25,7 +25,7 @@ import Redis from 'ioredis';
 import { createRedisKeys } from '../src/redis/keys';
 import { openSse } from '../test/support/sse-client';
 import { startClusterSetup } from '../test/support/redis-cluster';
-import { startRedisServer } from '../test/support/redis-server';
+import { startRedisServer } from '../src/testing/redis-server';
 import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 

@@ -15,7 +15,7 @@ import { hasCaughtUp, readGroupLags } from '../src/projections/group-lag';
 import { PROJECTION_NAMES } from '../src/projections/projections';
 import { createRedisKeys } from '../src/redis/keys';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
-import { startRedisServer } from '../test/support/redis-server';
+import { startRedisServer } from '../src/testing/redis-server';
 import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process';
 import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 

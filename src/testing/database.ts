@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Client } from 'pg';
 import { hashPassword } from '../auth/password';
 import { migrationsFolder, openDatabase, type Database } from '../db/client';
 import { seedDatabase } from '../db/seed';
 import type { GatewayModule } from '../modules/context';
 import { processShared } from './process-shared';
+import { adminQuery, databaseUrl } from './scratch-postgres';
 import { takeSnapshot } from './snapshot';
 
 /** The data every snapshot starts with: users 1-3 are the demo accounts (admin, alice, bob). */
@@ -131,7 +131,7 @@ async function postgresTemplate(baseUrl: string, modules: readonly GatewayModule
   if (exists.length > 0) return { kind: 'postgres', baseUrl, name };
   const making = `streamgate_kit_making_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(baseUrl, `create database ${making}`);
-  const template = await openDatabase({ databaseUrl: urlOf(baseUrl, making), poolSize: 2 });
+  const template = await openDatabase({ databaseUrl: databaseUrl(baseUrl, making), poolSize: 2 });
   try {
     await migrateAndSeed(template, modules);
   } finally {
@@ -162,28 +162,11 @@ function sourceOf(template: Template): DatabaseSource {
     async copy() {
       const name = `streamgate_kit_${process.pid}_${randomBytes(4).toString('hex')}`;
       await adminQuery(template.baseUrl, `create database ${name} template ${template.name}`);
-      const database = await openDatabase({ databaseUrl: urlOf(template.baseUrl, name), poolSize: 5 });
+      const database = await openDatabase({ databaseUrl: databaseUrl(template.baseUrl, name), poolSize: 5 });
       return { database, discard: async () => void (await adminQuery(template.baseUrl, `drop database if exists ${name} with (force)`)) };
     },
   };
 }
 
-function urlOf(baseUrl: string, databaseName: string): string {
-  const url = new URL(baseUrl);
-  url.pathname = `/${databaseName}`;
-  return url.toString();
-}
-
 /** Another process made the same template first. */
 const DUPLICATE_DATABASE = '42P04';
-
-/** One statement on a connection of its own (CREATE/DROP DATABASE cannot run in a pool's transaction). */
-async function adminQuery(url: string, statement: string): Promise<unknown[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(statement)).rows;
-  } finally {
-    await client.end();
-  }
-}

@@ -5,7 +5,7 @@ import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase } from
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
 import { startTestRedis, type TestRedis } from '../support/redis-topology';
-import { adminQuery } from '../support/scratch-postgres';
+import { adminQuery } from '../../src/testing/scratch-postgres';
 import { startSubscriber } from '../support/subscriber';
 import { login } from '../support/graphql';
 

@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import type { RedisServerHandle } from '../support/redis-server';
+import type { RedisServerHandle } from '../../src/testing/redis-server';
 import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber } from '../support/subscriber';
 import { subscribeResumable, type ResumableSubscription, type SubscriptionError } from '../../examples/client/resumable-subscription';

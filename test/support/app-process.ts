@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { configKeys } from '../../src/config';
-import { onWorkerExit, workerShared } from './worker-exit';
+import { onProcessExit, processShared } from '../../src/testing/process-shared';
 
 /** App settings (see src/config.ts) and any other variables; `undefined` removes a default. */
 export type AppEnv = Record<string, string | undefined>;
@@ -80,9 +80,9 @@ interface LiveRegistry {
 }
 
 /** Shared by every test file in this worker; cleaned up when the worker exits. */
-const live = workerShared('streamgate.test.appProcesses', (): LiveRegistry => {
+const live = processShared('appProcesses', (): LiveRegistry => {
   const registry: LiveRegistry = { children: new Set(), scratchDirs: new Set() };
-  onWorkerExit(() => {
+  onProcessExit(() => {
     for (const child of registry.children) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }

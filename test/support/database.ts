@@ -3,7 +3,7 @@
 import { openDatabase, type Database } from '../../src/db/client';
 import { seedDatabase, type SeedOptions } from '../../src/db/seed';
 import { hashPassword } from '../../src/auth/password';
-import { createScratchPostgresDatabase } from './scratch-postgres';
+import { createScratchPostgresDatabase } from '../../src/testing/scratch-postgres';
 
 export interface TestDatabase extends Database {
   /** The PostgreSQL URL of this database, for a second process to connect to; null on PGlite. */

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnAppProcess, waitForOwnExit, type AppEnv, type AppLogLine, type AppProcess, type ExitStatus } from './app-process';
-import { createScratchPostgresDatabase } from './scratch-postgres';
+import { createScratchPostgresDatabase } from '../../src/testing/scratch-postgres';
 
 export type { ExitStatus };
 

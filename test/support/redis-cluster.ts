@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import type { RedisHostPort } from '../../src/config';
-import { startRedisServer, type RedisServerHandle } from './redis-server';
+import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
 import type { Promotion } from './redis-sentinel';
 import { waitUntil } from './wait';
 

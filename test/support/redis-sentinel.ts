@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { RedisHostPort } from '../../src/config';
-import { startRedisServer, type RedisServerHandle } from './redis-server';
+import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
 import { waitUntil } from './wait';
 
 export interface SentinelSetupOptions {

@@ -19,7 +19,7 @@ import { ShardedSubscriber } from '../../src/redis/sharded-subscriber';
 import type { RedisTarget } from '../../src/config';
 import { connectRedis } from '../../src/redis/connection';
 import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
-import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server';
+import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from '../../src/testing/redis-server';
 import { startSentinelSetup, type SentinelSetup, type SentinelSetupOptions } from './redis-sentinel';
 import { startClusterSetup, type ClusterSetup, type ClusterSetupOptions } from './redis-cluster';
 

@@ -1,6 +1,6 @@
 // The redis-server helper every other test relies on: start, crash, restart on the same port, stop.
 import Redis from 'ioredis';
-import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
 
 /** Connects once, without retries, and sends PING; a dead server rejects with the socket error. */
 async function pingOnce(port: number): Promise<string> {

@@ -1,10 +1,10 @@
-// Starts a real redis-server per test file on a free loopback port, so a test owns its Redis and can
-// kill and restart it (tests get it through redis-topology.ts, which decides whether there is one).
+// Starts a real redis-server on a free loopback port, which its owner can kill and restart: the
+// test kit's own server (redis.ts), each test file's (test/support/redis-topology.ts) and the benches'.
 // Readiness is an event (the "Ready to accept connections" log line), never a sleep; every process
 // started here is killed when the Jest worker exits, even if a test forgot it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { onWorkerExit, workerShared } from './worker-exit';
+import { onProcessExit, processShared } from './process-shared';
 
 export interface RedisServerHandle {
   /** `redis://127.0.0.1:<port>` */
@@ -37,9 +37,9 @@ const portAttempts = 3;
 const logTailChars = 8_000;
 
 /** Every server started by this helper in this worker (by any test file) and not yet exited. */
-const liveProcesses = workerShared('streamgate.test.redisServers', () => {
+const liveProcesses = processShared('redisServers', () => {
   const live = new Set<ChildProcess>();
-  onWorkerExit(() => {
+  onProcessExit(() => {
     for (const child of live) {
       if (isRunning(child)) child.kill('SIGKILL');
     }

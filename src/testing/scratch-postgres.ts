@@ -1,5 +1,6 @@
 // A fresh, empty PostgreSQL database created next to the one a URL names (same server, same
-// credentials), for tests that must not share data; drop() removes it again.
+// credentials), for tests that must not share data; drop() removes it again. Also the admin
+// statements the test kit's templates use (database.ts).
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
@@ -23,20 +24,25 @@ export async function createScratchPostgresDatabase(baseUrl: string, namePrefix:
     throw new Error(`not a usable database name prefix: ${JSON.stringify(namePrefix)}`);
   }
   await adminQuery(baseUrl, `create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
   return {
-    url: url.toString(),
-    drop: () => adminQuery(baseUrl, `drop database if exists ${name} with (force)`),
+    url: databaseUrl(baseUrl, name),
+    drop: async () => void (await adminQuery(baseUrl, `drop database if exists ${name} with (force)`)),
   };
 }
 
-/** Runs one statement on its own connection to `url` (CREATE/DROP DATABASE cannot run in a pool's transaction). */
-export async function adminQuery(url: string, statement: string): Promise<void> {
+/** `baseUrl` with `name` as its database. */
+export function databaseUrl(baseUrl: string, name: string): string {
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Runs one statement on its own connection to `url` (CREATE/DROP DATABASE cannot run in a pool's transaction); its rows. */
+export async function adminQuery(url: string, statement: string): Promise<unknown[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(statement);
+    return (await client.query(statement)).rows;
   } finally {
     await client.end();
   }
