@@ -1,7 +1,6 @@
 // Shared by the benchmarks: the seeded database (seeded once), the gateway's /metrics, autocannon
 // load with every response checked, and logins.
 import fs from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import autocannon, { type Result } from 'autocannon';
@@ -65,14 +64,7 @@ export function prepareDatabase(): Record<string, string> {
 }
 
 /** A port nothing listens on now, for a gateway's METRICS_PORT. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../src/testing/redis-server';
 
 /**
  * Where a gateway serves /metrics: `metricsUrl` when it was started with a METRICS_PORT (in

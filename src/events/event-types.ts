@@ -43,6 +43,10 @@ export const EVENT_STREAM: Record<EventType, StreamName> = {
 
 export const EVENT_VERSION = 1;
 
+/** The gateway's aggregates (an added module's have names of their own: module-events.ts). */
+export const AGGREGATE_TYPES = ['Order', 'Product', 'User', 'Notification'] as const;
+export type AggregateType = (typeof AGGREGATE_TYPES)[number];
+
 export interface DomainEvent<Type extends EventType = EventType> {
   /** Unique per event (a UUID): consumers deduplicate by it. */
   id: string;
@@ -50,7 +54,7 @@ export interface DomainEvent<Type extends EventType = EventType> {
   version: number;
   /** ISO 8601, when the transaction that caused it ran. */
   occurredAt: string;
-  aggregate: { type: 'Order' | 'Product' | 'User' | 'Notification'; id: string };
+  aggregate: { type: AggregateType; id: string };
   data: EventDataByType[Type];
   /** The trace this event continues (event-trace.ts); absent when tracing is off. */
   trace?: EventTraceContext;

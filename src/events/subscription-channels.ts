@@ -2,11 +2,12 @@
 // decodes only what its subscribers want (per order, per user, per product, per user's
 // notifications, and an admin order firehose). Each message is {"cursor": <stream id>, "event": <envelope>}.
 // An added module's aggregates publish on channels of the module's own (module-events.ts).
-import type { DomainEvent } from './event-types';
+import { AGGREGATE_TYPES, type DomainEvent } from './event-types';
 
 /** The gateway's own topics; a module's are any other names. */
-export type BuiltInTopic = 'order' | 'user-orders' | 'order-events' | 'product' | 'user' | 'user-notifications';
-export const BUILT_IN_TOPICS: ReadonlySet<string> = new Set<BuiltInTopic>(['order', 'user-orders', 'order-events', 'product', 'user', 'user-notifications']);
+const BUILT_IN_TOPIC_NAMES = ['order', 'user-orders', 'order-events', 'product', 'user', 'user-notifications'] as const;
+export type BuiltInTopic = (typeof BUILT_IN_TOPIC_NAMES)[number];
+const BUILT_IN_TOPICS: ReadonlySet<string> = new Set(BUILT_IN_TOPIC_NAMES);
 
 export interface SubscriptionChannel {
   topic: BuiltInTopic | (string & {});
@@ -16,7 +17,7 @@ export interface SubscriptionChannel {
 /** An added module's channels of one of its aggregates, from the event's data. */
 export type AggregateChannels = (data: Readonly<Record<string, unknown>>) => SubscriptionChannel[];
 
-const BUILT_IN_AGGREGATES: ReadonlySet<string> = new Set<DomainEvent['aggregate']['type']>(['Order', 'Product', 'User', 'Notification']);
+const BUILT_IN_AGGREGATES: ReadonlySet<string> = new Set(AGGREGATE_TYPES);
 const moduleAggregates = new Map<string, { module: string; channels: AggregateChannels }>();
 
 /** Routes an added module's aggregate to its channels; an aggregate the gateway or another module has throws. */

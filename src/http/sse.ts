@@ -12,10 +12,10 @@
 // its results come from the live query store (subscription-core.ts), with no cursor and no `id:`.
 import { createSourceEventStream, GraphQLError, OperationTypeNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ErrorCode } from '../errors';
+import { ErrorCode } from '../errors';
 import type { Authentication } from './auth-header';
 import { CloseCode } from './close-codes';
-import { INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
+import { isClientSafe } from './format-error';
 import type { SocketSessions } from './socket-sessions';
 import { sendRefusal } from './sse-refusal';
 import { isEventStreamRequest, lastEventIdOf, readOperation } from './sse-request';
@@ -86,9 +86,8 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
       stream.complete();
     } catch (error) {
       // The feed failed (CURSOR_EXPIRED on a catch-up, the database replaced...): say why, and end for good.
-      const failure = error instanceof GraphQLError ? error : new AppError(ErrorCode.InternalServerError, INTERNAL_ERROR_MESSAGE);
       if (!isClientSafe(error)) options.onError?.(error, requestId);
-      stream.sendNext({ errors: core.formatErrors([failure]) });
+      stream.sendNext({ errors: core.failureOf(error) });
       stream.complete();
     }
   }

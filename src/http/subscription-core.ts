@@ -30,7 +30,7 @@ import { AppError, ErrorCode } from '../errors';
 import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 import type { Authentication } from './auth-header';
 import type { CostGate } from './cost';
-import { createErrorFormatter } from './format-error';
+import { createErrorFormatter, INTERNAL_ERROR_MESSAGE } from './format-error';
 import { exceedsJsonBytes, responseTooLarge } from './response-size';
 import { resumeAfterCursor } from './resume-after';
 import { liveDirectiveOf } from '../live/live-directive';
@@ -186,6 +186,14 @@ export function createSubscriptionCore<Context>(options: SubscriptionCoreOptions
       }
       if (formatted.isTooLarge) options.onResponseTooLarge?.();
       return formatted.replacement;
+    },
+
+    /**
+     * What a client is told when its running operation's source fails (CURSOR_EXPIRED on a
+     * catch-up, the database replaced…): the error if it is one of ours, else an internal error.
+     */
+    failureOf(error: unknown): GraphQLFormattedError[] {
+      return this.formatErrors([error instanceof GraphQLError ? error : new AppError(ErrorCode.InternalServerError, INTERNAL_ERROR_MESSAGE)]);
     },
 
     /** Errors that end or refuse an operation, masked as over HTTP. */

@@ -56,7 +56,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 1; child === undefined; attempt++) {
-    port = await findFreePort();
+    port = await freePort();
     try {
       child = await launch(port);
     } catch (error) {
@@ -87,7 +87,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 class PortInUseError extends Error {}
 
-function findFreePort(): Promise<number> {
+/** A loopback port nothing listens on now (another process may take it before the caller does). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -5,10 +5,8 @@
 // cursor, and each event is executed as sse.ts executes it. The kit is a third, thin adapter over
 // the same core instance as the server's (its limits, cost budget, live queries and shared event
 // executions), so what a test sees is what a websocket client would.
-import { createSourceEventStream, GraphQLError, print, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, print, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { App } from '../app';
-import { AppError, ErrorCode } from '../errors';
-import { INTERNAL_ERROR_MESSAGE } from '../http/format-error';
 import type { SubscriptionCore } from '../http/subscription-core';
 import type { OperationOptions } from './execute';
 import { TestSubscription } from './test-subscription';
@@ -70,7 +68,6 @@ async function pump(
     subscription.complete();
   } catch (error) {
     // The feed failed (CURSOR_EXPIRED, the database replaced…): the error a client would get, then the end.
-    const failure = error instanceof GraphQLError ? error : new AppError(ErrorCode.InternalServerError, INTERNAL_ERROR_MESSAGE);
-    subscription.fail({ errors: core.formatErrors([failure]) });
+    subscription.fail({ errors: core.failureOf(error) });
   }
 }
