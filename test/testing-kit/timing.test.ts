@@ -19,14 +19,15 @@ test('a gateway boots and answers', async () => {
   expect((await gateway.execute('query { product(id: "2") { id } }')).data).toEqual({ product: { id: '2' } });
 });
 
-test('reset() costs tens of milliseconds, not a boot', async () => {
+// The figures are printed for docs/extending.md, not asserted: speed is a measurement, not a test.
+test('reset() removes what each round added (timed for the docs)', async () => {
   const timings: number[] = [];
   for (let round = 0; round < 5; round += 1) {
-    await gateway.fixtures.product();
+    const added = await gateway.fixtures.product();
     const started = performance.now();
     await gateway.reset();
     timings.push(performance.now() - started);
+    expect((await gateway.execute(`query { product(id: "${added.id}") { id } }`)).data).toEqual({ product: null });
   }
-  console.log(`reset x5: ${timings.map((ms) => ms.toFixed(0)).join(', ')} ms`);
-  expect(Math.min(...timings)).toBeLessThan(bootMs);
+  console.log(`boot ${bootMs.toFixed(0)} ms; reset x5: ${timings.map((ms) => ms.toFixed(0)).join(', ')} ms`);
 });
