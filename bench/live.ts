@@ -248,15 +248,30 @@ function freshness(writes: Write[], sightings: Sightings, clientsPerViewer: (vie
     latencies.push(Math.max(0, latency));
   }
   latencies.sort((a, b) => a - b);
-  const expected = writes.reduce((sum, write) => sum + clientsPerViewer(write.viewer), 0);
   return {
     sightings: latencies.length,
-    expected,
+    expected: expectedSightings(writes, clientsPerViewer),
     beforeAcknowledgement,
     p50Ms: Math.round(percentile(latencies, 0.5)),
     p99Ms: Math.round(percentile(latencies, 0.99)),
     maxMs: Math.round(latencies.at(-1) ?? 0),
   };
+}
+
+const expectedSightings = (writes: Write[], clientsPerViewer: (viewer: number) => number) =>
+  writes.reduce((sum, write) => sum + clientsPerViewer(write.viewer), 0);
+
+/**
+ * The orders of the window, with the clients' sightings waited for and what the window cost: the
+ * same for both ways, so they differ only in how the clients learn of an order.
+ */
+async function underOrders(replicas: Replica[], tokens: string[], products: number[], redisPort: number, sightings: Sightings, clientCount: number) {
+  const cost = await costMeter(replicas, redisPort);
+  const { writes, failed } = await placeOrders(replicas[0]!, tokens, products);
+  const expected = expectedSightings(writes, clientsOf(clientCount));
+  await waitFor(() => sightings.seen.length >= expected, 30_000, `${expected} sightings`).catch((error: Error) => console.error(error.message));
+  const spent = await cost();
+  return { writes: writes.length, failedWrites: failed, ...freshness(writes, sightings, clientsOf(clientCount)), resultsWithoutNewOrder: sightings.unchanged, spent };
 }
 
 const clientsOf = (count: number) => (viewer: number) => Math.floor(count / VIEWERS) + (viewer < count % VIEWERS ? 1 : 0);
@@ -277,22 +292,15 @@ async function runLive(replicas: Replica[], tokens: string[], products: number[]
   const rssAfter = await sumMetric(replicas, 'streamgate_process_resident_memory_bytes');
   const distinctQueries = await sumMetric(replicas, 'streamgate_live_queries');
 
-  const cost = await costMeter(replicas, redisPort);
-  const { writes, failed } = await placeOrders(replicas[0]!, tokens, products);
-  const expected = freshness(writes, sightings, clientsOf(CLIENTS)).expected;
-  await waitFor(() => sightings.seen.length >= expected, 30_000, `${expected} sightings`).catch((error: Error) => console.error(error.message));
-  const spent = await cost();
+  const { spent, ...window } = await underOrders(replicas, tokens, products, redisPort, sightings, CLIENTS);
   for (const close of closers) close();
   await waitFor(async () => (await sumMetric(replicas, 'streamgate_live_query_subscribers')) === 0, 60_000, 'live queries to end');
   return {
     way: 'live query',
     clients: CLIENTS,
     distinctQueries,
-    writes: writes.length,
-    failedWrites: failed,
-    ...freshness(writes, sightings, clientsOf(CLIENTS)),
-    resultsWithoutNewOrder: sightings.unchanged,
-    executionsPerWrite: Math.round((spent.liveExecutions / Math.max(1, writes.length)) * 100) / 100,
+    ...window,
+    executionsPerWrite: Math.round((spent.liveExecutions / Math.max(1, window.writes)) * 100) / 100,
     pollsPerSecond: 0,
     kibPerIdleClient: Math.round((rssAfter - rssBefore) / CLIENTS / 1024),
     ...spent,
@@ -309,20 +317,13 @@ async function runPolling(replicas: Replica[], tokens: string[], products: numbe
   });
   try {
     await waitFor(() => sightings.firstResults >= POLLERS, 120_000, `${POLLERS} first polls`);
-    const cost = await costMeter(replicas, redisPort);
     const pollsBefore = counts.polls;
-    const { writes, failed } = await placeOrders(replicas[0]!, tokens, products);
-    const expected = freshness(writes, sightings, clientsOf(POLLERS)).expected;
-    await waitFor(() => sightings.seen.length >= expected, 30_000, `${expected} sightings`).catch((error: Error) => console.error(error.message));
-    const spent = await cost();
+    const { spent, ...window } = await underOrders(replicas, tokens, products, redisPort, sightings, POLLERS);
     return {
       way: `polling every ${POLL_INTERVAL_MS / 1000} s`,
       clients: POLLERS,
       distinctQueries: VIEWERS,
-      writes: writes.length,
-      failedWrites: failed,
-      ...freshness(writes, sightings, clientsOf(POLLERS)),
-      resultsWithoutNewOrder: sightings.unchanged,
+      ...window,
       executionsPerWrite: 0,
       pollsPerSecond: Math.round((counts.polls - pollsBefore) / spent.seconds),
       failedPolls: counts.failed,
