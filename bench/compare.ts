@@ -14,7 +14,7 @@ import path from 'node:path';
 import Redis, { Cluster } from 'ioredis';
 import { scanKeys, type RedisClient } from '../src/redis/client';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
-import { startClusterSetup } from '../test/support/redis-cluster';
+import { startClusterSetup } from '../src/testing/redis-cluster';
 import { startRedisServer } from '../src/testing/redis-server';
 import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, WARMUP_SECONDS, freePort, load, login, metric, metricOrNull, prepareDatabase, runBenchmark, writeReadmeSection, type MetricsSource } from './harness';
 import { MIXED_RATES, measureMixed, mixedMarkdown, openStocks, type MixedOptions, type MixedRow, type MixedTarget } from './mixed';

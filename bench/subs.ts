@@ -24,7 +24,7 @@ import type { GatewayProcess } from '../test/support/gateway-process';
 import Redis from 'ioredis';
 import { createRedisKeys } from '../src/redis/keys';
 import { openSse } from '../test/support/sse-client';
-import { startClusterSetup } from '../test/support/redis-cluster';
+import { startClusterSetup } from '../src/testing/redis-cluster';
 import { startRedisServer } from '../src/testing/redis-server';
 import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';

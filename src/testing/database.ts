@@ -11,19 +11,26 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { hashPassword } from '../auth/password';
 import { migrationsFolder, openDatabase, type Database } from '../db/client';
-import { seedDatabase } from '../db/seed';
+import { mintDatabaseIdentity } from '../db/identity';
+import { databaseIdentity } from '../db/schema';
+import { seedDatabase, type SeedOptions } from '../db/seed';
 import type { GatewayModule } from '../modules/context';
 import { processShared } from './process-shared';
 import { adminQuery, databaseUrl } from './scratch-postgres';
 import { takeSnapshot } from './snapshot';
 
-/** The data every snapshot starts with: users 1-3 are the demo accounts (admin, alice, bob). */
+/** The data every snapshot starts with unless told otherwise: users 1-3 are the demo accounts (admin, alice, bob). */
 export const SNAPSHOT_SEED = { users: 20, products: 30, orders: 200 } as const;
+
+/** How much deterministic demo data a snapshot holds (src/db/seed.ts's sizes and PRNG seed). */
+export type SnapshotSeed = Partial<Pick<SeedOptions, 'users' | 'products' | 'orders' | 'seed'>>;
 /** Bump when what a template holds changes in a way its digest cannot see. */
 const SNAPSHOT_FORMAT = 1;
 
 export interface DatabaseCopy {
   database: Database;
+  /** The PostgreSQL URL of the copy, for another process to connect to; null on PGlite. */
+  url: string | null;
   /** Removes what close() of the database leaves (a scratch PostgreSQL database). */
   discard(): Promise<void>;
 }
@@ -43,12 +50,17 @@ export interface DatabaseSource {
 type Template = { kind: 'pglite'; dataDir: Uint8Array } | { kind: 'postgres'; baseUrl: string; name: string };
 const templates = processShared('databaseTemplates', () => new Map<string, Promise<Template>>());
 
-/** Copies of the snapshot for these modules (one snapshot per process and module set, made on first use). */
-export async function databaseSource(modules: readonly GatewayModule[], databaseUrl = process.env.DATABASE_URL): Promise<DatabaseSource> {
-  const key = `${databaseUrl ?? 'pglite'}|${modules.map((module) => module.name).join(',')}`;
+/**
+ * Copies of the snapshot for these modules and seed (one snapshot per process, module set and seed,
+ * made on first use). With `seed` null, of the migrated database with no rows and no snapshot
+ * (the project's own tests, which seed each file's copy as they need).
+ */
+export async function databaseSource(modules: readonly GatewayModule[], databaseUrl = process.env.DATABASE_URL, seed: SnapshotSeed | null = SNAPSHOT_SEED): Promise<DatabaseSource> {
+  const recipe: Recipe = { modules, seed: seed && { ...SNAPSHOT_SEED, ...seed } };
+  const key = `${databaseUrl ?? 'pglite'}|${modules.map((module) => module.name).join(',')}|${JSON.stringify(recipe.seed)}`;
   let template = templates.get(key);
   if (!template) {
-    template = databaseUrl ? postgresTemplate(databaseUrl, modules) : pgliteTemplate(modules);
+    template = databaseUrl ? postgresTemplate(databaseUrl, recipe) : pgliteTemplate(recipe);
     // A failed attempt (a typo in a migration) is not kept: the next test file tries again.
     template.catch(() => templates.delete(key));
     templates.set(key, template);
@@ -56,12 +68,19 @@ export async function databaseSource(modules: readonly GatewayModule[], database
   return sourceOf(await template);
 }
 
-async function migrateAndSeed(database: Database, modules: readonly GatewayModule[]): Promise<void> {
+/** What a template is made of: the migrations of the gateway and these modules, then this seed and its snapshot (or neither). */
+interface Recipe {
+  modules: readonly GatewayModule[];
+  seed: SnapshotSeed | null;
+}
+
+async function migrateAndSeed(database: Database, { modules, seed }: Recipe): Promise<void> {
   await database.migrate();
   for (const module of modules) {
     if (module.migrationsFolder) await database.migrate({ folder: module.migrationsFolder, table: `__drizzle_migrations_${module.name}` });
   }
-  await seedDatabase(database.db, { ...SNAPSHOT_SEED, hashPassword });
+  if (!seed) return;
+  await seedDatabase(database.db, { ...seed, hashPassword });
   await takeSnapshot(database.db);
 }
 
@@ -71,14 +90,14 @@ async function migrateAndSeed(database: Database, modules: readonly GatewayModul
  * the template is made of (the migrations' SQL, the seed's code and sizes, PGlite's version), so a
  * change to any of them makes a new file, never a stale template.
  */
-async function pgliteTemplate(modules: readonly GatewayModule[]): Promise<Template> {
-  const file = path.join(os.tmpdir(), 'streamgate-testing', `pglite-template-${templateDigest(modules)}.tar`);
+async function pgliteTemplate(recipe: Recipe): Promise<Template> {
+  const file = path.join(os.tmpdir(), 'streamgate-testing', `pglite-template-${templateDigest(recipe)}.tar`);
   try {
     return { kind: 'pglite', dataDir: new Uint8Array(await fs.promises.readFile(file)) };
   } catch {
     // Not made yet (or unreadable): made below.
   }
-  const template = await newPgliteTemplate(modules);
+  const template = await newPgliteTemplate(recipe);
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   // Written aside, then renamed: a process reading it concurrently sees all of it or nothing.
   const partial = `${file}.${process.pid}.${randomBytes(3).toString('hex')}`;
@@ -87,9 +106,9 @@ async function pgliteTemplate(modules: readonly GatewayModule[]): Promise<Templa
   return template;
 }
 
-function templateDigest(modules: readonly GatewayModule[]): string {
+function templateDigest({ modules, seed }: Recipe): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ SNAPSHOT_SEED, SNAPSHOT_FORMAT, pglite: pgliteVersion() }));
+  hash.update(JSON.stringify({ seed, SNAPSHOT_FORMAT, pglite: pgliteVersion() }));
   hash.update(fs.readFileSync(require.resolve('../db/seed')));
   hash.update(fs.readFileSync(require.resolve('./snapshot')));
   for (const folder of [migrationsFolder, ...modules.flatMap((module) => (module.migrationsFolder ? [module.migrationsFolder] : []))]) {
@@ -107,11 +126,11 @@ function pgliteVersion(): string {
   return manifest.version;
 }
 
-async function newPgliteTemplate(modules: readonly GatewayModule[]): Promise<{ kind: 'pglite'; dataDir: Uint8Array }> {
+async function newPgliteTemplate(recipe: Recipe): Promise<{ kind: 'pglite'; dataDir: Uint8Array }> {
   const pglite = await PGlite.create('memory://');
   const database = await openDatabase({ pglite });
   try {
-    await migrateAndSeed(database, modules);
+    await migrateAndSeed(database, recipe);
     const dump = await pglite.dumpDataDir('none');
     return { kind: 'pglite', dataDir: new Uint8Array(await dump.arrayBuffer()) };
   } finally {
@@ -125,15 +144,15 @@ async function newPgliteTemplate(modules: readonly GatewayModule[]): Promise<{ k
  * process cannot know it is the last user. Made under a name of its own, then renamed: two
  * workers making it at once both succeed, one rename wins, the other drops its own.
  */
-async function postgresTemplate(baseUrl: string, modules: readonly GatewayModule[]): Promise<Template> {
-  const name = `streamgate_kit_template_${templateDigest(modules)}`;
+async function postgresTemplate(baseUrl: string, recipe: Recipe): Promise<Template> {
+  const name = `streamgate_kit_template_${templateDigest(recipe)}`;
   const exists = await adminQuery(baseUrl, `select 1 from pg_database where datname = '${name}'`);
   if (exists.length > 0) return { kind: 'postgres', baseUrl, name };
   const making = `streamgate_kit_making_${process.pid}_${randomBytes(4).toString('hex')}`;
   await adminQuery(baseUrl, `create database ${making}`);
   const template = await openDatabase({ databaseUrl: databaseUrl(baseUrl, making), poolSize: 2 });
   try {
-    await migrateAndSeed(template, modules);
+    await migrateAndSeed(template, recipe);
   } finally {
     // CREATE DATABASE … TEMPLATE refuses a template anyone is connected to.
     await template.close();
@@ -153,7 +172,9 @@ function sourceOf(template: Template): DatabaseSource {
       kind: 'pglite',
       async copy() {
         const pglite = await PGlite.create({ loadDataDir: new Blob([template.dataDir as Uint8Array<ArrayBuffer>]) });
-        return { database: await openDatabase({ pglite }), discard: async () => undefined };
+        const database = await openDatabase({ pglite });
+        await giveOwnIdentity(database);
+        return { database, url: null, discard: async () => undefined };
       },
     };
   }
@@ -162,10 +183,22 @@ function sourceOf(template: Template): DatabaseSource {
     async copy() {
       const name = `streamgate_kit_${process.pid}_${randomBytes(4).toString('hex')}`;
       await adminQuery(template.baseUrl, `create database ${name} template ${template.name}`);
-      const database = await openDatabase({ databaseUrl: databaseUrl(template.baseUrl, name), poolSize: 5 });
-      return { database, discard: async () => void (await adminQuery(template.baseUrl, `drop database if exists ${name} with (force)`)) };
+      const url = databaseUrl(template.baseUrl, name);
+      const database = await openDatabase({ databaseUrl: url, poolSize: 5 });
+      await giveOwnIdentity(database);
+      return { database, url, discard: async () => void (await adminQuery(template.baseUrl, `drop database if exists ${name} with (force)`)) };
     },
   };
+}
+
+/**
+ * A copy is another database, so it gets an identity of its own, first of its line: the template's
+ * would be shared by every copy (and on PostgreSQL names another database's oid, which the app
+ * would take for a restore).
+ */
+async function giveOwnIdentity(database: Database): Promise<void> {
+  await database.db.delete(databaseIdentity);
+  await mintDatabaseIdentity(database.db);
 }
 
 /** Another process made the same template first. */

@@ -11,7 +11,7 @@ import { STREAMS, type StreamName } from '../events/event-types';
 import { createLogger, type Logger } from '../logger';
 import type { GatewayModule } from '../modules/context';
 import { streamTail } from '../subscriptions/stream-replay';
-import { databaseSource } from './database';
+import { databaseSource, type SnapshotSeed } from './database';
 import { readPublishedEvents, type EventsOptions, type PublishedEvent } from './events';
 import { createExecute, type Execute } from './execute';
 import { createFixtures, type Fixtures } from './fixtures';
@@ -25,10 +25,19 @@ export interface TestGatewayOptions {
   modules?: readonly GatewayModule[];
   /** Configuration over the defaults of src/config.ts (e.g. `{ CACHE_ENABLED: 'false' }`). @default {} */
   env?: Partial<Record<keyof ConfigInput, string>>;
-  /** A Redis to use, each gateway state under a prefix of its own. @default TEST_REDIS_URL, else a redis-server the kit starts */
+  /**
+   * A Redis to use, each gateway state under a prefix of its own. @default TEST_REDIS_URL, else a
+   * set-up the kit starts once per process: a redis-server, or with TEST_REDIS_TOPOLOGY=sentinel or
+   * cluster a Sentinel set-up or a 3-master Redis Cluster
+   */
   redisUrl?: string;
   /** A PostgreSQL server to copy scratch databases on. @default DATABASE_URL, else PGlite in memory */
   databaseUrl?: string;
+  /**
+   * The demo data the database starts with (and reset() restores): sizes and PRNG seed of
+   * src/db/seed.ts; users 1-3 are always the demo accounts. @default SNAPSHOT_SEED (20 users, 30 products, 200 orders)
+   */
+  seed?: SnapshotSeed;
   /** @default silent (LOG_LEVEL in `env` picks another level) */
   logger?: Logger;
 }
@@ -65,7 +74,7 @@ interface GatewayState {
 
 export async function createTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const modules = options.modules ?? [];
-  const [redis, source] = await Promise.all([kitRedis(options.redisUrl), databaseSource(modules, options.databaseUrl)]);
+  const [redis, source] = await Promise.all([kitRedis(options.redisUrl), databaseSource(modules, options.databaseUrl, options.seed)]);
   const prefix = redis.newPrefix();
 
   const boot = async (): Promise<GatewayState> => {
@@ -73,7 +82,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: '0',
-      REDIS_URL: redis.url,
+      ...redis.env,
       REDIS_PREFIX: prefix,
       SEED_DEMO_DATA: 'false',
       LOG_LEVEL: 'silent',

@@ -11,5 +11,5 @@ export type { PublishedEvent, EventsOptions } from './events';
 export type { Fixtures, UserFixture, ProductFixture, OrderFixture } from './fixtures';
 export type { As, DemoAccountName } from './viewer';
 export type { GraphQLResult, ResultOf, TypedDocument, VariablesOf } from './typed-document';
-export { SNAPSHOT_SEED } from './database';
+export { SNAPSHOT_SEED, type SnapshotSeed } from './database';
 export { streamgateMatchers, type ExpectedEvent } from './matchers';

@@ -1,41 +1,62 @@
-// The Redis a test gateway runs on. By default a `redis-server` of the kit's own, started once per
-// process on a free loopback port (a team needs no Redis running, and parallel Jest workers never
-// share one); with `url` (or TEST_REDIS_URL, as the project's own suite reads it), an existing
-// Redis. Either way each gateway gets a key prefix of its own, whose keys close() deletes, so a
-// shared Redis keeps serving whoever else uses it.
+// The Redis a test gateway runs on, picked by the same variables as the project's own suite
+// (redis-topology.ts), so one variable runs a team's tests against another Redis set-up:
+//
+//   by default: a redis-server of the kit's own, started once per process on a free loopback port
+//     (a team needs no Redis running, and parallel Jest workers never share one);
+//   TEST_REDIS_TOPOLOGY=sentinel / cluster: a Sentinel set-up (master, replica, three sentinels) or
+//     a 3-master Redis Cluster of the kit's own, once per process, reached as production reaches
+//     them (REDIS_SENTINELS, REDIS_CLUSTER_NODES);
+//   `url` (or TEST_REDIS_URL): an existing Redis.
+//
+// Either way each gateway gets a key prefix of its own, whose keys close() deletes, so a shared
+// Redis keeps serving whoever else uses it, and the process's next gateway reuses the set-up.
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { scanKeys, type RedisClient } from '../redis/client';
+import type { RedisClient } from '../redis/client';
+import { scanKeys } from '../redis/client';
 import { processShared } from './process-shared';
-import { startRedisServer } from './redis-server';
+import { redisAt, requestedTopology, startOwnClusterSetup, startOwnRedisServer, startOwnSentinelSetup, type RedisEnv, type RedisTopology, type TestRedis } from './redis-topology';
 
 export interface KitRedis {
-  url: string;
+  topology: RedisTopology;
+  /** What the app needs to reach this Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES), without the prefix. */
+  env: Omit<RedisEnv, 'REDIS_PREFIX'>;
   /** A prefix not used before in this process (and, with a random part, not by another). */
   newPrefix(): string;
-  /** Deletes the keys of the prefixes handed out (the kit's own server lives on for the process's next gateway). */
+  /** Deletes the keys of the prefixes handed out (the set-up lives on for the process's next gateway). */
   release(prefixes: readonly string[]): Promise<void>;
-  /** Deletes the keys matching any of `patterns`, on `connection`. */
-  deleteMatching(connection: Redis | RedisClient, patterns: readonly string[]): Promise<void>;
+  /** Deletes the keys matching any of `patterns`, on `connection` (every master of a Cluster). */
+  deleteMatching(connection: RedisClient, patterns: readonly string[]): Promise<void>;
 }
 
-/** The kit's own server: one per process, for all its test files (killed when the process exits). */
-const ownServer = () => processShared('kitRedisServer', () => startRedisServer());
 const prefixCounter = processShared('prefixCounter', () => ({ count: 0 }));
 
-/** The Redis for test gateways: `url` if given, else TEST_REDIS_URL, else the kit's own server. */
+const ownSetups = processShared('kitRedisSetups', () => new Map<RedisTopology, Promise<TestRedis>>());
+
+/** The kit's own set-up of a topology: one per process, for all its test files (killed when the process exits). */
+function ownSetup(topology: 'standalone' | 'sentinel' | 'cluster'): Promise<TestRedis> {
+  let setup = ownSetups.get(topology);
+  if (!setup) {
+    setup = { standalone: startOwnRedisServer, sentinel: startOwnSentinelSetup, cluster: startOwnClusterSetup }[topology]();
+    // A failed start (no redis-server binary) is not kept: the next test file tries again and says why.
+    setup.catch(() => ownSetups.delete(topology));
+    ownSetups.set(topology, setup);
+  }
+  return setup;
+}
+
+/** The Redis for test gateways: `url` if given, else TEST_REDIS_URL, else a set-up of the kit's own of TEST_REDIS_TOPOLOGY. */
 export async function kitRedis(url = process.env.TEST_REDIS_URL): Promise<KitRedis> {
+  const topology: RedisTopology = url ? 'external' : requestedTopology();
+  const redis = url ? redisAt(url) : await ownSetup(topology as Exclude<RedisTopology, 'external'>);
   const runId = randomBytes(3).toString('hex');
-  const newPrefix = () => `sgkit${process.pid}${runId}n${(prefixCounter.count += 1)}`;
-  // The kit's own server lives as long as the process (the next gateway of the file reuses it):
-  // only keys go; the process ends with the Jest worker (the exit hook below).
-  const serverUrl = url ?? (await ownServer()).url;
+  const { REDIS_PREFIX: _appDefault, ...env } = redis.env;
   return {
-    url: serverUrl,
-    newPrefix,
+    topology,
+    env,
+    newPrefix: () => `sgkit${process.pid}${runId}n${(prefixCounter.count += 1)}`,
     release: async (prefixes) => {
       if (prefixes.length === 0) return;
-      const connection = new Redis(serverUrl, { maxRetriesPerRequest: 1 });
+      const connection = redis.connect({ maxRetriesPerRequest: 1 });
       try {
         await deleteMatching(connection, prefixes.map((prefix) => `${prefix}:*`));
       } finally {
@@ -46,8 +67,9 @@ export async function kitRedis(url = process.env.TEST_REDIS_URL): Promise<KitRed
   };
 }
 
-async function deleteMatching(connection: Redis | RedisClient, patterns: readonly string[]): Promise<void> {
+async function deleteMatching(connection: RedisClient, patterns: readonly string[]): Promise<void> {
   for (const pattern of patterns) {
-    for await (const { server, keys } of scanKeys(connection as RedisClient, pattern, 1000)) await server.unlink(...keys);
+    // One key per command: on a Cluster one server's keys span slots (a multi-key UNLINK would be CROSSSLOT).
+    for await (const { server, keys } of scanKeys(connection, pattern, 1000)) await Promise.all(keys.map((key) => server.unlink(key)));
   }
 }

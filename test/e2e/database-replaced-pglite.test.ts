@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startGatewayProcess, type GatewayEnv } from '../support/gateway-process';
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 
 let testRedis: TestRedis;
 let dataDir: string;

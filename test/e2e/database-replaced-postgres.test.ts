@@ -4,7 +4,7 @@
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase } from '../support/gateway-process';
 import { expectNewDatabaseHonoured, seededProduct, useOldDatabase } from '../support/database-replacement';
 import { runSeedCli } from '../support/seed-cli';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { adminQuery } from '../../src/testing/scratch-postgres';
 import { startSubscriber } from '../support/subscriber';
 import { login } from '../support/graphql';

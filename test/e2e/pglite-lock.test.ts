@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { STALE_LOCK_MS } from '../../src/db/pglite-dir-lock';
 import { runGatewayToExit, startGatewayProcess, type GatewayEnv, type GatewayProcess } from '../support/gateway-process';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { runSeedCli } from '../support/seed-cli';
 import { login, mutate } from '../support/graphql';
 

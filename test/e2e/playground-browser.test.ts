@@ -8,7 +8,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { findChromium, isBrowserRequired, NO_BROWSER_REASON } from '../support/chromium';
 import { placeOrder, line } from '../support/documents';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { deferred } from '../support/wait';
+import { deferred } from '../../src/testing/wait';
 
 const chromiumPath = findChromium();
 

@@ -13,7 +13,7 @@ import {
   type GatewayProcess,
 } from '../support/gateway-process';
 import { postGraphQL } from '../support/graphql';
-import { startOwnRedisServer, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 
 /** Start-up failures must not wait on anything: generous for a loaded CI machine, short for a hang. */
 const failFastMs = 15_000;

@@ -12,7 +12,7 @@ import { RESTOCK_PRODUCT } from '../support/documents';
 import { login, mutate, type Endpoint } from '../support/graphql';
 import { readStream, streamTailOf } from '../support/streams';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
-import { deferred, waitUntil } from '../support/wait';
+import { deferred, waitUntil } from '../../src/testing/wait';
 
 /** The browser globals the page functions use: the tests compile without the DOM lib. */
 declare class EventSource {

@@ -3,7 +3,7 @@
 // replica with Last-Event-ID, and the process still drains and exits 0 rather than waiting on
 // responses that never end by themselves.
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase, type GatewayProcess } from '../support/gateway-process';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { openSse, type SseResponse } from '../support/sse-client';
 
 let testRedis: TestRedis;

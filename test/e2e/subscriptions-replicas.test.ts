@@ -13,11 +13,11 @@ import type { RedisClient } from '../../src/redis/client';
 import { demoAccounts, generatedUserPassword } from '../../src/db/seed';
 import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase, type GatewayProcess } from '../support/gateway-process';
 import { expectedDeliveries, orderStreamAfter, relayLeaders, startRecordingSubscriber, toOrderDelivery, waitForChannelSubscribers, type OrderDelivery, type RecordingSubscriber } from '../support/replica-clients';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import type { TestSubscriberOptions } from '../support/subscriber';
 import { CANCEL_ORDER, PAY_ORDER, PLACE_ORDER, RESTOCK_PRODUCT, SHIP_ORDER } from '../support/documents';
 import { login, mutate, postGraphQL } from '../support/graphql';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 import { streamTailOf } from '../support/streams';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;

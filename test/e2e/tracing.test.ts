@@ -11,7 +11,7 @@ import { createGatewayDatabase, startGatewayProcess, type GatewayDatabase, type 
 import { PLACE_ORDER, line } from '../support/documents';
 import { login, postGraphQL } from '../support/graphql';
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 const isOnPostgres = Boolean(process.env.DATABASE_URL);

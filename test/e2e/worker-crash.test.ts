@@ -14,9 +14,9 @@ import { notifications, processedEvents } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { deferred, waitUntil } from '../support/wait';
+import { deferred, waitUntil } from '../../src/testing/wait';
 import { hasCaughtUp, orderEvent, pendingCount, publishEvents } from '../support/streams';
 
 const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip;

@@ -9,10 +9,10 @@ import { notifications, orderItems, orders } from '../../src/db/schema';
 import { seedDatabase } from '../../src/db/seed';
 import { connectRedis } from '../../src/redis/connection';
 import { createGatewayDatabase, type GatewayDatabase } from '../support/gateway-process';
-import { startOwnRedisServer, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { runWorkerToExit, startWorkerProcess } from '../support/worker-process';
 import { hasCaughtUp, orderEvent, publishEvents } from '../support/streams';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const failFastMs = 15_000;
 const stackTraceLine = /^\s+at /m;

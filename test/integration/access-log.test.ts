@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { createLogger } from '../../src/logger';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const lines: Array<Record<string, unknown>> = [];
 let gateway: TestGateway;

@@ -17,7 +17,7 @@ import { entityKeys, invalidateEntries, readCachedValue } from '../support/cache
 import type { TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
-import { deferred } from '../support/wait';
+import { deferred } from '../../src/testing/wait';
 
 /** One past the largest `integer`: as a query parameter against an integer column, the SQL throws. */
 const OUT_OF_RANGE_ID = 2_147_483_648;

@@ -6,7 +6,7 @@
 import type { RedisClient } from '../../src/redis/client';
 import Redis from 'ioredis';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
-import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
+import { startOwnRedisServer, type TestRedis } from '../../src/testing/redis-topology';
 import { mutate } from '../support/graphql';
 import { readStream } from '../support/streams';
 import { RESTOCK_PRODUCT } from '../support/documents';

@@ -5,7 +5,7 @@
 import type { RedisClient } from '../../src/redis/client';
 import { encodeCursor } from '../../src/modules/common/pagination';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { serverOf } from '../support/redis-topology';
+import { serverOf } from '../../src/testing/redis-topology';
 import { createOperationRunner } from '../support/operations';
 
 /** A bound on hanging (a read stuck behind a dead connection), not a speed target. */

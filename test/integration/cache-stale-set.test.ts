@@ -14,7 +14,7 @@ import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { entityKeys, invalidateEntries, readCachedValue } from '../support/cache-entries';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner } from '../support/operations';
-import { deferred } from '../support/wait';
+import { deferred } from '../../src/testing/wait';
 
 const PRODUCT_ID = 7;
 

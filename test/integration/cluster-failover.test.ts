@@ -10,7 +10,7 @@
 //
 // The Cluster here is the test's own whatever TEST_REDIS_TOPOLOGY says: it kills masters.
 import { FAILOVER_PRODUCT_ID, failoverLoopScenario, ownFailoverRedis } from '../support/failover-loop';
-import { startOwnClusterSetup } from '../support/redis-topology';
+import { startOwnClusterSetup } from '../../src/testing/redis-topology';
 
 const { redis, control } = ownFailoverRedis(() => startOwnClusterSetup({ replicasPerMaster: 1 }));
 

@@ -12,7 +12,7 @@ import { CacheStats } from '../../src/observability/cache-counters';
 import { createRedisKeys } from '../../src/redis/keys';
 import { defineCacheScripts } from '../../src/redis/scripts';
 import { connectRedis } from '../../src/redis/connection';
-import { startClusterSetup, type ClusterSetup } from '../support/redis-cluster';
+import { startClusterSetup, type ClusterSetup } from '../../src/testing/redis-cluster';
 
 let cluster: ClusterSetup;
 let client: Cluster;

@@ -15,8 +15,8 @@ import { startProjectionWorker, type ProjectionWorker } from '../../src/projecti
 import type { RedisKeys } from '../../src/redis/keys';
 import { createLogger } from '../../src/logger';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { deferred, waitUntil } from '../support/wait';
-import { redisConnections, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { deferred, waitUntil } from '../../src/testing/wait';
+import { redisConnections, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { entryFields, hasCaughtUp, orderEvent, pendingCount, publishEvents, readStreamFields } from '../support/streams';
 
 /** The keys of the test's Redis (its prefix), and the orders stream among them; set in beforeAll. */

@@ -4,7 +4,7 @@
 // re-binding back and forth, no boundary entries written over and over.
 import type { RedisClient } from '../../src/redis/client';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { startSubscriber } from '../support/subscriber';
 import { waitForChannelSubscribers } from '../support/replica-clients';
 import { mutate } from '../support/graphql';

@@ -1,7 +1,7 @@
 // What an HTTP client sees, bad input included: GraphQL-shaped errors with the right code and
 // status, never a 500 or a stack trace in production mode, and the server keeps serving.
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { serverOf } from '../support/redis-topology';
+import { serverOf } from '../../src/testing/redis-topology';
 
 let gateway: TestGateway;
 

@@ -14,7 +14,7 @@ import { placeOrder, RESTOCK_PRODUCT, UPDATE_PRODUCT } from '../support/document
 import { login, mutate } from '../support/graphql';
 import { openSse, type SseResponse } from '../support/sse-client';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 // The client side of @live(patch: true), as a browser app would use it. Its typings are marked ESM
 // though it ships CommonJS: required, typed through a type-only import.

@@ -6,7 +6,7 @@
 import { loginDemoAccounts, mutate } from '../support/graphql';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { startSubscriber } from '../support/subscriber';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 let gateway: TestGateway;
 let metricsUrl: string;

@@ -10,7 +10,7 @@ import { loginDemoAccounts, mutate } from '../support/graphql';
 import { CANCEL_ORDER, PAY_ORDER, placeOrder, SHIP_ORDER } from '../support/documents';
 import { readStream, streamTailOf } from '../support/streams';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const ALICE_ID = 2;
 

@@ -6,7 +6,7 @@ import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { orders, outbox, products, type OutboxRow } from '../../src/db/schema';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { readStreamFields } from '../support/streams';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 /** A bound on how long the relay may take to pick up a row nobody woke it for (its poll is 1 s). */
 const PUBLISH_BOUND_MS = 10_000;

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { asc, gt, isNotNull, sql } from 'drizzle-orm';
 import { outbox } from '../../src/db/schema';
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
-import { serverOf } from '../support/redis-topology';
+import { serverOf } from '../../src/testing/redis-topology';
 import type { OperationResult } from '../support/operations';
 import { readStreamFields } from '../support/streams';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 /** How long a mutation waits for its event before returning anyway (small: Redis is down). */
 const PUBLISH_WAIT_MS = 200;

@@ -4,7 +4,7 @@
 // over GET and POST answers as before either way. The page and its assets name no other origin.
 // test/e2e/playground-browser.test.ts runs the page in a real browser.
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { startTestRedis, type TestRedis } from '../support/redis-topology';
+import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 
 /** What Chromium sends when the address bar opens a URL. */
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8';

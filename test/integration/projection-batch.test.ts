@@ -17,9 +17,9 @@ import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
 import { defineProjectionScripts } from '../../src/redis/scripts';
 import { recordingLogger } from '../support/gateway';
 import { createTestDatabase, seedTestData, type TestDatabase } from '../support/database';
-import { redisConnections, startTestRedis, type TestRedis } from '../support/redis-topology';
+import { redisConnections, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 import { hasCaughtUp, orderEvent, pendingCount, publishEvents, readStreamFields } from '../support/streams';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const EVENTS = 1000;
 /** Short, so entries a crashed consumer left pending are claimed within milliseconds. */

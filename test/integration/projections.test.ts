@@ -18,8 +18,8 @@ import { defineProjectionScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { createOperationRunner, errorCodes } from '../support/operations';
 import { hasCaughtUp, orderEvent, publishEvents } from '../support/streams';
-import { redisConnections } from '../support/redis-topology';
-import { waitUntil } from '../support/wait';
+import { redisConnections } from '../../src/testing/redis-topology';
+import { waitUntil } from '../../src/testing/wait';
 
 const [, alice, bob] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const ALICE_ID = 2;

@@ -1,29 +1,31 @@
 import { asc } from 'drizzle-orm';
 import { orders as ordersTable } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
-import { startTestGateway, type TestGateway } from '../support/gateway';
-import { createOperationRunner, errorCodes, type OperationResult } from '../support/operations';
+import { createTestGateway, type As, type TestGateway } from 'streamgate/testing';
+import { errorCodes, type OperationResult } from '../support/operations';
 
-const [admin, alice] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0]];
+const alice = demoAccounts[1]!;
 
 interface Connection<Node> {
   edges: Array<{ cursor: string; node: Node }>;
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null };
 }
 
+// On the test kit: the real app in-process on its snapshot (20 users, 30 products, 200 orders),
+// no port; the tokens of a login are replaced by `as` (the login itself is tested in sessions.test.ts).
 let gateway: TestGateway;
-let execute: ReturnType<typeof createOperationRunner>;
-let aliceToken: string;
-let adminToken: string;
+const ALICE: As = 'alice';
+const ADMIN: As = 'admin';
+
+async function execute<Data = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, as?: As): Promise<OperationResult<Data>> {
+  return (await gateway.execute(query, { variables, as })) as OperationResult<Data>;
+}
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ seed: { users: 20, products: 30, orders: 200 } });
-  execute = createOperationRunner(gateway.app);
-  aliceToken = await gateway.login(alice.email, alice.password);
-  adminToken = await gateway.login(admin.email, admin.password);
+  gateway = await createTestGateway();
 });
 
-afterAll(() => gateway?.stop());
+afterAll(() => gateway?.close());
 
 describe('products', () => {
   const PRODUCTS = `query ($first: Int, $after: String, $search: String) {
@@ -83,30 +85,30 @@ describe('products', () => {
 
 describe('users and sessions in the context', () => {
   it('answers me with the logged-in user, and null without a session', async () => {
-    const mine = await execute<{ me: { email: string; role: string } }>('{ me { email role } }', {}, aliceToken);
+    const mine = await execute<{ me: { email: string; role: string } }>('{ me { email role } }', {}, ALICE);
     expect(mine.data!.me).toEqual({ email: alice.email, role: 'CUSTOMER' });
     const anonymous = await execute<{ me: unknown }>('{ me { email } }');
     expect(anonymous.data!.me).toBeNull();
   });
 
   it('lets only admins list users', async () => {
-    const asCustomer = await execute('{ users { edges { node { id } } } }', {}, aliceToken);
+    const asCustomer = await execute('{ users { edges { node { id } } } }', {}, ALICE);
     expect(errorCodes(asCustomer)).toEqual(['FORBIDDEN']);
     const anonymous = await execute('{ users { edges { node { id } } } }');
     expect(errorCodes(anonymous)).toEqual(['UNAUTHENTICATED']);
     const asAdmin = await execute<{ users: Connection<{ email: string }> }>(
       '{ users(first: 3) { edges { node { email } } pageInfo { hasNextPage } } }',
       {},
-      adminToken,
+      ADMIN,
     );
     expect(asAdmin.data!.users.edges.map((edge) => edge.node.email)).toEqual(demoAccounts.map((account) => account.email));
     expect(asAdmin.data!.users.pageInfo.hasNextPage).toBe(true);
   });
 
   it('shows a customer only their own user record', async () => {
-    const self = await execute<{ user: { email: string } | null }>('{ user(id: "2") { email } }', {}, aliceToken);
+    const self = await execute<{ user: { email: string } | null }>('{ user(id: "2") { email } }', {}, ALICE);
     expect(self.data!.user).toEqual({ email: alice.email });
-    const other = await execute<{ user: unknown }>('{ user(id: "3") { email } }', {}, aliceToken);
+    const other = await execute<{ user: unknown }>('{ user(id: "3") { email } }', {}, ALICE);
     expect(other.errors).toBeUndefined();
     expect(other.data!.user).toBeNull();
   });
@@ -128,7 +130,7 @@ describe('orders', () => {
   };
 
   async function allOrderIdsOf(userId: number): Promise<number[]> {
-    const rows = await gateway.database.db.select().from(ordersTable).orderBy(asc(ordersTable.id));
+    const rows = await gateway.app.database.db.select().from(ordersTable).orderBy(asc(ordersTable.id));
     return rows.filter((row) => row.userId === userId).map((row) => row.id);
   }
 
@@ -140,7 +142,7 @@ describe('orders', () => {
     const ids: number[] = [];
     let after: string | null = null;
     for (;;) {
-      const result: OperationResult<{ orders: Connection<OrderNode> }> = await execute(ORDERS, { first: 10, after }, aliceToken);
+      const result: OperationResult<{ orders: Connection<OrderNode> }> = await execute(ORDERS, { first: 10, after }, ALICE);
       expect(result.errors).toBeUndefined();
       for (const { node } of result.data!.orders.edges) {
         expect(node.user.id).toBe('2');
@@ -156,7 +158,7 @@ describe('orders', () => {
   });
 
   it('filters by status and lets admins see every customer', async () => {
-    const result = await execute<{ orders: Connection<OrderNode> }>(ORDERS, { first: 100, status: 'SHIPPED' }, adminToken);
+    const result = await execute<{ orders: Connection<OrderNode> }>(ORDERS, { first: 100, status: 'SHIPPED' }, ADMIN);
     const nodes = result.data!.orders.edges.map((edge) => edge.node);
     expect(nodes.length).toBeGreaterThan(0);
     expect(new Set(nodes.map((node) => node.status))).toEqual(new Set(['SHIPPED']));
@@ -166,13 +168,13 @@ describe('orders', () => {
   it("answers another customer's order exactly like a missing one", async () => {
     const [bobsOrderId] = await allOrderIdsOf(3);
     const [alicesOrderId] = await allOrderIdsOf(2);
-    const foreign = await execute<{ order: unknown }>(`{ order(id: "${bobsOrderId}") { id } }`, {}, aliceToken);
-    const missing = await execute<{ order: unknown }>('{ order(id: "999999") { id } }', {}, aliceToken);
+    const foreign = await execute<{ order: unknown }>(`{ order(id: "${bobsOrderId}") { id } }`, {}, ALICE);
+    const missing = await execute<{ order: unknown }>('{ order(id: "999999") { id } }', {}, ALICE);
     expect(foreign).toEqual(missing);
     expect(foreign.data!.order).toBeNull();
-    const own = await execute<{ order: { id: string } }>(`{ order(id: "${alicesOrderId}") { id } }`, {}, aliceToken);
+    const own = await execute<{ order: { id: string } }>(`{ order(id: "${alicesOrderId}") { id } }`, {}, ALICE);
     expect(own.data!.order).toEqual({ id: String(alicesOrderId) });
-    const asAdmin = await execute<{ order: { id: string } }>(`{ order(id: "${bobsOrderId}") { id } }`, {}, adminToken);
+    const asAdmin = await execute<{ order: { id: string } }>(`{ order(id: "${bobsOrderId}") { id } }`, {}, ADMIN);
     expect(asAdmin.data!.order).toEqual({ id: String(bobsOrderId) });
   });
 
@@ -180,14 +182,14 @@ describe('orders', () => {
     const result = await execute<{ me: { orders: Connection<{ id: string }> } }>(
       '{ me { orders(first: 3) { edges { node { id } } pageInfo { hasNextPage endCursor } } } }',
       {},
-      aliceToken,
+      ALICE,
     );
     const expected = (await allOrderIdsOf(2)).reverse().slice(0, 3).map(String);
     expect(result.data!.me.orders.edges.map((edge) => edge.node.id)).toEqual(expected);
     const next = await execute<{ me: { orders: Connection<{ id: string }> } }>(
       'query ($after: String) { me { orders(first: 3, after: $after) { edges { node { id } } } } }',
       { after: result.data!.me.orders.pageInfo.endCursor },
-      aliceToken,
+      ALICE,
     );
     expect(next.data!.me.orders.edges.map((edge) => edge.node.id)).toEqual(
       (await allOrderIdsOf(2)).reverse().slice(3, 6).map(String),

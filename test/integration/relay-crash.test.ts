@@ -13,7 +13,7 @@ import { RowPublisher } from '../../src/events/row-publisher';
 import { defineCacheScripts, defineEventScripts } from '../../src/redis/scripts';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { readStreamFields } from '../support/streams';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 /** The mutation returns after this wait: nothing publishes while the relay is "crashed". */
 const PUBLISH_WAIT_MS = 200;

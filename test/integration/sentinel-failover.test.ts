@@ -22,10 +22,10 @@ import {
   restock,
   SETTLE_BOUND_MS,
 } from '../support/failover-loop';
-import { startOwnSentinelSetup } from '../support/redis-topology';
+import { startOwnSentinelSetup } from '../../src/testing/redis-topology';
 import { readStream } from '../support/streams';
 import { startSubscriber, type TestSubscriber } from '../support/subscriber';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const [admin] = demoAccounts as [(typeof demoAccounts)[0]];
 

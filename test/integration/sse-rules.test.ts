@@ -8,7 +8,7 @@
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
 import { openSse, refusalOf, type SseResponse } from '../support/sse-client';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const BODY_LIMIT_BYTES = 4096;
 const MAX_COST = 100;

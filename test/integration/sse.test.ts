@@ -12,7 +12,7 @@ import { login, mutate } from '../support/graphql';
 import { openSse, refusalOf, type SseResponse } from '../support/sse-client';
 import { readStream, streamTailOf, type StreamEntry } from '../support/streams';
 import { startTwoGateways, type TwoGateways } from '../support/two-gateways';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[number], (typeof demoAccounts)[number]];
 const PRODUCT_CHANGED = 'subscription ($after: String) { productChanged(id: "1", after: $after) { cursor type product { id stock } } }';

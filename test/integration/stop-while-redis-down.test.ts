@@ -2,7 +2,7 @@
 // reconnect timer (which would keep the process alive and reconnect a stopped app later).
 import { setTimeout as delay } from 'node:timers/promises';
 import { startTestGateway } from '../support/gateway';
-import { serverOf } from '../support/redis-topology';
+import { serverOf } from '../../src/testing/redis-topology';
 
 it('does not reconnect to Redis after being stopped while Redis was down', async () => {
   // Its own redis-server whatever the topology: the test kills and restarts it.

@@ -7,7 +7,7 @@ import { mutate } from '../support/graphql';
 import { channelSubscribers, waitForChannelSubscribers } from '../support/replica-clients';
 import { streamTailOf } from '../support/streams';
 import { startSubscriber } from '../support/subscriber';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const MY_ORDERS = 'subscription ($after: String) { myOrders(after: $after) { cursor type order { id status } } }';
 const PLACE_ORDER = 'mutation { placeOrder(input: { items: [{ productId: "1", quantity: 1 }] }) { id } }';

@@ -17,14 +17,14 @@ import { outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import type { RedisServerHandle } from '../../src/testing/redis-server';
-import { startOwnRedisServer, type TestRedis } from '../support/redis-topology';
+import { startOwnRedisServer, type TestRedis } from '../../src/testing/redis-topology';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber } from '../support/subscriber';
 import { subscribeResumable, type ResumableSubscription, type SubscriptionError } from '../../examples/client/resumable-subscription';
 import { mutate } from '../support/graphql';
 import { placeOrder, RESTOCK_PRODUCT } from '../support/documents';
 import { readStream, type StreamEntry, streamTail, streamTailOf } from '../support/streams';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const [admin, alice] = demoAccounts as [(typeof demoAccounts)[0], (typeof demoAccounts)[0]];
 const ALICE_ID = 2;

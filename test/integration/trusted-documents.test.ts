@@ -16,7 +16,7 @@ import { recordingLogger, startTestGateway, type TestGateway } from '../support/
 import { loginDemoAccounts, type GraphQLErrorBody } from '../support/graphql';
 import { openRawSocket, type ProtocolError, type ProtocolMessage, type RawSocket } from '../support/raw-websocket';
 import { productStock, writeSnapshot } from '../support/write-snapshot';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** What codegen writes into persisted-documents.json: the normalized text. */

@@ -9,7 +9,7 @@
 import { recordingLogger, startTestGateway, type TestGateway } from '../support/gateway';
 import { mutate, postGraphQL } from '../support/graphql';
 import { RESTOCK_PRODUCT } from '../support/documents';
-import { waitUntil } from '../support/wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const PRODUCT_STOCK = 'query { product(id: "1") { id stock } }';
 

@@ -11,7 +11,7 @@ import { productCacheType } from '../../src/modules/catalog/product.loader';
 import { entityKeys } from './cache-entries';
 import { PLACE_ORDER } from './documents';
 import { login, mutate, postGraphQL } from './graphql';
-import type { TestRedis } from './redis-topology';
+import type { TestRedis } from '../../src/testing/redis-topology';
 import { waitForChannelSubscribers } from './replica-clients';
 import { readStream } from './streams';
 import { startSubscriber } from './subscriber';

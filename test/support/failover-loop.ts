@@ -11,12 +11,12 @@ import type { RedisClient } from '../../src/redis/client';
 import { RESTOCK_PRODUCT } from './documents';
 import type { TestGateway } from './gateway';
 import { postGraphQL } from './graphql';
-import type { Promotion } from './redis-sentinel';
-import type { TestRedis } from './redis-topology';
+import type { Promotion } from '../../src/testing/redis-sentinel';
+import type { TestRedis } from '../../src/testing/redis-topology';
 import { readStream, streamTailOf } from './streams';
 import { startTestGateway } from './gateway';
 import { startSubscriber, type TestSubscriber } from './subscriber';
-import { waitUntil } from './wait';
+import { waitUntil } from '../../src/testing/wait';
 
 const [admin] = demoAccounts as [(typeof demoAccounts)[0]];
 export const FAILOVER_PRODUCT_ID = 1;

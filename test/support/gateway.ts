@@ -7,7 +7,7 @@ import pino from 'pino';
 import { createLogger, type Logger } from '../../src/logger';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
 import { graphqlClient, login, type GraphQLRequestOptions, type GraphQLResponse } from './graphql';
-import { startOwnRedisServer, startTestRedis, type TestRedis } from './redis-topology';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 
 export interface TestGateway {
   app: App;

@@ -3,7 +3,7 @@
 // to. It keeps every span it is sent, flattened, for the test to wait on and inspect.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { waitUntil } from './wait';
+import { waitUntil } from '../../src/testing/wait';
 
 /** One received span, with what the tests look at. */
 export interface ReceivedSpan {

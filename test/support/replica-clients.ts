@@ -10,7 +10,7 @@ import type WebSocket from 'ws';
 import type { DomainEvent, EventType } from '../../src/events/event-types';
 import type { GatewayProcess } from './gateway-process';
 import { waitForStreamEntries } from './streams';
-import { waitUntil } from './wait';
+import { waitUntil } from '../../src/testing/wait';
 import { startSubscriber, type ReceivedEvent, type TestSubscriber, type TestSubscriberOptions } from './subscriber';
 
 /** What one order event payload (`{ cursor type order { id } }`) says, for comparing sequences. */

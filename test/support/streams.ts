@@ -10,8 +10,8 @@ import type { RedisClient } from '../../src/redis/client';
 import { EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType, type StreamName } from '../../src/events/event-types';
 import { compareStreamIds } from '../../src/subscriptions/stream-ids';
 import { streamTail } from '../../src/subscriptions/stream-replay';
-import type { TestRedis } from './redis-topology';
-import { waitUntil } from './wait';
+import type { TestRedis } from '../../src/testing/redis-topology';
+import { waitUntil } from '../../src/testing/wait';
 
 /** The id of the newest entry (0-0 for an empty stream), as subscriptions read "now": src's own. */
 export { streamTail };

@@ -4,7 +4,7 @@
 import { openDatabase, type Database } from '../../src/db/client';
 import { createTestDatabase, seedTestData, type TestDatabase } from './database';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway';
-import { startOwnRedisServer, startTestRedis, type TestRedis } from './redis-topology';
+import { startOwnRedisServer, startTestRedis, type TestRedis } from '../../src/testing/redis-topology';
 
 export interface TwoGateways {
   a: TestGateway;

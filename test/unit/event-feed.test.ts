@@ -6,7 +6,7 @@ import { ErrorCode } from '../../src/errors';
 import type { DomainEvent } from '../../src/events/event-types';
 import { EventFeed, type EventFeedOptions } from '../../src/subscriptions/event-feed';
 import { LostStreamDataError, type StreamEvent } from '../../src/subscriptions/stream-replay';
-import { deferred } from '../support/wait';
+import { deferred } from '../../src/testing/wait';
 
 function streamEvent(cursor: string, { isReplayed = false, userId = 1 } = {}): StreamEvent {
   const event = { id: cursor, type: 'OrderPaid', version: 1, occurredAt: '', aggregate: { type: 'Order', id: '1' }, data: { orderId: 1, userId, status: 'PAID' } } as unknown as DomainEvent;

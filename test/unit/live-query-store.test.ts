@@ -9,7 +9,7 @@ import { encodeInvalidationMessage } from '../../src/cache/invalidation-message'
 import { LiveDependencies } from '../../src/live/live-dependencies';
 import { LiveQueryStore, type LiveRun } from '../../src/live/live-query-store';
 import type { RedisSubscriber } from '../../src/redis/client';
-import { deferred, waitUntil } from '../support/wait';
+import { deferred, waitUntil } from '../../src/testing/wait';
 
 const CHANNEL = 'invalidations';
 

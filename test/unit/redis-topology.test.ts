@@ -1,6 +1,6 @@
 // TEST_REDIS_TOPOLOGY / TEST_REDIS_URL pick the Redis every test file runs against
 // (test/support/redis-topology.ts); a name the suite does not know must stop the run, not fall back.
-import { requestedTopology } from '../support/redis-topology';
+import { requestedTopology } from '../../src/testing/redis-topology';
 
 describe('requestedTopology', () => {
   it('is standalone (a redis-server per test file) when nothing is set', () => {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster } from 'ioredis';
 import { ShardedSubscriber } from '../../src/redis/sharded-subscriber';
-import { deferred } from '../support/wait';
+import { deferred } from '../../src/testing/wait';
 
 function fakeCluster() {
   const cluster = new EventEmitter() as EventEmitter & { status: string; subscribed: string[][]; pending: Array<ReturnType<typeof deferred<number>>> };

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
-import type { RedisHostPort } from '../../src/config';
-import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
+import type { RedisHostPort } from '../config';
+import { startRedisServer, type RedisServerHandle } from './redis-server';
 import type { Promotion } from './redis-sentinel';
 import { waitUntil } from './wait';
 

@@ -14,12 +14,12 @@
 // their Redis, or start it with special settings, use startOwnRedisServer() whatever the topology.
 import { randomBytes } from 'node:crypto';
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
-import type { RedisClient, RedisSubscriber } from '../../src/redis/client';
-import { ShardedSubscriber } from '../../src/redis/sharded-subscriber';
-import type { RedisTarget } from '../../src/config';
-import { connectRedis } from '../../src/redis/connection';
-import { createRedisKeys, type RedisKeys } from '../../src/redis/keys';
-import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from '../../src/testing/redis-server';
+import type { RedisClient, RedisSubscriber } from '../redis/client';
+import { ShardedSubscriber } from '../redis/sharded-subscriber';
+import type { RedisTarget } from '../config';
+import { connectRedis } from '../redis/connection';
+import { createRedisKeys, type RedisKeys } from '../redis/keys';
+import { startRedisServer, type RedisServerHandle, type RedisServerOptions } from './redis-server';
 import { startSentinelSetup, type SentinelSetup, type SentinelSetupOptions } from './redis-sentinel';
 import { startClusterSetup, type ClusterSetup, type ClusterSetupOptions } from './redis-cluster';
 
@@ -139,6 +139,11 @@ export async function startOwnClusterSetup(options: ClusterSetupOptions = {}): P
 export function serverOf(redis: TestRedis): RedisServerHandle {
   if (!redis.server) throw new Error(`this test kills or restarts Redis, so it needs startOwnRedisServer(), not a ${redis.topology} Redis`);
   return redis.server;
+}
+
+/** An existing Redis at `url`, as far as reaching it goes (env, connect); the caller owns its keys. */
+export function redisAt(url: string): TestRedis {
+  return describeRedis('external', url, APP_DEFAULT_PREFIX, async () => undefined);
 }
 
 async function useExternalRedis(url: string): Promise<TestRedis> {

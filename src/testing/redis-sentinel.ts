@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import type { RedisHostPort } from '../../src/config';
-import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
+import type { RedisHostPort } from '../config';
+import { startRedisServer, type RedisServerHandle } from './redis-server';
 import { waitUntil } from './wait';
 
 export interface SentinelSetupOptions {
