@@ -36,6 +36,8 @@ const SERVERS = new Set((process.env.BENCH_SERVERS ?? ['streamgate', 'streamgate
 
 interface Server extends MixedTarget {
   name: ServerName;
+  /** The server's process, whose CPU time a row divides by its requests. */
+  pid: number;
   /** SQL statements and Redis round trips (commands, for the peers) served so far. */
   costs(): Promise<{ sql: number; redis: number }>;
   stop(): Promise<void>;
@@ -49,8 +51,27 @@ interface Row {
   p99Ms: number;
   sqlPerRequest: number;
   redisPerRequest: number;
+  /**
+   * The server process's CPU time (user + system, /proc) per answered request, in µs: what one
+   * request costs the server itself, which the machine's drift between rows moves less than req/s.
+   */
+  cpuMicrosPerRequest: number | null;
   badResponses: number;
 }
+
+/** CPU time a process has used, in µs (/proc/<pid>/stat, Linux); null where there is no /proc. */
+function processCpuMicros(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: what /proc/<pid>/stat counts CPU time in, 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 function installPeers(): void {
   if (fs.existsSync(path.join(ROOT, 'bench/node_modules/mercurius'))) return;
@@ -76,6 +97,7 @@ async function startPeer(name: (typeof PEERS)[number], env: Record<string, strin
   });
   return {
     name,
+    pid: child.pid!,
     url: `http://127.0.0.1:${PEER_PORT}/graphql`,
     costs: async () => (await (await fetch(`http://127.0.0.1:${PEER_PORT + 1}/`)).json()) as { sql: number; redis: number },
     stop: () =>
@@ -91,6 +113,7 @@ function gatewayServer(gateway: GatewayProcess, metricsPort: number, name: 'stre
   const metrics: MetricsSource = { url: gateway.url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
   return {
     name,
+    pid: gateway.pid,
     url: gateway.url,
     costs: async () => ({
       sql: await metric(metrics, 'streamgate_sql_statements_total'),
@@ -122,7 +145,9 @@ async function measureServer(server: Server, redis: RedisClient, tokens: string[
   const rows: Row[] = [];
   const measure = async (query: string, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) => {
     const before = await server.costs();
+    const cpuBefore = processCpuMicros(server.pid);
     const result = await load(server, body, headers, limit);
+    const cpuAfter = processCpuMicros(server.pid);
     const after = await server.costs();
     const requests = Math.max(result['2xx'], 1);
     rows.push({
@@ -133,6 +158,7 @@ async function measureServer(server: Server, redis: RedisClient, tokens: string[
       p99Ms: result.latency.p99,
       sqlPerRequest: Number(((after.sql - before.sql) / requests).toFixed(2)),
       redisPerRequest: Number(((after.redis - before.redis) / requests).toFixed(2)),
+      cpuMicrosPerRequest: cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) / requests),
       badResponses: result.non2xx + result.errors + result.mismatches,
     });
     console.log(JSON.stringify(rows.at(-1)));
@@ -154,8 +180,8 @@ async function measureAll(server: Server, redis: RedisClient, tokens: string[], 
 
 function markdown(rows: Row[]): string {
   const lines = [
-    '| query | server | req/s | p50 ms | p99 ms | × ceiling | × best peer | SQL/req | Redis/req | bad |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| query | server | req/s | p50 ms | p99 ms | × ceiling | × best peer | server CPU µs/req | SQL/req | Redis/req | bad |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const query of [...new Set(rows.map((row) => row.query))].sort()) {
     const ofQuery = rows.filter((row) => row.query === query);
@@ -166,7 +192,7 @@ function markdown(rows: Row[]): string {
     const ratio = (value: number, of: number | undefined) => (of ? (value / of).toFixed(2) : '—');
     for (const row of ofQuery.sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)) {
       lines.push(
-        `| ${query} | ${row.server} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${ratio(row.requestsPerSecond, ceiling)} | ${ratio(row.requestsPerSecond, bestPeer)} | ${row.sqlPerRequest} | ${row.redisPerRequest} | ${row.badResponses} |`,
+        `| ${query} | ${row.server} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${ratio(row.requestsPerSecond, ceiling)} | ${ratio(row.requestsPerSecond, bestPeer)} | ${row.cpuMicrosPerRequest ?? '—'} | ${row.sqlPerRequest} | ${row.redisPerRequest} | ${row.badResponses} |`,
       );
     }
   }
@@ -257,7 +283,7 @@ async function main(): Promise<void> {
   const table = markdown(rows);
   writeReadmeSection(
     'compare',
-    `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per warm row after ${WARMUP_SECONDS} s warm-up; cold = the first ${COLD_REQUESTS} requests after emptying every cache. Redis/req is round trips for streamgate, commands for the peers.\n\n${table}`,
+    `${date}, ${machine}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per warm row after ${WARMUP_SECONDS} s warm-up; cold = the first ${COLD_REQUESTS} requests after emptying every cache. Redis/req is round trips for streamgate, commands for the peers; server CPU µs/req is the server process's CPU time (user + system) per answered request.\n\n${table}`,
   );
   const mixedTable = mixedMarkdown(mixed);
   writeReadmeSection(
