@@ -17,6 +17,7 @@
 // and every store is paid for from a byte budget per client and one for the whole deployment,
 // counted in Redis so every replica shares them (spendResponseBudget-2.lua, then the SET).
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { isCluster, type RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
@@ -80,7 +81,12 @@ export class ResponseCache {
   private readonly windowBudgetBytes: number;
   private readonly clientWindowBudgetBytes: number;
   private readonly windowMs: number;
-  /** Stores on their way to Redis (see settled()). */
+  /**
+   * Digests of recent requests: a repeated request (what a cache serves) finds its digest here
+   * for less than hashing costs. Bounded by size too: the requests are client input.
+   */
+  private readonly digests = new LRUCache<string, string>({ max: 10_000, maxSize: 8_000_000, sizeCalculation: (_digest, source) => source.length });
+    /** Stores on their way to Redis (see settled()). */
   private readonly storing = new Set<Promise<void>>();
   hits = 0;
   misses = 0;
@@ -113,7 +119,9 @@ export class ResponseCache {
 
   /** The Redis key of a response: the viewer's scope and the canonical request, hashed. */
   keyOf(viewerScope: string, canonicalRequest: string): string {
-    const digest = createHash('sha1').update(`${viewerScope}\n${canonicalRequest}`).digest('base64url');
+    const source = `${viewerScope}\n${canonicalRequest}`;
+    let digest = this.digests.get(source);
+    if (digest === undefined) this.digests.set(source, (digest = createHash('sha1').update(source).digest('base64url')));
     return this.options.keys.cachedResponse(digest);
   }
 

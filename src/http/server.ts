@@ -22,6 +22,7 @@ import { createOperatorServer, registerHealthRoutes, registerMetricsRoute, type 
 import { createValidationRules, type OperationLimits } from './limits';
 import { costGatePlugin, createCostGate } from './cost';
 import type { CostBudget } from './cost-budget';
+import { lazyRequestLogger } from './lazy-request-logger';
 import { registerResponseSizeLimit } from './response-size';
 import { registerPlayground } from './playground';
 import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
@@ -106,6 +107,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     // Fastify's two info lines per request would dominate CPU under load: request-metrics.ts
     // writes one access log line at debug instead; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // The logger Fastify is given is the app's pino logger.
+    childLoggerFactory: (logger, bindings, options) => lazyRequestLogger(logger as Logger, bindings, options),
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: false,
     genReqId: (request) => {
