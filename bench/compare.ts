@@ -1,16 +1,18 @@
 // `npm run bench`: this gateway against its peers, same schema subset, same database, same Redis,
-// same machine, same run (bench/README.md explains the set-up). Each server runs alone while it
-// is measured; the load comes from this process (autocannon), every response checked.
+// same machine, same run (bench/README.md explains the set-up). The servers run side by side and
+// take turns under load (one at a time); the load comes from this process (autocannon), every
+// response checked.
 //
 // Peers (bench/peers/, their packages in bench/node_modules, installed here on first run):
 // ceiling (node:http, precomputed bytes), Mercurius + graphql-jit + mercurius-cache (Redis),
 // GraphQL Yoga + DataLoader + response cache (Redis), plain Apollo Server 5 + DataLoader.
-// After its read rows, each server but the ceiling (which cannot take a write) gets the mixed
-// rows (bench/mixed.ts): the same reads while other customers place orders.
+// After the read rows, each server but the ceiling (which cannot take a write) gets the mixed
+// rows in turn (bench/mixed.ts): the same reads while other customers place orders.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Result } from 'autocannon';
 import Redis, { Cluster } from 'ioredis';
 import { scanKeys, type RedisClient } from '../src/redis/client';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
@@ -79,10 +81,10 @@ function installPeers(): void {
   execFileSync('npm', ['install', '--prefix', path.join(ROOT, 'bench'), '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
 }
 
-async function startPeer(name: (typeof PEERS)[number], env: Record<string, string>): Promise<Server> {
+async function startPeer(name: (typeof PEERS)[number], env: Record<string, string>, port: number): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, ['-r', './scripts/register-swc.js', `bench/peers/${name}.ts`], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(PEER_PORT), NODE_ENV: 'production' },
+    env: { ...process.env, ...env, PORT: String(port), NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -98,8 +100,9 @@ async function startPeer(name: (typeof PEERS)[number], env: Record<string, strin
   return {
     name,
     pid: child.pid!,
-    url: `http://127.0.0.1:${PEER_PORT}/graphql`,
-    costs: async () => (await (await fetch(`http://127.0.0.1:${PEER_PORT + 1}/`)).json()) as { sql: number; redis: number },
+    url: `http://127.0.0.1:${port}/graphql`,
+    // Its counters are served on the next port (bench/peers/common.ts).
+    costs: async () => (await (await fetch(`http://127.0.0.1:${port + 1}/`)).json()) as { sql: number; redis: number },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -138,44 +141,91 @@ async function emptyCaches(redis: RedisClient): Promise<void> {
   }
 }
 
-async function measureServer(server: Server, redis: RedisClient, tokens: string[]): Promise<Row[]> {
+/** A warm row is measured in this many windows per server, the servers taking turns. */
+const WARM_ROUNDS = 5;
+
+/** What one load of a server gave, and what it cost the server. */
+interface Window {
+  result: Result;
+  cpuMicros: number | null;
+  sql: number;
+  redis: number;
+}
+
+async function measureWindow(server: Server, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }): Promise<Window> {
+  const before = await server.costs();
+  const cpuBefore = processCpuMicros(server.pid);
+  const result = await load(server, body, headers, limit);
+  const cpuAfter = processCpuMicros(server.pid);
+  const after = await server.costs();
+  return { result, cpuMicros: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, sql: after.sql - before.sql, redis: after.redis - before.redis };
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** A row from its windows: rates over their whole time, costs per answered request, latencies the median window's. */
+function rowOf(server: ServerName, query: string, windows: Window[]): Row {
+  const answered = Math.max(sum(windows.map((window) => window.result['2xx'])), 1);
+  const cpu = windows.map((window) => window.cpuMicros);
+  const row: Row = {
+    server,
+    query,
+    requestsPerSecond: Math.round(sum(windows.map((window) => window.result.requests.total)) / sum(windows.map((window) => window.result.duration))),
+    p50Ms: median(windows.map((window) => window.result.latency.p50)),
+    p99Ms: median(windows.map((window) => window.result.latency.p99)),
+    sqlPerRequest: Number((sum(windows.map((window) => window.sql)) / answered).toFixed(2)),
+    redisPerRequest: Number((sum(windows.map((window) => window.redis)) / answered).toFixed(2)),
+    cpuMicrosPerRequest: cpu.includes(null) ? null : Math.round(sum(cpu as number[]) / answered),
+    badResponses: sum(windows.map(({ result }) => result.non2xx + result.errors + result.mismatches)),
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+/**
+ * The read rows of servers that run side by side: each one's cold row right after every cache is
+ * emptied; then every server warmed up; then each warm row in WARM_ROUNDS windows per server, the
+ * servers taking turns (the order rotating each round), so that the machine's speed, which drifts
+ * by up to 2x over minutes here, weighs on every server alike.
+ */
+async function measureReads(servers: Server[], redis: RedisClient, tokens: string[]): Promise<Row[]> {
   const randomToken = () => ({ authorization: `Bearer ${tokens[Math.floor(Math.random() * tokens.length)]}` });
   const productBody = () => JSON.stringify({ query: PRODUCT_QUERY, variables: { id: String(1 + Math.floor(Math.random() * 2000)) } });
   const ordersBody = () => JSON.stringify({ query: ORDERS_QUERY });
   const rows: Row[] = [];
-  const measure = async (query: string, body: () => string, headers: () => Record<string, string>, limit: { seconds?: number; requests?: number }) => {
-    const before = await server.costs();
-    const cpuBefore = processCpuMicros(server.pid);
-    const result = await load(server, body, headers, limit);
-    const cpuAfter = processCpuMicros(server.pid);
-    const after = await server.costs();
-    const requests = Math.max(result['2xx'], 1);
-    rows.push({
-      server: server.name,
-      query,
-      requestsPerSecond: Math.round(result.requests.average),
-      p50Ms: result.latency.p50,
-      p99Ms: result.latency.p99,
-      sqlPerRequest: Number(((after.sql - before.sql) / requests).toFixed(2)),
-      redisPerRequest: Number(((after.redis - before.redis) / requests).toFixed(2)),
-      cpuMicrosPerRequest: cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) / requests),
-      badResponses: result.non2xx + result.errors + result.mismatches,
-    });
-    console.log(JSON.stringify(rows.at(-1)));
+  for (const server of servers) {
+    await emptyCaches(redis);
+    rows.push(rowOf(server.name, 'c) orders, cold cache', [await measureWindow(server, ordersBody, randomToken, { requests: COLD_REQUESTS })]));
+  }
+  for (const server of servers) {
+    await load(server, productBody, randomToken, { seconds: WARMUP_SECONDS });
+    await load(server, ordersBody, randomToken, { seconds: WARMUP_SECONDS });
+  }
+  const warmRows = async (query: string, body: () => string) => {
+    const windows = new Map<ServerName, Window[]>(servers.map((server) => [server.name, []]));
+    for (let round = 0; round < WARM_ROUNDS; round++) {
+      for (let turn = 0; turn < servers.length; turn++) {
+        const server = servers[(turn + round) % servers.length]!;
+        windows.get(server.name)!.push(await measureWindow(server, body, randomToken, { seconds: DURATION_SECONDS / WARM_ROUNDS }));
+      }
+    }
+    return servers.map((server) => rowOf(server.name, query, windows.get(server.name)!));
   };
-  await emptyCaches(redis);
-  await measure('c) orders, cold cache', ordersBody, randomToken, { requests: COLD_REQUESTS });
-  await load(server, productBody, randomToken, { seconds: WARMUP_SECONDS });
-  await load(server, ordersBody, randomToken, { seconds: WARMUP_SECONDS });
-  await measure('a) product(id)', productBody, randomToken, { seconds: DURATION_SECONDS });
-  await measure('b) orders(first: 20) nested', ordersBody, randomToken, { seconds: DURATION_SECONDS });
+  rows.push(...(await warmRows('a) product(id)', productBody)));
+  rows.push(...(await warmRows('b) orders(first: 20) nested', ordersBody)));
   return rows;
 }
 
-/** Its read rows, then (but for the ceiling) its mixed rows, while the server is up. */
-async function measureAll(server: Server, redis: RedisClient, tokens: string[], mixedOptions: MixedOptions): Promise<{ rows: Row[]; mixed: MixedRow[] }> {
-  const rows = await measureServer(server, redis, tokens);
-  return { rows, mixed: server.name === 'ceiling' ? [] : await measureMixed(server, mixedOptions) };
+/** The mixed rows of each server in turn (not the ceiling, which cannot take a write), each after every cache is emptied. */
+async function measureMixedRows(servers: Server[], redis: RedisClient, options: MixedOptions): Promise<MixedRow[]> {
+  const rows: MixedRow[] = [];
+  for (const server of servers.filter(({ name }) => name !== 'ceiling')) {
+    // Another server's orders left stock in this one's cache that its own writes never invalidated.
+    await emptyCaches(redis);
+    rows.push(...(await measureMixed(server, options)));
+  }
+  return rows;
 }
 
 function markdown(rows: Row[]): string {
@@ -213,7 +263,8 @@ async function measureOnCluster(databaseEnv: Record<string, string>, stocks: Mix
     try {
       const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));
       const writerTokens = await Promise.all(Array.from({ length: WRITERS }, (_, index) => login(gateway, `user${FIRST_WRITER + index}@example.com`)));
-      return await measureAll(server, redis, tokens, { productQuery: PRODUCT_QUERY, ordersQuery: ORDERS_QUERY, readerTokens: tokens, writerTokens, stocks });
+      const rows = await measureReads([server], redis, tokens);
+      return { rows, mixed: await measureMixedRows([server], redis, { productQuery: PRODUCT_QUERY, ordersQuery: ORDERS_QUERY, readerTokens: tokens, writerTokens, stocks }) };
     } finally {
       await server.stop();
     }
@@ -242,10 +293,6 @@ async function main(): Promise<void> {
     const tokens = await Promise.all(Array.from({ length: LOGGED_IN_USERS }, (_, index) => login(gateway, `user${4 + index * 97}@example.com`)));
     const writerTokens = await Promise.all(Array.from({ length: WRITERS }, (_, index) => login(gateway, `user${FIRST_WRITER + index}@example.com`)));
     const mixedOptions: MixedOptions = { productQuery: PRODUCT_QUERY, ordersQuery: ORDERS_QUERY, readerTokens: tokens, writerTokens, stocks };
-    const record = (measured: { rows: Row[]; mixed: MixedRow[] }) => {
-      rows.push(...measured.rows);
-      mixed.push(...measured.mixed);
-    };
     // The ceiling's answers: the gateway's own responses to one request of each query.
     const answer = async (body: string) =>
       (await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[0]}` }, body })).text();
@@ -256,20 +303,23 @@ async function main(): Promise<void> {
         'orders(': await answer(JSON.stringify({ query: ORDERS_QUERY })),
       }),
     );
-    const ours = gatewayServer(gateway, metricsPort);
+    // Every server up at once (an idle one costs nothing), so that their read rows take turns.
+    const servers: Server[] = SERVERS.has('streamgate') ? [gatewayServer(gateway, metricsPort)] : [];
     try {
-      if (SERVERS.has('streamgate')) record(await measureAll(ours, redis, tokens, mixedOptions));
-    } finally {
-      await ours.stop();
-    }
-    if (SERVERS.has('streamgate-cluster')) record(await measureOnCluster(databaseEnv, stocks));
-    for (const name of PEERS.filter((peerName) => SERVERS.has(peerName))) {
-      const peer = await startPeer(name, { ...databaseEnv, REDIS_URL: redisServer.url, CEILING_ANSWERS: answersFile });
-      try {
-        record(await measureAll(peer, redis, tokens, mixedOptions));
-      } finally {
-        await peer.stop();
+      for (const [index, name] of PEERS.filter((peerName) => SERVERS.has(peerName)).entries()) {
+        servers.push(await startPeer(name, { ...databaseEnv, REDIS_URL: redisServer.url, CEILING_ANSWERS: answersFile }, PEER_PORT + 2 * index));
       }
+      rows.push(...(await measureReads(servers, redis, tokens)));
+      mixed.push(...(await measureMixedRows(servers, redis, mixedOptions)));
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+      // Not among the servers when BENCH_SERVERS leaves it out: it was started for the logins.
+      if (!SERVERS.has('streamgate')) await gateway.stop();
+    }
+    if (SERVERS.has('streamgate-cluster')) {
+      const measured = await measureOnCluster(databaseEnv, stocks);
+      rows.push(...measured.rows);
+      mixed.push(...measured.mixed);
     }
   } finally {
     redis.disconnect();

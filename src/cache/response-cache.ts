@@ -150,14 +150,17 @@ export class ResponseCache {
       this.options.onError?.(error);
       return null;
     }
-    if (Buffer.isBuffer(reply)) {
-      this.hits += 1;
-      return { body: reply };
-    }
-    this.misses += 1;
+    if (Buffer.isBuffer(reply)) return { body: reply };
     const [, ...generations] = reply;
     const atStart = new Map(this.slots.map((slot, index) => [slot.name, { index, generation: String(generations[index]) }]));
     return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart) };
+  }
+
+  /** Counts a lookup whose outcome was used (a public one read while a session was checked is not, when the check fails). */
+  countLookup(lookup: ResponseLookup): void {
+    if (lookup === null) return;
+    if ('body' in lookup) this.hits += 1;
+    else this.misses += 1;
   }
 
   /** The generation keys of the database identity in force (rebuilt when a reseed changed it). */

@@ -2,8 +2,9 @@
 // answered from its stored bytes before GraphQL runs (cache/response-cache.ts); a miss carries
 // what it needs to be stored (where, and the dependencies its loaders record) to the GraphQL
 // context and to the onSend hook that stores the answer. The session is checked on every request
-// before a lookup, so a revoked session never gets a cached private answer, and the check is done
-// once: the context reuses it.
+// before a cached answer is sent, so a revoked session never gets one (a private answer's key
+// needs the viewer, so it is looked up after the check; a public one meanwhile), and the check is
+// done once: the context reuses it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { costSubject } from '../auth/viewer';
@@ -56,13 +57,18 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       if (typeof body?.query !== 'string') return;
       const canonical = queries.canonicalRequest(body.query, body.operationName, body.variables);
       if (canonical === null) return;
+      const lookUp = (viewerScope: string) => cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
+      // A public answer's key does not depend on the viewer: it is read while the session is
+      // checked (one round trip's wait, not two), and used only once the session is good.
+      const publicLookup = canonical.scope === 'public' ? lookUp('public') : undefined;
       let authentication: Authentication;
       try {
         authentication = await authenticate(request.headers.authorization);
       } catch {
         return; // Apollo's context answers the error (401, 503)
       }
-      const lookup = await cache.lookup(cache.keyOf(viewerScopeOf(canonical, authentication.viewer), canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
+      const lookup = await (publicLookup ?? lookUp(viewerScopeOf(canonical, authentication.viewer)));
+      cache.countLookup(lookup);
       if (lookup) onLookup?.(request, canonical.operationName, 'body' in lookup);
       if (lookup && 'body' in lookup) return reply.type('application/json; charset=utf-8').send(lookup.body);
       request[responseCacheState] = { authentication, miss: lookup ?? undefined };

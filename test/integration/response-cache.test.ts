@@ -84,18 +84,28 @@ it('shares catalogue-only responses between viewers, and still checks every sess
   expect((await post(pair.b, query, {}, tokens.bob)).text).toBe(first.text);
   expect((await post(pair.b, query)).text).toBe(first.text);
   expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 2);
+  // A public answer is read while the session is checked, and neither sent nor counted when the check fails.
   const badToken = await post(pair.b, query, {}, 'not-a-session-token-at-all-aaaaaaaaaaaaaaaa');
   expect(badToken.status).toBe(401);
+  expect(badToken.body.data ?? null).toBeNull();
+  expect(pair.b.app.responseCache!.hits).toBe(hitsBefore + 2);
 });
 
 it('never answers a revoked session from the cache', async () => {
   const token = await pair.a.login('alice@streamgate.dev', 'alice-password');
   await post(pair.b, MY_ORDERS, {}, token);
   await post(pair.b, MY_ORDERS, {}, token);
+  const publicQuery = '{ product(id: "5") { id name } }';
+  await post(pair.b, publicQuery, {}, token);
   await mutate(pair.a, 'mutation { logout }', {}, token);
-  const after = await post(pair.b, MY_ORDERS, {}, token);
-  expect(after.status).toBe(401);
-  expect(after.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  const hitsBefore = pair.b.app.responseCache!.hits;
+  for (const query of [MY_ORDERS, publicQuery]) {
+    const after = await post(pair.b, query, {}, token);
+    expect(after.status).toBe(401);
+    expect(after.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(after.body.data ?? null).toBeNull();
+  }
+  expect(pair.b.app.responseCache!.hits).toBe(hitsBefore);
 });
 
 it('stores nothing for documents that read around the loaders, for mutations, or for failed answers', async () => {

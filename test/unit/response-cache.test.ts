@@ -73,7 +73,11 @@ describe('lookup', () => {
     const { cache, replies } = createCache();
     const body = Buffer.from('{"data":{"me":null}}');
     replies.read.push(body);
-    await expect(cache.lookup(cache.keyOf('public', '{ me { id } }'))).resolves.toEqual({ body });
+    const lookup = await cache.lookup(cache.keyOf('public', '{ me { id } }'));
+    expect(lookup).toEqual({ body });
+    // Counted once its outcome is used (the plugin counts it after the session check).
+    expect([cache.hits, cache.misses]).toEqual([0, 0]);
+    cache.countLookup(lookup);
     expect([cache.hits, cache.misses]).toEqual([1, 0]);
   });
 
@@ -86,6 +90,8 @@ describe('lookup', () => {
     miss.dependencies.add('User.v1', '1', { stable: 'u1', volatile: '' });
     // A document that reads only stable Product fields is guarded by the stable generation (slot 1).
     expect(miss.dependencies.header()).toMatch(/^1\|gStable\|[0-9a-f]{40}\|Product\.v1\|3;2\|gUser\|[0-9a-f]{40}\|User\.v1\|1$/);
+    cache.countLookup(miss);
+    cache.countLookup(null); // Redis did not answer: neither
     expect([cache.hits, cache.misses]).toEqual([0, 1]);
   });
 
