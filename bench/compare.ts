@@ -338,7 +338,7 @@ async function main(): Promise<void> {
   const mixedTable = mixedMarkdown(mixed);
   writeReadmeSection(
     'mixed',
-    `${date}, ${machine}; reads as above (50/50 anonymous (a) and (b) as one of ${LOGGED_IN_USERS} readers, ${CONNECTIONS} connections) while ${WRITERS} other customers place orders from the bench process at ${MIXED_RATES.join(', ')}/s (one unit of a random product with stock); first 10 s of reads and orders at the highest rate, unmeasured, then per row ${WARMUP_SECONDS} s warm-up and ${DURATION_SECONDS} s measured. A stale read shows more stock than the stock before the row minus the units of the orders acknowledged before it was sent; × read-only is against the same server at 0/s, × best fresh peer against the fastest peer with no stale read at that rate; response cache hits are streamgate's (/metrics).\n\n${mixedTable}`,
+    `${date}, ${machine}; reads as above (50/50 anonymous (a) and (b) as one of ${LOGGED_IN_USERS} readers, ${CONNECTIONS} connections) while ${WRITERS} other customers place orders from the bench process at ${MIXED_RATES.join(', ')}/s (one unit of a random product with stock); first 10 s of reads and orders at the highest rate, unmeasured, then each rate's row in 5 windows of 1 s of orders then ${DURATION_SECONDS / 5} s of reads measured, the rates taking turns. A stale read shows more stock than the stock before the row minus the units of the orders acknowledged before it was sent; × read-only is against the same server at 0/s, × best fresh peer against the fastest peer with no stale read at that rate; response cache hits are streamgate's (/metrics).\n\n${mixedTable}`,
   );
   console.log(`\n${table}\n\n${mixedTable}\n\nwritten to bench/README.md and bench/results/${date}.json`);
 }

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import autocannon, { type Result } from 'autocannon';
 import { Pool } from 'pg';
-import { CONNECTIONS, DURATION_SECONDS, SIZES, WARMUP_SECONDS, goodData } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, SIZES, goodData } from './harness';
 
 /** The gateway's placeOrder (schema/schema.graphql); its products' ids let Yoga's cache invalidate them. */
 export const PLACE_ORDER = 'mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id items { product { id stock } } } }';
@@ -27,6 +27,10 @@ const MIN_WRITABLE_STOCK = 100;
 const MIN_WRITABLE_PRODUCTS = 100;
 /** The unmeasured run of reads and writes before a server's mixed rows (warmUpWrites). */
 const WRITE_WARMUP_SECONDS = 10;
+/** Each rate's row is measured in this many windows, the rates taking turns (measureMixed). */
+const MIXED_ROUNDS = 5;
+/** Orders at a window's rate before its reads are measured: the cache settles into that rate. */
+const WINDOW_WARMUP_SECONDS = 1;
 /** How often the writer's timer checks for orders due: often enough to keep 50/s steady. */
 const WRITER_TICK_MS = 5;
 
@@ -264,45 +268,75 @@ function writableProducts(stocks: Map<number, number>): number[] {
   return [...stocks].filter(([, stock]) => stock >= MIN_WRITABLE_STOCK).map(([id]) => id);
 }
 
-async function mixedRow(target: MixedTarget, options: MixedOptions, rate: number): Promise<MixedRow> {
+/** What one window of reads at one write rate gave. */
+interface MixedWindow {
+  result: Result;
+  badReads: number;
+  failedWrites: number;
+  /** Orders acknowledged while the reads were measured, and for how long they were. */
+  acknowledged: number;
+  measuredMs: number;
+  productReads: number;
+  staleReads: number;
+  worstStaleMs: number | null;
+  /** Response cache hits and lookups during the measured reads; null: the server reports none. */
+  cache: { hits: number; lookups: number } | null;
+}
+
+/** Orders at `rate` from the window's start; reads measured for `seconds` after WINDOW_WARMUP_SECONDS. */
+async function mixedWindow(target: MixedTarget, options: MixedOptions, rate: number, seconds: number): Promise<MixedWindow> {
   const initial = await options.stocks.current();
   const writable = writableProducts(initial);
   if (writable.length < MIN_WRITABLE_PRODUCTS) {
     throw new Error(`only ${writable.length} products have ${MIN_WRITABLE_STOCK} units left: reseed (delete .data/bench/*.seeded)`);
   }
   const acks = new Acks();
-  const rowStartedAt = performance.now();
+  const startedAt = performance.now();
   const writer = startWriter(target.url, options.writerTokens, writable, rate, acks, options.stocks);
-  let measured: { result: Result; badReads: number; from: number; to: number; checker: StaleChecker; hitRate: number | null };
+  let measured: Omit<MixedWindow, 'failedWrites' | 'acknowledged'> & { from: number };
   let failedWrites: number;
   try {
-    await loadMix(target.url, options, WARMUP_SECONDS);
-    const checker = new StaleChecker(initial, acks, rowStartedAt);
+    await loadMix(target.url, options, WINDOW_WARMUP_SECONDS);
+    const checker = new StaleChecker(initial, acks, startedAt);
     const cacheBefore = await target.responseCache?.();
     const from = performance.now();
-    const { result, badReads } = await loadMix(target.url, options, DURATION_SECONDS, (productId, sentAt, stock) => checker.check(productId, sentAt, stock));
-    const to = performance.now();
+    const { result, badReads } = await loadMix(target.url, options, seconds, (productId, sentAt, stock) => checker.check(productId, sentAt, stock));
+    const measuredMs = performance.now() - from;
     const cacheAfter = await target.responseCache?.();
-    const lookups = cacheBefore && cacheAfter ? cacheAfter.hits + cacheAfter.misses - cacheBefore.hits - cacheBefore.misses : 0;
-    const hitRate = cacheBefore && cacheAfter && lookups > 0 ? (cacheAfter.hits - cacheBefore.hits) / lookups : null;
-    measured = { result, badReads, from, to, checker, hitRate };
+    const cache =
+      cacheBefore && cacheAfter
+        ? { hits: cacheAfter.hits - cacheBefore.hits, lookups: cacheAfter.hits + cacheAfter.misses - cacheBefore.hits - cacheBefore.misses }
+        : null;
+    measured = { result, badReads, from, measuredMs, productReads: checker.reads, staleReads: checker.stale, worstStaleMs: checker.worstMs, cache };
   } finally {
     failedWrites = (await writer.stop()).failed;
   }
-  const { result, checker } = measured;
+  const { from, ...window } = measured;
+  return { ...window, failedWrites, acknowledged: writer.acknowledgedBetween(from, from + window.measuredMs) };
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** A row from its windows: rates over their whole measured time, counts summed, latencies the median window's. */
+function mixedRowOf(server: string, rate: number, windows: MixedWindow[]): MixedRow {
+  const measuredSeconds = sum(windows.map((window) => window.measuredMs)) / 1000;
+  const caches = windows.map((window) => window.cache);
+  const lookups = caches.includes(null) ? 0 : sum(caches.map((cache) => cache!.lookups));
+  const worst = windows.map((window) => window.worstStaleMs).filter((ms): ms is number => ms !== null);
   return {
-    server: target.name,
+    server,
     targetWritesPerSecond: rate,
-    writesPerSecond: Math.round((writer.acknowledgedBetween(measured.from, measured.to) / ((measured.to - measured.from) / 1000)) * 10) / 10,
-    failedWrites,
-    readsPerSecond: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    productReads: checker.reads,
-    staleReads: checker.stale,
-    worstStaleMs: checker.worstMs,
-    badReads: measured.badReads,
-    responseCacheHitRate: measured.hitRate === null ? null : Number(measured.hitRate.toFixed(3)),
+    writesPerSecond: Math.round((sum(windows.map((window) => window.acknowledged)) / measuredSeconds) * 10) / 10,
+    failedWrites: sum(windows.map((window) => window.failedWrites)),
+    readsPerSecond: Math.round(sum(windows.map((window) => window.result.requests.total)) / measuredSeconds),
+    p50Ms: median(windows.map((window) => window.result.latency.p50)),
+    p99Ms: median(windows.map((window) => window.result.latency.p99)),
+    productReads: sum(windows.map((window) => window.productReads)),
+    staleReads: sum(windows.map((window) => window.staleReads)),
+    worstStaleMs: worst.length > 0 ? Math.max(...worst) : null,
+    badReads: sum(windows.map((window) => window.badReads)),
+    responseCacheHitRate: lookups > 0 ? Number((sum(caches.map((cache) => cache!.hits)) / lookups).toFixed(3)) : null,
   };
 }
 
@@ -324,14 +358,24 @@ async function warmUpWrites(target: MixedTarget, options: MixedOptions): Promise
   }
 }
 
-/** The mixed rows of one server, one per rate of BENCH_MIXED_RATES, each after its own warm-up. */
+/**
+ * The mixed rows of one server, one per rate of BENCH_MIXED_RATES, after one warm-up of its write
+ * path: MIXED_ROUNDS windows per rate, the rates taking turns (the order rotating each round), so
+ * that the machine's drift weighs on every rate alike (a row is compared with the same server's
+ * read-only row).
+ */
 export async function measureMixed(target: MixedTarget, options: MixedOptions): Promise<MixedRow[]> {
-  const rows: MixedRow[] = [];
   await warmUpWrites(target, options);
-  for (const rate of MIXED_RATES) {
-    rows.push(await mixedRow(target, options, rate));
-    console.log(JSON.stringify(rows.at(-1)));
+  const rates = [...new Set(MIXED_RATES)];
+  const windows = new Map<number, MixedWindow[]>(rates.map((rate) => [rate, []]));
+  for (let round = 0; round < MIXED_ROUNDS; round++) {
+    for (let turn = 0; turn < rates.length; turn++) {
+      const rate = rates[(turn + round) % rates.length]!;
+      windows.get(rate)!.push(await mixedWindow(target, options, rate, DURATION_SECONDS / MIXED_ROUNDS));
+    }
   }
+  const rows = rates.map((rate) => mixedRowOf(target.name, rate, windows.get(rate)!));
+  for (const row of rows) console.log(JSON.stringify(row));
   return rows;
 }
 
@@ -341,7 +385,6 @@ export function mixedMarkdown(rows: MixedRow[]): string {
     '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const ratio = (value: number, of: number | undefined) => (of ? (value / of).toFixed(2) : '—');
-  // Each rate once, even when BENCH_MIXED_RATES repeats one (its rows are listed together).
   for (const rate of new Set(MIXED_RATES)) {
     const ofRate = rows.filter((row) => row.targetWritesPerSecond === rate);
     const freshPeers = ofRate.filter((row) => !row.server.startsWith('streamgate') && row.staleReads === 0);
