@@ -56,8 +56,12 @@ const templates = processShared('databaseTemplates', () => new Map<string, Promi
  * (the project's own tests, which seed each file's copy as they need).
  */
 export async function databaseSource(modules: readonly GatewayModule[], databaseUrl = process.env.DATABASE_URL, seed: SnapshotSeed | null = SNAPSHOT_SEED): Promise<DatabaseSource> {
-  const recipe: Recipe = { modules, seed: seed && { ...SNAPSHOT_SEED, ...seed } };
-  const key = `${databaseUrl ?? 'pglite'}|${modules.map((module) => module.name).join(',')}|${JSON.stringify(recipe.seed)}`;
+  return sourceOf(await templateOf({ modules, seed: seed && { ...SNAPSHOT_SEED, ...seed } }, databaseUrl));
+}
+
+/** The template of a recipe, made on first use in this process (or found from an earlier one). */
+function templateOf(recipe: Recipe, databaseUrl: string | undefined): Promise<Template> {
+  const key = `${databaseUrl ?? 'pglite'}|${recipe.modules.map((module) => module.name).join(',')}|${JSON.stringify(recipe.seed)}`;
   let template = templates.get(key);
   if (!template) {
     template = databaseUrl ? postgresTemplate(databaseUrl, recipe) : pgliteTemplate(recipe);
@@ -65,7 +69,7 @@ export async function databaseSource(modules: readonly GatewayModule[], database
     template.catch(() => templates.delete(key));
     templates.set(key, template);
   }
-  return sourceOf(await template);
+  return template;
 }
 
 /** What a template is made of: the migrations of the gateway and these modules, then this seed and its snapshot (or neither). */
@@ -74,6 +78,7 @@ interface Recipe {
   seed: SnapshotSeed | null;
 }
 
+/** Migrates (nothing to do on a copy of the migrated template), then seeds and snapshots unless the recipe has no seed. */
 async function migrateAndSeed(database: Database, { modules, seed }: Recipe): Promise<void> {
   await database.migrate();
   for (const module of modules) {
@@ -126,8 +131,13 @@ function pgliteVersion(): string {
   return manifest.version;
 }
 
+/**
+ * A new PGlite template: the migrated one runs initdb and the migrations; a seeded one starts from a
+ * copy of the migrated one (no initdb: a test's own seed costs the seed, not seconds more).
+ */
 async function newPgliteTemplate(recipe: Recipe): Promise<{ kind: 'pglite'; dataDir: Uint8Array }> {
-  const pglite = await PGlite.create('memory://');
+  const migrated = recipe.seed === null ? null : await templateOf({ modules: recipe.modules, seed: null }, undefined);
+  const pglite = migrated?.kind === 'pglite' ? await PGlite.create({ loadDataDir: new Blob([migrated.dataDir as Uint8Array<ArrayBuffer>]) }) : await PGlite.create('memory://');
   const database = await openDatabase({ pglite });
   try {
     await migrateAndSeed(database, recipe);

@@ -1,22 +1,16 @@
 // The one-statement-per-level rule: however many parents a level has, its relation is loaded by
-// one SQL statement (counted at the database client), and once the cache is warm, by none.
+// one SQL statement (counted at the database client), and once the cache is warm, by none. On the
+// test kit (its snapshot: 20 users, 30 products, 200 orders), as the admin, who sees every order.
+import { createTestGateway, type TestGateway } from 'streamgate/testing';
 import { deleteKeysMatching } from '../support/cache-entries';
-import { demoAccounts } from '../../src/db/seed';
-import { startTestGateway, type TestGateway } from '../support/gateway';
-import { createOperationRunner } from '../support/operations';
 
 let gateway: TestGateway;
-let execute: ReturnType<typeof createOperationRunner>;
-let adminToken: string;
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ seed: { users: 40, products: 60, orders: 400 } });
-  execute = createOperationRunner(gateway.app);
-  const admin = demoAccounts[0]!;
-  adminToken = await gateway.login(admin.email, admin.password);
+  gateway = await createTestGateway();
 });
 
-afterAll(() => gateway?.stop());
+afterAll(() => gateway?.close());
 
 /** Empties the cache, keeping sessions: every read after this is cold. */
 async function coldCache(): Promise<void> {
@@ -25,10 +19,10 @@ async function coldCache(): Promise<void> {
 }
 
 async function countStatements(query: string): Promise<{ statements: number; data: unknown }> {
-  const before = gateway.database.sqlStats.statements;
-  const result = await execute(query, {}, adminToken);
+  const before = gateway.app.database.sqlStats.statements;
+  const result = await gateway.execute(query, { as: 'admin' });
   expect(result.errors).toBeUndefined();
-  return { statements: gateway.database.sqlStats.statements - before, data: result.data };
+  return { statements: gateway.app.database.sqlStats.statements - before, data: result.data };
 }
 
 const NESTED_ORDERS = (first: number) => `{ orders(first: ${first}) { edges { node { items { product { name } } user { name } } } } }`;
@@ -59,13 +53,13 @@ it('costs the same number of statements for 5 parents as for 100', async () => {
 });
 
 it("pages every user's orders (a one-to-many with paging) in one statement cold, none warm", async () => {
-  const query = '{ users(first: 30) { edges { node { orders(first: 3) { edges { node { id items { quantity } } } } } } } }';
+  const query = '{ users(first: 20) { edges { node { orders(first: 3) { edges { node { id items { quantity } } } } } } } }';
   await coldCache();
   const cold = await countStatements(query);
   const users = (cold.data as { users: { edges: Array<{ node: { orders: { edges: unknown[] } } }> } }).users.edges;
-  expect(users).toHaveLength(30);
+  expect(users).toHaveLength(20);
   expect(users.filter((user) => user.node.orders.edges.length === 3).length).toBeGreaterThan(5);
-  // users page, orders pages of all 30 users (window function), items of those orders
+  // users page, orders pages of all 20 users (window function), items of those orders
   expect(cold.statements).toBe(3);
   const warm = await countStatements(query);
   expect(warm.data).toEqual(cold.data);
@@ -73,16 +67,14 @@ it("pages every user's orders (a one-to-many with paging) in one statement cold,
 });
 
 it('reads through to Postgres on every request when the cache is off', async () => {
-  const uncached = await startTestGateway({ env: { CACHE_ENABLED: 'false' }, seed: { users: 10, products: 10, orders: 50 } });
+  const uncached = await createTestGateway({ env: { CACHE_ENABLED: 'false' } });
   try {
-    const run = createOperationRunner(uncached.app);
-    const token = await uncached.login(demoAccounts[0]!.email, demoAccounts[0]!.password);
     for (let round = 0; round < 2; round += 1) {
-      const before = uncached.database.sqlStats.statements;
-      await run(NESTED_ORDERS(20), {}, token);
-      expect(uncached.database.sqlStats.statements - before).toBe(4);
+      const before = uncached.app.database.sqlStats.statements;
+      expect((await uncached.execute(NESTED_ORDERS(20), { as: 'admin' })).errors).toBeUndefined();
+      expect(uncached.app.database.sqlStats.statements - before).toBe(4);
     }
   } finally {
-    await uncached.stop();
+    await uncached.close();
   }
 });
