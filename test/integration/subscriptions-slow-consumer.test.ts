@@ -2,10 +2,8 @@
 // buffers are full, graphql-ws stops taking events (it awaits each send), they queue in the
 // subscriber's feed, and at SUBSCRIPTION_MAX_QUEUED_EVENTS the feed closes that socket with 4100.
 // A healthy subscriber of the same product, on its own connection, notices nothing.
-import type { RedisClient } from '../../src/redis/client';
-import { demoAccounts } from '../../src/db/seed';
 import { CloseCode } from '../../src/http/close-codes';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { fileGateway } from '../support/file-gateway';
 import { openRawSocket, type RawSocket } from '../support/raw-websocket';
 import { entriesOf, readStream, streamTailOf } from '../support/streams';
 import { mutate } from '../support/graphql';
@@ -27,42 +25,28 @@ const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChange
 
 type ProductEvent = { data: { productChanged: { cursor: string; product: { id: string; stock: number; description?: string } } } };
 
-let gateway: TestGateway;
-let redis: RedisClient;
-let adminToken: string;
-const sockets: RawSocket[] = [];
-
-beforeAll(async () => {
-  gateway = await startTestGateway({
-    env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: String(MAX_QUEUED_EVENTS) },
-    seed: { users: 5, products: 5, orders: 0 },
-  });
-  redis = gateway.redis.connect();
-  const admin = demoAccounts[0]!;
-  adminToken = await gateway.login(admin.email, admin.password);
-  await mutate(gateway, UPDATE_PRODUCT, { id: PRODUCT_ID, input: { description: 'slow consumer '.repeat(DESCRIPTION_CHARS).slice(0, DESCRIPTION_CHARS) } }, adminToken);
+const file = fileGateway({
+  env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: String(MAX_QUEUED_EVENTS) },
+  seed: { users: 5, products: 5, orders: 0 },
 });
 
-afterAll(async () => {
-  for (const socket of sockets) socket.socket.resume();
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  redis?.disconnect();
-  await gateway?.stop();
+beforeAll(async () => {
+  await mutate(file.gateway, UPDATE_PRODUCT, { id: PRODUCT_ID, input: { description: 'slow consumer '.repeat(DESCRIPTION_CHARS).slice(0, DESCRIPTION_CHARS) } }, file.adminToken);
 });
 
 async function subscribe(id: string, query: string, after: string): Promise<RawSocket> {
-  const socket = await openRawSocket(gateway.wsUrl);
-  sockets.push(socket);
+  const socket = await openRawSocket(file.gateway.wsUrl);
+  file.keep(socket);
   await socket.init();
   socket.send({ id, type: 'subscribe', payload: { query, variables: { id: PRODUCT_ID, after } } });
   return socket;
 }
 
 const restock = async (): Promise<number> =>
-  (await mutate<{ restockProduct: { stock: number } }>(gateway, RESTOCK_PRODUCT, { id: PRODUCT_ID, quantity: 1 }, adminToken)).restockProduct.stock;
+  (await mutate<{ restockProduct: { stock: number } }>(file.gateway, RESTOCK_PRODUCT, { id: PRODUCT_ID, quantity: 1 }, file.adminToken)).restockProduct.stock;
 
 async function readMetrics(): Promise<{ queuedEvents: number; slowConsumerCloses: number }> {
-  const response = await fetch(new URL('/metrics', gateway.url));
+  const response = await fetch(new URL('/metrics', file.gateway.url));
   expect(response.status).toBe(200);
   const text = await response.text();
   const value = (name: string): number => {
@@ -79,7 +63,7 @@ async function readMetrics(): Promise<{ queuedEvents: number; slowConsumerCloses
 const cursorsOf = (payloads: ProductEvent[]) => payloads.map((payload) => payload.data.productChanged.cursor);
 
 it(`closes a subscriber that stops reading with ${CloseCode.SlowConsumer} once ${MAX_QUEUED_EVENTS} events are queued for it, while another subscriber gets every event`, async () => {
-  const after = await streamTailOf(gateway.redis, 'catalog');
+  const after = await streamTailOf(file.gateway.redis, 'catalog');
   const slow = await subscribe('slow', LARGE_PRODUCT_CHANGED, after);
   const healthy = await subscribe('healthy', PRODUCT_CHANGED, after);
 
@@ -121,7 +105,7 @@ it(`closes a subscriber that stops reading with ${CloseCode.SlowConsumer} once $
   });
 
   // Every event of the product since `after`, in stream order.
-  const streamCursors = entriesOf(await readStream(redis, gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
+  const streamCursors = entriesOf(await readStream(file.redis, file.gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
   expect(streamCursors).toHaveLength(stocks.length);
 
   // The healthy subscriber got each exactly once, in order, showing the stock each restock left.
@@ -138,7 +122,7 @@ it(`closes a subscriber that stops reading with ${CloseCode.SlowConsumer} once $
   expect(slowCursors).toEqual(streamCursors.slice(0, streamCursors.length - (MAX_QUEUED_EVENTS + 1)));
 
   // The gateway still serves queries, and counted exactly one slow consumer.
-  const { body } = await gateway.graphql<{ product: { stock: number } }>(`{ product(id: "${PRODUCT_ID}") { stock } }`);
+  const { body } = await file.gateway.graphql<{ product: { stock: number } }>(`{ product(id: "${PRODUCT_ID}") { stock } }`);
   expect(body).toEqual({ data: { product: { stock: stocks.at(-1) } } });
   expect((await readMetrics()).slowConsumerCloses).toBe(1);
 });
@@ -147,14 +131,14 @@ it(`closes a subscriber that stops reading with ${CloseCode.SlowConsumer} once $
 // is always more than SUBSCRIPTION_MAX_QUEUED_EVENTS events behind, so its replay must not count as
 // a slow consumer, or it would be closed again on every attempt and never catch up.
 it(`lets a subscriber resume from more than ${MAX_QUEUED_EVENTS} events back and replays them all`, async () => {
-  const after = await streamTailOf(gateway.redis, 'catalog');
+  const after = await streamTailOf(file.gateway.redis, 'catalog');
   const stocks: number[] = [];
   for (let i = 0; i <= MAX_QUEUED_EVENTS; i += 1) stocks.push(await restock());
   const closesBefore = (await readMetrics()).slowConsumerCloses;
 
   const resumed = await subscribe('resumed', PRODUCT_CHANGED, after);
   const missed = await resumed.waitForNext<ProductEvent>('resumed', MAX_QUEUED_EVENTS + 1);
-  const streamCursors = entriesOf(await readStream(redis, gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
+  const streamCursors = entriesOf(await readStream(file.redis, file.gateway.redis.keys.stream('catalog'), after), 'ProductRestocked', PRODUCT_ID).map((entry) => entry.streamId);
   expect(cursorsOf(missed)).toEqual(streamCursors);
   expect(streamCursors).toHaveLength(stocks.length);
 

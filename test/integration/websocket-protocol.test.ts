@@ -2,15 +2,13 @@
 // code for each protocol violation, ping/pong, the replica's limits (subscriptions per connection,
 // connections per replica), the operation limits HTTP applies, and error codes that survive the
 // trip over the socket.
-import type { RedisClient } from '../../src/redis/client';
-import { demoAccounts } from '../../src/db/seed';
+import { fileGateway } from '../support/file-gateway';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { openRawSocket, type ProtocolError, type ProtocolMessage, type RawSocket } from '../support/raw-websocket';
 import { mutate } from '../support/graphql';
 import { RESTOCK_PRODUCT } from '../support/documents';
 import { streamTail, streamTailOf } from '../support/streams';
 
-const admin = demoAccounts[0]!;
 
 const PRODUCT_CHANGED = 'subscription ($id: ID!, $after: String) { productChanged(id: $id, after: $after) { cursor type product { id stock } } }';
 const DEEP_QUERY = '{ orders { edges { node { user { orders { edges { node { user { name } } } } } } } } }';
@@ -20,36 +18,21 @@ const INIT_TIMEOUT_MS = 200;
 
 type ProductEvent = { data: { productChanged: { cursor: string; type: string; product: { id: string; stock: number } } } };
 
-let gateway: TestGateway;
-let redis: RedisClient;
-let adminToken: string;
-const sockets: RawSocket[] = [];
-
-beforeAll(async () => {
-  gateway = await startTestGateway({
-    env: { GRAPHQL_MAX_DEPTH: '6', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_SUBSCRIPTIONS) },
-    seed: { users: 10, products: 20, orders: 10 },
-    // Its own redis-server whatever the topology: a test kills every pub/sub client of it.
-    ownRedisServer: true,
-  });
-  redis = gateway.redis.connect();
-  adminToken = await gateway.login(admin.email, admin.password);
+// Its own redis-server whatever the topology: a test kills every pub/sub client of it.
+const file = fileGateway({
+  env: { GRAPHQL_MAX_DEPTH: '6', WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: String(MAX_SUBSCRIPTIONS) },
+  seed: { users: 10, products: 20, orders: 10 },
+  ownRedisServer: true,
 });
 
-afterAll(async () => {
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  redis?.disconnect();
-  await gateway?.stop();
-});
-
-async function open(target: TestGateway = gateway): Promise<RawSocket> {
+async function open(target: TestGateway = file.gateway): Promise<RawSocket> {
   const socket = await openRawSocket(target.wsUrl);
-  sockets.push(socket);
+  file.keep(socket);
   return socket;
 }
 
 const restock = async (productId: number): Promise<number> =>
-  (await mutate<{ restockProduct: { stock: number } }>(gateway, RESTOCK_PRODUCT, { id: String(productId), quantity: 1 }, adminToken)).restockProduct.stock;
+  (await mutate<{ restockProduct: { stock: number } }>(file.gateway, RESTOCK_PRODUCT, { id: String(productId), quantity: 1 }, file.adminToken)).restockProduct.stock;
 
 const subscribeToProduct = (socket: RawSocket, id: string, productId: number, after: string) =>
   socket.send({ id, type: 'subscribe', payload: { query: PRODUCT_CHANGED, variables: { id: String(productId), after } } });
@@ -104,7 +87,7 @@ describe('protocol violations close the socket with the code graphql-transport-w
 
   it('closes with 4429 for a second connection_init', async () => {
     const socket = await open();
-    await socket.init({ authorization: `Bearer ${adminToken}` });
+    await socket.init({ authorization: `Bearer ${file.adminToken}` });
     socket.send({ type: 'connection_init' });
     expect(await socket.waitForClose()).toEqual({ code: 4429, reason: 'Too many initialisation requests' });
   });
@@ -119,7 +102,7 @@ describe('protocol violations close the socket with the code graphql-transport-w
   it('closes with 4409 for a subscribe whose id is already running', async () => {
     const socket = await open();
     await socket.init();
-    const after = await streamTailOf(gateway.redis, 'catalog');
+    const after = await streamTailOf(file.gateway.redis, 'catalog');
     subscribeToProduct(socket, 'same', 1, after);
     subscribeToProduct(socket, 'same', 2, after);
     expect(await socket.waitForClose()).toEqual({ code: 4409, reason: 'Subscriber for same already exists' });
@@ -137,7 +120,7 @@ it('answers ping with pong, echoing the payload, before and after connection_ini
 it(`answers a subscription beyond ${MAX_SUBSCRIPTIONS} per connection with TOO_MANY_SUBSCRIPTIONS, keeps the others running, and frees a slot on complete`, async () => {
   const socket = await open();
   await socket.init();
-  const after = await streamTailOf(gateway.redis, 'catalog');
+  const after = await streamTailOf(file.gateway.redis, 'catalog');
   subscribeToProduct(socket, 'first', 1, after);
   subscribeToProduct(socket, 'second', 2, after);
   subscribeToProduct(socket, 'third', 3, after);
@@ -187,12 +170,12 @@ describe.each([
   let wsErrors: ProtocolError[];
 
   beforeAll(async () => {
-    const overHttp = await gateway.graphql(query, { token: adminToken });
+    const overHttp = await file.gateway.graphql(query, { token: file.adminToken });
     expect({ status: overHttp.status, errorCount: overHttp.body.errors?.length }).toEqual({ status: 400, errorCount: 1 });
     httpError = overHttp.body.errors![0]!;
 
     const socket = await open();
-    await socket.init({ authorization: `Bearer ${adminToken}` });
+    await socket.init({ authorization: `Bearer ${file.adminToken}` });
     socket.send({ id: 'rejected', type: 'subscribe', payload: { query } });
     wsErrors = (await socket.waitForMessage(isReply('rejected', 'error'), 'the error for "rejected"')).payload as ProtocolError[];
     await expectServing(socket, 'after-rejection');
@@ -214,7 +197,7 @@ describe.each([
 it('ends a running subscription with an error message carrying CURSOR_EXPIRED (not INTERNAL_SERVER_ERROR) when its catch-up finds the events trimmed', async () => {
   const socket = await open();
   await socket.init();
-  subscribeToProduct(socket, 'live', 7, await streamTailOf(gateway.redis, 'catalog'));
+  subscribeToProduct(socket, 'live', 7, await streamTailOf(file.gateway.redis, 'catalog'));
   const stock = await restock(7);
   const [seen] = await socket.waitForNext<ProductEvent>('live', 1);
   expect(seen!.data.productChanged.product).toEqual({ id: '7', stock });
@@ -223,10 +206,10 @@ it('ends a running subscription with an error message carrying CURSOR_EXPIRED (n
   // away, so replaying after the last event the feed saw would skip it.
   await restock(8);
   await restock(8);
-  const kept = await streamTail(redis, gateway.redis.keys.stream('catalog'));
-  expect(await redis.xtrim(gateway.redis.keys.stream('catalog'), 'MINID', kept)).toBeGreaterThan(0);
+  const kept = await streamTail(file.redis, file.gateway.redis.keys.stream('catalog'));
+  expect(await file.redis.xtrim(file.gateway.redis.keys.stream('catalog'), 'MINID', kept)).toBeGreaterThan(0);
   // The replica's pub/sub connection drops; once it is back, every feed replays what it may have missed.
-  await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  await file.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
 
   const failed = await socket.waitForMessage(isReply('live', 'error'), 'the error for "live"');
   expect((failed.payload as ProtocolError[]).map((error) => error.extensions?.code)).toEqual(['CURSOR_EXPIRED']);

@@ -2,15 +2,12 @@
 // "Did you mean …?" hint names a schema member, on both transports; a frame larger than the HTTP
 // body limit closes the socket (1009) instead of being read; and resumes far back are bounded per
 // socket (RATE_LIMITED with retryAfterSeconds) while a resume within the budget stays exact.
-import type { RedisClient } from '../../src/redis/client';
-import { demoAccounts } from '../../src/db/seed';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { fileGateway } from '../support/file-gateway';
 import { openRawSocket, type ProtocolError, type RawSocket } from '../support/raw-websocket';
 import { RESTOCK_PRODUCT } from '../support/documents';
 import { mutate } from '../support/graphql';
 import { readStream } from '../support/streams';
 
-const [admin] = demoAccounts as [(typeof demoAccounts)[number]];
 const BODY_LIMIT_BYTES = 4096;
 const REPLAY_BUDGET = 5;
 const PRODUCT = 1;
@@ -18,34 +15,19 @@ const INTROSPECTION = '{ __schema { types { name } } }';
 const MISSPELLED = '{ product(id: "1") { nme } }';
 const PRODUCT_CHANGED = 'subscription ($after: String) { productChanged(id: "1", after: $after) { cursor type product { stock } } }';
 
-let gateway: TestGateway;
-let redis: RedisClient;
-let adminToken: string;
-const sockets: RawSocket[] = [];
-
-beforeAll(async () => {
-  gateway = await startTestGateway({
-    seed: { users: 3, products: 5, orders: 0 },
-    env: {
-      GRAPHQL_INTROSPECTION: 'false',
-      BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
-      SUBSCRIPTION_REPLAY_BUDGET: String(REPLAY_BUDGET),
-      SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS: '3600',
-    },
-  });
-  redis = gateway.redis.connect();
-  adminToken = await gateway.login(admin.email, admin.password);
-});
-
-afterAll(async () => {
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  redis.disconnect();
-  await gateway.stop();
+const file = fileGateway({
+  seed: { users: 3, products: 5, orders: 0 },
+  env: {
+    GRAPHQL_INTROSPECTION: 'false',
+    BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+    SUBSCRIPTION_REPLAY_BUDGET: String(REPLAY_BUDGET),
+    SUBSCRIPTION_REPLAY_BUDGET_WINDOW_SECONDS: '3600',
+  },
 });
 
 async function connected(): Promise<RawSocket> {
-  const socket = await openRawSocket(gateway.wsUrl);
-  sockets.push(socket);
+  const socket = await openRawSocket(file.gateway.wsUrl);
+  file.keep(socket);
   await socket.init();
   return socket;
 }
@@ -61,7 +43,7 @@ async function errorsOf(socket: RawSocket, id: string): Promise<ProtocolError[]>
 
 describe('with introspection off', () => {
   it('refuses __schema over the websocket, as over HTTP', async () => {
-    const { body } = await gateway.graphql(INTROSPECTION);
+    const { body } = await file.gateway.graphql(INTROSPECTION);
     expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const socket = await connected();
     socket.send({ id: 'i1', type: 'subscribe', payload: { query: INTROSPECTION } });
@@ -72,7 +54,7 @@ describe('with introspection off', () => {
   });
 
   it('drops "Did you mean" hints over HTTP', async () => {
-    const { body } = await gateway.graphql(MISSPELLED);
+    const { body } = await file.gateway.graphql(MISSPELLED);
     expect(body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(body.errors?.[0]?.message).toContain('Cannot query field "nme"');
     expect(body.errors?.[0]?.message).not.toMatch(/did you mean|"name"/i);
@@ -88,9 +70,9 @@ describe('with introspection off', () => {
   });
 
   it('drops hints from variable errors too (enum values)', async () => {
-    const { body } = await gateway.graphql('query ($status: OrderStatus) { orders(status: $status) { edges { cursor } } }', {
+    const { body } = await file.gateway.graphql('query ($status: OrderStatus) { orders(status: $status) { edges { cursor } } }', {
       variables: { status: 'PAIDD' },
-      token: adminToken,
+      token: file.adminToken,
     });
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(body.errors?.[0]?.message).not.toMatch(/did you mean|"PAID"/i);
@@ -99,15 +81,15 @@ describe('with introspection off', () => {
 
 describe('frames larger than the HTTP body limit', () => {
   it('close the socket with 1009 instead of being acknowledged', async () => {
-    const socket = await openRawSocket(gateway.wsUrl);
-    sockets.push(socket);
+    const socket = await openRawSocket(file.gateway.wsUrl);
+    file.keep(socket);
     socket.send({ type: 'connection_init', payload: { padding: 'x'.repeat(BODY_LIMIT_BYTES * 2) } });
     const close = await socket.waitForClose();
     expect(close.code).toBe(1009);
     expect(socket.messages.map((message) => message.type)).not.toContain('connection_ack');
     // Below the limit, served as before.
-    const smaller = await openRawSocket(gateway.wsUrl);
-    sockets.push(smaller);
+    const smaller = await openRawSocket(file.gateway.wsUrl);
+    file.keep(smaller);
     await smaller.init({ padding: 'x'.repeat(BODY_LIMIT_BYTES / 2) });
   });
 });
@@ -116,8 +98,8 @@ describe('replays', () => {
   let cursors: string[];
 
   beforeAll(async () => {
-    for (let i = 0; i < REPLAY_BUDGET + 1; i += 1) await mutate(gateway, RESTOCK_PRODUCT, { id: String(PRODUCT), quantity: 1 }, adminToken);
-    cursors = (await readStream(redis, gateway.redis.keys.stream('catalog'))).map((entry) => entry.streamId);
+    for (let i = 0; i < REPLAY_BUDGET + 1; i += 1) await mutate(file.gateway, RESTOCK_PRODUCT, { id: String(PRODUCT), quantity: 1 }, file.adminToken);
+    cursors = (await readStream(file.redis, file.gateway.redis.keys.stream('catalog'))).map((entry) => entry.streamId);
     expect(cursors.length).toBeGreaterThan(REPLAY_BUDGET);
   });
 
