@@ -12,18 +12,15 @@ const VIEWER = 'query { me { id email role } }';
 const PLACE_ORDER = `mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status totalCents } }`;
 
 let gateway: TestGateway;
-let bootMs = 0;
 
 beforeAll(async () => {
-  const started = performance.now();
   gateway = await createTestGateway();
-  bootMs = performance.now() - started;
 });
 afterAll(() => gateway?.close());
 
+// Its boot and reset() times are timing.test.ts's.
 test('boots without a port', () => {
   expect(gateway.app.server.fastify.server.listening).toBe(false);
-  console.log(`first boot: ${bootMs.toFixed(0)} ms`);
 });
 
 test('a typed query reads the seeded snapshot through the loaders', async () => {
