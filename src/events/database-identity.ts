@@ -14,7 +14,7 @@
 // dump restored into another database keeps the row but not the database's oid, and a backup of
 // this one hands out outbox ids below the highest Redis saw published. Either way a new identity
 // is minted.
-import { publishCommandOf, scanKeys, type RedisClient, type RedisSubscriber } from '../redis/client';
+import { publishCommandOf, unlinkMatching, type RedisClient, type RedisSubscriber } from '../redis/client';
 import { describeError } from '../errors';
 import type { Database } from '../db/client';
 import { DATABASE_IDENTITY_CHANNEL, mintDatabaseIdentity, readDatabaseIdentity } from '../db/identity';
@@ -179,10 +179,7 @@ export class DatabaseIdentity {
     const pattern = this.keysFor(identity).derivedKeysPattern();
     for (const connection of this.options.derivedStateConnections) {
       try {
-        for await (const { server, keys } of scanKeys(connection, pattern, SCAN_BATCH)) {
-          await Promise.all(keys.map((key) => server.unlink(key)));
-          if (this.isStopped) break;
-        }
+        await unlinkMatching(connection, pattern, { count: SCAN_BATCH, shouldStop: () => this.isStopped });
       } catch (error) {
         this.options.logger.warn({ reason: describeError(error), identity }, 'could not delete every key of the old database; the rest expire');
       }

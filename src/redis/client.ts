@@ -49,6 +49,17 @@ export async function* scanKeys(redis: RedisClient, pattern: string, count = 500
 }
 
 /**
+ * Deletes every key matching `pattern`, a SCAN batch at a time, one UNLINK per key (a batch's keys
+ * may span slots of a Cluster). `shouldStop` is asked after each batch.
+ */
+export async function unlinkMatching(redis: RedisClient, pattern: string, options: { count?: number; shouldStop?: () => boolean } = {}): Promise<void> {
+  for await (const { server, keys } of scanKeys(redis, pattern, options.count)) {
+    await Promise.all(keys.map((key) => server.unlink(key)));
+    if (options.shouldStop?.()) return;
+  }
+}
+
+/**
  * The server connection that commands on `key` go to: the client itself, or on a Cluster the
  * connection to the master of the key's slot now (for commands about a connection, such as
  * CLIENT ID and CLIENT UNBLOCK, which must reach the server that connection is on).

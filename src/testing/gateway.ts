@@ -9,6 +9,7 @@ import { createApp } from '../app';
 import { loadConfig, type ConfigInput } from '../config';
 import { STREAMS, type StreamName } from '../events/event-types';
 import { createLogger, type Logger } from '../logger';
+import { unlinkMatching } from '../redis/client';
 import type { GatewayModule } from '../modules/context';
 import { streamTail } from '../subscriptions/stream-replay';
 import { databaseSource, type SnapshotSeed } from './database';
@@ -141,7 +142,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
       await app.identity.check();
       if (app.identity.current !== identity) throw new Error(`reset(): the app did not switch to the restored database (${app.identity.current} ≠ ${identity})`);
       // Budgets and login counters are keyed by client, not by data: the next test starts afresh.
-      await redis.deleteMatching(app.redis, [`${prefix}:cost-budget*`, `${prefix}:login-failures*`, `${prefix}:{response-budget}*`]);
+      for (const counters of ['cost-budget', 'login-failures', '{response-budget}']) await unlinkMatching(app.redis, `${prefix}:${counters}*`);
       streamMarks = new Map(await Promise.all(STREAMS.map(async (stream) => [stream, await streamTail(app.redis, app.keys.stream(stream))] as const)));
     },
     close: () =>

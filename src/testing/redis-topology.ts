@@ -14,7 +14,7 @@
 // their Redis, or start it with special settings, use startOwnRedisServer() whatever the topology.
 import { randomBytes } from 'node:crypto';
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
-import type { RedisClient, RedisSubscriber } from '../redis/client';
+import { unlinkMatching, type RedisClient, type RedisSubscriber } from '../redis/client';
 import { ShardedSubscriber } from '../redis/sharded-subscriber';
 import type { RedisTarget } from '../config';
 import { connectRedis } from '../redis/connection';
@@ -197,12 +197,7 @@ function describeRedis(
 async function deleteKeys(url: string, prefix: string): Promise<void> {
   const connection = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await connection.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await unlinkMatching(connection, `${prefix}*`);
   } finally {
     connection.disconnect();
   }

@@ -11,8 +11,7 @@
 // Either way each gateway gets a key prefix of its own, whose keys close() deletes, so a shared
 // Redis keeps serving whoever else uses it, and the process's next gateway reuses the set-up.
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis/client';
-import { scanKeys } from '../redis/client';
+import { unlinkMatching } from '../redis/client';
 import { processShared } from './process-shared';
 import { redisAt, requestedTopology, startOwnClusterSetup, startOwnRedisServer, startOwnSentinelSetup, type RedisEnv, type RedisTopology, type TestRedis } from './redis-topology';
 
@@ -24,8 +23,6 @@ export interface KitRedis {
   newPrefix(): string;
   /** Deletes the keys of the prefixes handed out (the set-up lives on for the process's next gateway). */
   release(prefixes: readonly string[]): Promise<void>;
-  /** Deletes the keys matching any of `patterns`, on `connection` (every master of a Cluster). */
-  deleteMatching(connection: RedisClient, patterns: readonly string[]): Promise<void>;
 }
 
 const prefixCounter = processShared('prefixCounter', () => ({ count: 0 }));
@@ -58,18 +55,10 @@ export async function kitRedis(url = process.env.TEST_REDIS_URL): Promise<KitRed
       if (prefixes.length === 0) return;
       const connection = redis.connect({ maxRetriesPerRequest: 1 });
       try {
-        await deleteMatching(connection, prefixes.map((prefix) => `${prefix}:*`));
+        for (const prefix of prefixes) await unlinkMatching(connection, `${prefix}:*`, { count: 1000 });
       } finally {
         connection.disconnect();
       }
     },
-    deleteMatching,
   };
-}
-
-async function deleteMatching(connection: RedisClient, patterns: readonly string[]): Promise<void> {
-  for (const pattern of patterns) {
-    // One key per command: on a Cluster one server's keys span slots (a multi-key UNLINK would be CROSSSLOT).
-    for await (const { server, keys } of scanKeys(connection, pattern, 1000)) await Promise.all(keys.map((key) => server.unlink(key)));
-  }
 }

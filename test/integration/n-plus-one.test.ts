@@ -2,7 +2,7 @@
 // one SQL statement (counted at the database client), and once the cache is warm, by none. On the
 // test kit (its snapshot: 20 users, 30 products, 200 orders), as the admin, who sees every order.
 import { createTestGateway, type TestGateway } from 'streamgate/testing';
-import { deleteKeysMatching } from '../support/cache-entries';
+import { unlinkMatching } from '../../src/redis/client';
 
 let gateway: TestGateway;
 
@@ -14,8 +14,8 @@ afterAll(() => gateway?.close());
 
 /** Empties the cache, keeping sessions: every read after this is cold. */
 async function coldCache(): Promise<void> {
-  await deleteKeysMatching(gateway.app.redis, gateway.app.keys.cacheValue('*', '*'));
-  await deleteKeysMatching(gateway.app.redis, gateway.app.keys.cacheLease('*', '*'));
+  await unlinkMatching(gateway.app.redis, gateway.app.keys.cacheValue('*', '*'));
+  await unlinkMatching(gateway.app.redis, gateway.app.keys.cacheLease('*', '*'));
 }
 
 async function countStatements(query: string): Promise<{ statements: number; data: unknown }> {

@@ -62,7 +62,3 @@ export async function keysMatching(redis: RedisClient, pattern: string): Promise
   return found;
 }
 
-/** Deletes every key matching `pattern`, one key per command (on a Cluster they span slots). */
-export async function deleteKeysMatching(redis: RedisClient, pattern: string): Promise<void> {
-  for await (const { server, keys } of scanKeys(redis, pattern)) await Promise.all(keys.map((key) => server.del(key)));
-}
