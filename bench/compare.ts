@@ -18,7 +18,7 @@ import { scanKeys, type RedisClient } from '../src/redis/client';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startClusterSetup } from '../src/testing/redis-cluster';
 import { startRedisServer } from '../src/testing/redis-server';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, WARMUP_SECONDS, freePort, load, login, metric, metricOrNull, prepareDatabase, runBenchmark, writeReadmeSection, type MetricsSource } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, WARMUP_SECONDS, freePort, load, login, median, metric, metricOrNull, prepareDatabase, runBenchmark, sum, writeReadmeSection, type MetricsSource } from './harness';
 import { MIXED_RATES, measureMixed, mixedMarkdown, openStocks, type MixedOptions, type MixedRow, type MixedTarget } from './mixed';
 
 const COLD_REQUESTS = 2000;
@@ -161,8 +161,6 @@ async function measureWindow(server: Server, body: () => string, headers: () => 
   return { result, cpuMicros: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, sql: after.sql - before.sql, redis: after.redis - before.redis };
 }
 
-const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** A row from its windows: rates over their whole time, costs per answered request, latencies the median window's. */
 function rowOf(server: ServerName, query: string, windows: Window[]): Row {

@@ -66,6 +66,12 @@ export function prepareDatabase(): Record<string, string> {
 /** A port nothing listens on now, for a gateway's METRICS_PORT. */
 export { freePort } from '../src/testing/redis-server';
 
+/** The value at quantile `p` of an ascending array (0 when empty). */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+export const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+/** The middle value (the upper one of an even count), e.g. of a row's windows. */
+export const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 0.5);
+
 /**
  * Where a gateway serves /metrics: `metricsUrl` when it was started with a METRICS_PORT (in
  * production that is the only place), else its API port (outside production).

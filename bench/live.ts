@@ -22,8 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startRedisServer } from '../src/testing/redis-server';
-import { ROOT, goodData, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
-import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
+import { ROOT, percentile, goodData, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 
 const CLIENTS = Number(process.env.BENCH_LIVE_QUERIES ?? 10_000);
 const POLLERS = Number(process.env.BENCH_LIVE_POLLERS ?? CLIENTS);

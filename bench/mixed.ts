@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import autocannon, { type Result } from 'autocannon';
 import { Pool } from 'pg';
-import { CONNECTIONS, DURATION_SECONDS, SIZES, goodData } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, SIZES, goodData, median, sum } from './harness';
 
 /** The gateway's placeOrder (schema/schema.graphql); its products' ids let Yoga's cache invalidate them. */
 export const PLACE_ORDER = 'mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id items { product { id stock } } } }';
@@ -315,8 +315,6 @@ async function mixedWindow(target: MixedTarget, options: MixedOptions, rate: num
   return { ...window, failedWrites, acknowledged: writer.acknowledgedBetween(from, from + window.measuredMs) };
 }
 
-const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** A row from its windows: rates over their whole measured time, counts summed, latencies the median window's. */
 function mixedRowOf(server: string, rate: number, windows: MixedWindow[]): MixedRow {

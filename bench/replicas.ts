@@ -1,6 +1,6 @@
 // Shared by the benchmarks that hold many connections (bench:subs, bench:live): gateway replicas as
 // child processes, each with an operator listener for /metrics (production serves none on the API
-// port), sums of a metric over them, Redis CPU, waits on a condition and percentiles.
+// port), sums of a metric over them, Redis CPU and waits on a condition.
 import Redis from 'ioredis';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { GATEWAY_BENCH_ENV, freePort, metric } from './harness';
@@ -73,5 +73,3 @@ export async function redisCpuSeconds(ports: number[]): Promise<number> {
   return seconds.reduce((sum, value) => sum + value, 0);
 }
 
-/** The value at quantile `p` of an ascending array (0 when empty). */
-export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;

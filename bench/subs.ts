@@ -26,8 +26,8 @@ import { createRedisKeys } from '../src/redis/keys';
 import { openSse } from '../test/support/sse-client';
 import { startClusterSetup } from '../src/testing/redis-cluster';
 import { startRedisServer } from '../src/testing/redis-server';
-import { ROOT, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
-import { percentile, redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
+import { ROOT, percentile, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { redisCpuSeconds, startReplicas, stopReplicas, sumMetric, waitFor, type Replica } from './replicas';
 
 const LEVELS = (process.env.BENCH_SUBS_LEVELS ?? '1000,5000,10000,15000').split(',').filter(Boolean).map(Number);
 const CLUSTER_LEVELS = (process.env.BENCH_SUBS_CLUSTER_LEVELS ?? '1000,10000').split(',').filter(Boolean).map(Number);

@@ -17,7 +17,7 @@ import { createRedisKeys } from '../src/redis/keys';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process';
 import { startRedisServer } from '../src/testing/redis-server';
 import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process';
-import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
+import { CONNECTIONS, DURATION_SECONDS, GATEWAY_BENCH_ENV, ROOT, load, login, percentile, prepareDatabase, runBenchmark, writeReadmeSection } from './harness';
 
 const PLACE_ORDER = 'mutation ($productId: ID!) { placeOrder(input: { items: [{ productId: $productId, quantity: 1 }] }) { id status } }';
 const PAY_ORDER = 'mutation ($id: ID!) { payOrder(id: $id) { id status } }';
@@ -27,7 +27,6 @@ const STREAM = keys.stream('orders');
 /** How long the projections may take to catch up once the load has ended: keeps the bench bounded. */
 const DRAIN_LIMIT_MS = 60_000;
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 async function graphql<Data>(gateway: GatewayProcess, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<Data> {
   const response = await fetch(gateway.url, {
