@@ -1,7 +1,8 @@
 // One gateway for a whole test file (startTestGateway's options), started in beforeAll and stopped
-// in afterAll with what the file opened on it: a Redis connection of the file's own, the admin's
-// session token, and the raw websockets and SSE streams its tests handed to keep(). Call it at the
-// top level of the file; read `gateway`, `redis` and `adminToken` inside tests and hooks.
+// in afterAll with what the file opened on it: a Redis connection of the file's own (opened when a
+// test first asks for it), the admin's session token, and the raw websockets and SSE streams its
+// tests handed to keep(). Call it at the top level of the file; read `gateway`, `redis` and
+// `adminToken` inside tests and hooks.
 import { demoAccounts } from '../../src/db/seed';
 import type { RedisClient } from '../../src/redis/client';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway';
@@ -19,16 +20,17 @@ export interface FileGateway {
 }
 
 export function fileGateway(options: TestGatewayOptions = {}): FileGateway {
-  let started: { gateway: TestGateway; redis: RedisClient; adminToken: string } | undefined;
+  let started: { gateway: TestGateway; adminToken: string } | undefined;
+  let redis: RedisClient | undefined;
   const kept: Array<RawSocket | SseResponse> = [];
   beforeAll(async () => {
     const gateway = await startTestGateway(options);
     const admin = demoAccounts[0]!;
-    started = { gateway, redis: gateway.redis.connect(), adminToken: await gateway.login(admin.email, admin.password) };
+    started = { gateway, adminToken: await gateway.login(admin.email, admin.password) };
   });
   afterAll(async () => {
     await Promise.all(kept.map(close));
-    started?.redis.disconnect();
+    redis?.disconnect();
     await started?.gateway.stop();
   });
   const current = () => {
@@ -40,7 +42,7 @@ export function fileGateway(options: TestGatewayOptions = {}): FileGateway {
       return current().gateway;
     },
     get redis() {
-      return current().redis;
+      return (redis ??= current().gateway.redis.connect());
     },
     get adminToken() {
       return current().adminToken;
