@@ -2,7 +2,7 @@
 // database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
 // for main.ts and for tests, which pass their own database and Redis URL.
 import type { GraphQLSchema } from 'graphql';
-import type { RedisClient } from './redis/client';
+import { publishCommandOf, type RedisClient } from './redis/client';
 import type { Config } from './config';
 import { describeError } from './errors';
 import type { Database } from './db/client';
@@ -21,7 +21,8 @@ import { L1Cache } from './cache/l1';
 import { cacheTypeKey } from './cache/cache-type';
 import { LiveQueryStore } from './live/live-query-store';
 import { ResponseCache } from './cache/response-cache';
-import { invalidate } from './cache/invalidation';
+import { invalidate, invalidationMessages } from './cache/invalidation';
+import { ResponseL1 } from './cache/response-l1';
 import { UnconfirmedInvalidations } from './cache/unconfirmed-invalidations';
 import { authenticate, type Authentication } from './http/auth-header';
 import { createGatewayServer, type GatewayServer } from './http/server';
@@ -184,7 +185,12 @@ export async function createApp({
   // The cache scripts, registered once on the cache's connection (the store, the relay, the response cache).
   const cacheScripts = defineCacheScripts(connections.cache);
   const unconfirmed = new UnconfirmedInvalidations({
-    invalidate: (entries) => invalidate(cacheScripts, keys, entries),
+    // Every replica's in-process copies (L1, the response L1) and live queries hear of it before
+    // the mutation returns, as they would from the relay's publish.
+    invalidate: async (entries) => {
+      await invalidate(cacheScripts, keys, entries);
+      for (const message of invalidationMessages(entries)) await connections.command.call(publishCommandOf(connections.command), keys.cacheInvalidationChannel(), message);
+    },
     onHeld: (entries, error) =>
       logger.warn({ reason: describeError(error), entries }, 'cannot invalidate the entries of an unpublished event; reading them from Postgres until an invalidation succeeds'),
     onConfirmed: (entries) => logger.info({ entries }, 'the held entries of an unpublished event are invalidated; cached again'),
@@ -295,8 +301,23 @@ export async function createApp({
   const services = createServices({ db: database.db, events, sessions, loginLimiter, redis: connections.command, keys, cache, subscriptions }, modules);
   const schema = await buildGatewaySchema(modules);
   // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
-  const responseCache =
-    config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1
+  const isResponseCacheOn = config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1;
+  // On a Redis Cluster the invalidation messages and a PING of this replica's subscriber may be
+  // answered by different nodes: the barrier would prove nothing there.
+  const responseL1 =
+    isResponseCacheOn && config.CACHE_RESPONSE_L1_MAX_BYTES > 0 && config.redisTarget.kind !== 'cluster'
+      ? new ResponseL1({
+          subscriber: connections.subscriber,
+          channel: keys.cacheInvalidationChannel(),
+          databaseChangedChannel: keys.databaseChangedChannel(),
+          typeKeys: new Map(cacheTypes.map((type) => [type.name, cacheTypeKey(type)])),
+          maxBytes: config.CACHE_RESPONSE_L1_MAX_BYTES,
+          ttlMs: config.CACHE_RESPONSE_TTL_SECONDS * 1000,
+          barrierTimeoutMs: config.CACHE_TIMEOUT_MS,
+        })
+      : undefined;
+  await responseL1?.start();
+  const responseCache = isResponseCacheOn
       ? new ResponseCache({
           redis: cacheScripts,
           keys,
@@ -306,6 +327,7 @@ export async function createApp({
           budgetBytes: config.CACHE_RESPONSE_BUDGET_BYTES,
           clientBudgetBytes: config.CACHE_RESPONSE_CLIENT_BUDGET_BYTES,
           isSuspended: () => unconfirmed.isAnyHeld,
+          l1: responseL1,
           countRoundTrip: () => void (cacheStats.redisRoundTrips += 1),
           onError: (error) => logger.debug({ reason: describeError(error) }, 'response cache unavailable'),
         })
@@ -327,7 +349,13 @@ export async function createApp({
     outboxRowsSkipped: () => relay.skippedRows,
     consumerGroupLags: () => readGroupLags(connections.command, keys),
     subscriptions,
-    responseCache: () => responseCache ?? { hits: 0, misses: 0, storedBytes: 0 },
+    responseCache: () => ({
+      hits: responseCache?.hits ?? 0,
+      misses: responseCache?.misses ?? 0,
+      storedBytes: responseCache?.storedBytes ?? 0,
+      heldHits: responseL1?.hits ?? 0,
+      barrierPings: responseL1?.barrierPings ?? 0,
+    }),
     liveQueries,
     outboxPublishLag,
   }, {
@@ -393,6 +421,7 @@ export async function createApp({
   // live queries execute again.
   onDatabaseReplaced = () => {
     l1?.flush();
+    responseL1?.flush();
     subscriptions.failAll(cursorExpired('the database was replaced'));
     liveQueries.refreshAll();
     void server.websocket.sessions.recheckAll();
@@ -421,6 +450,7 @@ export async function createApp({
       (stopping ??= (async () => {
         await server.close();
         liveQueries.stop();
+        responseL1?.stop();
         await identity.stop();
         revocations.stop();
         subscriptions.stop();

@@ -147,6 +147,11 @@ export const configSchema = z.object({
   /** Whole responses of repeated read-only queries, kept while every type they read is unchanged (off with an L1). */
   CACHE_RESPONSES: booleanFromEnv.default(true),
   CACHE_RESPONSE_TTL_SECONDS: integer(1, 86_400).default(300),
+  /**
+   * Bytes of cached responses each replica also holds in memory (0: none). One is served from
+   * there after a PING to Redis proves no invalidation is pending for it; not on a Redis Cluster.
+   */
+  CACHE_RESPONSE_L1_MAX_BYTES: integer(0, 16 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   /** Base TTL of cached rows and pages; each write gets ±10% jitter. */
   CACHE_TTL_SECONDS: integer(1, 7 * 24 * 3600).default(300),
   /** Per-type base TTLs, e.g. "Product=600,Order=120". */

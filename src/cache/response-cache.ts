@@ -8,8 +8,10 @@
 // older than an acknowledged write, and a write makes exactly the responses that read what it
 // changed misses: another user's order, or a product the response did not read, leaves it a hit.
 //
-// Only with the L1 off (an L1 may be briefly stale, and a response would keep that longer), and
-// only for queries whose root fields the modules declare cacheable (`@Cacheable`); the key
+// A response Redis served or stored is also held in this replica's memory (cache/response-l1.ts),
+// and served from there once a PING proves no invalidation of it is pending: no Redis command of
+// its own. Only with the entity L1 off (it may be briefly stale, and a response would keep that
+// longer), and only for queries whose root fields the modules declare cacheable (`@Cacheable`); the key
 // includes the viewer unless every root field is public.
 //
 // Client input decides what is stored, so storing is bounded (docs/cache.md): the key is the
@@ -25,6 +27,8 @@ import { cacheTypeKey, type CacheType } from './cache-type';
 import { ResponseDependencies } from './dependencies';
 import { uniqueToken } from './invalidation';
 import { readResponseAcrossSlots, type GenerationGroup, type ResponseReply } from './response-lookup-cluster';
+import type { ResponseL1 } from './response-l1';
+import { decodeStoredResponse, encodeStoredResponse } from './stored-response';
 import type { RequestUsage } from '../observability/request-usage';
 
 /** The field extension a module sets on a Query field whose answers may be cached whole. */
@@ -56,6 +60,8 @@ export interface ResponseCacheOptions {
    * response could then hold what it left stale, so none is served or stored meanwhile.
    */
   isSuspended?(): boolean;
+  /** Responses held in this replica's memory too (cache/response-l1.ts). @default none */
+  l1?: ResponseL1;
   /** Counts a Redis round trip (the cache's /metrics counter). */
   countRoundTrip?(): void;
   onError?(error: unknown): void;
@@ -65,6 +71,8 @@ export interface ResponseCacheOptions {
 export interface ResponseMiss {
   key: string;
   dependencies: ResponseDependencies;
+  /** The L1's generation before any loader read a version: the response is held in memory only if it has not moved. */
+  l1Generation?: number;
 }
 
 /** A hit's body is the stored bytes, never decoded: they are sent as they are. */
@@ -117,6 +125,11 @@ export class ResponseCache {
     this.clientWindowBudgetBytes = Math.floor(clientBudgetBytes / 2);
   }
 
+  /** The responses this replica also holds in memory (none on a Redis Cluster, or when configured off). */
+  get l1(): ResponseL1 | undefined {
+    return this.options.l1;
+  }
+
   /** The Redis key of a response: the viewer's scope and the canonical request, hashed. */
   keyOf(viewerScope: string, canonicalRequest: string): string {
     const source = `${viewerScope}\n${canonicalRequest}`;
@@ -136,8 +149,11 @@ export class ResponseCache {
    * the cache is suspended.
    */
   async lookup(key: string, readsVolatileOf?: ReadonlySet<string>, usage?: RequestUsage): Promise<ResponseLookup> {
-    const { redis, keys } = this.options;
+    const { redis, keys, l1 } = this.options;
     if (this.options.isSuspended?.()) return null;
+    const held = await l1?.get(key);
+    if (held) return { body: held };
+    const l1Generation = l1?.currentGeneration();
     let reply: ResponseReply;
     this.options.countRoundTrip?.();
     if (usage) usage.redisRoundTrips += 1;
@@ -150,10 +166,16 @@ export class ResponseCache {
       this.options.onError?.(error);
       return null;
     }
-    if (Buffer.isBuffer(reply)) return { body: reply };
+    if (Buffer.isBuffer(reply)) {
+      // The script checked the header already: a value it cannot have found current is not one.
+      const stored = decodeStoredResponse(reply);
+      if (!stored) return null;
+      if (l1Generation !== undefined) l1?.keep(key, stored.body, stored.header, l1Generation);
+      return { body: stored.body };
+    }
     const [, ...generations] = reply;
     const atStart = new Map(this.slots.map((slot, index) => [slot.name, { index, generation: String(generations[index]) }]));
-    return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart) };
+    return { key, dependencies: new ResponseDependencies(readsVolatileOf, atStart), l1Generation };
   }
 
   /** Counts a lookup whose outcome was used (a public one read while a session was checked is not, when the check fails). */
@@ -188,10 +210,13 @@ export class ResponseCache {
   store(miss: ResponseMiss, body: string, client: string): void {
     const header = miss.dependencies.header();
     if (header === null || Buffer.byteLength(body) > this.maxResponseBytes || this.options.isSuspended?.()) return;
-    // The header's length first (readResponse-n.lua reads the header and the body apart).
-    const value = `${String(Buffer.byteLength(header)).padStart(8, '0')}${header}${body}`;
+    const value = encodeStoredResponse(header, body);
     const bytes = Buffer.byteLength(miss.key) + Buffer.byteLength(value);
-    const storing = this.storeWithinBudget(miss.key, value, bytes, client).finally(() => this.storing.delete(storing));
+    const storing = this.storeWithinBudget(miss.key, value, bytes, client)
+      .then((isStored) => {
+        if (isStored && miss.l1Generation !== undefined) this.options.l1?.keep(miss.key, Buffer.from(body), header, miss.l1Generation);
+      })
+      .finally(() => this.storing.delete(storing));
     this.storing.add(storing);
   }
 
@@ -200,19 +225,22 @@ export class ResponseCache {
     while (this.storing.size > 0) await Promise.all(this.storing);
   }
 
-  private async storeWithinBudget(key: string, value: string, bytes: number, client: string): Promise<void> {
+  /** Whether the response was stored. */
+  private async storeWithinBudget(key: string, value: string, bytes: number, client: string): Promise<boolean> {
     const { redis, keys, ttlMs } = this.options;
     this.options.countRoundTrip?.();
     try {
       const cost = bytes + ENTRY_OVERHEAD_BYTES;
       // Two steps, not one script: the budgets and the response are on different slots of a Redis Cluster.
       const spent = await redis.spendResponseBudget(2, keys.responseCacheBudget(client), keys.responseCacheBudget(), cost, this.clientWindowBudgetBytes, this.windowBudgetBytes, this.windowMs);
-      if (spent !== 1) return;
+      if (spent !== 1) return false;
       this.options.countRoundTrip?.();
       await redis.set(key, value, 'PX', ttlMs);
       this.storedBytes += bytes;
+      return true;
     } catch (error) {
       this.options.onError?.(error);
+      return false;
     }
   }
 }

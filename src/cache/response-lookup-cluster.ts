@@ -12,6 +12,7 @@
 import type { Cluster } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
+import { decodeStoredResponse } from './stored-response';
 
 /** The generation keys of one cache type, and where their values go in the lookup's generations. */
 export interface GenerationGroup {
@@ -19,11 +20,8 @@ export interface GenerationGroup {
   positions: number[];
 }
 
-/** As readResponse-n.lua answers: the body, or a miss with the generations in force. */
+/** As readResponse-n.lua answers: the stored value (header and body), or a miss with the generations in force. */
 export type ResponseReply = Buffer | [0, ...Array<Buffer | string>];
-
-/** The header's length is the stored value's first 8 digits; the header, then the body follow. */
-const HEADER_LENGTH_DIGITS = 8;
 
 export async function readResponseAcrossSlots(
   redis: Cluster & CacheScripts,
@@ -41,11 +39,10 @@ export async function readResponseAcrossSlots(
   const miss: ResponseReply = [0, ...generations];
   if (!stored) return miss;
 
-  const headerLength = Number(stored.subarray(0, HEADER_LENGTH_DIGITS).toString());
-  if (!Number.isInteger(headerLength)) return miss;
-  const header = stored.subarray(HEADER_LENGTH_DIGITS, HEADER_LENGTH_DIGITS + headerLength).toString();
+  const decoded = decodeStoredResponse(stored);
+  if (!decoded) return miss;
   const checks: Array<Promise<unknown>> = [];
-  for (const group of header.split(';')) {
+  for (const group of decoded.header.split(';')) {
     // "<slot>|<generation>|<digest>|<type>|<fields>": only what moved is checked further.
     const [slot, generation, ...dependencies] = group.split('|');
     if (dependencies.length !== 3) return miss;
@@ -53,5 +50,5 @@ export async function readResponseAcrossSlots(
     checks.push(redis.checkResponseVersions(1, keys.cacheVersions(dependencies[1]!), dependencies.join('|')));
   }
   const verdicts = await Promise.all(checks);
-  return verdicts.every((verdict) => verdict === 1) ? stored.subarray(HEADER_LENGTH_DIGITS + headerLength) : miss;
+  return verdicts.every((verdict) => verdict === 1) ? stored : miss;
 }

@@ -17,7 +17,8 @@ export interface MetricsSources {
   /** Every consumer group of the domain streams (XINFO GROUPS); read once per scrape. */
   consumerGroupLags(): Promise<GroupLag[]>;
   subscriptions: { activeCount: number; queuedCount: number; slowConsumerCloses: number; eventsDelivered: number };
-  responseCache(): { hits: number; misses: number; storedBytes: number };
+  /** heldHits: hits answered from this replica's memory (the response L1), counted in hits too; barrierPings: the PINGs that proved them current. */
+  responseCache(): { hits: number; misses: number; storedBytes: number; heldHits: number; barrierPings: number };
   /** Live queries on this replica: distinct executions, and the clients they fan out to. */
   liveQueries: { queryCount: number; subscriberCount: number; executionCount: number };
   /** Made before the relay starts (createOutboxPublishLag), registered here. */
@@ -132,6 +133,8 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions) 
     ['streamgate_websocket_connections', 'Open websockets', () => websockets?.size ?? 0],
     ['streamgate_response_cache_hits_total', 'Queries answered from a cached response', () => sources.responseCache().hits],
     ['streamgate_response_cache_misses_total', 'Cacheable queries that executed (and stored their response)', () => sources.responseCache().misses],
+    ['streamgate_response_cache_held_hits_total', 'Cached responses answered from this replica\'s memory (in-process copy), after a PING proved them current', () => sources.responseCache().heldHits],
+    ['streamgate_response_cache_barrier_pings_total', 'PINGs sent to prove in-process copies current (one serves every request of an event-loop turn)', () => sources.responseCache().barrierPings],
     ['streamgate_response_cache_stored_bytes_total', 'Bytes of cached responses (keys and values) this replica wrote to Redis', () => sources.responseCache().storedBytes],
     ['streamgate_subscriptions_active', 'Subscriptions running on this replica', () => sources.subscriptions.activeCount],
     ['streamgate_live_queries', 'Distinct live queries executing on this replica', () => sources.liveQueries.queryCount],

@@ -1,9 +1,9 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
 // gateway's), and invalidates them as a write would. (Tests that interleave a reader and a writer by
 // hand take `deferred` from wait.ts.)
-import { scanKeys, type RedisClient } from '../../src/redis/client';
+import { publishCommandOf, scanKeys, type RedisClient } from '../../src/redis/client';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
-import { invalidate, staleEntries } from '../../src/cache/invalidation';
+import { invalidate, invalidationMessages, staleEntries } from '../../src/cache/invalidation';
 import { defineCacheScripts } from '../../src/redis/scripts';
 import type { RedisKeys } from '../../src/redis/keys';
 
@@ -44,15 +44,19 @@ export async function readCachedValue<Id, Value>(
 
 /**
  * Invalidates keys of `type` exactly as the outbox relay does for an event that names them
- * (src/cache/invalidation.ts), on the gateway's own cache connection: a write's invalidation
+ * (src/cache/invalidation.ts), on the gateway's own connections: the keys on the cache's, then
+ * the message every replica's in-process copies hear on the durable one. A write's invalidation
  * without the write.
  */
 export async function invalidateEntries(
-  app: { redisConnections: { cache: RedisClient }; keys: RedisKeys },
+  app: { redisConnections: { cache: RedisClient; command: RedisClient }; keys: RedisKeys },
   type: CacheType<never, unknown>,
   keyIds: Array<string | number>,
 ): Promise<void> {
-  await invalidate(defineCacheScripts(app.redisConnections.cache), app.keys, [staleEntries(type, keyIds)]);
+  const entries = [staleEntries(type, keyIds)];
+  await invalidate(defineCacheScripts(app.redisConnections.cache), app.keys, entries);
+  const { command } = app.redisConnections;
+  for (const message of invalidationMessages(entries)) await command.call(publishCommandOf(command), app.keys.cacheInvalidationChannel(), message);
 }
 
 /** Every key matching `pattern`, on every master of a Cluster (KEYS and SCAN see one server). */

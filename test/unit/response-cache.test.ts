@@ -4,6 +4,7 @@
 import type { RedisClient } from '../../src/redis/client';
 import { rowCacheType } from '../../src/cache/cache-type';
 import { ResponseCache, type ResponseCacheOptions, type ResponseMiss } from '../../src/cache/response-cache';
+import { encodeStoredResponse } from '../../src/cache/stored-response';
 import { createRedisKeys } from '../../src/redis/keys';
 import type { CacheScripts } from '../../src/redis/scripts';
 
@@ -72,7 +73,7 @@ describe('lookup', () => {
   it('answers a hit with the stored bytes, untouched', async () => {
     const { cache, replies } = createCache();
     const body = Buffer.from('{"data":{"me":null}}');
-    replies.read.push(body);
+    replies.read.push(Buffer.from(encodeStoredResponse('-1||d|User.v1|1', body.toString())));
     const lookup = await cache.lookup(cache.keyOf('public', '{ me { id } }'));
     expect(lookup).toEqual({ body });
     // Counted once its outcome is used (the plugin counts it after the session check).

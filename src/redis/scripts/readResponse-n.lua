@@ -14,7 +14,8 @@
 -- KEYS: the response key, then the generation keys (any change, or stable changes, of each type)
 -- ARGV: what comes before and after the type in a versions key (keys.ts cacheVersionsAround), a
 --       token for missing generations (with "/<n>" appended for key n)
--- Reply: the body (a string), or a miss: { 0, generation 1, generation 2, ... }
+-- Reply: the stored value (header and body: the gateway keeps the header with an in-process copy),
+--        or a miss: { 0, generation 1, generation 2, ... }
 --- @include "includes/responseGenerations"
 --- @include "includes/responseVersions"
 local generations = currentGenerations({ unpack(KEYS, 2) }, ARGV[3])
@@ -42,11 +43,10 @@ local function isCurrent(header)
   return true
 end
 
--- Only the header is copied into Lua (its length is the value's first 8 characters); the body goes
--- back to the caller straight from the stored value.
+-- Only the header is checked in Lua (its length is the value's first 8 characters).
 local headerLength = tonumber(redis.call('GETRANGE', KEYS[1], 0, 7))
 if headerLength and isCurrent(redis.call('GETRANGE', KEYS[1], 8, 7 + headerLength)) then
-  return redis.call('GETRANGE', KEYS[1], 8 + headerLength, -1)
+  return redis.call('GET', KEYS[1])
 end
 table.insert(generations, 1, 0)
 return generations
