@@ -30,7 +30,7 @@ export interface ResponseL1Options {
   databaseChangedChannel?: string;
   /** The cache types' keys by the names the messages use ("Product" → "Product.v1"). */
   typeKeys: ReadonlyMap<string, string>;
-  /** Bytes of responses (bodies) held at once. */
+  /** Bytes held at once: bodies, and an estimate of each entry's bookkeeping and dependency names. */
   maxBytes: number;
   /** Longest an entry is held (the responses' TTL in Redis). */
   ttlMs: number;
@@ -43,8 +43,9 @@ interface HeldResponse {
   dependencies: readonly string[];
 }
 
-/** What Redis keeps per entry beyond its body (key, dependencies, index): counted against maxBytes. */
+/** What an entry takes beyond its body (key, bookkeeping), and per dependency (its name, twice: entry and index): counted against maxBytes. */
 const ENTRY_OVERHEAD_BYTES = 200;
+const DEPENDENCY_BYTES = 100;
 
 export class ResponseL1 {
   private readonly entries: LRUCache<string, HeldResponse>;
@@ -61,7 +62,7 @@ export class ResponseL1 {
     this.barrier = new InvalidationBarrier({ subscriber: options.subscriber, timeoutMs: options.barrierTimeoutMs });
     this.entries = new LRUCache<string, HeldResponse>({
       maxSize: options.maxBytes,
-      sizeCalculation: (held) => held.body.length + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (held) => held.body.length + ENTRY_OVERHEAD_BYTES + held.dependencies.length * DEPENDENCY_BYTES,
       ttl: options.ttlMs,
       dispose: (held, key) => this.unindex(key, held.dependencies),
     });

@@ -165,3 +165,19 @@ it('reads Redis instead when the PONG does not come in time', async () => {
   l1.keep('a', BODY, '0|g|d|Product.v1|5', l1.currentGeneration());
   await expect(l1.get('a')).resolves.toBeUndefined();
 });
+
+it('holds at most maxBytes, counting bodies and dependencies: the least recently used go first', async () => {
+  const subscriber = new FakeSubscriber();
+  // Room for two entries of one dependency and an 11-byte body (200 + 100 + 11 bytes each), not three.
+  const l1 = new ResponseL1({ subscriber: subscriber as unknown as RedisSubscriber, channel: CHANNEL, typeKeys: new Map(), maxBytes: 700, ttlMs: 60_000 });
+  await l1.start();
+  l1s.push(l1);
+  const setup = { subscriber, l1 };
+  for (const key of ['a', 'b', 'c']) l1.keep(key, BODY, header('5'), l1.currentGeneration());
+  expect(await served(setup, 'a')).toBeUndefined();
+  expect(await served(setup, 'b')).toBe(BODY);
+  expect(await served(setup, 'c')).toBe(BODY);
+  // A response with many dependencies takes their room too.
+  l1.keep('d', BODY, header(...Array.from({ length: 5 }, (_, index) => String(index))), l1.currentGeneration());
+  expect(await served(setup, 'd')).toBeUndefined();
+});
