@@ -8,7 +8,7 @@
 // never by more than `ttlMs`.
 import type { RedisSubscriber } from '../redis/client';
 import { LRUCache } from 'lru-cache';
-import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
+import { InvalidationFollower } from './invalidation-follower';
 import { parseInvalidationMessage } from './invalidation-message';
 
 export interface L1Options {
@@ -30,43 +30,26 @@ export class L1Cache {
   private readonly entries: LRUCache<string, Fields>;
   /** Bumped by every invalidation and flush: a fill that started before one must not land. */
   private generation = 0;
-  private isLive = false;
-  private stopWatchingReconnects: () => void = () => undefined;
+  /** Messages sent while the connection was away are lost: L1 is bypassed meanwhile, and comes back empty. */
+  private readonly follower: InvalidationFollower;
 
   constructor(private readonly options: L1Options) {
     this.entries = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5000 });
+    this.follower = new InvalidationFollower({ subscriber: options.subscriber, channel: options.channel, onMessage: this.onMessage, flush: () => this.flush() });
   }
 
-  async start(): Promise<void> {
-    const { subscriber, channel } = this.options;
-    subscriber.on('message', this.onMessage);
-    // Messages sent while the connection was away are lost: L1 is bypassed meanwhile, and comes
-    // back empty once the connection is subscribed again.
-    this.stopWatchingReconnects = watchSubscriberReconnects(subscriber, {
-      onLost: () => {
-        this.isLive = false;
-        this.flush();
-      },
-      onBack: () => {
-        this.flush();
-        this.isLive = subscriber.status === 'ready';
-      },
-    });
-    await subscriber.subscribe(channel);
-    this.isLive = subscriber.status === 'ready';
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   async stop(): Promise<void> {
     const { subscriber, channel } = this.options;
-    subscriber.off('message', this.onMessage);
-    this.stopWatchingReconnects();
-    this.flush();
-    this.isLive = false;
+    this.follower.stop();
     if (subscriber.status === 'ready') await subscriber.unsubscribe(channel).catch(() => undefined);
   }
 
   usesType(type: string): boolean {
-    return this.isLive && this.options.types.has(type);
+    return this.follower.isLive && this.options.types.has(type);
   }
 
   /** The generation to pass to `set` for values read from now on. */

@@ -18,8 +18,8 @@
 //   the barrier covers it too: everything is dropped when it is heard.
 import { LRUCache } from 'lru-cache';
 import type { RedisSubscriber } from '../redis/client';
-import { watchSubscriberReconnects } from '../redis/subscriber-reconnects';
 import { InvalidationBarrier } from './invalidation-barrier';
+import { InvalidationFollower } from './invalidation-follower';
 import { parseInvalidationMessage } from './invalidation-message';
 
 export interface ResponseL1Options {
@@ -52,14 +52,14 @@ export class ResponseL1 {
   /** Response keys by the dependency that drops them. */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly barrier: InvalidationBarrier;
+  private readonly follower: InvalidationFollower;
   /** Moves with every message heard and every flush: an entry read before one must not be kept. */
   private generation = 0;
-  private isLive = false;
-  private stopWatchingReconnects: () => void = () => undefined;
   hits = 0;
 
   constructor(private readonly options: ResponseL1Options) {
     this.barrier = new InvalidationBarrier({ subscriber: options.subscriber, timeoutMs: options.barrierTimeoutMs });
+    this.follower = new InvalidationFollower({ subscriber: options.subscriber, channel: options.channel, onMessage: this.onMessage, flush: () => this.flush() });
     this.entries = new LRUCache<string, HeldResponse>({
       maxSize: options.maxBytes,
       sizeCalculation: (held) => held.body.length + ENTRY_OVERHEAD_BYTES + held.dependencies.length * DEPENDENCY_BYTES,
@@ -68,29 +68,13 @@ export class ResponseL1 {
     });
   }
 
-  async start(): Promise<void> {
-    const { subscriber, channel } = this.options;
-    subscriber.on('message', this.onMessage);
-    this.stopWatchingReconnects = watchSubscriberReconnects(subscriber, {
-      onLost: () => {
-        this.isLive = false;
-        this.flush();
-      },
-      onBack: () => {
-        this.flush();
-        this.isLive = subscriber.status === 'ready';
-      },
-    });
-    await subscriber.subscribe(channel);
-    this.isLive = subscriber.status === 'ready';
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   /** The channel stays subscribed: live queries share it, and the connection closes with the app. */
   stop(): void {
-    this.options.subscriber.off('message', this.onMessage);
-    this.stopWatchingReconnects();
-    this.isLive = false;
-    this.flush();
+    this.follower.stop();
   }
 
   /** To pass to `keep` for a response whose versions are checked or read from now on. */
@@ -100,7 +84,7 @@ export class ResponseL1 {
 
   /** The held body of `key`, once it is known to be current; undefined: ask Redis. */
   async get(key: string): Promise<Buffer | undefined> {
-    if (!this.isLive || !this.entries.has(key)) return undefined;
+    if (!this.follower.isLive || !this.entries.has(key)) return undefined;
     if (!(await this.barrier.wait())) return undefined;
     const held = this.entries.get(key);
     if (held) this.hits += 1;
@@ -112,7 +96,7 @@ export class ResponseL1 {
    * message was heard since `readGeneration` (it may have been for this response).
    */
   keep(key: string, body: Buffer, header: string, readGeneration: number): void {
-    if (!this.isLive || readGeneration !== this.generation) return;
+    if (!this.follower.isLive || readGeneration !== this.generation) return;
     const dependencies = dependenciesOf(header);
     if (dependencies.length === 0) return;
     this.entries.set(key, { body, dependencies });
