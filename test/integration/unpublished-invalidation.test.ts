@@ -2,7 +2,9 @@
 // production: the master of the streams failing over while the cache's master is up, or a relay
 // backlog) returns after OUTBOX_PUBLISH_WAIT_MS anyway. It must not leave its stale cache entries
 // behind: the relay invalidates them only when it publishes, so the mutation invalidates them
-// itself before it returns, and a read right after it sees the write. If that invalidation fails
+// itself before it returns, and publishes the invalidation message the relay would have (the
+// copies held in memory drop what it names: without it, the first test reads the old stock from
+// one), and a read right after it sees the write. If that invalidation fails
 // too (a command timing out while the client follows a failover, as seen on a Redis Cluster) while
 // reads of the cache still succeed, the entries are held: read from Postgres until an invalidation
 // is confirmed.
