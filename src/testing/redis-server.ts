@@ -87,16 +87,40 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 class PortInUseError extends Error {}
 
-/** A loopback port nothing listens on now (another process may take it before the caller does). */
-export function freePort(): Promise<number> {
+/**
+ * Ports are handed out from a block of this process's own (per Jest worker), below Linux's
+ * ephemeral range (32768 and up, which the kernel gives to port-0 listeners and outgoing
+ * connections), each at most once per process. A port the kernel picks could be one another test
+ * file had just freed by killing its redis-server to restart it on the same port: the two files'
+ * clients would then talk to each other's server, and one's shutdown would close the other's
+ * connections ("Connection is closed" in a set-up that had nothing to do with it).
+ */
+const PORT_BLOCK_START = 20_000;
+const PORT_BLOCK_SIZE = 1000;
+const PORT_BLOCKS = 12;
+
+/** A loopback port nothing listens on now and this process never handed out before. */
+export async function freePort(): Promise<number> {
+  const workerIndex = Number(process.env.JEST_WORKER_ID ?? 0) % PORT_BLOCKS;
+  const handedOut = processShared('handedOutPorts', () => ({ count: 0 }));
+  while (handedOut.count < PORT_BLOCK_SIZE) {
+    const port = PORT_BLOCK_START + workerIndex * PORT_BLOCK_SIZE + handedOut.count;
+    handedOut.count += 1;
+    if (await listens(port)) return port;
+  }
+  return listens(0);
+}
+
+/** Listens on `port` (0: any) for a moment; the port, or 0 (falsy) when it is taken. */
+function listens(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' && port !== 0 ? resolve(0) : reject(error)));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the port of a probe server'))));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (bound > 0 ? resolve(bound) : reject(new Error('could not read the port of a probe server'))));
     });
   });
 }
