@@ -302,8 +302,8 @@ export async function createApp({
   const schema = await buildGatewaySchema(modules);
   // An L1 may be stale for a moment; a cached response would keep that longer, so not both.
   const isResponseCacheOn = config.CACHE_ENABLED && config.CACHE_RESPONSES && !l1;
-  // On a Redis Cluster the invalidation messages and a PING of this replica's subscriber may be
-  // answered by different nodes: the barrier would prove nothing there.
+  // Not on a Redis Cluster: there the messages travel by sharded pub/sub on connections that follow
+  // slot moves and failovers on their own, and a PING's order against them is not established.
   const responseL1 =
     isResponseCacheOn && config.CACHE_RESPONSE_L1_MAX_BYTES > 0 && config.redisTarget.kind !== 'cluster'
       ? new ResponseL1({
