@@ -93,3 +93,27 @@ export class ResponseDependencies {
     return groups.join(';');
   }
 }
+
+/** One type's group of a stored header, as `ResponseDependencies.header()` writes it. */
+export interface HeaderGroup {
+  /** The generation's slot in a lookup's generations, -1 for none. */
+  slot: number;
+  generation: string;
+  /** SHA-1 of the versions, joined by ','. */
+  digest: string;
+  typeKey: string;
+  /** Key ids, "<id>!" for a volatile version. */
+  keyIds: string[];
+}
+
+/** The groups of a stored header; null when it is not one `header()` wrote. */
+export function parseHeader(header: string): HeaderGroup[] | null {
+  const groups: HeaderGroup[] = [];
+  for (const group of header.split(';')) {
+    const parts = group.split('|');
+    if (parts.length !== 5 || !parts[3] || !parts[4]) return null;
+    const [slot, generation, digest, typeKey, keyIds] = parts as [string, string, string, string, string];
+    groups.push({ slot: Number(slot), generation, digest, typeKey, keyIds: keyIds.split(',') });
+  }
+  return groups;
+}

@@ -18,6 +18,7 @@
 //   the barrier covers it too: everything is dropped when it is heard.
 import { LRUCache } from 'lru-cache';
 import type { RedisSubscriber } from '../redis/client';
+import { parseHeader } from './dependencies';
 import { InvalidationBarrier } from './invalidation-barrier';
 import { InvalidationFollower } from './invalidation-follower';
 import { parseInvalidationMessage } from './invalidation-message';
@@ -148,10 +149,7 @@ export class ResponseL1 {
   };
 }
 
-/** The dependencies a stored header names ("<slot>|<generation>|<digest>|<type key>|<key id>,<key id>;..."), as "<type key> <key id>". */
+/** The dependencies a stored header names, as "<type key> <key id>" (none when it is not a header). */
 export function dependenciesOf(header: string): string[] {
-  return header.split(';').flatMap((group) => {
-    const [, , , typeKey, keyIds] = group.split('|');
-    return typeKey && keyIds ? keyIds.split(',').map((keyId) => `${typeKey} ${keyId}`) : [];
-  });
+  return (parseHeader(header) ?? []).flatMap(({ typeKey, keyIds }) => keyIds.map((keyId) => `${typeKey} ${keyId}`));
 }

@@ -12,6 +12,7 @@
 import type { Cluster } from 'ioredis';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
+import { parseHeader } from './dependencies';
 import { decodeStoredResponse } from './stored-response';
 
 /** The generation keys of one cache type, and where their values go in the lookup's generations. */
@@ -41,13 +42,13 @@ export async function readResponseAcrossSlots(
 
   const decoded = decodeStoredResponse(stored);
   if (!decoded) return miss;
+  const recorded = parseHeader(decoded.header);
+  if (!recorded) return miss;
   const checks: Array<Promise<unknown>> = [];
-  for (const group of decoded.header.split(';')) {
-    // "<slot>|<generation>|<digest>|<type>|<fields>": only what moved is checked further.
-    const [slot, generation, ...dependencies] = group.split('|');
-    if (dependencies.length !== 3) return miss;
-    if (generations[Number(slot)] === generation) continue;
-    checks.push(redis.checkResponseVersions(1, keys.cacheVersions(dependencies[1]!), dependencies.join('|')));
+  for (const { slot, generation, digest, typeKey, keyIds } of recorded) {
+    // Only what moved is checked further.
+    if (generations[slot] === generation) continue;
+    checks.push(redis.checkResponseVersions(1, keys.cacheVersions(typeKey), `${digest}|${typeKey}|${keyIds.join(',')}`));
   }
   const verdicts = await Promise.all(checks);
   return verdicts.every((verdict) => verdict === 1) ? stored : miss;

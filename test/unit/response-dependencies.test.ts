@@ -4,7 +4,7 @@
 // and decision (documented at its top), so these tests can state the rule end to end:
 // a response is served again only while nothing it read has changed.
 import { createHash } from 'node:crypto';
-import { MAX_DEPENDENCIES, ResponseDependencies, type GenerationsAtStart } from '../../src/cache/dependencies';
+import { MAX_DEPENDENCIES, parseHeader, ResponseDependencies, type GenerationsAtStart } from '../../src/cache/dependencies';
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 const v = (stable: string, volatile = '') => ({ stable, volatile });
@@ -213,4 +213,15 @@ describe('the freshness decision (readResponse-n.lua, as documented)', () => {
     delete versions['Order.v1']!['5'];
     expect(isCurrent(storedResponse(), ['gP1', 'gO2'], versions)).toBe(false);
   });
+});
+
+it('reads a stored header back as it was written (parseHeader, used by the Cluster lookup and the copies held in memory), and refuses what is not one', () => {
+  const dependencies = new ResponseDependencies(new Set(['Product.v1']), new Map([['Product.v1', { index: 0, generation: 'g0' }]]));
+  dependencies.add('Product.v1', '5', v('s5', 'v5'));
+  dependencies.add('User.v1', '1', v('u1'));
+  dependencies.add('User.v1', '2', v('u2'));
+  const header = dependencies.header()!;
+  expect(parseHeader(header)).toEqual(decodeHeader(header).map(({ type, fields, ...group }) => ({ ...group, typeKey: type, keyIds: fields })));
+  expect(parseHeader(header)!.map(({ typeKey, keyIds }) => [typeKey, keyIds])).toEqual([['Product.v1', ['5!']], ['User.v1', ['1', '2']]]);
+  expect(parseHeader('not|a header')).toBeNull();
 });
