@@ -2,7 +2,7 @@
 // database), wires the cache, builds the schema and the HTTP/websocket server. Returns listen/stop
 // for main.ts and for tests, which pass their own database and Redis URL.
 import type { GraphQLSchema } from 'graphql';
-import { publishCommandOf, type RedisClient } from './redis/client';
+import type { RedisClient } from './redis/client';
 import type { Config } from './config';
 import { describeError } from './errors';
 import type { Database } from './db/client';
@@ -21,7 +21,7 @@ import { L1Cache } from './cache/l1';
 import { cacheTypeKey } from './cache/cache-type';
 import { LiveQueryStore } from './live/live-query-store';
 import { ResponseCache } from './cache/response-cache';
-import { invalidate, invalidationMessages } from './cache/invalidation';
+import { announceInvalidation, invalidate } from './cache/invalidation';
 import { ResponseL1 } from './cache/response-l1';
 import { UnconfirmedInvalidations } from './cache/unconfirmed-invalidations';
 import { authenticate, type Authentication } from './http/auth-header';
@@ -185,11 +185,9 @@ export async function createApp({
   // The cache scripts, registered once on the cache's connection (the store, the relay, the response cache).
   const cacheScripts = defineCacheScripts(connections.cache);
   const unconfirmed = new UnconfirmedInvalidations({
-    // Every replica's in-process copies (L1, the response L1) and live queries hear of it before
-    // the mutation returns, as they would from the relay's publish.
     invalidate: async (entries) => {
       await invalidate(cacheScripts, keys, entries);
-      for (const message of invalidationMessages(entries)) await connections.command.call(publishCommandOf(connections.command), keys.cacheInvalidationChannel(), message);
+      await announceInvalidation(connections.command, keys, entries);
     },
     onHeld: (entries, error) =>
       logger.warn({ reason: describeError(error), entries }, 'cannot invalidate the entries of an unpublished event; reading them from Postgres until an invalidation succeeds'),

@@ -4,9 +4,11 @@
 // stale entries survive. One script (invalidateEntries-n.lua) deletes each key's values, leases
 // and version (so no lease holder writes back an older value, and no cached response recorded
 // with that version is served again), and moves the type's generation (so a fill of rows read
-// before it is refused). L1s and live queries hear of it from the event's publish script (`invalidationMessages`).
+// before it is refused). L1s, the responses held in memory and live queries hear of it from the
+// event's publish script (`invalidationMessages`), or from `announceInvalidation` when the mutation
+// had to invalidate itself.
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis/client';
+import { publishCommandOf, type RedisClient } from '../redis/client';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts } from '../redis/scripts';
 import { cacheTypeKey, ENTITY_FIELD, type CacheType } from './cache-type';
@@ -77,6 +79,15 @@ export async function invalidate(redis: RedisClient & CacheScripts, keys: RedisK
   }
   const failure = (await Promise.allSettled(calls)).find((result) => result.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+/**
+ * Tells every replica (its in-process copies and live queries) what `entries` made stale, on
+ * the durable instance's invalidation channel: what the event's publish script does, for a
+ * mutation whose event is late (it invalidated itself), so the message still precedes its answer.
+ */
+export async function announceInvalidation(durable: RedisClient, keys: RedisKeys, entries: readonly StaleEntries[]): Promise<void> {
+  for (const message of invalidationMessages(entries)) await durable.call(publishCommandOf(durable), keys.cacheInvalidationChannel(), message);
 }
 
 /** What the publish script tells every replica (its L1 and live queries) about one write's `entries`: one message, or none. */

@@ -1,9 +1,9 @@
 // Looks at cache entries the way Redis holds them (read with a connection of the test's own, not the
 // gateway's), and invalidates them as a write would. (Tests that interleave a reader and a writer by
 // hand take `deferred` from wait.ts.)
-import { publishCommandOf, scanKeys, type RedisClient } from '../../src/redis/client';
+import { scanKeys, type RedisClient } from '../../src/redis/client';
 import { cacheTypeKey, type CacheType } from '../../src/cache/cache-type';
-import { invalidate, invalidationMessages, staleEntries } from '../../src/cache/invalidation';
+import { announceInvalidation, invalidate, staleEntries } from '../../src/cache/invalidation';
 import { defineCacheScripts } from '../../src/redis/scripts';
 import type { RedisKeys } from '../../src/redis/keys';
 
@@ -55,8 +55,7 @@ export async function invalidateEntries(
 ): Promise<void> {
   const entries = [staleEntries(type, keyIds)];
   await invalidate(defineCacheScripts(app.redisConnections.cache), app.keys, entries);
-  const { command } = app.redisConnections;
-  for (const message of invalidationMessages(entries)) await command.call(publishCommandOf(command), app.keys.cacheInvalidationChannel(), message);
+  await announceInvalidation(app.redisConnections.command, app.keys, entries);
 }
 
 /** Every key matching `pattern`, on every master of a Cluster (KEYS and SCAN see one server). */
