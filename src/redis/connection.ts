@@ -96,27 +96,58 @@ function clusterClient(target: Extract<RedisTarget, { kind: 'cluster' }>, option
   return new Cluster(target.nodes.map(({ host, port }) => ({ host, port })), clusterOptions);
 }
 
+/**
+ * The start-up check (connect, ioredis' ready check, PING), bounded as a whole by the connect
+ * timeout. A role's command timeout (the cache's CACHE_TIMEOUT_MS, 250 ms by default) would bound
+ * each of its commands instead, and a Redis busy for a moment (a fork for a save, a loaded machine)
+ * would fail the start over one slow reply; the role's timeout applies once the check passed.
+ */
+async function checkWithin(redis: RedisClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([redis.connect().then(() => redis.ping()), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Sets the command timeout of a connection that is up (ioredis reads it for every command sent). */
+function applyCommandTimeout(redis: RedisClient, commandTimeout: number | undefined): void {
+  if (commandTimeout === undefined) return;
+  if (redis instanceof Cluster) {
+    // The pool builds each node's connection from this very object; the nodes up now have a copy.
+    if (redis.options.redisOptions) redis.options.redisOptions.commandTimeout = commandTimeout;
+    for (const node of redis.nodes()) node.options.commandTimeout = commandTimeout;
+  } else {
+    redis.options.commandTimeout = commandTimeout;
+  }
+}
+
 /** Opens a connection and fails fast with RedisUnreachableError when the first connect fails. */
 export async function connectRedis(options: RedisConnectionOptions, extra: RedisOptions = {}, isShardedSubscriber = false): Promise<RedisClient> {
   const target = redisTargetOf(options.target);
   const base = baseOptions(options);
+  const { commandTimeout, ...untimed } = extra;
   // The first attempt fails fast (no retries), then the reconnect strategies take over.
-  const firstAttempt: RedisOptions = { ...base, ...extra, retryStrategy: () => null };
+  const firstAttempt: RedisOptions = { ...base, ...untimed, retryStrategy: () => null };
   let redis: RedisClient;
   if (target.kind === 'standalone') redis = new Redis(target.url, firstAttempt);
   else if (target.kind === 'sentinel') redis = new Redis({ ...firstAttempt, ...sentinelOptions(target, base.connectTimeout!), sentinelRetryStrategy: () => null });
-  else redis = clusterClient(target, { ...base, ...extra }, true, isShardedSubscriber);
+  else redis = clusterClient(target, { ...base, ...untimed }, true, isShardedSubscriber);
   // The socket's own error (ECONNREFUSED...) says more than the "Connection is closed." connect() rejects with.
   let socketError: unknown;
   redis.on('error', (error) => (socketError = error));
   try {
-    await redis.connect();
-    await redis.ping();
+    await checkWithin(redis, base.connectTimeout!);
   } catch (error) {
     redis.disconnect();
     const reason = describeError(socketError ?? error);
     throw new RedisUnreachableError(`Cannot reach Redis at ${describeRedisTarget(target)} (${reason})`);
   }
+  applyCommandTimeout(redis, commandTimeout);
   // From now on errors are reconnects in progress, which ioredis retries by itself.
   if (redis instanceof Cluster) redis.options.clusterRetryStrategy = reconnectDelayMs;
   else redis.options.retryStrategy = base.retryStrategy;
