@@ -15,9 +15,10 @@ import { mintDatabaseIdentity } from '../db/identity';
 import { databaseIdentity } from '../db/schema';
 import { seedDatabase, type SeedOptions } from '../db/seed';
 import type { GatewayModule } from '../modules/context';
+import { catalogDigest, putBack, reusesPgliteCopies, takeIdleCopy } from './pglite-copies';
 import { processShared } from './process-shared';
 import { adminQuery, databaseUrl } from './scratch-postgres';
-import { takeSnapshot } from './snapshot';
+import { restoreSnapshot, takeSnapshot } from './snapshot';
 
 /** The data every snapshot starts with unless told otherwise: users 1-3 are the demo accounts (admin, alice, bob). */
 export const SNAPSHOT_SEED = { users: 20, products: 30, orders: 200 } as const;
@@ -25,7 +26,7 @@ export const SNAPSHOT_SEED = { users: 20, products: 30, orders: 200 } as const;
 /** How much deterministic demo data a snapshot holds (src/db/seed.ts's sizes and PRNG seed). */
 export type SnapshotSeed = Partial<Pick<SeedOptions, 'users' | 'products' | 'orders' | 'seed'>>;
 /** Bump when what a template holds changes in a way its digest cannot see. */
-const SNAPSHOT_FORMAT = 1;
+const SNAPSHOT_FORMAT = 2;
 
 export interface DatabaseCopy {
   database: Database;
@@ -47,7 +48,9 @@ export interface DatabaseSource {
  * first one's. Only data is shared: a PGlite instance made in one test file cannot be cloned from
  * another (Jest tears the first file's module registry down, PGlite imports lazily from it).
  */
-type Template = { kind: 'pglite'; dataDir: Uint8Array } | { kind: 'postgres'; baseUrl: string; name: string };
+type PgliteTemplate = { kind: 'pglite'; dataDir: Uint8Array };
+type PostgresTemplate = { kind: 'postgres'; baseUrl: string; name: string };
+type Template = PgliteTemplate | PostgresTemplate;
 const templates = processShared('databaseTemplates', () => new Map<string, Promise<Template>>());
 
 /**
@@ -56,7 +59,8 @@ const templates = processShared('databaseTemplates', () => new Map<string, Promi
  * (the project's own tests, which seed each file's copy as they need).
  */
 export async function databaseSource(modules: readonly GatewayModule[], databaseUrl = process.env.DATABASE_URL, seed: SnapshotSeed | null = SNAPSHOT_SEED): Promise<DatabaseSource> {
-  return sourceOf(await templateOf({ modules, seed: seed && { ...SNAPSHOT_SEED, ...seed } }, databaseUrl));
+  const template = await templateOf({ modules, seed: seed && { ...SNAPSHOT_SEED, ...seed } }, databaseUrl);
+  return template.kind === 'pglite' ? pgliteSource(template, seed !== null && reusesPgliteCopies()) : postgresSource(template);
 }
 
 /** The template of a recipe, made on first use in this process (or found from an earlier one). */
@@ -141,6 +145,9 @@ async function newPgliteTemplate(recipe: Recipe): Promise<{ kind: 'pglite'; data
   const database = await openDatabase({ pglite });
   try {
     await migrateAndSeed(database, recipe);
+    // A copy loaded from a dump runs PostgreSQL's start-up, whose progress timer (every 10 s, for
+    // its log line) PGlite never stops: a copy kept open would keep the Jest process alive.
+    await pglite.exec('alter system set log_startup_progress_interval = 0');
     const dump = await pglite.dumpDataDir('none');
     return { kind: 'pglite', dataDir: new Uint8Array(await dump.arrayBuffer()) };
   } finally {
@@ -176,18 +183,24 @@ async function postgresTemplate(baseUrl: string, recipe: Recipe): Promise<Templa
   return { kind: 'postgres', baseUrl, name };
 }
 
-function sourceOf(template: Template): DatabaseSource {
-  if (template.kind === 'pglite') {
-    return {
-      kind: 'pglite',
-      async copy() {
-        const pglite = await PGlite.create({ loadDataDir: new Blob([template.dataDir as Uint8Array<ArrayBuffer>]) });
-        const database = await openDatabase({ pglite });
-        await giveOwnIdentity(database);
-        return { database, url: null, discard: async () => undefined };
-      },
-    };
-  }
+function pgliteSource(template: PgliteTemplate, reuse: boolean): DatabaseSource {
+  return {
+    kind: 'pglite',
+    async copy() {
+      const idle = reuse ? takeIdleCopy(template) : undefined;
+      const pglite = idle?.pglite ?? (await PGlite.create({ loadDataDir: new Blob([template.dataDir as Uint8Array<ArrayBuffer>]) }));
+      const database = await openDatabase({ pglite });
+      // A copy that served another test file gets the snapshot's rows back, and a new identity with them.
+      if (idle) await restoreSnapshot(database.db);
+      else await giveOwnIdentity(database);
+      if (!reuse) return { database, url: null, discard: async () => undefined };
+      const catalog = idle?.catalog ?? (await catalogDigest(pglite));
+      return { database: { ...database, close: () => putBack(template, { pglite, catalog }) }, url: null, discard: async () => undefined };
+    },
+  };
+}
+
+function postgresSource(template: PostgresTemplate): DatabaseSource {
   return {
     kind: 'postgres',
     async copy() {

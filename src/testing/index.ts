@@ -3,6 +3,9 @@
 // streamgate/testing/jest (a setupFilesAfterEnv entry).
 // Before any resolver class loads: type-graphql's decorators read design-time metadata (as main.ts).
 import 'reflect-metadata';
+// First of the kit's own modules: loading this file holds the PGlite copies an earlier test file of
+// this process left, until this one copies its snapshot (pglite-copies.ts).
+import './pglite-copies';
 export { createTestGateway, type TestGateway, type TestGatewayOptions } from './gateway';
 export type { Execute, OperationOptions } from './execute';
 export type { Subscribe } from './subscription-runner';
