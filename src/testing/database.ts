@@ -1,7 +1,8 @@
 // The database of a test gateway, taken from a snapshot: a template migrated and seeded once (the
 // gateway's migrations, then each module's, then the small demo data set), of which every gateway
 // gets a copy. On PGlite (the default) a copy is a new in-memory PGlite loaded from the template's
-// dumped data directory; with DATABASE_URL it is `CREATE DATABASE … TEMPLATE` on that server, a
+// dumped data directory, or one an earlier gateway of the process closed, with the snapshot's rows
+// put back (pglite-copies.ts); with DATABASE_URL it is `CREATE DATABASE … TEMPLATE` on that server, a
 // scratch database dropped again on close. Templates are kept between runs, named by a digest of
 // what they are made of: only the first run after a migration (or seed) change pays for them.
 import { createHash, randomBytes } from 'node:crypto';
@@ -45,8 +46,9 @@ export interface DatabaseSource {
 /**
  * The migrated, seeded snapshot as plain data (a PGlite data directory's bytes, or the name of a
  * PostgreSQL template database), per process: the second test file of a Jest worker reuses the
- * first one's. Only data is shared: a PGlite instance made in one test file cannot be cloned from
- * another (Jest tears the first file's module registry down, PGlite imports lazily from it).
+ * first one's. A PGlite instance made in one test file cannot be cloned by another (Jest tears the
+ * first file's module registry down, and PGlite's clone() imports lazily from it), but it can be
+ * queried, which is how pglite-copies.ts reuses it.
  */
 type PgliteTemplate = { kind: 'pglite'; dataDir: Uint8Array };
 type PostgresTemplate = { kind: 'postgres'; baseUrl: string; name: string };

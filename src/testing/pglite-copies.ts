@@ -58,6 +58,9 @@ export function takeIdleCopy(snapshot: object): IdleCopy | undefined {
     clearTimeout(copy.expiry);
     idle.all.delete(copy);
   }
+  // The loading file has its copy: the others wait the short time again, so that they do not keep a
+  // run's last process alive for the whole hold.
+  for (const [other, otherSnapshot] of idle.all) expireIn(otherSnapshot, other, IDLE_COPY_MS);
   return copy;
 }
 
