@@ -11,6 +11,8 @@ import { startTestRedis, type TestRedis } from '../../src/testing/redis-topology
 
 let testRedis: TestRedis;
 let dataDir: string;
+/** Each test boots two gateway processes on the embedded database (initdb, migrations, seed, in each). */
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
 
 beforeAll(async () => {
   testRedis = await startTestRedis();
@@ -41,7 +43,7 @@ it('after `npm run seed` with Redis kept: new sessions, new data, a fresh histor
   } finally {
     await after.stop();
   }
-});
+}, PROCESS_TEST_TIMEOUT_MS);
 
 it('after a restart on a fresh in-memory database with Redis kept: the same', async () => {
   const before = await gatewayOn('memory://');
@@ -58,7 +60,7 @@ it('after a restart on a fresh in-memory database with Redis kept: the same', as
   } finally {
     await after.stop();
   }
-});
+}, PROCESS_TEST_TIMEOUT_MS);
 
 it('after the data directory is restored from an earlier copy with Redis kept: the same', async () => {
   const dir = path.join(dataDir, 'restored');
@@ -81,4 +83,4 @@ it('after the data directory is restored from an earlier copy with Redis kept: t
   } finally {
     await after.stop();
   }
-});
+}, PROCESS_TEST_TIMEOUT_MS);
