@@ -172,11 +172,15 @@ it('coalesces a burst of 50 writes into far fewer executions, and the last resul
   const [initial] = await client.waitForResults(1);
   const stock = stockIn(initial)!;
   const before = executions();
+  const started = Date.now();
   await Promise.all(Array.from({ length: 50 }, () => restock('3')));
   await waitUntil(async () => stockIn(client.results.at(-1)) === stock + 50, 'the result after the 50th write', 15_000, 5);
   const burstExecutions = executions() - before;
   expect(burstExecutions).toBeGreaterThanOrEqual(1);
-  expect(burstExecutions).toBeLessThan(15);
+  // At most one execution per 200 ms window the burst spanned (a loaded machine spreads the 50
+  // writes over more windows), plus the edges; and far fewer than one per write either way.
+  const windows = Math.ceil((Date.now() - started) / 200);
+  expect(burstExecutions).toBeLessThanOrEqual(Math.min(windows + 2, 25));
   expect(client.results.length - 1).toBeLessThanOrEqual(burstExecutions);
 });
 
