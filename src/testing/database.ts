@@ -193,7 +193,12 @@ function pgliteSource(template: PgliteTemplate, reuse: boolean): DatabaseSource 
       const pglite = idle?.pglite ?? (await PGlite.create({ loadDataDir: new Blob([template.dataDir as Uint8Array<ArrayBuffer>]) }));
       const database = await openDatabase({ pglite });
       // A copy that served another test file gets the snapshot's rows back, and a new identity with them.
-      if (idle) await restoreSnapshot(database.db);
+      if (idle) {
+        await restoreSnapshot(database.db).catch(async (error: unknown) => {
+          await pglite.close().catch(() => undefined);
+          throw error;
+        });
+      }
       else await giveOwnIdentity(database);
       if (!reuse) return { database, url: null, discard: async () => undefined };
       const catalog = idle?.catalog ?? (await catalogDigest(pglite));

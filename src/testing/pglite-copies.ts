@@ -29,50 +29,38 @@ const IDLE_COPIES_PER_SNAPSHOT = 2;
 const IDLE_COPY_MS = 500;
 const LOADING_FILE_HOLD_MS = 10_000;
 
-const idle = processShared('idlePgliteCopies', () => ({
-  bySnapshot: new WeakMap<object, IdleCopy[]>(),
-  /** Every idle copy, with its snapshot. */
-  all: new Map<IdleCopy, object>(),
-}));
+/** Every idle copy of this process, with the snapshot it is a copy of. */
+const idle = processShared('idlePgliteCopies', () => new Map<IdleCopy, object>());
 
-function copiesOf(snapshot: object): IdleCopy[] {
-  let copies = idle.bySnapshot.get(snapshot);
-  if (!copies) idle.bySnapshot.set(snapshot, (copies = []));
-  return copies;
-}
-
-function expireIn(snapshot: object, copy: IdleCopy, ms: number): void {
+function expireIn(copy: IdleCopy, ms: number): void {
   clearTimeout(copy.expiry);
   copy.expiry = setTimeout(() => {
-    const copies = copiesOf(snapshot);
-    copies.splice(copies.indexOf(copy), 1);
-    idle.all.delete(copy);
+    idle.delete(copy);
     void copy.pglite.close().catch(() => undefined);
   }, ms).unref();
 }
 
 /** An idle copy of `snapshot`, no longer idle, or undefined. */
 export function takeIdleCopy(snapshot: object): IdleCopy | undefined {
-  const copy = copiesOf(snapshot).pop();
+  const copy = [...idle].find(([, of]) => of === snapshot)?.[0];
   if (copy) {
     clearTimeout(copy.expiry);
-    idle.all.delete(copy);
+    idle.delete(copy);
   }
   // The loading file has its copy: the others wait the short time again, so that they do not keep a
   // run's last process alive for the whole hold.
-  for (const [other, otherSnapshot] of idle.all) expireIn(otherSnapshot, other, IDLE_COPY_MS);
+  for (const other of idle.keys()) expireIn(other, IDLE_COPY_MS);
   return copy;
 }
 
 /** Keeps a closed copy of `snapshot` for the next test file if it is as the snapshot left it, else closes it. */
 export async function putBack(snapshot: object, copy: IdleCopy): Promise<void> {
-  const copies = copiesOf(snapshot);
   try {
     await copy.pglite.exec('discard all');
-    if (copies.length < IDLE_COPIES_PER_SNAPSHOT && (await catalogDigest(copy.pglite)) === copy.catalog) {
-      copies.push(copy);
-      idle.all.set(copy, snapshot);
-      expireIn(snapshot, copy, IDLE_COPY_MS);
+    const kept = [...idle.values()].filter((of) => of === snapshot).length;
+    if (kept < IDLE_COPIES_PER_SNAPSHOT && (await catalogDigest(copy.pglite)) === copy.catalog) {
+      idle.set(copy, snapshot);
+      expireIn(copy, IDLE_COPY_MS);
       return;
     }
   } catch {
@@ -109,4 +97,4 @@ export function reusesPgliteCopies(): boolean {
 
 // This module is evaluated once per test file that loads the kit: that file will copy a snapshot
 // once its modules are loaded, so the idle copies wait for it.
-for (const [copy, snapshot] of idle.all) expireIn(snapshot, copy, LOADING_FILE_HOLD_MS);
+for (const copy of idle.keys()) expireIn(copy, LOADING_FILE_HOLD_MS);
