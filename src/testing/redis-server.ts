@@ -1,10 +1,12 @@
 // Starts a real redis-server on a free loopback port, which its owner can kill and restart: the
 // test kit's own server (redis.ts), each test file's (test/support/redis-topology.ts) and the benches'.
 // Readiness is an event (the "Ready to accept connections" log line), never a sleep; every process
-// started here is killed when the Jest worker exits, even if a test forgot it.
+// started here is killed when the Jest worker exits, even if a test forgot it, and even when the
+// worker is killed (watchdog.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { onProcessExit, processShared } from './process-shared';
+import { killWhenThisProcessDies } from './watchdog';
 
 export interface RedisServerHandle {
   /** `redis://127.0.0.1:<port>` */
@@ -140,6 +142,7 @@ function spawnReady(port: number, extraArgs: string[], sentinelConfigFile?: stri
   ];
   // env is passed on purpose: inside Jest, process.env is the test's copy, and PATH lookups should see it.
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  killWhenThisProcessDies(child);
 
   return new Promise<ChildProcess>((resolve, reject) => {
     let output = '';

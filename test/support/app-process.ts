@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { configKeys } from '../../src/config';
 import { onProcessExit, processShared } from '../../src/testing/process-shared';
+import { killWhenThisProcessDies } from '../../src/testing/watchdog';
 
 /** App settings (see src/config.ts) and any other variables; `undefined` removes a default. */
 export type AppEnv = Record<string, string | undefined>;
@@ -117,6 +118,7 @@ export function spawnAppProcess(options: SpawnAppOptions): AppProcess {
   const env = appEnv(options.defaults ?? {}, options.env);
   const nodeArgs = ['-r', swcRegister, path.join(repoRoot, options.script), ...(options.args ?? [])];
   const child = spawn(process.execPath, nodeArgs, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killWhenThisProcessDies(child);
   live.children.add(child);
   const { scratchDir } = options;
   if (scratchDir) live.scratchDirs.add(scratchDir);

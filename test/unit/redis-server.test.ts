@@ -1,4 +1,7 @@
 // The redis-server helper every other test relies on: start, crash, restart on the same port, stop.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { startRedisServer, type RedisServerHandle } from '../../src/testing/redis-server';
 
@@ -93,4 +96,33 @@ describe('startRedisServer', () => {
       process.env.PATH = path;
     }
   });
+
+  // Jest SIGKILLs a worker that does not exit in time at the end of a run: no exit hook runs then,
+  // and without the watchdog its servers were left running with no parent (found after a CI run).
+  it('does not outlive the process that started it, even one killed with SIGKILL', async () => {
+    const repoRoot = path.join(__dirname, '..', '..');
+    const starter = spawn(
+      process.execPath,
+      ['-r', './scripts/register-swc.js', '-e', "require('./src/testing/redis-server').startRedisServer().then((s) => console.log(s.port)); process.stdin.resume();"],
+      { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const [firstLine] = (await once(starter.stdout!, 'data')) as [Buffer];
+    const port = Number(firstLine.toString().trim());
+    const client = new Redis({ port, host: '127.0.0.1', retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    client.on('error', () => undefined);
+    try {
+      expect(await client.ping()).toBe('PONG');
+      // The server's end is an event: a live redis-server never closes an idle client's connection,
+      // a killed one does. Bounded, so that a server that stays up fails the test instead of
+      // holding it open.
+      const closed = once(client, 'end', { signal: AbortSignal.timeout(10_000) });
+      starter.kill('SIGKILL');
+      await closed;
+    } finally {
+      // Without the watchdog, the server would still run: shut it down (a no-op once it is gone).
+      if (client.status === 'ready') await client.shutdown('NOSAVE').catch(() => undefined);
+      if (client.status !== 'end') client.disconnect(); // see pingOnce
+      starter.stdin!.destroy();
+    }
+  }, 20_000);
 });
