@@ -27,6 +27,24 @@ beforeAll(async () => {
 
 afterAll(() => gateway?.close());
 
+// The directives every GraphQL client may send (Apollo Client and Relay use @include/@skip for
+// optional fields). They were once missing from the schema: each such query was refused.
+describe('the specified directives', () => {
+  const PRODUCT = `query ($id: ID!, $withStock: Boolean!, $brief: Boolean!) {
+    product(id: $id) { id stock @include(if: $withStock) name @skip(if: $brief) }
+  }`;
+
+  it('answers @include and @skip from variables, costed like the fields they keep', async () => {
+    expect((await execute(PRODUCT, { id: '2', withStock: true, brief: true })).data).toEqual({ product: { id: '2', stock: expect.any(Number) } });
+    expect((await execute(PRODUCT, { id: '2', withStock: false, brief: false })).data).toEqual({ product: { id: '2', name: expect.any(String) } });
+  });
+
+  it('lists them in introspection, as codegen and playgrounds read it', async () => {
+    const result = await execute<{ __schema: { directives: Array<{ name: string }> } }>('{ __schema { directives { name } } }');
+    expect(result.data!.__schema.directives.map((directive) => directive.name)).toEqual(expect.arrayContaining(['include', 'skip', 'deprecated', 'specifiedBy', 'live']));
+  });
+});
+
 describe('products', () => {
   const PRODUCTS = `query ($first: Int, $after: String, $search: String) {
     products(first: $first, after: $after, search: $search) {
