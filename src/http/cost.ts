@@ -6,7 +6,7 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
-import { GraphQLError, getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, TypeInfo, getOperationAST, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema, type ValueNode } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { ErrorCode } from '../errors';
@@ -41,6 +41,65 @@ export function operationCost(schema: GraphQLSchema, { document, operationName, 
   }
 }
 
+/**
+ * The names of the variables an operation's cost can depend on: those in the arguments of fields
+ * with a cost of their own (a `complexity` extension: list sizes) and in `@skip`/`@include`. No
+ * other variable changes what the estimators compute.
+ */
+export function variablesThatSizeTheCost(schema: GraphQLSchema, document: DocumentNode): string[] {
+  const typeInfo = new TypeInfo(schema);
+  const names = new Set<string>();
+  const collect = (value: ValueNode): void => {
+    visit(value, { Variable: (variable) => void names.add(variable.name.value) });
+  };
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(field) {
+        if (typeInfo.getFieldDef()?.extensions?.complexity === undefined) return;
+        for (const argument of field.arguments ?? []) collect(argument.value);
+      },
+      Directive(directive) {
+        if (directive.name.value !== 'skip' && directive.name.value !== 'include') return;
+        for (const argument of directive.arguments ?? []) collect(argument.value);
+      },
+    }),
+  );
+  return [...names];
+}
+
+/** Costs remembered per document (Apollo hands out the same parsed document for the same text). */
+const COSTS_PER_DOCUMENT = 64;
+
+/**
+ * operationCost, remembered per document and the values of the variables that size its cost: a
+ * mutation such as placeOrder is costed once, not walked again for every order. Variables are
+ * still checked on every call (an operation whose variables do not coerce is not costed).
+ */
+function rememberingOperationCost(schema: GraphQLSchema): (operation: OperationToCost) => number | undefined {
+  const byDocument = new WeakMap<DocumentNode, { sizing: string[]; costs: Map<string, number> }>();
+  return (operation) => {
+    let known = byDocument.get(operation.document);
+    if (!known) {
+      known = { sizing: variablesThatSizeTheCost(schema, operation.document), costs: new Map() };
+      byDocument.set(operation.document, known);
+    }
+    const variables = operation.variables ?? {};
+    const key = JSON.stringify([operation.operationName ?? null, known.sizing.map((name) => (name in variables ? [variables[name]] : []))]);
+    const remembered = known.costs.get(key);
+    if (remembered === undefined) {
+      const cost = operationCost(schema, operation);
+      if (cost === undefined) return undefined;
+      if (known.costs.size >= COSTS_PER_DOCUMENT) known.costs.clear();
+      known.costs.set(key, cost);
+      return cost;
+    }
+    const definition = getOperationAST(operation.document, operation.operationName ?? undefined);
+    if (!definition || getVariableValues(schema, definition.variableDefinitions ?? [], variables).errors) return undefined;
+    return remembered;
+  };
+}
+
 export function costTooHigh(cost: number, maxCost: number): GraphQLError {
   const shownCost = Number.isFinite(cost) ? cost : null;
   return new GraphQLError(`Query cost ${shownCost ?? 'beyond counting'} exceeds the maximum of ${maxCost}; ask for fewer items (first) or fewer fields.`, {
@@ -67,9 +126,10 @@ export interface CostGate {
 }
 
 export function createCostGate({ schema, maxCost, budget, onCost = () => undefined }: CostGateOptions): CostGate {
+  const costOf = rememberingOperationCost(schema);
   return {
     async admit(operation, subject) {
-      const cost = operationCost(schema, operation);
+      const cost = costOf(operation);
       if (cost === undefined) return undefined;
       if (cost > maxCost) {
         onCost(cost, 'too-costly');

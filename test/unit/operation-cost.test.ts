@@ -2,7 +2,7 @@
 // literals, and list fields multiply their selection by the items they ask for. Then the gate that
 // applies it: the maximum per operation and a (fake) per-subject budget, and the HTTP statuses.
 import { getOperationAST, GraphQLError, parse, type GraphQLSchema } from 'graphql';
-import { costGatePlugin, createCostGate, operationCost, type CostGate } from '../../src/http/cost';
+import { costGatePlugin, createCostGate, operationCost, variablesThatSizeTheCost, type CostGate } from '../../src/http/cost';
 import { rateLimited, type CostBudget } from '../../src/http/cost-budget';
 import { buildGatewaySchema } from '../../src/modules/schema';
 
@@ -63,6 +63,13 @@ it('counts a fragment once per spread, and refuses outright (Infinity) a documen
   expect(costOf(fanOut(4))).toBe(Infinity);
 });
 
+it('names the variables the cost depends on: list sizes (in fragments too) and @skip/@include, not the others', () => {
+  const sizing = (query: string) => variablesThatSizeTheCost(schema, parse(query)).sort();
+  expect(sizing('mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { id items { product { id stock } } } }')).toEqual([]);
+  expect(sizing('query ($id: ID!, $n: Int) { product(id: $id) { id } ...Page } fragment Page on Query { products(first: $n) { edges { node { id } } } }')).toEqual(['n']);
+  expect(sizing('query ($id: ID!, $withName: Boolean!) { product(id: $id) { id name @include(if: $withName) } }')).toEqual(['withName']);
+});
+
 describe('the cost gate', () => {
   /** A budget that records what it is asked to spend, and refuses when told to. */
   function fakeBudget(refusal?: Error) {
@@ -115,6 +122,24 @@ describe('the cost gate', () => {
     const gate = createCostGate({ schema, maxCost: 20_000, budget, onCost: (_cost, outcome) => outcomes.push(outcome) });
     await expect(gate.admit(page(5), 'anon:10.0.0.1')).rejects.toBe(refusal);
     expect(outcomes).toEqual(['rate-limited']);
+  });
+
+  // The gate remembers a document's cost by the values of the variables that size it.
+  it('costs the same document again when a variable that sizes it changes, and after variables that did not coerce', async () => {
+    const { budget, spent } = fakeBudget();
+    const gate = createCostGate({ schema, maxCost: 20_000, budget });
+    const document = parse('query ($id: ID!, $n: Int, $all: Boolean!) { product(id: $id) { id } products(first: $n) @include(if: $all) { edges { node { id } } } }');
+    await gate.admit({ document, variables: { id: '1', n: 10, all: true } }, 'viewer:1');
+    await gate.admit({ document, variables: { id: '2', n: 10, all: true } }, 'viewer:1');
+    await gate.admit({ document, variables: { id: '2', n: 50, all: true } }, 'viewer:1');
+    await gate.admit({ document, variables: { id: '2', n: 50, all: false } }, 'viewer:1');
+    await expect(gate.admit({ document, variables: { id: { not: 'an id' }, n: 10, all: true } }, 'viewer:1')).resolves.toBeUndefined();
+    expect(spent.map(([, cost]) => cost)).toEqual([2 + 1 + 10 * 3, 2 + 1 + 10 * 3, 2 + 1 + 50 * 3, 2]);
+
+    const fresh = createCostGate({ schema, maxCost: 20_000 });
+    const other = parse('query ($id: ID!, $n: Int) { product(id: $id) { id } products(first: $n) { edges { node { id } } } }');
+    await expect(fresh.admit({ document: other, variables: { id: [], n: 10 } }, 'viewer:1')).resolves.toBeUndefined();
+    await expect(fresh.admit({ document: other, variables: { id: '1', n: 10 } }, 'viewer:1')).resolves.toBe(2 + 1 + 10 * 3);
   });
 
   it('leaves an operation it cannot cost (variables that do not coerce) to execution, spending nothing', async () => {
