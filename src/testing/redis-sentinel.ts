@@ -7,11 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { RedisHostPort } from '../config';
+import { processShared } from './process-shared';
 import { startRedisServer, type RedisServerHandle } from './redis-server';
 import { waitUntil } from './wait';
 
 export interface SentinelSetupOptions {
-  /** The master's name in the sentinels' configuration. @default 'mymaster' */
+  /**
+   * The master's name in the sentinels' configuration. @default a name no other set-up uses
+   * ("streamgate-<pid>-<n>"): sentinels of another set-up (a run killed before it stopped its own)
+   * that monitor a name this one uses would take part in its agreement and failovers.
+   */
   name?: string;
   /** How long a silent master is up before the sentinels call it down. @default 1000 */
   downAfterMs?: number;
@@ -44,9 +49,11 @@ export interface SentinelSetup {
 
 const HOST = '127.0.0.1';
 const QUORUM = 2;
+/** Set-ups started in this process (by any test file), for their default names. */
+const setUps = processShared('sentinelSetUps', () => ({ count: 0 }));
 
 export async function startSentinelSetup(options: SentinelSetupOptions = {}): Promise<SentinelSetup> {
-  const name = options.name ?? 'mymaster';
+  const name = options.name ?? `streamgate-${process.pid}-${(setUps.count += 1)}`;
   const downAfterMs = options.downAfterMs ?? 1000;
   const directory = await mkdtemp(join(tmpdir(), 'streamgate-sentinel-'));
   const started: RedisServerHandle[] = [];
