@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StaleEntries } from '../cache/invalidation';
 import type { Db } from '../db/client';
-import { currentDatabaseIdentity } from '../db/identity';
-import { outbox } from '../db/schema';
+import { namedStatement, runNamed } from '../db/named-statement';
 import { EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 import { streamOf } from './module-events';
 import { isKnownAggregate } from './subscription-channels';
@@ -33,6 +32,17 @@ export interface AppendedEvent {
   database: string;
 }
 
+/**
+ * The outbox row of an event, with the identity of the database it went into (read in the same
+ * statement). The id as text: node-postgres and PGlite read a bigint differently.
+ */
+const appendStatement = namedStatement(
+  'append_event',
+  `insert into outbox (event_id, stream, type, aggregate_type, aggregate_id, payload, invalidations)
+   values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
+   returning id::text as outbox_id, (select id from database_identity) as database`,
+);
+
 /** Inserts the event into the outbox (in `tx`); its envelope carries the active trace, if any. */
 export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {
   // Refused here, in the mutation, rather than by the relay, which could never publish the row.
@@ -49,19 +59,16 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       data: event.data,
       ...(trace && { trace }),
     };
-    const [row] = await tx
-      .insert(outbox)
-      .values({
-        eventId: envelope.id,
-        stream,
-        type: event.type,
-        aggregateType: event.aggregate.type,
-        aggregateId: event.aggregate.id,
-        payload: envelope,
-        invalidations: event.invalidates,
-      })
-      .returning({ outboxId: outbox.id, database: currentDatabaseIdentity });
+    const [row] = await runNamed<{ outbox_id: string; database: string }>(tx, appendStatement, [
+      envelope.id,
+      stream,
+      event.type,
+      event.aggregate.type,
+      event.aggregate.id,
+      JSON.stringify(envelope),
+      JSON.stringify(event.invalidates),
+    ]);
     // The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
-    return row!;
+    return { outboxId: Number(row!.outbox_id), database: row!.database };
   });
 }

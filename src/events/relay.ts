@@ -14,6 +14,7 @@ import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-o
 import { backoffMs } from '../backoff';
 import type { Database } from '../db/client';
 import { idempotencyKeys, outbox } from '../db/schema';
+import { namedStatement, runNamed } from '../db/named-statement';
 import type { Logger } from '../logger';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
@@ -57,6 +58,14 @@ export interface RelayOptions {
   /** Hears each row published (not republished), with when it was committed (for the publish-lag metric). @default none */
   onPublished?(committedAt: Date): void;
 }
+
+/** Marks rows published, with their stream ids: ids and stream ids as comma-separated lists (neither holds a comma). */
+const markPublishedStatement = namedStatement(
+  'mark_published',
+  `update outbox set published_at = now(), stream_id = published.stream_id
+   from unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')) as published(id, stream_id)
+   where outbox.id = published.id`,
+);
 
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -261,13 +270,7 @@ export class OutboxRelay {
         this.recentlyPublished.delete(oldest);
       }
       this.lostWrites.acknowledge(rows[0]!.database, Math.max(acknowledgedId, published.at(-1)!.id));
-      await db.execute(sql`
-        update outbox set published_at = now(), stream_id = published.stream_id
-        from (values ${sql.join(
-          published.map((row) => sql`(${row.id}::bigint, ${row.streamId}::text)`),
-          sql`, `,
-        )}) as published(id, stream_id)
-        where outbox.id = published.id`);
+      await runNamed(db, markPublishedStatement, [published.map((row) => row.id).join(','), published.map((row) => row.streamId).join(',')]);
       if (this.options.onPublished) for (let index = 0; index < published.length; index += 1) this.options.onPublished(rows[index]!.createdAt);
     }
     if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');

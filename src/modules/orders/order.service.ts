@@ -4,6 +4,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { rowFromJson } from '../../db/json-rows';
+import { namedStatement, runNamed } from '../../db/named-statement';
 import { idempotencyKeys, orderItems, orders, products, type OrderItemRow, type OrderRow, type OrderStatus, type ProductRow } from '../../db/schema';
 import { canSee, isAdmin, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
@@ -79,19 +80,18 @@ interface TakenStock {
 
 /**
  * Takes the stock of every line and inserts the order and its items, in one statement (a
- * placeOrder is 4 statements with BEGIN, COMMIT and its outbox row, not 3 more per line). The
- * products are locked in id order first (`locked`), so concurrent orders cannot deadlock; a line
- * is taken only while its stock covers it (checked again on the newest row after any wait), and
- * the order is inserted only when every line was taken and its total fits the column. Otherwise
- * nothing is inserted and the caller throws, which rolls the taken stock back.
+ * placeOrder is 4 statements with BEGIN, COMMIT and its outbox row, not 3 more per line), prepared
+ * once per connection (db/named-statement.ts). The products are locked in id order first
+ * (`locked`), so concurrent orders cannot deadlock; a line is taken only while its stock covers
+ * it (checked again on the newest row after any wait), and the order is inserted only when every
+ * line was taken and its total fits the column. Otherwise nothing is inserted and the caller
+ * throws, which rolls the taken stock back.
  */
-async function takeStockAndPlace(tx: Db, userId: number, lines: OrderLineInput[]): Promise<TakenStock> {
-  // Lists as text: one parameter each, the same for node-postgres and PGlite.
-  const productIds = lines.map((line) => line.productId).join(',');
-  const quantities = lines.map((line) => line.quantity).join(',');
-  const { rows } = (await tx.execute(sql`
+const placeOrderStatement = namedStatement(
+  'place_order',
+  `
     with lines as (
-      select * from unnest(string_to_array(${productIds}, ',')::int[], string_to_array(${quantities}, ',')::int[]) as line(product_id, quantity)
+      select * from unnest(string_to_array($1, ',')::int[], string_to_array($2, ',')::int[]) as line(product_id, quantity)
     ), locked as materialized (
       select id from products where id in (select product_id from lines) order by id for update
     ), taken as (
@@ -101,8 +101,8 @@ async function takeStockAndPlace(tx: Db, userId: number, lines: OrderLineInput[]
       returning products.*, lines.quantity as taken_quantity
     ), placed as (
       insert into orders (user_id, status, total_cents)
-      select ${userId}, 'PENDING', sum(taken.price_cents::bigint * taken.taken_quantity) from taken
-      having count(*) = ${lines.length} and sum(taken.price_cents::bigint * taken.taken_quantity) <= ${MAX_TOTAL_CENTS}
+      select $3::int, 'PENDING', sum(taken.price_cents::bigint * taken.taken_quantity) from taken
+      having count(*) = $4::int and sum(taken.price_cents::bigint * taken.taken_quantity) <= $5::bigint
       returning *
     ), placed_items as (
       insert into order_items (order_id, product_id, quantity, unit_price_cents)
@@ -113,9 +113,18 @@ async function takeStockAndPlace(tx: Db, userId: number, lines: OrderLineInput[]
       (select to_jsonb(placed) from placed) as "order",
       (select coalesce(jsonb_agg(to_jsonb(placed_items) order by placed_items.product_id), '[]') from placed_items) as items,
       (select coalesce(jsonb_agg(to_jsonb(taken) - 'taken_quantity' order by taken.id), '[]') from taken) as products,
-      (select coalesce(sum(taken.price_cents::bigint * taken.taken_quantity), 0) from taken)::float8 as total_cents`)) as unknown as {
-    rows: Array<{ order: Record<string, unknown> | null; items: Array<Record<string, unknown>>; products: Array<Record<string, unknown>>; total_cents: number }>;
-  };
+      (select coalesce(sum(taken.price_cents::bigint * taken.taken_quantity), 0) from taken)::float8 as total_cents`,
+);
+
+async function takeStockAndPlace(tx: Db, userId: number, lines: OrderLineInput[]): Promise<TakenStock> {
+  // Lists as text: one parameter each, the same for node-postgres and PGlite.
+  const productIds = lines.map((line) => line.productId).join(',');
+  const quantities = lines.map((line) => line.quantity).join(',');
+  const rows = await runNamed<{ order: Record<string, unknown> | null; items: Array<Record<string, unknown>>; products: Array<Record<string, unknown>>; total_cents: number }>(
+    tx,
+    placeOrderStatement,
+    [productIds, quantities, userId, lines.length, MAX_TOTAL_CENTS],
+  );
   const [row] = rows;
   return {
     order: row?.order ? rowFromJson(orders, row.order) : null,
