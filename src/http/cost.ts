@@ -77,10 +77,16 @@ const COSTS_PER_DOCUMENT = 64;
  * still checked on every call (an operation whose variables do not coerce is not costed).
  */
 function rememberingOperationCost(schema: GraphQLSchema): (operation: OperationToCost) => number | undefined {
-  const byDocument = new WeakMap<DocumentNode, { sizing: string[]; costs: Map<string, number> }>();
+  // null: seen once. A document is walked for its sizing variables only when it comes again (a
+  // subscription's, parsed per subscribe, never does).
+  const byDocument = new WeakMap<DocumentNode, { sizing: string[]; costs: Map<string, number> } | null>();
   return (operation) => {
     let known = byDocument.get(operation.document);
-    if (!known) {
+    if (known === undefined) {
+      byDocument.set(operation.document, null);
+      return operationCost(schema, operation);
+    }
+    if (known === null) {
       known = { sizing: variablesThatSizeTheCost(schema, operation.document), costs: new Map() };
       byDocument.set(operation.document, known);
     }
