@@ -23,10 +23,12 @@ const IDLE_COPIES_PER_SNAPSHOT = 2;
 /**
  * An open copy keeps the process alive while PostgreSQL's own timers run in it (a statistics
  * flush 10 s after activity): a copy no test file is coming for is closed soon, so a run in one
- * process (`--runInBand`, one test file) ends on time. A test file that loads the kit holds the
- * copies longer, for as long as loading its modules takes before it copies a snapshot.
+ * process (`--runInBand`, one test file) ends on time, and a Jest worker exits within the 500 ms
+ * Jest gives it at the end of a run (after which it is killed: with 500 ms here, it was, at the
+ * end of every run of the kit's tests). A test file that loads the kit holds the copies longer,
+ * for as long as loading its modules takes before it copies a snapshot.
  */
-const IDLE_COPY_MS = 500;
+const IDLE_COPY_MS = 250;
 const LOADING_FILE_HOLD_MS = 10_000;
 
 /** Every idle copy of this process, with the snapshot it is a copy of. */
