@@ -77,6 +77,33 @@ it('keeps one response per viewer: each gets what an uncached gateway answers th
   }
 });
 
+// Clients that follow the GraphQL-over-HTTP spec ask for application/graphql-response+json; a
+// cached answer once went out as application/json to them, and to clients Apollo refuses (406).
+it('answers a cached query with the media type the request accepts, as Apollo does, and leaves a refusal to Apollo', async () => {
+  const { b } = pair;
+  const query = '{ product(id: "4") { id name } }';
+  const send = (accept?: string) =>
+    fetch(b.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(accept && { accept }) }, body: JSON.stringify({ query }) });
+  const answer = await (await send()).text();
+  await b.app.responseCache!.settled();
+  const hitsBefore = b.app.responseCache!.hits;
+  const accepted: Array<[string | undefined, string]> = [
+    [undefined, 'application/json'],
+    ['application/graphql-response+json', 'application/graphql-response+json'],
+    ['application/json;q=0.5, application/graphql-response+json', 'application/graphql-response+json'],
+    ['*/*', 'application/json'],
+  ];
+  for (const [accept, type] of accepted) {
+    const response = await send(accept);
+    expect([accept, response.status, response.headers.get('content-type')]).toEqual([accept, 200, `${type}; charset=utf-8`]);
+    expect(await response.text()).toBe(answer);
+  }
+  expect(b.app.responseCache!.hits).toBe(hitsBefore + accepted.length);
+  const refused = await send('text/html');
+  expect(refused.status).toBe(406);
+  expect(b.app.responseCache!.hits).toBe(hitsBefore + accepted.length);
+});
+
 it('shares catalogue-only responses between viewers, and still checks every session', async () => {
   const query = '{ product(id: "4") { id name priceCents } }';
   const first = await post(pair.b, query, {}, tokens.alice);
