@@ -25,9 +25,10 @@ import { announceInvalidation, invalidate } from './cache/invalidation';
 import { ResponseL1 } from './cache/response-l1';
 import { UnconfirmedInvalidations } from './cache/unconfirmed-invalidations';
 import { authenticate, type Authentication } from './http/auth-header';
-import { createGatewayServer, type GatewayServer } from './http/server';
+import type { GatewayServer, GatewayServerOptions } from './http/server';
+import { createGraphQLCore, type GraphQLCore } from './http/graphql-core';
 import { RedisPersistedQueryCache } from './http/trusted-documents-apq-cache';
-import { closeSlowConsumer } from './http/websocket';
+import { closeSlowConsumer } from './http/close-codes';
 import { createCostBudget } from './http/cost-budget';
 import { costSubject } from './auth/viewer';
 import { createLogger, type Logger } from './logger';
@@ -59,6 +60,11 @@ export interface AppOptions {
   runProjections?: boolean;
   /** Modules a team adds (docs/extending.md): their resolvers, loaders, services, migrations, events. @default [] */
   modules?: readonly GatewayModule[];
+  /**
+   * Build the HTTP face (Fastify, graphql-ws, SSE, the playground). The test kit runs operations
+   * through the GraphQL core alone, and then does not even load that code. @default true
+   */
+  http?: boolean;
 }
 
 export interface App {
@@ -79,12 +85,15 @@ export interface App {
   /** Live queries (`query @live`) running on this replica. */
   readonly liveQueries: LiveQueryStore;
   readonly relay: OutboxRelay;
-  readonly server: GatewayServer<GatewayContext>;
+  /** Apollo Server and the subscription core, which every transport (and the test kit) runs operations through. */
+  readonly graphql: GraphQLCore<GatewayContext>;
+  /** The HTTP face; undefined when built with `http: false`. */
+  readonly server: GatewayServer<GatewayContext> | undefined;
   /** The executable schema, added modules included (the test kit runs subscriptions on it). */
   readonly schema: GraphQLSchema;
   /** Resolves an Authorization value the way HTTP requests and websockets do. */
   authenticate(authorization: unknown): Promise<Authentication>;
-  /** A fresh per-operation context (for `server.apollo.executeOperation` in tests). */
+  /** A fresh per-operation context (for `graphql.apollo.executeOperation` in tests). */
   createContext(authentication: Authentication, request: RequestInfo): GatewayContext;
   /** Listens on config HOST/PORT; resolves to the GraphQL URL. */
   listen(): Promise<string>;
@@ -100,6 +109,7 @@ export async function createApp({
   afterCommit,
   runProjections = false,
   modules = [],
+  http = true,
 }: AppOptions): Promise<App> {
   const cacheTypes = [...loaderCacheTypes, ...modules.flatMap((module) => module.cacheTypes ?? [])];
   assertKnownCacheTypes(config, cacheTypes);
@@ -369,7 +379,7 @@ export async function createApp({
   });
   const authenticateRequest = (authorization: unknown) => authenticate(sessions, authorization);
 
-  const server = await createGatewayServer<GatewayContext>({
+  const serverOptions: GatewayServerOptions<GatewayContext> = {
     schema,
     logger,
     limits: {
@@ -407,12 +417,21 @@ export async function createApp({
     trustedDocuments: config.GRAPHQL_TRUSTED_DOCUMENTS && { list: config.GRAPHQL_TRUSTED_DOCUMENTS, mode: config.GRAPHQL_TRUSTED_DOCUMENTS_MODE },
     // On the cache role: registrations are rebuilt by clients, so they may be evicted.
     persistedQueryCache: new RedisPersistedQueryCache(connections.cache, keys),
-  });
+  };
+  const graphql = await createGraphQLCore<GatewayContext>(serverOptions);
+  let server: GatewayServer<GatewayContext> | undefined;
+  if (http) {
+    // Required only here: an app built without its HTTP face (the test kit) does not load Fastify,
+    // ws and graphql-ws at all.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when wanted
+    const { createGatewayServer } = require('./http/server') as typeof import('./http/server');
+    server = await createGatewayServer<GatewayContext>(serverOptions, graphql);
+  }
   const revocations = new SessionRevocations({
     subscriber: connections.subscriber,
     channel: keys.sessionRevocationsChannel(),
-    onRevoked: (revocation) => server.websocket.sessions.closeRevoked(revocation),
-    onResync: () => void server.websocket.sessions.recheckAll(),
+    onRevoked: (revocation) => server?.websocket.sessions.closeRevoked(revocation),
+    onResync: () => void server?.websocket.sessions.recheckAll(),
   });
   await revocations.start();
   // What clients hold of the old database ends: subscriptions (refetch), sockets' sessions, L1;
@@ -422,7 +441,7 @@ export async function createApp({
     responseL1?.flush();
     subscriptions.failAll(cursorExpired('the database was replaced'));
     liveQueries.refreshAll();
-    void server.websocket.sessions.recheckAll();
+    void server?.websocket.sessions.recheckAll();
   };
 
   let stopping: Promise<void> | undefined;
@@ -439,14 +458,19 @@ export async function createApp({
     responseCache,
     liveQueries,
     relay,
+    graphql,
     server,
     schema,
     authenticate: authenticateRequest,
     createContext,
-    listen: () => server.listen(config.PORT, config.HOST),
+    listen: async () => {
+      if (!server) throw new Error('This app was built without its HTTP face (http: false): it cannot listen.');
+      return server.listen(config.PORT, config.HOST);
+    },
     stop: () =>
       (stopping ??= (async () => {
-        await server.close();
+        await server?.close();
+        await graphql.apollo.stop();
         liveQueries.stop();
         responseL1?.stop();
         await identity.stop();

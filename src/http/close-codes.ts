@@ -1,6 +1,7 @@
 // Every code a gateway websocket is closed with, and what each tells the client to do. graphql-ws's
 // own protocol codes come from its CloseCode; the rest are RFC 6455's and this gateway's (4100).
 import { CloseCode as GraphQLWsCloseCode } from 'graphql-ws';
+import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const CloseCode = {
   /** RFC 6455: the replica is shutting down; reconnect (to another replica) and resume. */
@@ -21,3 +22,8 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Closes the socket of a subscriber that stopped reading (SubscriptionFeeds' onSlowConsumer). */
+export function closeSlowConsumer(socket: SubscriberSocket, maxQueuedEvents: number): void {
+  socket.close(CloseCode.SlowConsumer, `Slow consumer: more than ${maxQueuedEvents} events queued; reconnect and resume`);
+}

@@ -6,52 +6,34 @@
 // cache before Apollo runs (response-cache-plugin.ts). Per-operation metrics and the access log:
 // request-metrics.ts.
 import { randomUUID } from 'node:crypto';
-import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import type { BaseContext } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { Logger } from '../logger';
-import type { Metrics } from '../observability/metrics';
 import { ErrorCode } from '../errors';
-import type { RequestInfo } from '../auth/viewer';
 import type { Authentication } from './auth-header';
-import { createErrorFormatter, INTERNAL_ERROR_MESSAGE, isClientSafe } from './format-error';
+import { INTERNAL_ERROR_MESSAGE } from './format-error';
+import { attachWebSocketServer, type WebSocketLimits } from './websocket';
+import { websocketDocumentResolver } from './trusted-documents';
+import { noteResponseCacheLookup, requestMetricsPlugin, requestRecordOf } from './request-metrics';
+import type { GraphQLCore, GraphQLCoreOptions } from './graphql-core';
 import { loggableError } from '../loggable-error';
 import { createOperatorServer, registerHealthRoutes, registerMetricsRoute, type ReadinessCheck } from './health';
-import { createValidationRules, type OperationLimits } from './limits';
-import { costGatePlugin, createCostGate } from './cost';
-import type { CostBudget } from './cost-budget';
 import { lazyRequestLogger } from './lazy-request-logger';
 import { registerResponseSizeLimit } from './response-size';
 import { registerPlayground } from './playground';
-import { attachWebSocketServer, subscriptionsOverWebSocketOnly, type WebSocketLimits } from './websocket';
-import { createSubscriptionCore } from './subscription-core';
-import { createLiveOperations } from './live-operations';
-import type { LiveQueryStore } from '../live/live-query-store';
 import { registerServerSentEvents } from './sse';
-import type { TrustedDocumentList } from './trusted-documents-file';
-import { outsideListReporter, PersistedDocuments, websocketDocumentResolver, type TrustedDocumentsMode } from './trusted-documents';
-import { apolloPersistedQueryCache, type RedisPersistedQueryCache } from './trusted-documents-apq-cache';
 import { registerTrustedDocuments } from './trusted-documents-http';
-import type { ResponseCache } from '../cache/response-cache';
-import { CacheableQueries } from './cacheable-query';
 import { responseCachePlugin, responseCacheState } from './response-cache-plugin';
-import { noteResponseCacheLookup, requestMetricsApolloPlugin, requestMetricsPlugin, requestRecordOf } from './request-metrics';
 import type { RequestUsage } from '../observability/request-usage';
-import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 
 export const GRAPHQL_PATH = '/graphql';
 
-export interface GatewayServerOptions<Context extends BaseContext> {
-  schema: GraphQLSchema;
-  logger: Logger;
-  limits: OperationLimits;
-  isIntrospectionEnabled: boolean;
+/** What the HTTP face needs besides its GraphQL core's options (graphql-core.ts). */
+export interface GatewayServerOptions<Context extends BaseContext> extends GraphQLCoreOptions<Context> {
   /** The GraphiQL playground for browsers at GRAPHQL_PATH (playground.ts); off: a page saying so. */
   isPlaygroundEnabled: boolean;
-  /** Stack traces in error responses (development only). */
-  isDevelopment: boolean;
   /** Serve /metrics and the /readyz details on the API port too (off in production). */
   isOperatorDataPublic: boolean;
   /** A second listener (on the same host) for /metrics, /healthz and a detailed /readyz; absent: none. */
@@ -60,47 +42,20 @@ export interface GatewayServerOptions<Context extends BaseContext> {
   readinessChecks: ReadinessCheck[];
   /** Extra facts /readyz reports (e.g. the outbox backlog); failures are reported, not fatal. */
   readinessDetails?: () => Promise<Record<string, unknown>>;
-  metrics: Metrics;
   /** Also for SSE streams: maxConnections counts websockets and SSE streams together. */
   websocketLimits: WebSocketLimits;
   /** Between comment heartbeats on open SSE streams, so idle proxies keep them. @default 15000 */
   sseHeartbeatIntervalMs?: number;
-  /** Keeps `query @live` operations over graphql-ws and SSE up to date (absent: @live is ignored). */
-  liveQueries?: LiveQueryStore;
-  /** Answers repeated cacheable queries without executing them (absent: every request executes). */
-  responseCache?: ResponseCache;
   authenticate(authorization: unknown): Promise<Authentication>;
-  createContext(authentication: Authentication, request: RequestInfo, socket?: SubscriberSocket): Context;
-  /** Per-subject budget each operation's cost is spent from (absent: only limits.maxCost applies). */
-  costBudget?: CostBudget;
-  /** Whose cost budget an operation of this context draws on (see costSubject). */
-  costSubjectOf(context: Context): string;
-  /** The safelist (GRAPHQL_TRUSTED_DOCUMENTS) and its mode; absent: any document runs. */
-  trustedDocuments?: { list: TrustedDocumentList; mode: TrustedDocumentsMode };
-  /** Automatic persisted queries, shared by every replica through Redis. */
-  persistedQueryCache: RedisPersistedQueryCache;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Logs the errors that formatError masks, with the request id the client got in `x-request-id`. */
-function errorLoggingPlugin<Context extends BaseContext>(logger: Logger, requestIdOf: (context: Context) => string): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, contextValue }) {
-          for (const error of errors) {
-            if (!isClientSafe(error)) logger.error({ err: loggableError(error.originalError ?? error), requestId: requestIdOf(contextValue) }, 'operation failed');
-          }
-        },
-      };
-    },
-  };
-}
-
 export async function createGatewayServer<Context extends BaseContext & { requestId: string; usage?: RequestUsage }>(
   options: GatewayServerOptions<Context>,
+  core: GraphQLCore<Context>,
 ) {
+  const { apollo, subscriptionCore, persistedDocuments, cacheableQueries } = core;
   let isAcceptingTraffic = true;
   const fastify = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -126,13 +81,6 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     path: GRAPHQL_PATH,
     onTooLarge: () => options.metrics.countOversizedResponse(),
   });
-  const costGate = createCostGate({
-    schema: options.schema,
-    maxCost: options.limits.maxCost,
-    budget: options.costBudget,
-    onCost: (cost, outcome) => options.metrics.observeOperationCost(cost, outcome),
-  });
-
   // Errors Fastify raises before Apollo runs (bad JSON, too large, unsupported media type) keep
   // their 4xx status but get a GraphQL-shaped body, so clients parse one kind of error.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -151,38 +99,9 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     });
   });
 
-  // Trusted documents and persisted queries (trusted-documents*.ts): what a request names is
-  // resolved to its text, and checked against the list, before the response cache or Apollo reads it.
-  const persistedDocuments = new PersistedDocuments({
-    trusted: options.trustedDocuments,
-    apq: options.persistedQueryCache,
-    maxTokens: options.limits.maxTokens,
-    onOutsideList: outsideListReporter(options.metrics, options.logger),
-    onStoreError: (error) => options.logger.warn({ err: loggableError(error) }, 'persisted queries: Redis unreachable; answering PERSISTED_QUERY_NOT_FOUND'),
-  });
+  // Trusted documents and persisted queries: resolved and checked before the response cache or Apollo reads a request.
   registerTrustedDocuments(fastify, { documents: persistedDocuments, path: GRAPHQL_PATH });
 
-  // One set of cacheability decisions (and their parsed documents) for the response cache and live queries.
-  const cacheableQueries = new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache?.volatileTypes);
-  const subscriptionCore = createSubscriptionCore<Context>({
-    schema: options.schema,
-    validationRules: createValidationRules(options.limits),
-    maxTokens: options.limits.maxTokens,
-    isIntrospectionEnabled: options.isIntrospectionEnabled,
-    maxResponseBytes: options.limits.maxResponseBytes,
-    onResponseTooLarge: () => options.metrics.countOversizedResponse(),
-    costGate,
-    costSubjectOf: options.costSubjectOf,
-    createContext: options.createContext,
-    liveOperations:
-      options.liveQueries &&
-      createLiveOperations<Context>({
-        schema: options.schema,
-        queries: cacheableQueries,
-        store: options.liveQueries,
-        createContext: options.createContext,
-      }),
-  });
   const countSubscription = (field: string, delta: 1 | -1) => options.metrics.graphql.countSubscription(field, delta);
   const websocket = attachWebSocketServer({
     httpServer: fastify.server,
@@ -208,37 +127,6 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     onError: (error, requestId) => options.logger.error({ err: loggableError(error), requestId }, 'SSE subscription failed'),
   });
   options.metrics.watchWebsockets(websocket.wsServer.clients);
-
-  const apollo = new ApolloServer<Context>({
-    schema: options.schema,
-    introspection: options.isIntrospectionEnabled,
-    includeStacktraceInErrorResponses: options.isDevelopment,
-    // Safe to turn off: sessions travel only in the Authorization header, which a cross-site
-    // "simple" request cannot carry, and turning it on would block plain `curl` GET queries.
-    csrfPrevention: false,
-    // Without introspection, "Did you mean …?" hints would still spell out the schema.
-    formatError: createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled }),
-    validationRules: createValidationRules(options.limits),
-    parseOptions: { maxTokens: options.limits.maxTokens },
-    // Registrations every replica shares; in enforce mode none are stored (only listed documents run).
-    persistedQueries: {
-      cache: apolloPersistedQueryCache(options.persistedQueryCache, { acceptsRegistrations: persistedDocuments.mode !== 'enforce' }),
-    },
-    stopOnTerminationSignals: false,
-    plugins: [
-      // Cache-control hints are unused (caching is per entity, below the resolvers), and the
-      // plugin would wrap every resolver of every request.
-      ApolloServerPluginCacheControlDisabled(),
-      fastifyApolloDrainPlugin(fastify),
-      errorLoggingPlugin<Context>(options.logger, (context) => context.requestId),
-      requestMetricsApolloPlugin<Context>(options.metrics),
-      costGatePlugin<Context>(costGate, options.costSubjectOf),
-      subscriptionsOverWebSocketOnly(),
-      // Browsers get the gateway's own playground (playground.ts); Apollo's page loads from CDNs.
-      ApolloServerPluginLandingPageDisabled(),
-    ],
-  });
-  await apollo.start();
 
   const apolloHandler = fastifyApolloHandler(apollo, {
     context: async (request) => {
@@ -303,7 +191,8 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     },
     /**
      * Stops accepting, says goodbye to websockets (1001) and ends SSE streams (clients reconnect
-     * elsewhere with Last-Event-ID), lets in-flight requests finish.
+     * elsewhere with Last-Event-ID), lets in-flight requests finish. The GraphQL core (Apollo) is
+     * its owner's to stop, after this.
      */
     async close(): Promise<void> {
       isAcceptingTraffic = false;
@@ -311,7 +200,6 @@ export async function createGatewayServer<Context extends BaseContext & { reques
       await websocket.close();
       await fastify.close();
       await operatorServer?.close();
-      await apollo.stop();
     },
   };
 }

@@ -4,17 +4,14 @@
 // (a bad token closes the socket with 4403), and again whenever it may have been revoked. Limits
 // keep one replica's memory bounded: connections per replica, SSE streams included (1013 beyond),
 // subscriptions per connection (TOO_MANY_SUBSCRIPTIONS), and events queued per subscriber (the
-// feed reports a slow consumer, see subscriptions/subscription-feeds.ts, and closeSlowConsumer
-// closes its socket). Close codes: close-codes.ts.
+// feed reports a slow consumer, see subscriptions/subscription-feeds.ts, and closeSlowConsumer in
+// close-codes.ts closes its socket). Close codes: close-codes.ts.
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError, ErrorCode, isAppError } from '../errors';
-import type { SubscriberSocket } from '../subscriptions/subscription-feeds';
 import { ANONYMOUS, type Authentication } from './auth-header';
 import { CloseCode } from './close-codes';
 import { SocketSessions } from './socket-sessions';
@@ -50,31 +47,6 @@ export interface WebSocketOptions {
   resolveDocument?(payload: SubscribePayload): Promise<string | GraphQLError[]>;
   /** Hears each subscription that starts streaming (+1) and ends (-1), by its root field. @default none */
   onSubscriptionChange?(field: string, delta: 1 | -1): void;
-}
-
-/** Closes the socket of a subscriber that stopped reading (SubscriptionFeeds' onSlowConsumer). */
-export function closeSlowConsumer(socket: SubscriberSocket, maxQueuedEvents: number): void {
-  socket.close(CloseCode.SlowConsumer, `Slow consumer: more than ${maxQueuedEvents} events queued; reconnect and resume`);
-}
-
-/**
- * Apollo would execute a subscription sent over HTTP like a query, running its event resolver
- * without an event (an internal error): answer 400 and point at the websocket and SSE instead
- * (a request preferring `text/event-stream` never reaches Apollo: sse.ts).
- */
-export function subscriptionsOverWebSocketOnly(): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation }) {
-          if (operation?.operation !== 'subscription') return;
-          throw new GraphQLError('Subscriptions run over the graphql-ws websocket on this URL, or over Server-Sent Events (Accept: text/event-stream), not as plain HTTP requests.', {
-            extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
-          });
-        },
-      };
-    },
-  };
 }
 
 export function attachWebSocketServer(options: WebSocketOptions) {

@@ -24,7 +24,7 @@ export function createExecute(app: App): Execute {
   return async (document, options = {}) => {
     const authentication = await authenticationAs(app.database.db, options.as);
     requestCount += 1;
-    const response = await app.server.apollo.executeOperation(
+    const response = await app.graphql.apollo.executeOperation(
       { query: document, variables: options.variables as Record<string, unknown> | undefined },
       { contextValue: app.createContext(authentication, { requestId: `kit-${requestCount}`, clientAddress: options.clientAddress ?? '127.0.0.1' }) },
     );

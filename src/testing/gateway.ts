@@ -92,7 +92,9 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     const copy = await source.copy();
     let app: App;
     try {
-      app = await createApp({ config, database: copy.database, modules, logger: options.logger ?? createLogger(config.LOG_LEVEL) });
+      // No HTTP face: the kit runs operations through Apollo and the subscription core, and a
+      // later test file need not load Fastify, ws and graphql-ws (about 0.16 s in Jest).
+      app = await createApp({ config, database: copy.database, modules, logger: options.logger ?? createLogger(config.LOG_LEVEL), http: false });
     } catch (error) {
       await copy.database.close().catch(() => undefined);
       await copy.discard();

@@ -19,7 +19,7 @@ export type Subscribe = <Document extends OperationDocument>(
 ) => Promise<TestSubscription<ResultOf<Document>>>;
 
 export function createSubscribe(app: App, track: (subscription: TestSubscription<unknown>) => void): Subscribe {
-  const core = app.server.subscriptionCore;
+  const core = app.graphql.subscriptionCore;
   let operationCount = 0;
 
   return async (document, options = {}) => {

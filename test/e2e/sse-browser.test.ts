@@ -61,7 +61,7 @@ if (!chromiumPath && !isBrowserRequired) {
         return route.continue({ url: target.toString() });
       });
       // Chromium adds Last-Event-ID below what Playwright's interception sees: read it where it lands.
-      pair.b.app.server.fastify.server.on('request', (request: IncomingMessage) => {
+      pair.b.app.server!.fastify.server.on('request', (request: IncomingMessage) => {
         if (request.url?.startsWith('/graphql?')) lastEventIdsAtB.push(request.headers['last-event-id'] as string | undefined);
       });
       await page.exposeFunction('reportSseEvent', (type: string, data: string, lastEventId: string) => {

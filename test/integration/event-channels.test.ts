@@ -37,7 +37,7 @@ it('publishes an order event on the order, the customer and the firehose channel
   const firehose = nextMessage(keys.channel('order-events'));
   await subscriber.subscribe(keys.channel('user-orders', 2), keys.channel('order-events'));
   const context = gateway.app.createContext({ viewer: { id: 2, role: 'CUSTOMER' }, sessionToken: null }, { requestId: 't', clientAddress: '127.0.0.1' });
-  const response = await gateway.app.server.apollo.executeOperation<{ placeOrder: { id: string } }>(
+  const response = await gateway.app.graphql.apollo.executeOperation<{ placeOrder: { id: string } }>(
     { query: 'mutation { placeOrder(input: { items: [{ productId: "3", quantity: 1 }] }) { id } }' },
     { contextValue: context },
   );
@@ -54,7 +54,7 @@ it('publishes an order event on the order, the customer and the firehose channel
 
   const paid = nextMessage(keys.channel('order', orderId));
   await subscriber.subscribe(keys.channel('order', orderId));
-  await gateway.app.server.apollo.executeOperation({ query: `mutation { payOrder(id: "${orderId}") { id } }` }, { contextValue: context });
+  await gateway.app.graphql.apollo.executeOperation({ query: `mutation { payOrder(id: "${orderId}") { id } }` }, { contextValue: context });
   const message = await paid;
   expect(message.event.type).toBe('OrderPaid');
   expect(message.cursor).toBe(await latestStreamId());

@@ -43,7 +43,7 @@ async function asAdmin<Data>(query: string, variables: Record<string, unknown>):
     { viewer: { id: 1, role: 'ADMIN' }, sessionToken: null },
     { requestId: `outbox-redis-down-${requestCount}`, clientAddress: '127.0.0.1' },
   );
-  const response = await gateway.app.server.apollo.executeOperation({ query, variables }, { contextValue });
+  const response = await gateway.app.graphql.apollo.executeOperation({ query, variables }, { contextValue });
   assert(response.body.kind === 'single');
   return response.body.singleResult as OperationResult<Data>;
 }

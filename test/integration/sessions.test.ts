@@ -109,7 +109,7 @@ it('rate-limits repeated failed logins per email and client, and lets the right 
   const limited = await attempt(bob.password);
   expect(limited.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
   // The counter is per (email, client): the same account from another address is not locked out.
-  const fromElsewhere = await gateway.app.server.apollo.executeOperation(
+  const fromElsewhere = await gateway.app.graphql.apollo.executeOperation(
     { query: `mutation { login(email: "${bob.email}", password: "${bob.password}") { token } }` },
     { contextValue: gateway.app.createContext({ viewer: null, sessionToken: null }, { requestId: 'x', clientAddress: '10.9.8.7' }) },
   );

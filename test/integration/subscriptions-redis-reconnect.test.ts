@@ -301,7 +301,7 @@ describe('a Redis restart (AOF, fsync always) during a publish loop', () => {
   async function restockAsAdmin(): Promise<void> {
     requestCount += 1;
     const contextValue = gateway.app.createContext({ viewer: { id: 1, role: 'ADMIN' }, sessionToken: null }, { requestId: `restart-${requestCount}`, clientAddress: '127.0.0.1' });
-    const response = await gateway.app.server.apollo.executeOperation({ query: RESTOCK_PRODUCT, variables: { id: String(PRODUCT_ID), quantity: 1 } }, { contextValue });
+    const response = await gateway.app.graphql.apollo.executeOperation({ query: RESTOCK_PRODUCT, variables: { id: String(PRODUCT_ID), quantity: 1 } }, { contextValue });
     assert(response.body.kind === 'single');
     expect(response.body.singleResult.errors).toBeUndefined();
   }

@@ -85,6 +85,6 @@ export function recordingLogger(): { logger: Logger; lines: Array<Record<string,
 }
 
 function operatorOriginOf(app: App): string | null {
-  const address = app.server.operatorServer?.server.address() as AddressInfo | null | undefined;
+  const address = app.server!.operatorServer?.server.address() as AddressInfo | null | undefined;
   return address ? `http://127.0.0.1:${address.port}` : null;
 }

@@ -18,7 +18,7 @@ export function createOperationRunner(app: App, clientAddress = '127.0.0.1') {
   ): Promise<OperationResult<Data>> {
     const authentication = await app.authenticate(token ? `Bearer ${token}` : undefined);
     requestCount += 1;
-    const response = await app.server.apollo.executeOperation(
+    const response = await app.graphql.apollo.executeOperation(
       { query, variables },
       { contextValue: app.createContext(authentication, { requestId: `test-${requestCount}`, clientAddress }) },
     );
