@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type { StaleEntries } from '../cache/invalidation';
 import type { Db } from '../db/client';
-import { namedStatement, runNamed } from '../db/named-statement';
+import { currentDatabaseIdentity } from '../db/identity';
+import { namedStatement, runNamed, sqlText } from '../db/named-statement';
 import { EVENT_VERSION, type DomainEvent, type EventDataByType, type EventType } from './event-types';
 import { streamOf } from './module-events';
 import { isKnownAggregate } from './subscription-channels';
@@ -40,7 +41,7 @@ const appendStatement = namedStatement(
   'append_event',
   `insert into outbox (event_id, stream, type, aggregate_type, aggregate_id, payload, invalidations)
    values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
-   returning id::text as outbox_id, (select id from database_identity) as database`,
+   returning id::text as outbox_id, ${sqlText(currentDatabaseIdentity)} as database`,
 );
 
 /** Inserts the event into the outbox (in `tx`); its envelope carries the active trace, if any. */

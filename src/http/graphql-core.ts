@@ -104,9 +104,11 @@ export async function createGraphQLCore<Context extends BaseContext & { requestI
   });
   // One set of cacheability decisions (and their parsed documents) for the response cache and live queries.
   const cacheableQueries = new CacheableQueries(options.schema, options.limits.maxTokens, options.responseCache?.volatileTypes);
+  // One set of rules for Apollo and every subscription transport.
+  const validationRules = createValidationRules(options.limits);
   const subscriptionCore = createSubscriptionCore<Context>({
     schema: options.schema,
-    validationRules: createValidationRules(options.limits),
+    validationRules,
     maxTokens: options.limits.maxTokens,
     isIntrospectionEnabled: options.isIntrospectionEnabled,
     maxResponseBytes: options.limits.maxResponseBytes,
@@ -133,7 +135,7 @@ export async function createGraphQLCore<Context extends BaseContext & { requestI
     csrfPrevention: false,
     // Without introspection, "Did you mean …?" hints would still spell out the schema.
     formatError: createErrorFormatter({ hideSuggestions: !options.isIntrospectionEnabled }),
-    validationRules: createValidationRules(options.limits),
+    validationRules,
     parseOptions: { maxTokens: options.limits.maxTokens },
     // Registrations every replica shares; in enforce mode none are stored (only listed documents run).
     persistedQueries: {

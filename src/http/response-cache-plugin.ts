@@ -57,7 +57,7 @@ const ACCEPT_HEADERS_KEPT = 100;
  * The media type of a stored answer for a request with this Accept header; null when Apollo must
  * answer it (a 406 for a client that accepts neither JSON type, or the callback protocol).
  */
-export function storedAnswerType(accept: string | undefined): string | null {
+function storedAnswerType(accept: string | undefined): string | null {
   if (!accept) return JSON_TYPE;
   let type = typeByAccept.get(accept);
   if (type === undefined) {

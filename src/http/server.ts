@@ -1,4 +1,5 @@
-// The gateway's HTTP face: Fastify with Apollo Server on /graphql (POST and GET), subscriptions
+// The gateway's HTTP face over its GraphQL core (graphql-core.ts: Apollo Server and the
+// subscription core): Fastify with Apollo on /graphql (POST and GET), subscriptions
 // over graphql-ws and Server-Sent Events on the same path (one subscription core, two adapters),
 // the GraphiQL playground for browsers (playground.ts), health routes, and errors shaped as
 // GraphQL responses even when they happen before Apollo sees the request (malformed JSON,
