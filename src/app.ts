@@ -38,6 +38,7 @@ import { CacheStats } from './observability/cache-counters';
 import { createMetrics, createOutboxPublishLag } from './observability/metrics';
 import { subscriptionFieldLabel } from './observability/metric-labels';
 import { connectRedis, connectRedisConnections, evictingMemoryPolicy, type RedisConnections } from './redis/connection';
+import { disconnectRedis } from './redis/reopen-ended';
 import { readGroupLags } from './projections/group-lag';
 import { startProjectionWorker } from './projections/projection-worker';
 import type { RedisKeys } from './redis/keys';
@@ -479,7 +480,7 @@ export async function createApp({
         await relay.stop();
         unconfirmed.stop();
         await projections?.stop();
-        for (const connection of blockingConnections) connection.disconnect();
+        for (const connection of blockingConnections) disconnectRedis(connection);
         await publishWaiters.stop();
         await l1?.stop();
         await connections.close();

@@ -8,6 +8,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { describeRedisTarget, type RedisTarget } from '../config';
 import { describeError } from '../errors';
 import { isCluster, type RedisClient, type RedisSubscriber } from './client';
+import { markClosedByApp, reopenWhenConnectorGivesUp } from './reopen-ended';
 import { SCRIPT_COMMANDS } from './scripts';
 import { ShardedSubscriber } from './sharded-subscriber';
 
@@ -48,7 +49,8 @@ function baseOptions(options: RedisConnectionOptions): RedisOptions {
 /**
  * What ioredis needs to reach a master through Sentinel and follow a failover:
  * - `failoverDetector`: each connection subscribes to `+switch-master` on the sentinels and
- *   reconnects at once when they promote a replica, instead of waiting for its socket to die;
+ *   reconnects at once when they promote a replica, instead of waiting for its socket to die (an
+ *   announcement that cancels a reconnect would end the connection: reopen-ended.ts);
  * - `sentinelRetryStrategy`: keep asking the sentinels while none answers (the default gives up);
  * - `reconnectOnError` on READONLY: a connection still on a demoted master (it came back as a
  *   replica) reconnects, asks the sentinels again, and resends the command to the new master.
@@ -151,7 +153,11 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
   // From now on errors are reconnects in progress, which ioredis retries by itself.
   if (redis instanceof Cluster) redis.options.clusterRetryStrategy = reconnectDelayMs;
   else redis.options.retryStrategy = base.retryStrategy;
-  if (target.kind === 'sentinel' && redis instanceof Redis) redis.options.sentinelRetryStrategy = reconnectDelayMs;
+  if (target.kind === 'sentinel' && redis instanceof Redis) {
+    redis.options.sentinelRetryStrategy = reconnectDelayMs;
+    // A failover announced while a reconnect asks the sentinels ends the connection (reopen-ended.ts).
+    reopenWhenConnectorGivesUp(redis, reconnectDelayMs);
+  }
   return redis;
 }
 
@@ -163,9 +169,10 @@ export async function connectRedis(options: RedisConnectionOptions, extra: Redis
  */
 export async function closeRedisConnections(connections: readonly RedisClient[]): Promise<void> {
   await Promise.all(
-    connections.map((connection) =>
-      connection.status === 'ready' ? connection.quit().then(() => connection.disconnect(), () => connection.disconnect()) : connection.disconnect(),
-    ),
+    connections.map((connection) => {
+      markClosedByApp(connection);
+      return connection.status === 'ready' ? connection.quit().then(() => connection.disconnect(), () => connection.disconnect()) : connection.disconnect();
+    }),
   );
 }
 

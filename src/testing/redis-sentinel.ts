@@ -35,6 +35,8 @@ export interface SentinelSetup {
   /** `host:port,…` of the three sentinels (REDIS_SENTINELS). */
   sentinelList: string;
   sentinels: RedisHostPort[];
+  /** The sentinels' processes, in the order of `sentinels` (to pause one). */
+  sentinelServers: RedisServerHandle[];
   /** The data servers (master first, as started), to find the current master's process by port. */
   servers: RedisServerHandle[];
   /** Where the sentinels say the master is now. */
@@ -114,6 +116,7 @@ export async function startSentinelSetup(options: SentinelSetupOptions = {}): Pr
       name,
       sentinelList: sentinelAddresses.map(({ host, port }) => `${host}:${port}`).join(','),
       sentinels: sentinelAddresses,
+      sentinelServers: sentinels,
       servers: [master, replica],
       master: askMaster,
       async killMaster(timeoutMs = 30_000) {

@@ -18,6 +18,10 @@ export interface RedisServerHandle {
   kill(): Promise<void>;
   /** Starts a new process on the same port after stop() or kill(), and waits until it is ready. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server holds its connections and answers nothing (a hung server) until resume(). */
+  pause(): void;
+  /** SIGCONT after pause(): it answers what it was sent meanwhile. */
+  resume(): void;
 }
 
 export interface RedisServerOptions {
@@ -70,7 +74,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const signalAndWait = async (signal: NodeJS.Signals): Promise<void> => {
     const running = current;
     current = undefined;
-    if (running) await terminate(running, signal);
+    if (!running) return;
+    // A paused server would take SIGTERM only once continued.
+    if (isRunning(running)) running.kill('SIGCONT');
+    await terminate(running, signal);
   };
 
   return {
@@ -84,6 +91,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       }
       current = await launch(port);
     },
+    pause: () => void current?.kill('SIGSTOP'),
+    resume: () => void current?.kill('SIGCONT'),
   };
 }
 

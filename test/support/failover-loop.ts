@@ -285,7 +285,8 @@ export function ownFailoverRedis<Started extends TestRedis>(start: () => Promise
   // ioredis ends a Sentinel client for good ("Connection is closed.") when its failover detector
   // cuts short a reconnect's lookup of the master (the connector rejects, and a rejected connect
   // is never retried). The test's own observer then connects again, rather than failing the
-  // scenario it only watches. The gateway's connections use the same detector (not mended yet).
+  // scenario it only watches. The gateway's own connections are reopened by connectRedis
+  // (src/redis/reopen-ended.ts; test/integration/sentinel-reconnect.test.ts).
   return {
     redis: () => redis!,
     control: () => {
