@@ -10,11 +10,12 @@
 // (a failover) gets them back first (failover-recheck.ts). Background loops never throw: errors
 // are logged and retried.
 import { setTimeout as delay } from 'node:timers/promises';
-import { and, asc, getTableColumns, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { backoffMs } from '../backoff';
 import type { Database } from '../db/client';
-import { idempotencyKeys, outbox } from '../db/schema';
-import { namedStatement, runNamed } from '../db/named-statement';
+import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
+import { rowFromJson } from '../db/json-rows';
+import { namedStatement, runNamed, sqlText } from '../db/named-statement';
 import type { Logger } from '../logger';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
@@ -60,12 +61,35 @@ export interface RelayOptions {
 }
 
 /** Marks rows published, with their stream ids: ids and stream ids as comma-separated lists (neither holds a comma). */
-const markPublishedStatement = namedStatement(
-  'mark_published',
-  `update outbox set published_at = now(), stream_id = published.stream_id
+const MARK_PUBLISHED = `update outbox set published_at = now(), stream_id = published.stream_id
    from unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')) as published(id, stream_id)
-   where outbox.id = published.id`,
+   where outbox.id = published.id`;
+
+const markPublishedStatement = namedStatement('mark_published', MARK_PUBLISHED);
+
+/**
+ * The previous batch's marking and the next batch's rows in one statement: a relay woken by every
+ * commit (one order at a time) runs one statement per order instead of two. The SELECT sees the
+ * snapshot from before the UPDATE (a data-modifying CTE's changes are not visible to its own
+ * statement), so it leaves out the rows being marked. With nothing to mark, $1 and $2 are ''.
+ */
+const markThenSelectStatement = namedStatement(
+  'mark_then_select_unpublished',
+  `with marked as (${MARK_PUBLISHED})
+   select outbox.*, ${sqlText(currentDatabaseIdentity)} as database from outbox
+   where published_at is null and not (id = any(string_to_array($1, ',')::bigint[]))
+   order by id limit $3`,
 );
+
+/**
+ * How long the relay keeps the rows of its last batch unmarked while nothing new comes, so that the
+ * next batch's statement marks them (a commit at a time, at any steady rate above about 20 a second).
+ * A marker in Redis already says they are published: a relay that dies before marking them finds
+ * the markers and skips them.
+ */
+const MARK_LINGER_MS = 50;
+
+type UnpublishedRow = OutboxRow & { database: string };
 
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -87,8 +111,8 @@ export class OutboxRelay {
    */
   private readonly announced = new Map<string, number>();
   private batchNumber = 0;
-  /** The unpublished rows query, built once (drizzle builds a query's SQL on every run otherwise). */
-  private readonly unpublishedRows;
+  /** Rows published by this relay and not yet marked in PostgreSQL (MARK_LINGER_MS). */
+  private unmarked: Array<{ id: number; streamId: string }> = [];
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
 
@@ -113,13 +137,6 @@ export class OutboxRelay {
   constructor(private readonly options: RelayOptions) {
     this.batchSize = options.batchSize ?? 100;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-    this.unpublishedRows = options.database.backgroundDb
-      .select({ ...getTableColumns(outbox), database: currentDatabaseIdentity })
-      .from(outbox)
-      .where(isNull(outbox.publishedAt))
-      .orderBy(asc(outbox.id))
-      .limit(this.batchSize)
-      .prepare('streamgate_relay_unpublished');
     this.publisher = new RowPublisher(options);
     this.lostWrites = new LostWritesRecovery({
       db: options.database.backgroundDb,
@@ -190,6 +207,9 @@ export class OutboxRelay {
         try {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
+          // Marking rows that were published is right even after the lock was lost.
+          await this.markUnmarked().catch(() => undefined);
+          this.unmarked = [];
           this.isLeader = false;
           this.announced.clear();
           await lock.release().catch(() => undefined);
@@ -208,6 +228,8 @@ export class OutboxRelay {
       let published: number;
       try {
         if (this.isRecheckDue) {
+          // The re-check finds the rows to publish again by their published_at.
+          await this.markUnmarked();
           this.isRecheckDue = false;
           await this.lostWrites.recheckIfBehind().catch((error: unknown) => {
             this.isRecheckDue = true;
@@ -224,6 +246,7 @@ export class OutboxRelay {
         continue;
       }
       if (published === this.batchSize) continue;
+      if (await this.lingerBeforeMarking()) continue;
       await this.pruneNowAndThen();
       await this.idle(this.pollIntervalMs);
     }
@@ -231,9 +254,8 @@ export class OutboxRelay {
 
   /** Publishes the oldest unpublished rows; returns how many. */
   private async publishBatch(): Promise<number> {
-    const db = this.options.database.backgroundDb;
     const batch = this.batchNumber++;
-    const rows = await this.unpublishedRows.execute();
+    const rows = await this.markThenSelect();
     this.settleAnnounced(batch);
     if (rows.length === 0) return 0;
     // The rows' own database, read with them: a relay that has not yet noticed a reseed must not
@@ -270,13 +292,43 @@ export class OutboxRelay {
         this.recentlyPublished.delete(oldest);
       }
       this.lostWrites.acknowledge(rows[0]!.database, Math.max(acknowledgedId, published.at(-1)!.id));
-      await runNamed(db, markPublishedStatement, [published.map((row) => row.id).join(','), published.map((row) => row.streamId).join(',')]);
+      this.unmarked = published;
       if (this.options.onPublished) for (let index = 0; index < published.length; index += 1) this.options.onPublished(rows[index]!.createdAt);
     }
     if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
     return rows.length;
   }
 
+
+  /** Marks the unmarked rows of the last batch and reads the next batch, in one statement. */
+  private async markThenSelect(): Promise<UnpublishedRow[]> {
+    const rows = await runNamed<Record<string, unknown>>(this.options.database.backgroundDb, markThenSelectStatement, [...this.markParameters(), this.batchSize]);
+    this.unmarked = [];
+    return rows.map((row) => ({ ...rowFromJson(outbox, row), database: String(row.database) }));
+  }
+
+  /** Marks the unmarked rows of the last batch (before idling, a re-check, or giving up the lock). */
+  private async markUnmarked(): Promise<void> {
+    if (this.unmarked.length === 0) return;
+    await runNamed(this.options.database.backgroundDb, markPublishedStatement, this.markParameters());
+    this.unmarked = [];
+  }
+
+  private markParameters(): [string, string] {
+    return [this.unmarked.map((row) => row.id).join(','), this.unmarked.map((row) => row.streamId).join(',')];
+  }
+
+  /**
+   * With rows left to mark, waits MARK_LINGER_MS for more work: true when it came (the next batch
+   * marks them), else marks them now and returns false.
+   */
+  private async lingerBeforeMarking(): Promise<boolean> {
+    if (this.unmarked.length === 0) return false;
+    await this.idle(MARK_LINGER_MS);
+    if (this.isWoken || this.announced.size > 0 || !this.isRunning) return this.isRunning;
+    await this.markUnmarked();
+    return false;
+  }
 
   /** Forgets the rows announced before `batch` began: its SELECT saw them, published or not. */
   private settleAnnounced(batch: number): void {

@@ -36,6 +36,9 @@ describe('a failover during a write-and-subscribe loop', () => {
   failoverLoopScenario({ label: 'sentinel failover', redis, control, kill: () => redis().sentinel.killMaster() });
 });
 
+/** Every committed row is published and marked so in PostgreSQL (the relay marks a little after it publishes). */
+const relaySettled = (gateway: TestGateway) => waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the writes are published and marked', SETTLE_BOUND_MS);
+
 /**
  * Runs `write` (acknowledged writes), then puts the Redis back as a replica that never received
  * them would be: the catalog stream as it was before (DUMP/RESTORE keeps its last id too), the
@@ -49,7 +52,7 @@ async function loseReplicationOf(gateway: TestGateway, write: () => Promise<void
   const lastPublished = await control().get(keys.lastPublishedOutboxId());
   const before = await lastOutboxId(gateway);
   await write();
-  await waitUntil(async () => (await gateway.app.relay.backlog()) === 0, 'the writes are published', SETTLE_BOUND_MS);
+  await relaySettled(gateway);
   const lost = await outboxRowsAfter(gateway, before);
   const pipeline = control().multi();
   if (dump) pipeline.restore(stream, 0, dump, 'REPLACE');
@@ -93,6 +96,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     await writeAndWait(2);
     const lost = await loseReplicationOf(gateway, () => writeAndWait(LOST));
     await writeAndWait(1);
+    await relaySettled(gateway);
 
     const inStream = (await productEntries(control(), gateway, after)).map((entry) => entry.event.id);
     const published = await outboxRowsAfter(gateway, 0);
@@ -122,6 +126,7 @@ describe('events the old master acknowledged and the promoted replica never rece
     const lostBeforeWrite = await loseReplicationOf(gateway, () => writeAndWait(LOST));
     await writeAndWait(1);
     expect(gateway.app.relay.republishedRows).toBe(2 * LOST);
+    await relaySettled(gateway);
 
     const entries = await productEntries(control(), gateway, after);
     const published = await outboxRowsAfter(gateway, 0);
