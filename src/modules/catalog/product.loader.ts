@@ -1,7 +1,8 @@
-import { asc, gt, inArray } from 'drizzle-orm';
+import { asc, gt } from 'drizzle-orm';
 import type { CacheStore } from '../../cache/cache-store';
 import { rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
+import { rowsByIds } from '../../db/rows-by-ids';
 import { products, type ProductRow } from '../../db/schema';
 import { createEntityLoader, idOrderedPageCacheType, pageKeyOf } from '../common/entity-loader';
 import { createPageLoader } from '../common/page-loader';
@@ -23,7 +24,7 @@ export const productCacheType = rowCacheType<ProductRow>(
 export const productPageCacheType = idOrderedPageCacheType('ProductPages');
 
 export function createProductLoaders(db: Db, cache: CacheStore) {
-  const productById = createEntityLoader(cache, productCacheType, (ids) => db.select().from(products).where(inArray(products.id, ids)));
+  const productById = createEntityLoader(cache, productCacheType, rowsByIds(db, 'products_by_ids', (db, idIn) => db.select().from(products).where(idIn(products.id))));
   const productPages = createPageLoader<PageRequest, ProductRow>({
     cache,
     cacheType: productPageCacheType,

@@ -3,6 +3,7 @@ import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, sql } from 'driz
 import type { CacheStore } from '../../cache/cache-store';
 import { cacheTypeKey, ENTITY_FIELD, idPageCacheType, rowCacheType, rowCodec, type CacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
+import { rowsByIds } from '../../db/rows-by-ids';
 import { orderItems, orders, type OrderItemRow, type OrderRow, type OrderStatus } from '../../db/schema';
 import { groupedByKeys } from '../common/batch';
 import { createEntityLoader } from '../common/entity-loader';
@@ -74,7 +75,7 @@ async function loadOrderPages(db: Db, keys: OrderPageKey[]): Promise<OrderRow[][
 }
 
 export function createOrderLoaders(db: Db, cache: CacheStore) {
-  const orderById = createEntityLoader(cache, orderCacheType, (ids) => db.select().from(orders).where(inArray(orders.id, ids)));
+  const orderById = createEntityLoader(cache, orderCacheType, rowsByIds(db, 'orders_by_ids', (db, idIn) => db.select().from(orders).where(idIn(orders.id))));
   const itemsByOrderId = new DataLoader<number, OrderItemRow[]>(async (orderIds) => {
     const items = await cache.load(orderItemsCacheType, orderIds, async (missing) =>
       groupedByKeys(

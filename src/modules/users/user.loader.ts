@@ -1,7 +1,8 @@
-import { asc, getTableColumns, gt, inArray } from 'drizzle-orm';
+import { asc, getTableColumns, gt } from 'drizzle-orm';
 import type { CacheStore } from '../../cache/cache-store';
 import { rowCacheType } from '../../cache/cache-type';
 import type { Db } from '../../db/client';
+import { rowsByIds } from '../../db/rows-by-ids';
 import { users, type UserRow } from '../../db/schema';
 import { createEntityLoader, idOrderedPageCacheType, pageKeyOf } from '../common/entity-loader';
 import { createPageLoader } from '../common/page-loader';
@@ -23,7 +24,7 @@ export const userCacheType = rowCacheType<UserRecord>(
 export const userPageCacheType = idOrderedPageCacheType('UserPages');
 
 export function createUserLoaders(db: Db, cache: CacheStore) {
-  const userById = createEntityLoader(cache, userCacheType, (ids) => db.select(userColumns).from(users).where(inArray(users.id, ids)));
+  const userById = createEntityLoader(cache, userCacheType, rowsByIds(db, 'users_by_ids', (db, idIn) => db.select(userColumns).from(users).where(idIn(users.id))));
   const userPages = createPageLoader<PageRequest, UserRecord>({
     cache,
     cacheType: userPageCacheType,
