@@ -5,6 +5,7 @@ import { desc, inArray, lte, sql } from 'drizzle-orm';
 import type { CacheStore } from '../../src/cache/cache-store';
 import { idPageCacheType, rowCacheType } from '../../src/cache/cache-type';
 import type { Db } from '../../src/db/client';
+import { rowsByIds } from '../../src/db/rows-by-ids';
 import { createEntityLoader } from '../../src/modules/common/entity-loader';
 import { reviews, type ReviewRow } from './review.table';
 
@@ -18,7 +19,7 @@ export const reviewCacheType = rowCacheType<ReviewRow>('Review', 1, ['id', 'prod
 export const productReviewsCacheType = idPageCacheType<number>('ProductReviews', 1, (productId) => ({ keyId: String(productId), field: 'newest' }));
 
 export function createReviewLoaders(db: Db, cache: CacheStore) {
-  const reviewById = createEntityLoader(cache, reviewCacheType, (ids) => db.select().from(reviews).where(inArray(reviews.id, ids)));
+  const reviewById = createEntityLoader(cache, reviewCacheType, rowsByIds(db, 'reviews_by_ids', (db, idIn) => db.select().from(reviews).where(idIn(reviews.id))));
   const reviewIdsByProduct = new DataLoader<number, number[]>(async (productIds) => {
     const pages = await cache.load(productReviewsCacheType, productIds, async (missing) => {
       // One statement for the whole batch, at most MAX_LISTED_REVIEWS rows per product (a window
