@@ -7,11 +7,11 @@
 // done once: the context reuses it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import Negotiator from 'negotiator';
 import { costSubject } from '../auth/viewer';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
 import type { Authentication } from './auth-header';
 import { viewerScopeOf, type CacheableQueries } from './cacheable-query';
+import { singleResultType } from './media-type';
 import type { RequestUsage } from '../observability/request-usage';
 
 /** Where the plugin keeps its per-request state (no string property a client could name). */
@@ -42,33 +42,6 @@ export interface ResponseCachePluginOptions {
   onLookup?(request: FastifyRequest, operationName: string | null, isHit: boolean): void;
 }
 
-/**
- * What Apollo answers a single result with, in its order of preference (its
- * chooseContentTypeForSingleResultResponse): a stored answer goes out with the type Apollo would
- * have chosen for the request, or not at all.
- */
-const SINGLE_RESULT_TYPES = ['application/json; charset=utf-8', 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
-const [JSON_TYPE, GRAPHQL_RESPONSE_TYPE] = SINGLE_RESULT_TYPES as [string, string, string];
-/** Accept headers seen, with the type a stored answer takes for them (clients send few distinct ones). */
-const typeByAccept = new Map<string, string | null>();
-const ACCEPT_HEADERS_KEPT = 100;
-
-/**
- * The media type of a stored answer for a request with this Accept header; null when Apollo must
- * answer it (a 406 for a client that accepts neither JSON type, or the callback protocol).
- */
-function storedAnswerType(accept: string | undefined): string | null {
-  if (!accept) return JSON_TYPE;
-  let type = typeByAccept.get(accept);
-  if (type === undefined) {
-    const chosen = new Negotiator({ headers: { accept } }).mediaType(SINGLE_RESULT_TYPES);
-    type = chosen === JSON_TYPE || chosen === GRAPHQL_RESPONSE_TYPE ? chosen : null;
-    if (typeByAccept.size >= ACCEPT_HEADERS_KEPT) typeByAccept.clear();
-    typeByAccept.set(accept, type);
-  }
-  return type;
-}
-
 interface GraphQLBody {
   query?: unknown;
   variables?: unknown;
@@ -81,7 +54,7 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
 
     fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.method !== 'POST' || request.routeOptions.url !== path) return;
-      const answerType = storedAnswerType(request.headers.accept);
+      const answerType = singleResultType(request.headers.accept);
       if (answerType === null) return;
       const body = request.body as GraphQLBody | undefined;
       if (typeof body?.query !== 'string') return;

@@ -4,6 +4,7 @@
 // (long strings, wide rows) on what leaves the process.
 import type { FastifyInstance } from 'fastify';
 import { AppError, ErrorCode } from '../errors';
+import { errorResultType } from './media-type';
 
 /** `sizeBytes`: the measured size, or null when it was only found to be over (the websocket's walk). */
 export function responseTooLarge(sizeBytes: number | null, maxBytes: number): AppError {
@@ -67,7 +68,7 @@ export function registerResponseSizeLimit(fastify: FastifyInstance, { maxBytes, 
     const sizeBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (sizeBytes <= maxBytes) return payload;
     onTooLarge(sizeBytes);
-    void reply.code(400).header('content-type', 'application/json; charset=utf-8');
+    void reply.code(400).header('content-type', errorResultType(request.headers.accept));
     return responseTooLargeBody(sizeBytes, maxBytes);
   });
 }

@@ -26,6 +26,7 @@ import { registerResponseSizeLimit } from './response-size';
 import { registerPlayground } from './playground';
 import { registerServerSentEvents } from './sse';
 import { registerTrustedDocuments } from './trusted-documents-http';
+import { errorResultType } from './media-type';
 import { responseCachePlugin, responseCacheState } from './response-cache-plugin';
 import type { RequestUsage } from '../observability/request-usage';
 
@@ -90,7 +91,7 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     if (request.routeOptions.url === GRAPHQL_PATH) {
       options.metrics.graphql.countErrors(undefined, [status === 500 ? ErrorCode.InternalServerError : ErrorCode.BadRequest]);
     }
-    void reply.code(status).send({
+    void reply.code(status).type(errorResultType(request.headers.accept)).send({
       errors: [
         {
           message: status === 500 ? INTERNAL_ERROR_MESSAGE : error.message,

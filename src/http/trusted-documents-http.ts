@@ -6,6 +6,7 @@
 // only for an APQ registration it should store.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../errors';
+import { errorResultType } from './media-type';
 import { DocumentRejection, type DocumentReference, type PersistedDocuments } from './trusted-documents';
 
 export interface TrustedDocumentsHttpOptions {
@@ -25,12 +26,12 @@ function withoutPersistedQuery(extensions: Record<string, unknown>): Record<stri
   return Object.keys(rest).length ? rest : undefined;
 }
 
-function rejectionReply(reply: FastifyReply, rejection: DocumentRejection): FastifyReply {
+function rejectionReply(request: FastifyRequest, reply: FastifyReply, rejection: DocumentRejection): FastifyReply {
   // Like Apollo's own PERSISTED_QUERY_NOT_FOUND: never cached by the way back, the client resends.
   if (rejection.httpStatus === 200) void reply.header('cache-control', 'private, no-cache, must-revalidate');
   return reply
     .code(rejection.httpStatus)
-    .type('application/json; charset=utf-8')
+    .type(errorResultType(request.headers.accept))
     .send({ errors: [{ message: rejection.message, extensions: { code: rejection.code } }] });
 }
 
@@ -92,7 +93,7 @@ export function registerTrustedDocuments(fastify: FastifyInstance, { documents, 
       if (request.method === 'POST') await resolvePost(request, documents);
       else await resolveGet(request, documents);
     } catch (error) {
-      if (error instanceof DocumentRejection) return rejectionReply(reply, error);
+      if (error instanceof DocumentRejection) return rejectionReply(request, reply, error);
       throw error;
     }
   });

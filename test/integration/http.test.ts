@@ -15,7 +15,7 @@ afterAll(() => gateway?.stop());
 async function post(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const response = await fetch(gateway.url, { method: 'POST', headers, body });
   const text = await response.text();
-  return { status: response.status, text, json: JSON.parse(text) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+  return { status: response.status, type: response.headers.get('content-type'), text, json: JSON.parse(text) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
 }
 
 /** The METRICS_PORT listener, where production serves the /readyz details. */
@@ -40,8 +40,8 @@ it('refuses mutations over GET', async () => {
   expect(response.status).toBe(405);
 });
 
-it.each(
-  ([
+/** Bad requests: those refused before Apollo runs, and Apollo's own. */
+const BAD_REQUESTS = [
   ['malformed JSON', '{"query": "{ me { id } "', 400, 'BAD_REQUEST'],
   ['a body that is not an object', '[1, 2', 400, 'BAD_REQUEST'],
   ['a query that does not parse', JSON.stringify({ query: '{ products { ' }), 400, 'GRAPHQL_PARSE_FAILED'],
@@ -60,12 +60,35 @@ it.each(
     'GRAPHQL_VALIDATION_FAILED',
   ],
   ['a document with too many tokens', JSON.stringify({ query: `{ ${'me { id } '.repeat(600)} }` }), 400, 'GRAPHQL_PARSE_FAILED'],
-] as const).map(([label, body, status, code]) => ({ label, body, status, code })),
+] as const;
+
+it.each(
+  BAD_REQUESTS.map(([label, body, status, code]) => ({ label, body, status, code })),
 )('answers $label with status $status and code $code', async ({ body, status, code }) => {
   const response = await post(body);
   expect(response.status).toBe(status);
   expect(codeOf(response.json)).toBe(code);
   expect(response.text).not.toMatch(/stacktrace|\s+at .+\.(ts|js):\d+/);
+});
+
+// A GraphQL-over-HTTP client accepts only application/graphql-response+json: every error answer
+// is of that type, whether Apollo or the gateway in front of it (body parsing, size limits,
+// persisted queries) refused the request.
+it.each([
+  ...BAD_REQUESTS.map(([label, body]) => [label, body, 'application/json'] as const),
+  ['an empty body', '', 'application/json'],
+  ['a query that is not a string', JSON.stringify({ query: 1 }), 'application/json'],
+  ['a persisted query hash of the wrong shape', JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }), 'application/json'],
+  ['an unsupported content type', '{ me { id } }', 'text/xml'],
+  ['a body over the size limit', JSON.stringify({ query: `{ me { id } } #${'x'.repeat(1_100_000)}` }), 'application/json'],
+])('answers %s as application/graphql-response+json to a client that accepts only that', async (_label, body, contentType) => {
+  const accepting = { 'content-type': contentType, accept: 'application/graphql-response+json' };
+  const response = await post(body, accepting);
+  expect(response.status).toBeGreaterThanOrEqual(400);
+  expect(response.type).toBe('application/graphql-response+json; charset=utf-8');
+  expect(codeOf(response.json)).toEqual(expect.any(String));
+  // Without an Accept header the same refusal is plain JSON.
+  expect((await post(body, { 'content-type': contentType })).type).toBe('application/json; charset=utf-8');
 });
 
 it('answers an unsupported content type with 415 and a GraphQL error body', async () => {
