@@ -74,8 +74,8 @@ it.each(
 // A GraphQL-over-HTTP client accepts only application/graphql-response+json: every error answer
 // is of that type, whether Apollo or the gateway in front of it (body parsing, size limits,
 // persisted queries) refused the request.
-it.each([
-  ...BAD_REQUESTS.map(([label, body]) => [label, body, 'application/json'] as const),
+it.each<[label: string, body: string, contentType: string]>([
+  ...BAD_REQUESTS.map(([label, body]): [string, string, string] => [label, body, 'application/json']),
   ['an empty body', '', 'application/json'],
   ['a query that is not a string', JSON.stringify({ query: 1 }), 'application/json'],
   ['a persisted query hash of the wrong shape', JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }), 'application/json'],

@@ -10,6 +10,7 @@
 import Redis from 'ioredis';
 import { closeRedisConnections, connectRedis } from '../../src/redis/connection';
 import { startSentinelSetup, type SentinelSetup } from '../../src/testing/redis-sentinel';
+import { waitUntil } from '../../src/testing/wait';
 
 const HOST = '127.0.0.1';
 /** Bounds every wait of the test; a reconnect that waits on the paused sentinel gets as long. */
@@ -35,6 +36,11 @@ function next(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
   });
 }
 
+/** Until the server has a subscriber on `channel` (PUBSUB NUMSUB; the resubscription follows 'ready'). */
+async function waitUntilSubscribed(port: number, channel: string): Promise<void> {
+  await waitUntil(async () => Number((await ask<[string, number]>(port, 'PUBSUB', 'NUMSUB', channel))[1]) > 0, `a subscriber on ${channel}`, BOUND_MS);
+}
+
 /** A one-off command on a server or sentinel. */
 async function ask<T>(port: number, command: string, ...args: string[]): Promise<T> {
   const connection = new Redis(port, HOST, { lazyConnect: true });
@@ -46,26 +52,28 @@ async function ask<T>(port: number, command: string, ...args: string[]): Promise
   }
 }
 
-test('a failover announced during a reconnect: the connection comes back on the promoted master', async () => {
+test('a failover announced during reconnects: commands and subscriptions come back on the promoted master', async () => {
   const [first, second] = setup.sentinelServers as [SentinelSetup['sentinelServers'][0], SentinelSetup['sentinelServers'][0]];
-  const redis = await connectRedis(
-    { target: { kind: 'sentinel', sentinels: setup.sentinels, name: setup.name }, connectTimeoutMs: BOUND_MS, connectionName: 'streamgate:reopen-test' },
-    { maxRetriesPerRequest: 1 },
-  );
+  const target = { kind: 'sentinel', sentinels: setup.sentinels, name: setup.name } as const;
+  const command = await connectRedis({ target, connectTimeoutMs: BOUND_MS, connectionName: 'streamgate:reopen-command' }, { maxRetriesPerRequest: 1 });
+  const subscriber = await connectRedis({ target, connectTimeoutMs: BOUND_MS, connectionName: 'streamgate:reopen-subscriber' });
+  const connections = [command, subscriber];
   const errors: string[] = [];
-  redis.on('error', (error: Error) => errors.push(error.message));
+  for (const connection of connections) connection.on('error', (error: Error) => errors.push(error.message));
   const listener = new Redis(second.port, HOST);
   try {
     const oldMaster = await setup.master();
-    const clientId = String(await redis.client('ID'));
+    // Before subscribing: a subscribed connection runs nothing else.
+    const clientIds = await Promise.all(connections.map(async (connection) => String(await connection.client('ID'))));
+    await subscriber.subscribe('after-the-failover');
     await listener.subscribe('+switch-master');
     const announced = next(listener, 'message');
 
     first.pause();
     try {
-      const reconnecting = next(redis, 'connecting');
-      await ask(oldMaster.port, 'CLIENT', 'KILL', 'ID', clientId);
-      // The reconnect now waits on the paused sentinel (the one it resolved the master from).
+      const reconnecting = Promise.all(connections.map((connection) => next(connection, 'connecting')));
+      for (const id of clientIds) await ask(oldMaster.port, 'CLIENT', 'KILL', 'ID', id);
+      // Both reconnects now wait on the paused sentinel (the one they resolved the master from).
       await reconnecting;
       expect(await ask(second.port, 'SENTINEL', 'FAILOVER', setup.name)).toBe('OK');
       await announced;
@@ -75,14 +83,19 @@ test('a failover announced during a reconnect: the connection comes back on the 
     const promoted = await ask<[string, string]>(second.port, 'SENTINEL', 'get-master-addr-by-name', setup.name);
     expect(Number(promoted[1])).not.toBe(oldMaster.port);
 
-    // Without the reopening, the cancelled attempt ended the connection: status 'end', never ready.
-    if (redis.status !== 'ready') await next(redis, 'ready');
-    expect(await redis.set('written-after-the-failover', 'yes')).toBe('OK');
+    // Without the reopening, each cancelled attempt ended its connection: status 'end', never ready.
+    await Promise.all(connections.map((connection) => (connection.status === 'ready' ? undefined : next(connection, 'ready'))));
+    expect(await command.set('written-after-the-failover', 'yes')).toBe('OK');
     expect(await ask(Number(promoted[1]), 'GET', 'written-after-the-failover')).toBe('yes');
-    // The interleaving did happen: the attempt the announcement cancelled was reported.
-    expect(errors).toContain('Connection is closed.');
+    // The subscriber subscribed again (ioredis does, once a reopened connection is ready).
+    const heard = new Promise<string>((resolve) => subscriber.once('message', (_channel: string, message: string) => resolve(message)));
+    await waitUntilSubscribed(Number(promoted[1]), 'after-the-failover');
+    expect(await command.publish('after-the-failover', 'hello')).toBe(1);
+    expect(await heard).toBe('hello');
+    // The interleaving did happen: the attempts the announcement cancelled were reported.
+    expect(errors.filter((message) => message === 'Connection is closed.').length).toBeGreaterThanOrEqual(2);
   } finally {
     listener.disconnect();
-    await closeRedisConnections([redis]);
+    await closeRedisConnections(connections);
   }
 });
