@@ -60,10 +60,14 @@ export interface RelayOptions {
   onPublished?(committedAt: Date): void;
 }
 
-/** Marks rows published, with their stream ids: ids and stream ids as comma-separated lists (neither holds a comma). */
+/**
+ * Marks rows published, with their stream ids: ids and stream ids as comma-separated lists (neither
+ * holds a comma), and $3 the database identity they were published from: a database restored or
+ * reseeded since (another identity) has other rows under those ids, which must not be marked.
+ */
 const MARK_PUBLISHED = `update outbox set published_at = now(), stream_id = published.stream_id
    from unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')) as published(id, stream_id)
-   where outbox.id = published.id`;
+   where outbox.id = published.id and ${sqlText(currentDatabaseIdentity)} = $3`;
 
 const markPublishedStatement = namedStatement('mark_published', MARK_PUBLISHED);
 
@@ -77,8 +81,8 @@ const markThenSelectStatement = namedStatement(
   'mark_then_select_unpublished',
   `with marked as (${MARK_PUBLISHED})
    select outbox.*, ${sqlText(currentDatabaseIdentity)} as database from outbox
-   where published_at is null and not (id = any(string_to_array($1, ',')::bigint[]))
-   order by id limit $3`,
+   where published_at is null and not (id = any(string_to_array($1, ',')::bigint[]) and ${sqlText(currentDatabaseIdentity)} = $3)
+   order by id limit $4`,
 );
 
 /**
@@ -90,6 +94,8 @@ const markThenSelectStatement = namedStatement(
 const MARK_LINGER_MS = 50;
 
 type UnpublishedRow = OutboxRow & { database: string };
+
+const NOTHING_UNMARKED = { database: '', rows: [] };
 
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -112,7 +118,7 @@ export class OutboxRelay {
   private readonly announced = new Map<string, number>();
   private batchNumber = 0;
   /** Rows published by this relay and not yet marked in PostgreSQL (MARK_LINGER_MS). */
-  private unmarked: Array<{ id: number; streamId: string }> = [];
+  private unmarked: { database: string; rows: Array<{ id: number; streamId: string }> } = NOTHING_UNMARKED;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
 
@@ -209,7 +215,7 @@ export class OutboxRelay {
         } finally {
           // Marking rows that were published is right even after the lock was lost.
           await this.markUnmarked().catch(() => undefined);
-          this.unmarked = [];
+          this.unmarked = NOTHING_UNMARKED;
           this.isLeader = false;
           this.announced.clear();
           await lock.release().catch(() => undefined);
@@ -292,7 +298,7 @@ export class OutboxRelay {
         this.recentlyPublished.delete(oldest);
       }
       this.lostWrites.acknowledge(rows[0]!.database, Math.max(acknowledgedId, published.at(-1)!.id));
-      this.unmarked = published;
+      this.unmarked = { database: rows[0]!.database, rows: published };
       if (this.options.onPublished) for (let index = 0; index < published.length; index += 1) this.options.onPublished(rows[index]!.createdAt);
     }
     if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
@@ -303,19 +309,20 @@ export class OutboxRelay {
   /** Marks the unmarked rows of the last batch and reads the next batch, in one statement. */
   private async markThenSelect(): Promise<UnpublishedRow[]> {
     const rows = await runNamed<Record<string, unknown>>(this.options.database.backgroundDb, markThenSelectStatement, [...this.markParameters(), this.batchSize]);
-    this.unmarked = [];
+    this.unmarked = NOTHING_UNMARKED;
     return rows.map((row) => ({ ...rowFromJson(outbox, row), database: String(row.database) }));
   }
 
   /** Marks the unmarked rows of the last batch (before idling, a re-check, or giving up the lock). */
   private async markUnmarked(): Promise<void> {
-    if (this.unmarked.length === 0) return;
+    if (this.unmarked.rows.length === 0) return;
     await runNamed(this.options.database.backgroundDb, markPublishedStatement, this.markParameters());
-    this.unmarked = [];
+    this.unmarked = NOTHING_UNMARKED;
   }
 
-  private markParameters(): [string, string] {
-    return [this.unmarked.map((row) => row.id).join(','), this.unmarked.map((row) => row.streamId).join(',')];
+  private markParameters(): [string, string, string] {
+    const { database, rows } = this.unmarked;
+    return [rows.map((row) => row.id).join(','), rows.map((row) => row.streamId).join(','), database];
   }
 
   /**
@@ -323,7 +330,7 @@ export class OutboxRelay {
    * marks them), else marks them now and returns false.
    */
   private async lingerBeforeMarking(): Promise<boolean> {
-    if (this.unmarked.length === 0) return false;
+    if (this.unmarked.rows.length === 0) return false;
     await this.idle(MARK_LINGER_MS);
     if (this.isWoken || this.announced.size > 0 || !this.isRunning) return this.isRunning;
     await this.markUnmarked();
