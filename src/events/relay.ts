@@ -13,16 +13,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { and, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { backoffMs } from '../backoff';
 import type { Database } from '../db/client';
-import { idempotencyKeys, outbox, type OutboxRow } from '../db/schema';
-import { rowFromJson } from '../db/json-rows';
-import { namedStatement, runNamed, sqlText } from '../db/named-statement';
+import { idempotencyKeys, outbox } from '../db/schema';
 import type { Logger } from '../logger';
 import type { RedisKeys } from '../redis/keys';
 import type { CacheScripts, EventScripts } from '../redis/scripts';
 import type { RedisClient } from '../redis/client';
 import { watchMasterOf } from '../redis/master-changes';
-import { currentDatabaseIdentity } from '../db/identity';
 import { OUTBOX_NOTIFY_CHANNEL, outboxRowName } from './outbox';
+import { PublicationMarks } from './publication-marks';
 import { RowPublisher } from './row-publisher';
 import { LostWritesRecovery, isLostWritesError } from './failover-recheck';
 import { loggableError } from '../loggable-error';
@@ -61,41 +59,12 @@ export interface RelayOptions {
 }
 
 /**
- * Marks rows published, with their stream ids: ids and stream ids as comma-separated lists (neither
- * holds a comma), and $3 the database identity they were published from: a database restored or
- * reseeded since (another identity) has other rows under those ids, which must not be marked.
- */
-const MARK_PUBLISHED = `update outbox set published_at = now(), stream_id = published.stream_id
-   from unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')) as published(id, stream_id)
-   where outbox.id = published.id and ${sqlText(currentDatabaseIdentity)} = $3`;
-
-const markPublishedStatement = namedStatement('mark_published', MARK_PUBLISHED);
-
-/**
- * The previous batch's marking and the next batch's rows in one statement: a relay woken by every
- * commit (one order at a time) runs one statement per order instead of two. The SELECT sees the
- * snapshot from before the UPDATE (a data-modifying CTE's changes are not visible to its own
- * statement), so it leaves out the rows being marked. With nothing to mark, $1 and $2 are ''.
- */
-const markThenSelectStatement = namedStatement(
-  'mark_then_select_unpublished',
-  `with marked as (${MARK_PUBLISHED})
-   select outbox.*, ${sqlText(currentDatabaseIdentity)} as database from outbox
-   where published_at is null and not (id = any(string_to_array($1, ',')::bigint[]) and ${sqlText(currentDatabaseIdentity)} = $3)
-   order by id limit $4`,
-);
-
-/**
  * How long the relay keeps the rows of its last batch unmarked while nothing new comes, so that the
  * next batch's statement marks them (a commit at a time, at any steady rate above about 20 a second).
  * A marker in Redis already says they are published: a relay that dies before marking them finds
  * the markers and skips them.
  */
 const MARK_LINGER_MS = 50;
-
-type UnpublishedRow = OutboxRow & { database: string };
-
-const NOTHING_UNMARKED = { database: '', rows: [] };
 
 export class OutboxRelay {
   private readonly batchSize: number;
@@ -117,8 +86,8 @@ export class OutboxRelay {
    */
   private readonly announced = new Map<string, number>();
   private batchNumber = 0;
-  /** Rows published by this relay and not yet marked in PostgreSQL (MARK_LINGER_MS). */
-  private unmarked: { database: string; rows: Array<{ id: number; streamId: string }> } = NOTHING_UNMARKED;
+  /** What this relay published, marked in PostgreSQL with its next batch's read (MARK_LINGER_MS). */
+  private readonly marks: PublicationMarks;
   /** Rows found already published (their marker existed) and skipped, since start. */
   skippedRows = 0;
 
@@ -144,6 +113,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.publisher = new RowPublisher(options);
+    this.marks = new PublicationMarks(options.database.backgroundDb);
     this.lostWrites = new LostWritesRecovery({
       db: options.database.backgroundDb,
       redis: options.redis,
@@ -214,8 +184,8 @@ export class OutboxRelay {
           await this.drainWhile(() => this.isRunning && !isLost);
         } finally {
           // Marking rows that were published is right even after the lock was lost.
-          await this.markUnmarked().catch(() => undefined);
-          this.unmarked = NOTHING_UNMARKED;
+          await this.marks.markNow().catch(() => undefined);
+          this.marks.forget();
           this.isLeader = false;
           this.announced.clear();
           await lock.release().catch(() => undefined);
@@ -235,7 +205,7 @@ export class OutboxRelay {
       try {
         if (this.isRecheckDue) {
           // The re-check finds the rows to publish again by their published_at.
-          await this.markUnmarked();
+          await this.marks.markNow();
           this.isRecheckDue = false;
           await this.lostWrites.recheckIfBehind().catch((error: unknown) => {
             this.isRecheckDue = true;
@@ -261,7 +231,7 @@ export class OutboxRelay {
   /** Publishes the oldest unpublished rows; returns how many. */
   private async publishBatch(): Promise<number> {
     const batch = this.batchNumber++;
-    const rows = await this.markThenSelect();
+    const rows = await this.marks.markThenSelect(this.batchSize);
     this.settleAnnounced(batch);
     if (rows.length === 0) return 0;
     // The rows' own database, read with them: a relay that has not yet noticed a reseed must not
@@ -298,7 +268,7 @@ export class OutboxRelay {
         this.recentlyPublished.delete(oldest);
       }
       this.lostWrites.acknowledge(rows[0]!.database, Math.max(acknowledgedId, published.at(-1)!.id));
-      this.unmarked = { database: rows[0]!.database, rows: published };
+      this.marks.remember(rows[0]!.database, published);
       if (this.options.onPublished) for (let index = 0; index < published.length; index += 1) this.options.onPublished(rows[index]!.createdAt);
     }
     if (published.length < rows.length) throw results[published.length]?.[0] ?? new Error('publish failed');
@@ -306,34 +276,15 @@ export class OutboxRelay {
   }
 
 
-  /** Marks the unmarked rows of the last batch and reads the next batch, in one statement. */
-  private async markThenSelect(): Promise<UnpublishedRow[]> {
-    const rows = await runNamed<Record<string, unknown>>(this.options.database.backgroundDb, markThenSelectStatement, [...this.markParameters(), this.batchSize]);
-    this.unmarked = NOTHING_UNMARKED;
-    return rows.map((row) => ({ ...rowFromJson(outbox, row), database: String(row.database) }));
-  }
-
-  /** Marks the unmarked rows of the last batch (before idling, a re-check, or giving up the lock). */
-  private async markUnmarked(): Promise<void> {
-    if (this.unmarked.rows.length === 0) return;
-    await runNamed(this.options.database.backgroundDb, markPublishedStatement, this.markParameters());
-    this.unmarked = NOTHING_UNMARKED;
-  }
-
-  private markParameters(): [string, string, string] {
-    const { database, rows } = this.unmarked;
-    return [rows.map((row) => row.id).join(','), rows.map((row) => row.streamId).join(','), database];
-  }
-
   /**
    * With rows left to mark, waits MARK_LINGER_MS for more work: true when it came (the next batch
    * marks them), else marks them now and returns false.
    */
   private async lingerBeforeMarking(): Promise<boolean> {
-    if (this.unmarked.rows.length === 0) return false;
+    if (!this.marks.hasUnmarked) return false;
     await this.idle(MARK_LINGER_MS);
     if (this.isWoken || this.announced.size > 0 || !this.isRunning) return this.isRunning;
-    await this.markUnmarked();
+    await this.marks.markNow();
     return false;
   }
 
