@@ -23,10 +23,14 @@ const preparedByDb = new WeakMap<Db, Map<string, PreparedSelect<unknown>>>();
  * `(db, idIn) => db.select().from(products).where(idIn(products.id))`. Rows come in any order.
  */
 export function rowsByIds<Row>(db: Db, name: string, select: (db: Db, idIn: IdsCondition) => { prepare(name: string): PreparedSelect<Row> }): (ids: readonly number[]) => Promise<Row[]> {
+  // Built on the first miss, not with the loader: loaders stay plain objects until used.
+  return (ids) => statementOf(db, name, select).execute({ ids: ids.join(',') });
+}
+
+function statementOf<Row>(db: Db, name: string, select: (db: Db, idIn: IdsCondition) => { prepare(name: string): PreparedSelect<Row> }): PreparedSelect<Row> {
   let prepared = preparedByDb.get(db);
   if (!prepared) preparedByDb.set(db, (prepared = new Map()));
   let statement = prepared.get(name) as PreparedSelect<Row> | undefined;
   if (!statement) prepared.set(name, (statement = select(db, idIn).prepare(`streamgate_${name}`)));
-  const built = statement;
-  return (ids) => built.execute({ ids: ids.join(',') });
+  return statement;
 }
