@@ -7,6 +7,7 @@
 // forced through another sentinel while the reconnect waits for the paused one's answer.
 //
 // The file's own Sentinel set-up whatever TEST_REDIS_TOPOLOGY says: it fails the master over.
+import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { closeRedisConnections, connectRedis } from '../../src/redis/connection';
 import { startSentinelSetup, type SentinelSetup } from '../../src/testing/redis-sentinel';
@@ -20,7 +21,18 @@ let setup: SentinelSetup;
 beforeAll(async () => {
   setup = await startSentinelSetup();
 }, 60_000);
-afterAll(() => setup?.stop());
+/**
+ * ioredis's failover detector disconnects its sentinel connections a second time when a reconnect
+ * replaces it, and each such disconnect leaves a 2 s timer (its fixed `disconnectTimeout`, waiting
+ * for a 'close' that came already): the Jest worker would be force-exited while they run out. Not
+ * a wait for anything the test checks.
+ */
+const IOREDIS_DISCONNECT_TIMERS_MS = 2_100;
+
+afterAll(async () => {
+  await setup?.stop();
+  await delay(IOREDIS_DISCONNECT_TIMERS_MS);
+});
 
 /**
  * The next `event` of `emitter`, bounded. Not events.once: it rejects on the 'error' events a
