@@ -4,7 +4,7 @@
 // OrderPlaced per placed order. A cancellation gives its unit back (sellable exactly once more) and
 // its event follows the order's OrderPlaced in the stream.
 import type { RedisClient } from '../../src/redis/client';
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Pool, PoolClient } from 'pg';
 import { orderItems, orders, outbox } from '../../src/db/schema';
 import { demoAccounts } from '../../src/db/seed';
@@ -14,6 +14,7 @@ import { CANCEL_ORDER, line, type OrderData, PLACE_ORDER, placeOrder, RESTOCK_PR
 import { entriesOf, readStream, streamTail } from '../support/streams';
 import { loginGeneratedUsers, mutate, onlyError } from '../support/graphql';
 import { productStock } from '../support/write-snapshot';
+import { waitUntil } from '../../src/testing/wait';
 
 const PRODUCT_ID = 7;
 const STOCK = 50;
@@ -132,7 +133,10 @@ describe('200 concurrent orders for 50 units over two replicas', () => {
         items: [{ productId: PRODUCT_ID, quantity: 1, unitPriceCents: priceCents }],
       });
     }
-    // The outbox agrees: one published row per order, with the stream id the entry got.
+    // The outbox agrees: one published row per order, with the stream id the entry got (the relay
+    // marks rows in PostgreSQL a little after it publishes them).
+    const unmarked = () => pair.database.db.select({ id: outbox.id }).from(outbox).where(and(eq(outbox.type, 'OrderPlaced'), isNull(outbox.publishedAt)));
+    await waitUntil(async () => (await unmarked()).length === 0, 'the relay marked the rows it published', 10_000);
     const rows = await pair.database.db.select().from(outbox).where(eq(outbox.type, 'OrderPlaced'));
     expect(rows).toHaveLength(STOCK);
     const streamIdByEvent = new Map(entries.map((entry) => [entry.fields.eventId, entry.streamId]));
