@@ -35,6 +35,13 @@ export class PgliteDirLockLostError extends Error {
   override readonly name = 'PgliteDirLockLostError';
 }
 
+/**
+ * Directories this process holds. The lock file alone cannot refuse a second open in the same
+ * process for sure: its staleness is time, and an event loop blocked past STALE_LOCK_MS (PGlite's
+ * initdb runs synchronously, seconds on a loaded machine) leaves the mtime looking abandoned.
+ */
+const heldByThisProcess = new Set<string>();
+
 export interface PgliteDirLock {
   /** Removes the lock; later calls do nothing. */
   release(): Promise<void>;
@@ -46,6 +53,8 @@ export async function lockPgliteDir(dataDir: string): Promise<PgliteDirLock> {
   // Loaded on first use: it hooks process exit and signals to remove held locks, which in-memory
   // databases (the test suite) never need.
   const lockfile = await import('proper-lockfile');
+  if (heldByThisProcess.has(absoluteDir)) throw new PgliteDirLockedError(absoluteDir);
+  heldByThisProcess.add(absoluteDir);
   let releaseLock: () => Promise<void>;
   try {
     releaseLock = await lockfile.lock(absoluteDir, {
@@ -61,11 +70,15 @@ export async function lockPgliteDir(dataDir: string): Promise<PgliteDirLock> {
       },
     });
   } catch (error) {
+    heldByThisProcess.delete(absoluteDir);
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new PgliteDirLockedError(absoluteDir);
     throw error;
   }
   let released: Promise<void> | undefined;
   return {
-    release: () => (released ??= releaseLock()),
+    release: () =>
+      (released ??= releaseLock().finally(() => {
+        heldByThisProcess.delete(absoluteDir);
+      })),
   };
 }
