@@ -21,8 +21,12 @@ export function moduleEvent(event: ModuleEvent): NewEvent<EventType> {
   return event as unknown as NewEvent<EventType>;
 }
 
-/** Also wait, after the commit, for an event written by an earlier transaction (an idempotent replay). */
-export type AwaitPublished = (outboxId: number) => void;
+/**
+ * Also wait, after the commit, for an event this transaction did not `emit`: written by an earlier
+ * transaction (an idempotent replay), or appended by one of its own statements (`appendEventWith`),
+ * then with its database and the entries it makes stale.
+ */
+export type AwaitPublished = (outboxId: number, appended?: { database: string; invalidates: StaleEntries[] }) => void;
 
 export interface EventWriterOptions {
   database: Database;
@@ -47,6 +51,26 @@ export interface EventWriterOptions {
 
 export interface EventWriter {
   transaction<Result>(work: (tx: Db, emit: Emit, awaitPublished: AwaitPublished) => Promise<Result>): Promise<Result>;
+  /**
+   * Like `transaction`, for work whose every statement is its own transaction: one that writes a
+   * change and its event's outbox row together (`appendEventWith`) needs no BEGIN and COMMIT. The
+   * rows given to `awaitPublished` are waited for once `work` is done.
+   */
+  autocommit<Result>(work: (db: Db, awaitPublished: AwaitPublished) => Promise<Result>): Promise<Result>;
+}
+
+/** The rows a mutation appended (or waits for), their database and what they make stale. */
+class PendingEvents {
+  readonly outboxIds: number[] = [];
+  readonly stale: StaleEntries[] = [];
+  database: string | undefined;
+
+  readonly awaitPublished: AwaitPublished = (outboxId, appended) => {
+    this.outboxIds.push(outboxId);
+    if (!appended) return;
+    this.stale.push(...appended.invalidates);
+    this.database = appended.database;
+  };
 }
 
 export function createEventWriter(options: EventWriterOptions): EventWriter {
@@ -55,37 +79,38 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
     if (!isPublished) options.onPublishTimeout?.({ outboxId, database, waitedMs: options.publishWaitMs });
     return isPublished;
   };
+  const afterCommit = async ({ database, outboxIds, stale }: PendingEvents) => {
+    options.afterCommit?.();
+    if (outboxIds.length === 0 || database === undefined) return;
+    options.onDatabaseSeen?.(database);
+    options.announceCommitted(outboxIds.map((id) => outboxRowName(database, id)));
+    const published = await Promise.all(outboxIds.map((id) => waitFor(database, id)));
+    if (published.includes(false) && stale.length > 0) await options.invalidateUnpublished?.(stale);
+  };
   return {
     async transaction(work) {
-      const outboxIds: number[] = [];
-      const stale: StaleEntries[] = [];
-      let database: string | undefined;
+      const pending = new PendingEvents();
       const result = await options.database.db.transaction(async (tx) => {
-        const done = await work(
-          tx as unknown as Db,
-          async (event) => {
-            const appended = await appendEvent(tx as unknown as Db, event);
-            stale.push(...event.invalidates);
-            database = appended.database;
-            outboxIds.push(appended.outboxId);
-            return appended.outboxId;
-          },
-          (outboxId) => outboxIds.push(outboxId),
-        );
+        const emit: Emit = async (event) => {
+          const appended = await appendEvent(tx as unknown as Db, event);
+          pending.awaitPublished(appended.outboxId, { database: appended.database, invalidates: event.invalidates });
+          return appended.outboxId;
+        };
+        const done = await work(tx as unknown as Db, emit, pending.awaitPublished);
         // Only replays to wait for: which database they are in is read here, in the same snapshot.
-        if (outboxIds.length > 0 && database === undefined) {
+        if (pending.outboxIds.length > 0 && pending.database === undefined) {
           const [row] = await tx.select({ id: databaseIdentity.id }).from(databaseIdentity);
-          database = row?.id;
+          pending.database = row?.id;
         }
         return done;
       });
-      options.afterCommit?.();
-      if (outboxIds.length > 0 && database !== undefined) {
-        options.onDatabaseSeen?.(database);
-        options.announceCommitted(outboxIds.map((id) => outboxRowName(database!, id)));
-        const published = await Promise.all(outboxIds.map((id) => waitFor(database!, id)));
-        if (published.includes(false) && stale.length > 0) await options.invalidateUnpublished?.(stale);
-      }
+      await afterCommit(pending);
+      return result;
+    },
+    async autocommit(work) {
+      const pending = new PendingEvents();
+      const result = await work(options.database.db, pending.awaitPublished);
+      await afterCommit(pending);
       return result;
     },
   };

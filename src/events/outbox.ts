@@ -44,13 +44,28 @@ const appendStatement = namedStatement(
    returning id::text as outbox_id, ${sqlText(currentDatabaseIdentity)} as database`,
 );
 
+/** An outbox row's values, in the order of the columns appendEvent inserts (event_id … invalidations). */
+export type OutboxRowValues = [eventId: string, stream: string, type: string, aggregateType: string, aggregateId: string, payload: string, invalidations: string];
+
 /** Inserts the event into the outbox (in `tx`); its envelope carries the active trace, if any. */
 export async function appendEvent<Type extends EventType>(tx: Db, event: NewEvent<Type>): Promise<AppendedEvent> {
+  return appendEventWith(event, async (values) => {
+    const [row] = await runNamed<{ outbox_id: string; database: string }>(tx, appendStatement, values);
+    return { outboxId: Number(row!.outbox_id), database: row!.database };
+  });
+}
+
+/**
+ * Checks the event and builds its outbox row (the envelope with the active trace), then runs
+ * `insert` with it: appendEvent's INSERT, or a statement that writes the row together with the
+ * change (orders' placeOrder). The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
+ */
+export async function appendEventWith<Type extends EventType, Result>(event: NewEvent<Type>, insert: (values: OutboxRowValues) => Promise<Result>): Promise<Result> {
   // Refused here, in the mutation, rather than by the relay, which could never publish the row.
   const stream = streamOf(event.type);
   if (!isKnownAggregate(event.aggregate.type)) throw new Error(`Events of the aggregate ${event.aggregate.type} have no pub/sub channels: a module lists its aggregates in events.channels`);
   const id = randomUUID();
-  return traceAppend({ id, type: event.type }, async (trace) => {
+  return traceAppend({ id, type: event.type }, (trace) => {
     const envelope: DomainEvent<Type> = {
       id,
       type: event.type,
@@ -60,16 +75,6 @@ export async function appendEvent<Type extends EventType>(tx: Db, event: NewEven
       data: event.data,
       ...(trace && { trace }),
     };
-    const [row] = await runNamed<{ outbox_id: string; database: string }>(tx, appendStatement, [
-      envelope.id,
-      stream,
-      event.type,
-      event.aggregate.type,
-      event.aggregate.id,
-      JSON.stringify(envelope),
-      JSON.stringify(event.invalidates),
-    ]);
-    // The insert NOTIFYs OUTBOX_NOTIFY_CHANNEL itself (a trigger, migration 0003).
-    return { outboxId: Number(row!.outbox_id), database: row!.database };
+    return insert([envelope.id, stream, event.type, event.aggregate.type, event.aggregate.id, JSON.stringify(envelope), JSON.stringify(event.invalidates)]);
   });
 }

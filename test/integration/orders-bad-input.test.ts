@@ -2,7 +2,7 @@
 // that is short on a later line, illegal status transitions, someone else's order, the wrong role,
 // no session. Each is one clear error with the right extensions.code, and nothing is written: not a
 // row, not a stock unit, not an outbox row, not a stream entry (even when an earlier line of the same
-// order had already taken its stock inside the transaction).
+// order was in stock).
 import type { RedisClient } from '../../src/redis/client';
 import { inArray, sql } from 'drizzle-orm';
 import { products } from '../../src/db/schema';

@@ -4,6 +4,7 @@
 // by the relay. Never is there a stream entry without its committed row.
 import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import { orders, outbox, products, type OutboxRow } from '../../src/db/schema';
+import { orderCacheType, orderItemsCacheType } from '../../src/modules/orders/order.loader';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { readStreamFields } from '../support/streams';
 import { waitUntil } from '../../src/testing/wait';
@@ -108,6 +109,41 @@ async function expectStreamMatchesCommittedRows(): Promise<void> {
   }
   expect(entries.map((entry) => entry.eventId)).toEqual(rows.map((row) => row.eventId));
 }
+
+describe('the event of a placed order', () => {
+  it('says what the statement wrote: its data from the rows, the order id wherever it goes', async () => {
+    await setStock(1, 5);
+    await setStock(3, 5);
+    const prices = new Map((await db().select({ id: products.id, priceCents: products.priceCents }).from(products)).map((row) => [row.id, row.priceCents]));
+    const { body } = await placeOrder([
+      { productId: '3', quantity: 1 },
+      { productId: '1', quantity: 2 },
+    ]);
+    const orderId = Number(body.data!.placeOrder.id);
+    const [row] = await db().select().from(outbox).where(and(eq(outbox.type, 'OrderPlaced'), eq(outbox.aggregateId, String(orderId))));
+
+    expect(row!.payload).toMatchObject({
+      id: row!.eventId,
+      type: 'OrderPlaced',
+      aggregate: { type: 'Order', id: String(orderId) },
+      data: {
+        orderId,
+        userId: 2,
+        status: 'PENDING',
+        totalCents: 2 * prices.get(1)! + prices.get(3)!,
+        items: [
+          { productId: 1, quantity: 2, unitPriceCents: prices.get(1) },
+          { productId: 3, quantity: 1, unitPriceCents: prices.get(3) },
+        ],
+      },
+    });
+    const invalidations = row!.invalidations as Array<{ name: string; keyIds: string[] }>;
+    expect(JSON.stringify(invalidations)).not.toContain('new_order_id');
+    for (const type of [orderCacheType, orderItemsCacheType]) {
+      expect(invalidations).toContainEqual(expect.objectContaining({ name: type.name, keyIds: [String(orderId)] }));
+    }
+  });
+});
 
 describe('a failure inside the transaction', () => {
   it('rolls back the stock taken for the first item when the second is out of stock: no order, no event', async () => {
