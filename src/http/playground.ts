@@ -62,11 +62,11 @@ function originOf(request: FastifyRequest): string {
  */
 export function registerPlayground(fastify: FastifyInstance, { isEnabled, graphqlPath }: PlaygroundOptions): void {
   if (!isEnabled) {
-    fastify.addHook('onRequest', async (request, reply) => {
-      if (request.routeOptions.url !== graphqlPath || !isPageRequest(request)) return;
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (request.routeOptions.url !== graphqlPath || !isPageRequest(request)) return done();
       // 406 Not Acceptable: the client asked for HTML and this endpoint has only JSON to offer;
       // RFC 9110 (15.5.7) has a 406 describe the representations that are available, which the page does.
-      return sendPage(reply, 406, playgroundOffPageHtml({ graphqlPath, origin: originOf(request) }), OFF_PAGE_CONTENT_SECURITY_POLICY);
+      sendPage(reply, 406, playgroundOffPageHtml({ graphqlPath, origin: originOf(request) }), OFF_PAGE_CONTENT_SECURITY_POLICY);
     });
     return;
   }
@@ -76,9 +76,11 @@ export function registerPlayground(fastify: FastifyInstance, { isEnabled, graphq
   const assetsByUrlPath = new Map([...assets.values()].map((asset) => [asset.urlPath, asset]));
   const html = playgroundPageHtml({ graphqlPath, assetsPath, assets });
 
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url !== graphqlPath || !isPageRequest(request)) return;
-    return sendPage(reply, 200, html, playgroundContentSecurityPolicy(request.headers.host));
+  // Callback style, like every hook every request runs: an async one costs a promise and its turns.
+  // One that sent the page does not call `done`.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.url !== graphqlPath || !isPageRequest(request)) return done();
+    sendPage(reply, 200, html, playgroundContentSecurityPolicy(request.headers.host));
   });
 
   fastify.get(`${assetsPath}/*`, async (request, reply) => {

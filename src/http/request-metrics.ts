@@ -54,16 +54,20 @@ export const requestMetricsPlugin = fastifyPlugin<RequestMetricsPluginOptions>(
   async (fastify, { metrics, logger, path }) => {
     fastify.decorateRequest(requestRecord, null);
 
-    fastify.addHook('onRequest', async (request) => {
-      if (request.routeOptions.url !== path) return;
-      metrics.countOperation();
-      request[requestRecord] = new GraphQLRequestRecord();
+    // Synchronous hooks in callback style: an async hook costs every request a promise and its turns.
+    fastify.addHook('onRequest', (request, _reply, done) => {
+      if (request.routeOptions.url === path) {
+        metrics.countOperation();
+        request[requestRecord] = new GraphQLRequestRecord();
+      }
+      done();
     });
 
-    fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
       const record = request[requestRecord];
       const durationMs = reply.elapsedTime;
       if (record) metrics.graphql.observeRequest(record.operation, durationMs / 1000, record.isAnswered ? record : undefined);
+      done();
       if (!logger.isLevelEnabled('debug')) return;
       request.log.debug(
         {

@@ -52,14 +52,15 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
   async (fastify, { cache, queries, path, authenticate, usageOf, onLookup }) => {
     fastify.decorateRequest(responseCacheState, null);
 
-    fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (request.method !== 'POST' || request.routeOptions.url !== path) return;
+    /** Answers from the cache (true), or leaves the request to Apollo with what a miss needs. */
+    const answerFromCache = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+      if (request.method !== 'POST' || request.routeOptions.url !== path) return false;
       const answerType = singleResultType(request.headers.accept);
-      if (answerType === null) return;
+      if (answerType === null) return false;
       const body = request.body as GraphQLBody | undefined;
-      if (typeof body?.query !== 'string') return;
+      if (typeof body?.query !== 'string') return false;
       const canonical = queries.canonicalRequest(body.query, body.operationName, body.variables);
-      if (canonical === null) return;
+      if (canonical === null) return false;
       const lookUp = (viewerScope: string) => cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
       // A public answer's key does not depend on the viewer: it is read while the session is
       // checked (one round trip's wait, not two), and used only once the session is good.
@@ -68,23 +69,36 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       try {
         authentication = await authenticate(request.headers.authorization);
       } catch {
-        return; // Apollo's context answers the error (401, 503)
+        return false; // Apollo's context answers the error (401, 503)
       }
       const lookup = await (publicLookup ?? lookUp(viewerScopeOf(canonical, authentication.viewer)));
       cache.countLookup(lookup);
       if (lookup) onLookup?.(request, canonical.operationName, 'body' in lookup);
-      if (lookup && 'body' in lookup) return reply.type(answerType).send(lookup.body);
+      if (lookup && 'body' in lookup) {
+        reply.type(answerType).send(lookup.body);
+        return true;
+      }
       request[responseCacheState] = { authentication, miss: lookup ?? undefined };
+      return false;
+    };
+
+    // Callback style: an async hook that answers must return the reply, which Fastify then awaits
+    // until the response has finished (stream listeners on every hit); a callback hook that sent
+    // simply does not call `done`.
+    fastify.addHook('preHandler', (request, reply, done) => {
+      answerFromCache(request, reply).then((isAnswered) => {
+        if (!isAnswered) done();
+      }, done);
     });
 
-    fastify.addHook('onSend', async (request, reply, payload) => {
+    fastify.addHook('onSend', (request, reply, payload, done) => {
       const state = request[responseCacheState];
       // Only complete, error-free answers are kept.
       if (state?.miss && reply.statusCode === 200 && typeof payload === 'string' && payload.startsWith('{"data":') && !payload.includes('"errors":')) {
         // Who pays for the store from their budget: the viewer, else the address.
         cache.store(state.miss, payload, costSubject(state.authentication.viewer, request.ip));
       }
-      return payload;
+      done(null, payload);
     });
   },
   { name: 'streamgate-response-cache', fastify: '5.x' },

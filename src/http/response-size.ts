@@ -63,12 +63,12 @@ export interface ResponseSizeLimitOptions {
  * oversized body. Apollo hands Fastify the whole body as one string, so measuring it is cheap.
  */
 export function registerResponseSizeLimit(fastify: FastifyInstance, { maxBytes, path, onTooLarge = () => undefined }: ResponseSizeLimitOptions): void {
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    if (request.routeOptions.url !== path || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return payload;
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (request.routeOptions.url !== path || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) return done(null, payload);
     const sizeBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    if (sizeBytes <= maxBytes) return payload;
+    if (sizeBytes <= maxBytes) return done(null, payload);
     onTooLarge(sizeBytes);
     void reply.code(400).header('content-type', errorResultType(request.headers.accept));
-    return responseTooLargeBody(sizeBytes, maxBytes);
+    done(null, responseTooLargeBody(sizeBytes, maxBytes));
   });
 }

@@ -75,8 +75,9 @@ export async function createGatewayServer<Context extends BaseContext & { reques
     // Long-lived websockets must not hold the process open during shutdown.
     forceCloseConnections: 'idle',
   });
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    done();
   });
   registerResponseSizeLimit(fastify, {
     maxBytes: options.limits.maxResponseBytes,

@@ -153,9 +153,10 @@ export function registerServerSentEvents(fastify: FastifyInstance, options: Serv
 
   // preValidation: after trusted documents resolved the request to text, before the response
   // cache (preHandler) could answer it as JSON.
-  fastify.addHook('preValidation', async (request, reply) => {
-    if (request.routeOptions.url !== options.path || !isEventStreamRequest(request)) return;
-    return handle(request, reply);
+  // Callback style: every GraphQL request runs this hook. A stream, once handled, does not call `done`.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    if (request.routeOptions.url !== options.path || !isEventStreamRequest(request)) return done();
+    handle(request, reply).catch(done);
   });
 
   return {
