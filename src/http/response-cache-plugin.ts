@@ -7,10 +7,11 @@
 // done once: the context reuses it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 import { costSubject } from '../auth/viewer';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
 import type { Authentication } from './auth-header';
-import { viewerScopeOf, type CacheableQueries } from './cacheable-query';
+import { viewerScopeOf, type CacheableQueries, type CanonicalRequest } from './cacheable-query';
 import { singleResultType } from './media-type';
 import type { RequestUsage } from '../observability/request-usage';
 
@@ -24,11 +25,18 @@ export interface ResponseCacheRequestState {
   miss?: ResponseMiss;
 }
 
+/** A JSON body's text beside the value it parsed to (the body a hook may replace later, e.g. a persisted query's). */
+const jsonBodyText = Symbol('streamgate.jsonBodyText');
+
 declare module 'fastify' {
   interface FastifyRequest {
     [responseCacheState]: ResponseCacheRequestState | null;
+    [jsonBodyText]: { text: string; value: unknown } | null;
   }
 }
+
+/** Request texts whose canonical form is remembered: client input, so bounded in count and bytes. */
+const REMEMBERED_TEXTS = { max: 10_000, maxSize: 4_000_000, longest: 4_000 };
 
 export interface ResponseCachePluginOptions {
   cache: ResponseCache;
@@ -51,6 +59,31 @@ interface GraphQLBody {
 export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
   async (fastify, { cache, queries, path, authenticate, usageOf, onLookup }) => {
     fastify.decorateRequest(responseCacheState, null);
+    fastify.decorateRequest(jsonBodyText, null);
+
+    // Fastify's own JSON parser, keeping the text: a request sent again (what a cache answers) is
+    // recognised by its text, which costs less than canonicalizing its parsed value again
+    // (coercing the variables, building and hashing the canonical string).
+    const parseJson = fastify.getDefaultJsonParser('error', 'error');
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+      parseJson(request, text as string, (error, value) => {
+        if (!error && (text as string).length <= REMEMBERED_TEXTS.longest) request[jsonBodyText] = { text: text as string, value };
+        done(error, value);
+      });
+    });
+    const canonicalByText = new LRUCache<string, { canonical: CanonicalRequest | null }>({
+      max: REMEMBERED_TEXTS.max,
+      maxSize: REMEMBERED_TEXTS.maxSize,
+      sizeCalculation: (_canonical, text) => text.length,
+    });
+    const canonicalOf = (request: FastifyRequest, body: GraphQLBody & { query: string }): CanonicalRequest | null => {
+      const parsed = request[jsonBodyText];
+      if (parsed?.value !== body) return queries.canonicalRequest(body.query, body.operationName, body.variables);
+      let remembered = canonicalByText.get(parsed.text);
+      if (!remembered) canonicalByText.set(parsed.text, (remembered = { canonical: queries.canonicalRequest(body.query, body.operationName, body.variables) }));
+      return remembered.canonical;
+    };
 
     /** Answers from the cache (true), or leaves the request to Apollo with what a miss needs. */
     const answerFromCache = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
@@ -59,7 +92,7 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
       if (answerType === null) return false;
       const body = request.body as GraphQLBody | undefined;
       if (typeof body?.query !== 'string') return false;
-      const canonical = queries.canonicalRequest(body.query, body.operationName, body.variables);
+      const canonical = canonicalOf(request, body as GraphQLBody & { query: string });
       if (canonical === null) return false;
       const lookUp = (viewerScope: string) => cache.lookup(cache.keyOf(viewerScope, canonical.operation), canonical.readsVolatileOf, usageOf?.(request));
       // A public answer's key does not depend on the viewer: it is read while the session is
