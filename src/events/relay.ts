@@ -283,7 +283,10 @@ export class OutboxRelay {
   private async lingerBeforeMarking(): Promise<boolean> {
     if (!this.marks.hasUnmarked) return false;
     await this.idle(MARK_LINGER_MS);
-    if (this.isWoken || this.announced.size > 0 || !this.isRunning) return this.isRunning;
+    // Stopping: leaving the lock marks them.
+    if (!this.isRunning) return false;
+    // More work came: the next batch's statement marks them.
+    if (this.isWoken || this.announced.size > 0) return true;
     await this.marks.markNow();
     return false;
   }
