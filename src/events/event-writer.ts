@@ -26,7 +26,16 @@ export function moduleEvent(event: ModuleEvent): NewEvent<EventType> {
  * transaction (an idempotent replay), or appended by one of its own statements (`appendEventWith`),
  * then with its database and the entries it makes stale.
  */
-export type AwaitPublished = (outboxId: number, appended?: { database: string; invalidates: StaleEntries[] }) => void;
+export type AwaitPublished = (outboxId: number, appended?: AppendedRow) => void;
+
+/** A row one of the work's own statements appended: its database and the entries it makes stale. */
+interface AppendedRow {
+  database: string;
+  invalidates: StaleEntries[];
+}
+
+/** Also wait for a row a statement of the work appended (outside a transaction, its database must be given). */
+export type AwaitAppended = (outboxId: number, appended: AppendedRow) => void;
 
 export interface EventWriterOptions {
   database: Database;
@@ -56,7 +65,7 @@ export interface EventWriter {
    * change and its event's outbox row together (`appendEventWith`) needs no BEGIN and COMMIT. The
    * rows given to `awaitPublished` are waited for once `work` is done.
    */
-  autocommit<Result>(work: (db: Db, awaitPublished: AwaitPublished) => Promise<Result>): Promise<Result>;
+  autocommit<Result>(work: (db: Db, awaitAppended: AwaitAppended) => Promise<Result>): Promise<Result>;
 }
 
 /** The rows a mutation appended (or waits for), their database and what they make stale. */

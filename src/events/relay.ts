@@ -275,7 +275,6 @@ export class OutboxRelay {
     return rows.length;
   }
 
-
   /**
    * With rows left to mark, waits MARK_LINGER_MS for more work: true when it came (the next batch
    * marks them), else marks them now and returns false.

@@ -8,7 +8,7 @@ import { namedStatement, runNamed, sqlText } from '../../db/named-statement';
 import { idempotencyKeys, orderItems, orders, products, type OrderItemRow, type OrderRow, type OrderStatus, type ProductRow } from '../../db/schema';
 import { canSee, isAdmin, type Viewer } from '../../auth/viewer';
 import { AppError, ErrorCode, badUserInput } from '../../errors';
-import type { AwaitPublished, EventWriter } from '../../events/event-writer';
+import type { AwaitAppended, EventWriter } from '../../events/event-writer';
 import { appendEventWith, type AppendedEvent, type NewEvent } from '../../events/outbox';
 import { currentDatabaseIdentity } from '../../db/identity';
 import { staleEntries } from '../../cache/invalidation';
@@ -54,6 +54,11 @@ function orderInvalidations(orderId: number | string, userId: number, productIds
     staleEntries(orderPageCacheType, orderScopesOf(userId)),
     ...(productIds.length ? [staleEntries(productCacheType, productIds, 'volatile')] : []),
   ];
+}
+
+/** The cache entries a new order makes stale: its id may have been cached as absent, so it is invalidated like any change. */
+function placedInvalidations(orderId: number | string, userId: number, productIds: number[]) {
+  return [...orderInvalidations(orderId, userId, productIds), staleEntries(orderItemsCacheType, [orderId])];
 }
 
 /** Validates and merges order lines (the same product twice becomes one line). */
@@ -161,8 +166,7 @@ async function placeWithEvent(db: Db, userId: number, lines: OrderLineInput[]): 
     aggregate: { type: 'Order', id: NEW_ORDER_ID },
     // Written by the statement from the rows it inserts.
     data: { orderId: 0, userId, status: 'PENDING', totalCents: 0, items: [] },
-    // The new id may have been cached as absent, so it is invalidated like any change.
-    invalidates: [...orderInvalidations(NEW_ORDER_ID, userId, productIds), staleEntries(orderItemsCacheType, [NEW_ORDER_ID])],
+    invalidates: placedInvalidations(NEW_ORDER_ID, userId, productIds),
   };
   const row = await appendEventWith(event, async (values) => {
     // Lists as text: one parameter each, the same for node-postgres and PGlite.
@@ -180,9 +184,6 @@ async function placeWithEvent(db: Db, userId: number, lines: OrderLineInput[]): 
   };
 }
 
-/** The invalidations of a placed order, with its id. */
-const placedInvalidations = (order: OrderRow, lines: OrderLineInput[]) =>
-  [...orderInvalidations(order.id, order.userId, lines.map((line) => line.productId)), staleEntries(orderItemsCacheType, [order.id])];
 
 /** The error for an order the statement did not place: the first line not in stock, or the total. */
 function whyNotPlaced(lines: OrderLineInput[], outcome: PlaceOutcome): Error {
@@ -246,11 +247,11 @@ export function createOrderService({ events }: { events: EventWriter }) {
         throw badUserInput('`idempotencyKey` must be 1-200 letters, digits or _.:-', { argumentName: 'idempotencyKey' });
       }
       /** The order and its event in one statement, in `db`: a transaction's, or the pool's (autocommit). */
-      const placeIn = async (db: Db, awaitPublished: AwaitPublished) => {
+      const placeIn = async (db: Db, awaitPublished: AwaitAppended) => {
         const outcome = await placeWithEvent(db, viewer.id, items);
         if (!outcome.order || !outcome.event) throw whyNotPlaced(items, outcome);
         const { order, event } = outcome;
-        awaitPublished(event.outboxId, { database: event.database, invalidates: placedInvalidations(order, items) });
+        awaitPublished(event.outboxId, { database: event.database, invalidates: placedInvalidations(order.id, order.userId, items.map((line) => line.productId)) });
         return { order, outboxId: event.outboxId, written: { items: outcome.itemRows, products: outcome.stockTaken } };
       };
       if (idempotencyKey == null) {
