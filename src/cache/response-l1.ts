@@ -42,8 +42,6 @@ export interface ResponseL1Options {
 interface HeldResponse {
   body: Buffer;
   dependencies: readonly string[];
-  /** Date.now() past which it is not served (checked here: lru-cache's own ttl costs a clock read per has/get, on the hottest path). */
-  expiresAt: number;
 }
 
 /** What an entry takes beyond its body (key, bookkeeping), and per dependency (its name, twice: entry and index): counted against maxBytes. */
@@ -66,6 +64,7 @@ export class ResponseL1 {
     this.entries = new LRUCache<string, HeldResponse>({
       maxSize: options.maxBytes,
       sizeCalculation: (held) => held.body.length + ENTRY_OVERHEAD_BYTES + held.dependencies.length * DEPENDENCY_BYTES,
+      ttl: options.ttlMs,
       dispose: (held, key) => this.unindex(key, held.dependencies),
     });
   }
@@ -86,19 +85,12 @@ export class ResponseL1 {
 
   /** The held body of `key`, once it is known to be current; undefined: ask Redis. */
   async get(key: string): Promise<Buffer | undefined> {
-    if (!this.follower.isLive || !this.current(key)) return undefined;
+    if (!this.follower.isLive || !this.entries.has(key)) return undefined;
     if (!(await this.barrier.wait())) return undefined;
     // Again: an invalidation heard while the barrier waited may have dropped it.
-    const held = this.current(key);
+    const held = this.entries.get(key);
     if (held) this.hits += 1;
     return held?.body;
-  }
-
-  private current(key: string): HeldResponse | undefined {
-    const held = this.entries.get(key);
-    if (held === undefined || held.expiresAt > Date.now()) return held;
-    this.entries.delete(key);
-    return undefined;
   }
 
   /**
@@ -109,7 +101,7 @@ export class ResponseL1 {
     if (!this.follower.isLive || readGeneration !== this.generation) return;
     const dependencies = dependenciesOf(header);
     if (dependencies.length === 0) return;
-    this.entries.set(key, { body, dependencies, expiresAt: Date.now() + this.options.ttlMs });
+    this.entries.set(key, { body, dependencies });
     if (!this.entries.has(key)) return; // larger than the whole budget
     for (const dependency of dependencies) {
       let keys = this.dependents.get(dependency);
