@@ -30,6 +30,9 @@ import { LRUCache } from 'lru-cache';
 import { cacheTypeKey, type CacheType } from '../cache/cache-type';
 import { RESPONSE_CACHE_EXTENSION, type CacheableField } from '../cache/response-cache';
 
+/** The longest request text whose canonical form is remembered by its text (client input: bounded). */
+const MAX_REMEMBERED_TEXT = 4_000;
+
 /** Shared by every viewer ('public'), one per viewer ('viewer'), or not cached (null). */
 export type ResponseScope = 'public' | 'viewer' | null;
 
@@ -74,6 +77,12 @@ function cacheableField(schema: GraphQLSchema, name: string): CacheableField | u
  */
 export class CacheableQueries {
   private readonly decisions = new LRUCache<string, Decision>({ max: 1000, maxSize: 4_000_000, sizeCalculation: (_decision, key) => key.length });
+  /** Canonical forms by the request's JSON text (see canonicalRequestOfText); `null` kept as a value too. */
+  private readonly canonicalByText = new LRUCache<string, { canonical: CanonicalRequest | null }>({
+    max: 10_000,
+    maxSize: 4_000_000,
+    sizeCalculation: (_canonical, text) => text.length,
+  });
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -106,6 +115,18 @@ export class CacheableQueries {
       readsVolatileOf: decision.readsVolatileOf,
       operationName: decision.operationName,
     };
+  }
+
+  /**
+   * `canonicalRequest` of a body parsed from `text`, remembered by the text: a request sent again
+   * (what a cache answers) costs a lookup instead of coercing its variables and building the
+   * canonical string again. Texts longer than MAX_REMEMBERED_TEXT are not remembered.
+   */
+  canonicalRequestOfText(text: string, body: { query: string; operationName?: unknown; variables?: unknown }): CanonicalRequest | null {
+    if (text.length > MAX_REMEMBERED_TEXT) return this.canonicalRequest(body.query, body.operationName, body.variables);
+    let remembered = this.canonicalByText.get(text);
+    if (!remembered) this.canonicalByText.set(text, (remembered = { canonical: this.canonicalRequest(body.query, body.operationName, body.variables) }));
+    return remembered.canonical;
   }
 
   private decisionFor(query: string, operationName: unknown): Decision {

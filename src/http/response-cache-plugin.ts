@@ -7,7 +7,6 @@
 // done once: the context reuses it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { LRUCache } from 'lru-cache';
 import { costSubject } from '../auth/viewer';
 import type { ResponseCache, ResponseMiss } from '../cache/response-cache';
 import type { Authentication } from './auth-header';
@@ -35,9 +34,6 @@ declare module 'fastify' {
   }
 }
 
-/** Request texts whose canonical form is remembered: client input, so bounded in count and bytes. */
-const REMEMBERED_TEXTS = { max: 10_000, maxSize: 4_000_000, longest: 4_000 };
-
 export interface ResponseCachePluginOptions {
   cache: ResponseCache;
   queries: CacheableQueries;
@@ -62,27 +58,20 @@ export const responseCachePlugin = fastifyPlugin<ResponseCachePluginOptions>(
     fastify.decorateRequest(jsonBodyText, null);
 
     // Fastify's own JSON parser, keeping the text: a request sent again (what a cache answers) is
-    // recognised by its text, which costs less than canonicalizing its parsed value again
-    // (coercing the variables, building and hashing the canonical string).
+    // recognised by its text (CacheableQueries.canonicalRequestOfText).
     const parseJson = fastify.getDefaultJsonParser('error', 'error');
     fastify.removeContentTypeParser('application/json');
-    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
-      parseJson(request, text as string, (error, value) => {
-        if (!error && (text as string).length <= REMEMBERED_TEXTS.longest) request[jsonBodyText] = { text: text as string, value };
+    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = body.toString();
+      parseJson(request, text, (error, value) => {
+        if (!error) request[jsonBodyText] = { text, value };
         done(error, value);
       });
     });
-    const canonicalByText = new LRUCache<string, { canonical: CanonicalRequest | null }>({
-      max: REMEMBERED_TEXTS.max,
-      maxSize: REMEMBERED_TEXTS.maxSize,
-      sizeCalculation: (_canonical, text) => text.length,
-    });
+    /** The canonical form of the body, by its text while the body is still the one parsed from it (a hook may replace it). */
     const canonicalOf = (request: FastifyRequest, body: GraphQLBody & { query: string }): CanonicalRequest | null => {
       const parsed = request[jsonBodyText];
-      if (parsed?.value !== body) return queries.canonicalRequest(body.query, body.operationName, body.variables);
-      let remembered = canonicalByText.get(parsed.text);
-      if (!remembered) canonicalByText.set(parsed.text, (remembered = { canonical: queries.canonicalRequest(body.query, body.operationName, body.variables) }));
-      return remembered.canonical;
+      return parsed?.value === body ? queries.canonicalRequestOfText(parsed.text, body) : queries.canonicalRequest(body.query, body.operationName, body.variables);
     };
 
     /** Answers from the cache (true), or leaves the request to Apollo with what a miss needs. */

@@ -57,6 +57,28 @@ describe('CacheableQueries', () => {
   });
 });
 
+describe('CacheableQueries.canonicalRequestOfText', () => {
+  const QUERY = 'query ($id: ID!) { product(id: $id) { name } }';
+  const asText = (body: { query: string; variables?: unknown }) => [JSON.stringify(body), body] as const;
+
+  it('gives a text the canonical form of its body, the same each time it comes again', () => {
+    for (const id of ['1', '2']) {
+      const [text, body] = asText({ query: QUERY, variables: { id } });
+      const first = queries.canonicalRequestOfText(text, body);
+      expect(first).toEqual(decide(QUERY, { id }));
+      expect(queries.canonicalRequestOfText(text, body)).toBe(first);
+    }
+    const [mutation, mutationBody] = asText({ query: 'mutation { logout }' });
+    expect(queries.canonicalRequestOfText(mutation, mutationBody)).toBeNull();
+    expect(queries.canonicalRequestOfText(mutation, mutationBody)).toBeNull();
+  });
+
+  it('still canonicalizes a text too long to remember', () => {
+    const [text, body] = asText({ query: `${QUERY}${' '.repeat(5000)}`, variables: { id: '3' } });
+    expect(queries.canonicalRequestOfText(text, body)).toEqual(decide(QUERY, { id: '3' }));
+  });
+});
+
 describe('ResponseDependencies', () => {
   const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
